@@ -1,0 +1,33 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.  Both build .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# torch first: a pinned CPU wheel installs in seconds where one is cached; otherwise any torch>=2.2.
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test test-slow bench gallery clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)" || $(BIN)/pip install -q "torch>=2.2"
+	$(BIN)/pip install -q -e ".[test,dask,tsne]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/spinglass-icl demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+gallery: $(STAMP)
+	$(BIN)/python -m spinglass_icl.experiments.gallery
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

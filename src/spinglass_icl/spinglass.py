@@ -1,0 +1,217 @@
+"""The spin glass that pre-training defines (SPEC §3).
+
+    E(W) = 1/(2P) Σ_μ (y^μ − s^μ·W)² + (λ0/2)|W|²
+         = −½ Σ_{i≠j} J_ij W_i W_j − Σ_i h_i W_i + ½ Σ_i λ_i W_i² + ½⟨y²⟩
+
+with J = −SᵀS/P (diagonal kept, as in the paper), h = Sᵀy/P, λ_i = λ0 − J_ii.  The Hessian is
+A = SᵀS/P + λ0 I = −J + λ0 I, and the Boltzmann law p(W) ∝ exp(−βE) is N(A⁻¹h, (βA)⁻¹).
+
+A :class:`SpinGlass` is built from the per-prompt statistics (a, b, y) and λ0; J and h are
+computed on first use with one symmetric rank-P update (BLAS syrk, chunked over prompts so the
+memory stays at a few K×K matrices), never through a P×K×K tensor.  The matrix-free product
+A·vec(M) = (1/P) Σ_μ (aᵀMb) a bᵀ/(N+1)² + λ0 M is also here, for solvers at large D.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from scipy.linalg import blas
+
+from . import validation as V
+from .features import effective_index, embed_effective, feature_matrix, n_effective, n_spins
+from .prompts import Features
+
+_CHUNK = 4096  # prompts per syrk call: bounds the feature block to 4096·K doubles
+
+
+def _gram(S: np.ndarray) -> np.ndarray:
+    """SᵀS for a 2-D float64 S (P×K), by chunked syrk; returns a full symmetric K×K matrix."""
+    K = S.shape[1]
+    G = np.zeros((K, K))
+    for start in range(0, S.shape[0], _CHUNK):
+        block = np.ascontiguousarray(S[start:start + _CHUNK])
+        # syrk on the Fortran view of a C array: with trans=0 it computes block.T @ block.
+        G = blas.dsyrk(1.0, block.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
+    return np.triu(G) + np.triu(G, 1).T
+
+
+@dataclass(frozen=True)
+class SpinGlass:
+    """Couplings and fields defined by pre-training data ``features`` at regularisation λ0.
+
+    ``features`` may carry leading batch dims (independent repeats): every derived array then has
+    the same leading dims.  ``paper_builder=True`` reproduces the authors' fig1/figS2 builder
+    (D×D block of s transposed, divided by N instead of N+1); it changes J and h only.
+    """
+
+    features: Features
+    lambda0: float = 0.0
+    paper_builder: bool = field(default=False)
+
+    def __post_init__(self) -> None:
+        V.nonneg("lambda0", self.lambda0)
+        f = self.features
+        V.array("features.a", f.a, min_ndim=2)
+        V.array("features.b", f.b, shape=f.a.shape[-2:])
+        V.array("features.y", f.y, shape=f.a.shape[-2:-1])
+
+    # -- sizes -----------------------------------------------------------------------------
+    @property
+    def D(self) -> int:
+        return self.features.D
+
+    @property
+    def N(self) -> int:
+        return self.features.N
+
+    @property
+    def P(self) -> int:
+        return self.features.P
+
+    @property
+    def K(self) -> int:
+        return n_spins(self.D)
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return self.features.a.shape[:-2]
+
+    # -- couplings and fields ----------------------------------------------------------------
+    def _paper_features(self) -> np.ndarray:
+        f, D = self.features, self.D
+        s = f.a[..., :, None] * f.b[..., None, :] / f.N
+        s[..., :D, :D] = np.swapaxes(s[..., :D, :D], -1, -2).copy()
+        return s.reshape(*s.shape[:-2], -1)
+
+    @cached_property
+    def gram(self) -> np.ndarray:
+        """SᵀS/P, shape (..., K, K): the data part of the Hessian (= −J)."""
+        if self.paper_builder:
+            S = self._paper_features()
+            return np.einsum("...pi,...pj->...ij", S, S) / self.P
+        eff = self.gram_effective
+        out = np.zeros(self.batch_shape + (self.K, self.K))
+        idx = effective_index(self.D)
+        out[..., idx[:, None], idx[None, :]] = eff
+        return out
+
+    @cached_property
+    def gram_effective(self) -> np.ndarray:
+        """SᵀS/P restricted to the D(D+1) effective spins, shape (..., D(D+1), D(D+1))."""
+        if self.paper_builder:
+            idx = effective_index(self.D)
+            return self.gram[..., idx[:, None], idx[None, :]]
+        S = feature_matrix(self.features, effective=True)
+        flat = S.reshape((-1,) + S.shape[-2:])
+        G = np.stack([_gram(s) for s in flat]) / self.P
+        return G.reshape(self.batch_shape + G.shape[-2:])
+
+    @property
+    def J(self) -> np.ndarray:
+        """Couplings J = −SᵀS/P, shape (..., K, K), diagonal included (it never enters E)."""
+        return -self.gram
+
+    @cached_property
+    def h(self) -> np.ndarray:
+        """Fields h = Sᵀy/P, shape (..., K)."""
+        f = self.features
+        if self.paper_builder:
+            return np.einsum("...pk,...p->...k", self._paper_features(), f.y) / self.P
+        Hm = np.einsum("...p,...pi,...pj->...ij", f.y, f.a, f.b) / (self.P * (f.N + 1))
+        return Hm.reshape(self.batch_shape + (self.K,))
+
+    @property
+    def h_effective(self) -> np.ndarray:
+        return self.h[..., effective_index(self.D)]
+
+    @property
+    def lam(self) -> np.ndarray:
+        """On-site terms λ_i = λ0 − J_ii, shape (..., K)."""
+        return self.lambda0 + np.diagonal(self.gram, axis1=-2, axis2=-1)
+
+    @cached_property
+    def y2(self) -> np.ndarray:
+        """⟨y²⟩ over the prompts: the constant of the energy is ½⟨y²⟩."""
+        return np.mean(self.features.y**2, axis=-1)
+
+    def hessian(self) -> np.ndarray:
+        """A = SᵀS/P + λ0 I, shape (..., K, K)."""
+        return self.gram + self.lambda0 * np.eye(self.K)
+
+    # -- energy --------------------------------------------------------------------------------
+    def energy(self, W: np.ndarray, *, convention: str = "correct") -> np.ndarray:
+        """E(W) for weights W of shape (..., K) or (..., D+1, D+1); returns shape (...).
+
+        ``convention="paper"`` reproduces the authors' fig3 code, which evaluates −½WᵀJW with J's
+        diagonal kept *and* ½Σλ_i W_i², counting the diagonal twice.
+        """
+        V.choice("convention", convention, ("correct", "paper"))
+        W = np.asarray(W, dtype=float)
+        w = W.reshape(W.shape[:-2] + (self.K,)) if W.shape[-2:] == (self.D + 1, self.D + 1) else W
+        Aw = np.einsum("...ij,...j->...i", self.gram, w) + self.lambda0 * w
+        e = 0.5 * np.einsum("...i,...i->...", w, Aw) - np.einsum("...i,...i->...", self.h, w) + 0.5 * self.y2
+        if convention == "paper":
+            e = e + 0.5 * np.einsum("...i,...i->...", np.diagonal(self.gram, axis1=-2, axis2=-1), w * w)
+        return e
+
+    def training_energy(self, W: np.ndarray) -> np.ndarray:
+        """E(W) straight from its definition, 1/(2P) Σ (y − s·W)² + λ0/2 |W|² (for checks)."""
+        W = np.asarray(W, dtype=float).reshape(np.shape(W)[:-2] + (self.D + 1, self.D + 1)) \
+            if np.shape(W)[-1] == self.K else np.asarray(W, dtype=float)
+        f = self.features
+        pred = np.einsum("...pi,...ij,...pj->...p", f.a, W, f.b) / (f.N + 1)
+        return 0.5 * np.mean((f.y - pred) ** 2, axis=-1) + 0.5 * self.lambda0 * np.sum(W**2, axis=(-2, -1))
+
+    # -- matrix-free Hessian ---------------------------------------------------------------------
+    def hessian_matvec(self, M: np.ndarray, *, effective: bool = True) -> np.ndarray:
+        """A·vec(M) for M of shape (..., D+1, D) (effective) or (..., D+1, D+1), in O(P·D²).
+
+        Uses the rank-one structure: A·vec(M) = (1/P) Σ_μ (aᵀ M b) a bᵀ/(N+1)² + λ0 M.
+        """
+        f = self.features
+        b = f.b[..., :-1] if effective else f.b
+        t = np.einsum("...pi,...ij,...pj->...p", f.a, M, b)
+        out = np.einsum("...p,...pi,...pj->...ij", t, f.a, b) / (self.P * (f.N + 1) ** 2)
+        return out + self.lambda0 * M
+
+    # -- spectrum --------------------------------------------------------------------------------
+    def gram_spectrum(self) -> np.ndarray:
+        """Eigenvalues of SᵀS/P (ascending), shape (..., K)."""
+        return np.linalg.eigvalsh(self.gram)
+
+    def zero_mode_fraction(self, tol: float = 1e-5) -> np.ndarray:
+        """Fraction of eigenvalues of SᵀS/P with |λ| < tol (flat directions at λ0 = 0)."""
+        return np.mean(np.abs(self.gram_spectrum()) < tol, axis=-1)
+
+    # -- block views (Fig. 1, S2, S3) ------------------------------------------------------------
+    def blocks(self) -> dict[str, np.ndarray]:
+        """Fields and couplings by block (zero modes excluded, each coupling pair counted once).
+
+        h1: (..., D, D) fields on the D×D block of W (diagonal carries the signal);
+        h2: (..., D) fields on row D+1;  J1: couplings within block 𝒜 (rows 1..D), J2: between 𝒜
+        and ℬ (row D+1), J3: within ℬ -- flattened to (..., n) arrays of the non-trivial entries.
+        """
+        D = self.D
+        k = np.arange(self.K).reshape(D + 1, D + 1)
+        A_idx, B_idx = k[:D, :D].ravel(), k[D, :D]
+        J = self.J
+        iu_a = np.triu_indices(len(A_idx), 1)
+        iu_b = np.triu_indices(len(B_idx), 1)
+        Haa = self.h.reshape(self.batch_shape + (D + 1, D + 1))
+        return {
+            "h1": Haa[..., :D, :D],
+            "h2": Haa[..., D, :D],
+            "J1": J[..., A_idx[:, None], A_idx[None, :]][..., iu_a[0], iu_a[1]],
+            "J2": J[..., A_idx[:, None], B_idx[None, :]].reshape(self.batch_shape + (-1,)),
+            "J3": J[..., B_idx[:, None], B_idx[None, :]][..., iu_b[0], iu_b[1]],
+        }
+
+
+def zero_mode_fraction_theory(P: int, D: int) -> float:
+    """Closed form 1 − min(P, D(D+1))/(D+1)² for the flat-direction fraction at λ0 = 0."""
+    return 1.0 - min(P, n_effective(D)) / n_spins(D)
+
+

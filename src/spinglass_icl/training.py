@@ -1,0 +1,207 @@
+"""Full-batch Adam training of simplified linear attention (SPEC §3 "training correspondence").
+
+The loss L(W) = (1/P) Σ_μ (s^μ·W − y^μ)² depends on the data only through G = SᵀS/P = −J,
+c = Sᵀy/P = h and ⟨y²⟩:  L(W) = wᵀGw − 2cᵀw + ⟨y²⟩,  ∇L = 2(Gw − c).  :func:`adam_gram` trains on
+this Gram form -- one K×K matrix-vector product per step instead of a pass over P prompts --
+batched over independent repeats, and follows the same trajectory as :func:`adam_explicit`
+(torch.optim.Adam on the explicit forward pass) to floating-point tolerance.
+
+Weight decay is PyTorch's Adam convention (gradient += wd·W), so the minimiser is the ground
+state at λ0 = wd/2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import validation as V
+from .spinglass import SpinGlass
+
+MODELS = ("merged", "separate")
+
+
+DTYPES = ("float32", "float64")
+
+
+def _to_backend(x, dtype: str, device: str):
+    """numpy on the CPU (its batched gemv is ~10× faster than torch.bmm there), torch elsewhere."""
+    if device == "cpu":
+        return np.ascontiguousarray(np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=dtype))
+    return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x,
+                           dtype=getattr(torch, dtype), device=device)
+
+
+def _to_numpy(x) -> np.ndarray:
+    return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
+
+
+@dataclass
+class GramData:
+    """Sufficient statistics of a training or test set for R repeats (numpy on cpu, torch on cuda).
+
+    G: (R, K, K) = SᵀS/P; c: (R, K) = Sᵀy/P; y2: (R,) = ⟨y²⟩.
+    """
+
+    G: object
+    c: object
+    y2: object
+
+    @classmethod
+    def from_spinglass(cls, sg: SpinGlass, *, dtype: str = "float32", device: str = "cpu") -> "GramData":
+        V.choice("dtype", dtype, DTYPES)
+        nb = len(sg.batch_shape)
+
+        def t(x: np.ndarray, tail: int):
+            x = np.asarray(x)
+            return _to_backend(x.reshape((-1,) + x.shape[nb:nb + tail] if tail else (-1,)), dtype, device)
+
+        return cls(G=t(sg.gram, 2), c=t(sg.h, 1), y2=t(sg.y2, 0))
+
+    def loss(self, w):
+        """Mean squared error of flat weights w (R, K); shape (R,)."""
+        Gw = (self.G @ w[..., None])[..., 0]
+        return (w * (Gw - 2 * self.c)).sum(-1) + self.y2
+
+
+@dataclass
+class TrainResult:
+    """Final merged weights (R, D+1, D+1), train/test loss (R, epochs or records) before each step,
+    the epochs at which the test loss was recorded, and the wall time."""
+
+    W: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray | None
+    seconds: float
+    test_epochs: np.ndarray | None = None
+
+
+class Adam:
+    """Batched Adam with the update of torch.optim.Adam (no amsgrad; decay added to the gradient).
+
+    Written with arithmetic operators only, so the same code runs on numpy arrays and torch tensors.
+    """
+
+    def __init__(self, params: list, lr: float, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        self.params, self.lr, self.betas, self.eps, self.wd = list(params), lr, betas, eps, weight_decay
+        self.m = [0 * p for p in self.params]
+        self.v = [0 * p for p in self.params]
+        self.t = 0
+
+    def step(self, grads: list) -> list:
+        self.t += 1
+        b1, b2 = self.betas
+        bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            if self.wd:
+                g = g + self.wd * p
+            self.m[i] = self.m[i] + (1 - b1) * (g - self.m[i])
+            self.v[i] = b2 * self.v[i] + (1 - b2) * (g * g)
+            denom = self.v[i] ** 0.5 / math.sqrt(bc2) + self.eps
+            self.params[i] = p - (self.lr / bc1) * (self.m[i] / denom)
+        return self.params
+
+
+def _check(lr: float, epochs: int, weight_decay: float) -> tuple[float, int, float]:
+    return V.positive("lr", lr), V.positive_int("epochs", epochs), V.nonneg("weight_decay", weight_decay)
+
+
+def _progress(total: int, show: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not show, desc=desc, leave=False)
+
+
+def adam_gram(train: GramData, init: list, *, model: str = "merged", lr: float, epochs: int,
+              weight_decay: float = 0.0, test: GramData | None = None, record_every: int = 1,
+              betas=(0.9, 0.999), eps: float = 1e-8, progress: bool = False) -> TrainResult:
+    """Full-batch Adam on the Gram form, all R repeats at once.
+
+    init: ``[W]`` with W (R, D+1, D+1) for the merged model, ``[W_q, W_k]`` (R, d_k, D+1) for the
+    separate one (numpy or torch; converted to the backend and dtype of ``train``).  The train loss
+    is recorded every epoch (it comes free with the gradient), the test loss every
+    ``record_every`` epochs and after the last step.
+    """
+    import time
+
+    lr, epochs, weight_decay = _check(lr, epochs, weight_decay)
+    V.choice("model", model, MODELS)
+    record_every = V.positive_int("record_every", record_every)
+    t0 = time.perf_counter()
+    on_torch = isinstance(train.G, torch.Tensor)
+    dtype = str(train.G.dtype).replace("torch.", "")
+    device = str(train.G.device) if on_torch else "cpu"
+    params = [_to_backend(p, dtype, device) for p in init]
+    params = [p.clone() if on_torch else p.copy() for p in params]
+    R, n = params[0].shape[0], params[-1].shape[-1]
+    opt = Adam(params, lr, betas, eps, weight_decay)
+
+    def flat(ps: list):
+        W = ps[0] if model == "merged" else ps[0].transpose(-1, -2) @ ps[1] if on_torch \
+            else np.swapaxes(ps[0], -1, -2) @ ps[1]
+        return W.reshape(R, n * n)
+
+    train_loss = np.empty((R, epochs))
+    test_epochs = [e for e in range(epochs) if e % record_every == 0] + [epochs]
+    test_loss = np.empty((R, len(test_epochs))) if test is not None else None
+    j = 0
+    with _progress(epochs, progress, "adam") as bar:
+        for e in range(epochs):
+            w = flat(params)
+            Gw = (train.G @ w[..., None])[..., 0]
+            train_loss[:, e] = _to_numpy((w * (Gw - 2 * train.c)).sum(-1) + train.y2)
+            if test is not None and e % record_every == 0:
+                test_loss[:, j] = _to_numpy(test.loss(w))
+                j += 1
+            gW = (2 * (Gw - train.c)).reshape(R, n, n)
+            if model == "merged":
+                grads = [gW]
+            else:  # W = W_qᵀ W_k:  ∂L/∂W_q = W_k (∂L/∂W)ᵀ,  ∂L/∂W_k = W_q ∂L/∂W
+                gWt = gW.transpose(-1, -2) if on_torch else np.swapaxes(gW, -1, -2)
+                grads = [params[1] @ gWt, params[0] @ gW]
+            params = opt.step(grads)
+            bar.update()
+    w = flat(params)
+    if test is not None:
+        test_loss[:, j] = _to_numpy(test.loss(w))
+    return TrainResult(W=_to_numpy(w).reshape(R, n, n), train_loss=train_loss,
+                       test_loss=test_loss, seconds=time.perf_counter() - t0,
+                       test_epochs=np.array(test_epochs) if test is not None else None)
+
+
+def adam_explicit(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, lr: float, epochs: int,
+                  weight_decay: float = 0.0, X_test: torch.Tensor | None = None,
+                  y_test: torch.Tensor | None = None, betas=(0.9, 0.999), eps: float = 1e-8,
+                  progress: bool = False) -> TrainResult:
+    """torch.optim.Adam on the explicit forward pass: X (R, P, D+1, N+1), y (R, P).
+
+    The loss is the sum over repeats of each repeat's mean squared error, so every repeat gets
+    exactly its own gradient (Adam is per-coordinate, hence repeats stay independent).  The test
+    loss, if asked for, is recorded every epoch before the step.
+    """
+    import time
+
+    lr, epochs, weight_decay = _check(lr, epochs, weight_decay)
+    t0 = time.perf_counter()
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    R = y.shape[0]
+    train_loss = torch.empty((R, epochs), dtype=y.dtype)
+    test_loss = torch.empty((R, epochs), dtype=y.dtype) if X_test is not None else None
+    with _progress(epochs, progress, "adam") as bar:
+        for e in range(epochs):
+            opt.zero_grad(set_to_none=True)
+            per_repeat = torch.mean((model(X) - y) ** 2, dim=-1)
+            per_repeat.sum().backward()
+            train_loss[:, e] = per_repeat.detach().cpu()
+            if X_test is not None:
+                with torch.no_grad():
+                    test_loss[:, e] = torch.mean((model(X_test) - y_test) ** 2, dim=-1).cpu()
+            opt.step()
+            bar.update()
+    W = model.merged_weight().detach() if hasattr(model, "merged_weight") else None
+    return TrainResult(W=None if W is None else W.cpu().double().numpy(), train_loss=train_loss.double().numpy(),
+                       test_loss=None if test_loss is None else test_loss.double().numpy(),
+                       seconds=time.perf_counter() - t0)

@@ -1,0 +1,98 @@
+"""Input checks shared by the library and the CLI.
+
+Every public entry point validates its arguments with these helpers, so a bad value stops with
+one clear line (an :class:`InputError`) instead of a traceback deep inside numpy or a silent NaN.
+The CLI turns an :class:`InputError` into ``error: <message>`` and exit code 2.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """A user-supplied value is out of its domain (message is one line)."""
+
+
+def positive_int(name: str, value: Any) -> int:
+    """Return ``value`` as an int >= 1, or raise :class:`InputError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise InputError(f"{name} must be an integer >= 1, got {value!r}")
+    if value < 1:
+        raise InputError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def finite_float(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """Return ``value`` as a finite float within the given bounds, or raise :class:`InputError`."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise InputError(f"{name} must be finite, got {value!r}")
+    if low is not None and (x < low or (low_open and x == low)):
+        raise InputError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {x:g}")
+    if high is not None and (x > high or (high_open and x == high)):
+        raise InputError(f"{name} must be {'<' if high_open else '<='} {high:g}, got {x:g}")
+    return x
+
+
+def nonneg(name: str, value: Any) -> float:
+    return finite_float(name, value, low=0.0)
+
+
+def positive(name: str, value: Any) -> float:
+    return finite_float(name, value, low=0.0, low_open=True)
+
+
+def damping(value: Any) -> float:
+    return finite_float("damping", value, low=0.0, high=1.0, high_open=True)
+
+
+def choice(name: str, value: Any, options: tuple[str, ...] | list[str]) -> str:
+    if value not in options:
+        raise InputError(f"unknown {name} {value!r}; choose one of: {', '.join(options)}")
+    return str(value)
+
+
+def device(value: Any) -> str:
+    """Check a torch device string ('cpu', 'cuda', 'cuda:1'); 'cuda' must be available."""
+    name = str(value)
+    if name == "cpu":
+        return name
+    if name == "cuda" or name.startswith("cuda:"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"device {name!r} requested but CUDA is not available on this machine")
+        return name
+    raise InputError(f"unknown device {name!r}; choose cpu or cuda")
+
+
+def array(name: str, value: Any, *, ndim: int | None = None, min_ndim: int | None = None,
+          shape: tuple[int | None, ...] | None = None, dtype: Any = np.float64) -> np.ndarray:
+    """Return ``value`` as a finite array of ``dtype`` with the required shape, or raise."""
+    try:
+        arr = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a numeric array") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise InputError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
+    if min_ndim is not None and arr.ndim < min_ndim:
+        raise InputError(f"{name} must have at least {min_ndim} dimensions, got shape {arr.shape}")
+    if shape is not None:
+        tail = arr.shape[arr.ndim - len(shape):] if arr.ndim >= len(shape) else None
+        if tail is None or any(s is not None and s != t for s, t in zip(shape, tail)):
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+            raise InputError(f"{name} must end in shape {want}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name} contains non-finite values (NaN or inf)")
+    return arr
