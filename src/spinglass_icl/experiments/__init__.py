@@ -1,0 +1,1 @@
+"""Declarative experiments: specs, registry, results store, execution, figures."""

@@ -1,0 +1,1 @@
+"""One module per experiment of the paper; each defines ``EXPERIMENT`` (an :class:`Experiment`)."""

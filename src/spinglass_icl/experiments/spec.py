@@ -1,0 +1,70 @@
+"""What an experiment is: a small declarative spec.
+
+An :class:`Experiment` names its parameters at two sizes (``quick``: about a minute on a laptop
+CPU; ``full``: the paper's values), expands parameters into independent *points* (JSON-able
+dicts), computes one point as a pure function of ``(point, seed, device)``, and draws a figure
+from the stored records.  Everything else -- seeding, storing, resuming, parallel execution,
+export, plotting to PNG/PDF -- is shared and lives in :mod:`.runner`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Point = dict[str, Any]
+Record = dict[str, Any]  # a point's parameters merged with its results (arrays as numpy)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A reproducible experiment.
+
+    points(params) -> list of point dicts (JSON scalars/lists).  Each point must carry every
+      parameter its computation needs; the runner adds nothing but the seed.
+    compute(point, seed, device) -> dict of results: floats/ints/strs/bools become CSV columns,
+      numpy arrays are stored beside the CSV in .npz files.  Must be deterministic given its
+      arguments and draw all randomness from ``seed``.
+    plot(records, params) -> matplotlib Figure, from stored records only.
+    summary(records, params) -> dict of key numbers (printed by the CLI, quoted in REPRODUCTION.md).
+    """
+
+    id: str
+    title: str
+    quick: Mapping[str, Any]
+    full: Mapping[str, Any]
+    points: Callable[[Mapping[str, Any]], list[Point]]
+    compute: Callable[[Point, int, str], dict[str, Any]]
+    plot: Callable[[list[Record], Mapping[str, Any]], Any]
+    summary: Callable[[list[Record], Mapping[str, Any]], dict[str, Any]] | None = None
+    notes: str = ""
+    uses_device: bool = field(default=False)
+
+    def params(self, size: str = "quick", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Parameters at ``size`` with ``overrides`` applied (unknown keys are an error)."""
+        from ..validation import InputError, choice
+
+        base = dict(self.quick if choice("size", size, ("quick", "full")) == "quick" else self.full)
+        for key, value in (overrides or {}).items():
+            if key not in base:
+                raise InputError(f"{self.id} has no parameter {key!r}; it has: {', '.join(sorted(base))}")
+            base[key] = value
+        return base
+
+
+def point_key(experiment_id: str, point: Point, seed: int) -> str:
+    """Stable key of a point: a hash of its full configuration (experiment, parameters, seed)."""
+    blob = json.dumps({"experiment": experiment_id, "point": point, "seed": seed}, sort_keys=True,
+                      separators=(",", ":"), default=float)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def point_seed(run_seed: int, point: Point) -> int:
+    """The seed of one point: derived from the run seed and the point's own parameters only, so it
+    does not depend on execution order, worker count or the other points of the sweep."""
+    blob = json.dumps(point, sort_keys=True, separators=(",", ":"), default=float)
+    digest = hashlib.sha256(f"{run_seed}:{blob}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
