@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from ..validation import InputError
 from .spec import Experiment
 
 _MODULES = {
+    "demo": "demo",
     "fig1": "fig1",
     "fig2": "fig2",
     "fig3": "fig3",

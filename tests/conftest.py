@@ -1,0 +1,50 @@
+"""Shared small fixtures for the core test suite (every random draw from an explicit seed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from spinglass_icl.prompts import Features, PromptSpec, sample_features, sample_prompts, features_from_prompts
+from spinglass_icl.spinglass import SpinGlass
+
+# Property tests: few examples and no per-example deadline (the 2-core CI machine is shared and
+# numpy's first calls are slow); the suite's time budget is kept by the example counts.
+settings.register_profile("core", max_examples=25, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("core")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A fresh, seeded numpy generator per test."""
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def small_spec() -> PromptSpec:
+    """D=3, N=8: K = 16 spins, 12 effective ones."""
+    return PromptSpec(D=3, N=8)
+
+
+def make_features(D: int, N: int, P: int, seed: int, **spec_kwargs) -> Features:
+    """Direct-sampler features of P prompts (single instance unless ``task_pool`` is given)."""
+    return sample_features(PromptSpec(D=D, N=N, **spec_kwargs), P, np.random.default_rng(seed))
+
+
+def make_explicit(D: int, N: int, P: int, seed: int, **spec_kwargs):
+    """Explicit prompts and their features, drawn from one seed."""
+    prompts = sample_prompts(PromptSpec(D=D, N=N, **spec_kwargs), P, np.random.default_rng(seed))
+    return prompts, features_from_prompts(prompts)
+
+
+def make_spinglass(D: int = 3, N: int = 8, P: int = 60, lambda0: float = 0.1, seed: int = 0) -> SpinGlass:
+    """A small spin glass from direct-sampler features."""
+    return SpinGlass(make_features(D, N, P, seed), lambda0)
+
+
+def stack(fs: list[Features]) -> Features:
+    """Stack feature sets along a new leading (repeat) axis."""
+    return Features(a=np.stack([f.a for f in fs]), b=np.stack([f.b for f in fs]),
+                    y=np.stack([f.y for f in fs]), N=fs[0].N)
