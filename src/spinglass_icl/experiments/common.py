@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.linalg as sla
 import torch
 
+from .. import validation as V
+from ..features import embed_effective, n_effective
+from ..metrics import test_error
 from ..models import paper_init
-from ..prompts import Features, PromptSpec, sample_features
+from ..prompts import Features, PromptSpec, features_from_prompts, sample_features, sample_prompts
 from ..solvers.amp import amp
 from ..solvers.exact import solve_exact
 from ..spinglass import SpinGlass
 from ..training import GramData, adam_gram
-from ..metrics import test_error
+from ..validation import InputError
 
 
 def generators(seed: int) -> tuple[np.random.Generator, torch.Generator]:
@@ -31,33 +35,109 @@ def stack_features(fs: Sequence[Features]) -> Features:
                     y=np.stack([f.y for f in fs]), N=fs[0].N)
 
 
+def draw_features(spec: PromptSpec, P: int, rng: np.random.Generator, *, chunk: int = 2000) -> Features:
+    """P prompts' features (P, D+1): the direct sampler, or -- for the authors' correlated-token
+    sampler (``cholesky="paper"``, which only the explicit sampler has) -- explicit prompts built
+    ``chunk`` at a time so that memory stays at chunk·(D+1)·(N+1) numbers."""
+    if spec.correlation > 0.0 and spec.cholesky == "paper":
+        parts = [features_from_prompts(sample_prompts(spec, min(chunk, P - s), rng)) for s in range(0, P, chunk)]
+        return Features(a=np.concatenate([f.a for f in parts]), b=np.concatenate([f.b for f in parts]),
+                        y=np.concatenate([f.y for f in parts]), N=spec.N)
+    return sample_features(spec, P, rng)
+
+
 def draw_repeats(spec: PromptSpec, P: int, repeats: int, rng: np.random.Generator) -> Features:
     """``repeats`` independent training sets of P prompts, features (R, P, D+1)."""
-    return stack_features([sample_features(spec, P, rng) for _ in range(repeats)])
+    return stack_features([draw_features(spec, P, rng) for _ in range(repeats)])
+
+
+def with_gram(sg: SpinGlass, gram: np.ndarray) -> SpinGlass:
+    """``sg`` with its Gram matrix SᵀS/P (…, K, K) supplied instead of computed (it is a cached
+    property; the caller guarantees it belongs to ``sg.features``).  Lets sweeps over nested
+    prompt sets reuse running sums instead of one Gram per set."""
+    sg.__dict__["gram"] = gram  # fills functools.cached_property's slot (frozen dataclass)
+    return sg
+
+
+def nested_spinglasses(features: Features, Ps: Sequence[int], lambda0: float) -> Iterator[SpinGlass]:
+    """Spin glasses of the nested prefixes ``features[..., :P, :]`` for ascending P in ``Ps``.
+
+    The Gram matrices come from running sums over the prompt chunks between consecutive P, so
+    the whole sweep costs one Gram of the largest set (not one per P).  Prefixes share prompts
+    (common random numbers across P), yet each one alone is an iid sample of P prompts.
+    """
+    Ps = [int(p) for p in Ps]
+    if any(b <= a for a, b in zip(Ps, Ps[1:])) or Ps[0] < 1 or Ps[-1] > features.P:
+        raise InputError(f"Ps must ascend within 1..{features.P}, got {Ps}")
+    total, prev = 0.0, 0
+    for P in Ps:
+        chunk = Features(a=features.a[..., prev:P, :], b=features.b[..., prev:P, :],
+                         y=features.y[..., prev:P], N=features.N)
+        total = total + SpinGlass(chunk).gram * (P - prev)
+        prev = P
+        prefix = Features(a=features.a[..., :P, :], b=features.b[..., :P, :], y=features.y[..., :P],
+                          N=features.N)
+        yield with_gram(SpinGlass(prefix, lambda0), total / P)
+
+
+def ground_states(sg: SpinGlass, lambdas: Sequence[float]) -> dict[float, np.ndarray]:
+    """Exact ground states m* = (SᵀS/P + λ0 I)⁻¹ h, (…, K), for several λ0 from the batch's cached
+    Gram matrix (``solve_exact(method="cholesky")`` would rebuild it per problem and per λ0).
+    λ0 = 0 falls back to :func:`solve_exact` (minimum-norm ground state)."""
+    Ke = n_effective(sg.D)
+    G, h = sg.gram_effective, sg.h_effective
+    out = {}
+    for lam in lambdas:
+        if V.nonneg("lambda0", lam) == 0.0:
+            out[0.0] = solve_exact(SpinGlass(sg.features, 0.0)).mean
+            continue
+        A = G + lam * np.eye(Ke)
+        m = np.empty(sg.batch_shape + (Ke,))
+        for idx in np.ndindex(*sg.batch_shape):
+            m[idx] = sla.cho_solve(sla.cho_factor(A[idx]), h[idx])
+        out[float(lam)] = embed_effective(m, sg.D)
+    return out
 
 
 def amp_and_adam_test_errors(spec: PromptSpec, *, P: int, P_test: int, repeats: int, lambda0: float,
                              beta: float, damping: float, steps: int, lr: float, epochs: int,
                              weight_decay: float, rng: np.random.Generator, torch_gen: torch.Generator,
-                             device: str = "cpu", chunk: int = 10) -> dict[str, np.ndarray]:
-    """Paired comparison on the same training sets (fig4b, figS4): per repeat, test error of the
-    paper's AMP mean, of the exact ground state, and of the merged model trained with Adam on the
-    Gram form; all on the same fresh test prompts of that repeat.  Returns arrays of length R."""
+                             device: str = "cpu", chunk: int = 10, pairing: str = "paired",
+                             exact_lambdas: Sequence[float] = ()) -> dict[str, np.ndarray]:
+    """Test errors of theory and training (fig4b, figS4, figS8), arrays of length R:
+
+    ``amp`` the paper's AMP mean at ``lambda0`` (NaN where it did not converge; ``amp_converged``
+    flags), ``exact`` the exact ground state at ``lambda0``, ``exact@<λ>`` the exact ground state at
+    each extra λ0 of ``exact_lambdas`` (e.g. wd/2, the minimiser Adam's weight decay targets), and
+    ``adam`` the merged model trained with full-batch Adam (Gram form, paper init).  All on the same
+    fresh test prompts of each repeat.
+
+    pairing="paired" (default, the clean experiment): AMP, exact and Adam all use the same training
+    set.  pairing="unpaired" reproduces the paper's fig4b code: AMP is fitted on a training set of
+    its own, independent of the one Adam trains on (the exact ground states stay on Adam's set).
+    """
+    V.choice("pairing", pairing, ("paired", "unpaired"))
     out: dict[str, list] = defaultdict(list)
     test_spec = spec.fresh_tasks()
+    lambdas = [lambda0] + [float(x) for x in exact_lambdas]
     for start in range(0, repeats, chunk):
         r = min(chunk, repeats - start)
         train = draw_repeats(spec, P, r, rng)
         test = draw_repeats(test_spec, P_test, r, rng)
         sg = SpinGlass(train, lambda0)
-        res = amp(sg, beta=beta, damping=damping, steps=steps, seed=rng)
-        ex = solve_exact(sg)
+        sg_amp = sg if pairing == "paired" else SpinGlass(draw_repeats(spec, P, r, rng), lambda0)
+        res = amp(sg_amp, beta=beta, damping=damping, steps=steps, seed=rng)
+        exact = ground_states(sg, lambdas)
         W0 = paper_init((r, spec.D + 1, spec.D + 1), spec.D, torch_gen, torch.float64)
         tr = adam_gram(GramData.from_spinglass(sg, device=device), [W0], lr=lr, epochs=epochs,
                        weight_decay=weight_decay)
-        out["amp"].append(np.where(res.converged, test_error(res.mean, test), np.nan))
+        with np.errstate(invalid="ignore", over="ignore"):
+            out["amp"].append(np.where(res.converged, test_error(np.where(res.converged[..., None], res.mean, 0.0),
+                                                                 test), np.nan))
         out["amp_converged"].append(res.converged)
-        out["exact"].append(test_error(ex.mean, test))
+        out["exact"].append(test_error(exact[float(lambda0)], test))
+        for lam in exact_lambdas:
+            out[f"exact@{float(lam):g}"].append(test_error(exact[float(lam)], test))
         out["adam"].append(test_error(tr.W, test))
     return {k: np.concatenate(v) for k, v in out.items()}
 

@@ -196,7 +196,7 @@ def run(experiment_id: str, size: str = "quick", out: str | os.PathLike = "resul
                     _record(store, experiment_id, points[i], seeds[i], keys[i], fut.result(), failed)
                     bar.update()
     finally:
-        if not isinstance(executor, _Inline):
+        if isinstance(executor, cf.ProcessPoolExecutor):
             executor.shutdown(wait=True, cancel_futures=True)
         close()
         for k, v in saved_env.items():

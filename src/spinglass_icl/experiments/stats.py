@@ -29,6 +29,22 @@ def binned(values: np.ndarray, bin_edges: np.ndarray) -> np.ndarray:
     return counts.astype(np.int64)
 
 
+def binned_rows(values: np.ndarray, bin_edges: np.ndarray) -> np.ndarray:
+    """Per-row histograms of ``values`` (R, n) on equal bins, shape (R, bins), in one bincount
+    (same counts as :func:`binned` row by row; values outside the range are not counted)."""
+    v = np.asarray(values, dtype=float)
+    R, bins = v.shape[0], len(bin_edges) - 1
+    lo, hi = bin_edges[0], bin_edges[-1]
+    ok = (v >= lo) & (v <= hi)
+    idx = np.clip(np.floor((v - lo) / (hi - lo) * bins), 0, bins - 1).astype(np.int64)
+    # Rounding can put a value on an edge into the neighbouring bin: correct as np.histogram does
+    # (half-open bins [e_i, e_{i+1}), the last one closed).
+    idx -= (v < bin_edges[idx]) & (idx > 0)
+    idx += (v >= bin_edges[np.minimum(idx + 1, bins)]) & (idx < bins - 1)
+    flat = (idx + bins * np.arange(R)[:, None])[ok]
+    return np.bincount(flat, minlength=R * bins).reshape(R, bins).astype(np.int64)
+
+
 def outside(values: np.ndarray, bin_edges: np.ndarray) -> int:
     """Number of values outside [edges[0], edges[-1]]."""
     v = np.ravel(values)

@@ -1,0 +1,229 @@
+"""Adam training for any stacked-repeat model of :mod:`spinglass_icl.architectures` (figS8).
+
+:func:`fit` trains R independent repeats at once: every parameter carries the repeat axis
+first, the loss is Σ_r MSE_r, and the optimiser (:class:`StackedAdam`, torch.optim.Adam's
+update) acts per coordinate, so repeat r follows exactly the trajectory it would follow alone
+(tested in float64).  Options: full batch (the paper's protocol; ``grad_chunk`` accumulates the
+full-batch gradient over chunks of prompts to bound memory without changing it) or minibatches
+(one shuffled order per epoch, shared by the repeats, from an explicit generator), PyTorch-style
+weight decay (gradient += wd·θ), a learning-rate schedule, and early stopping on a held-out loss
+per repeat (a stopped repeat is frozen; its best parameters are restored at the end).
+
+Tensors live on the model's device and dtype (float32 by default, float64 in the tests); losses
+are kept on the device during the loop and copied to numpy once at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import validation as V
+
+SCHEDULES = ("constant", "cosine", "linear")
+
+
+def lr_factor(schedule: str | Callable[[int, int], float] | None, epoch: int, epochs: int) -> float:
+    """Multiplier of the base learning rate in ``epoch`` (0-based) of ``epochs``.
+
+    ``"constant"``/None: 1; ``"cosine"``: ½(1 + cos(π e/epochs)); ``"linear"``: 1 − e/epochs;
+    a callable ``f(epoch, epochs)`` is used as is.
+    """
+    if callable(schedule):
+        return float(schedule(epoch, epochs))
+    schedule = "constant" if schedule is None else V.choice("schedule", schedule, SCHEDULES)
+    t = epoch / epochs
+    return {"constant": 1.0, "cosine": 0.5 * (1 + math.cos(math.pi * t)), "linear": 1.0 - t}[schedule]
+
+
+class StackedAdam:
+    """torch.optim.Adam's update (no amsgrad; decay added to the gradient) for parameters whose
+    first axis is the repeat axis, with a per-repeat ``active`` mask: inactive repeats (stopped
+    early) keep their parameters and moments unchanged."""
+
+    def __init__(self, params: list[nn.Parameter], lr: float, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        self.params, self.lr, self.betas, self.eps, self.wd = list(params), lr, betas, eps, weight_decay
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, lr: float | None = None, active: torch.Tensor | None = None) -> None:
+        self.t += 1
+        lr = self.lr if lr is None else lr
+        b1, b2 = self.betas
+        bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
+        for p, m, v in zip(self.params, self.m, self.v):
+            g = p.grad if p.grad is not None else torch.zeros_like(p)
+            if self.wd:
+                g = g + self.wd * p
+            m_new = m.lerp(g, 1 - b1)
+            v_new = v * b2 + (1 - b2) * g * g
+            p_new = p - (lr / bc1) * m_new / (v_new.sqrt() / math.sqrt(bc2) + self.eps)
+            if active is None:
+                m.copy_(m_new), v.copy_(v_new), p.copy_(p_new)
+            else:
+                a = active.view((-1,) + (1,) * (p.ndim - 1))
+                m.copy_(torch.where(a, m_new, m)), v.copy_(torch.where(a, v_new, v)), p.copy_(torch.where(a, p_new, p))
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit` for R repeats (numpy, float64).
+
+    train_loss (R, epochs_run): full batch -- the loss before each epoch's step; minibatch -- the
+    mean minibatch loss of the epoch.  val_loss (R, n): held-out loss at ``val_epochs`` (epoch 0 =
+    initial parameters, epoch e = after e epochs).  best_epoch (R,): epoch of the lowest held-out
+    loss (parameters restored to it if ``restore_best``); stopped_epoch (R,): epochs a repeat
+    trained before it was stopped (``epochs`` if never).  steps: optimiser steps taken.
+    """
+
+    train_loss: np.ndarray
+    val_loss: np.ndarray | None
+    val_epochs: np.ndarray | None
+    best_epoch: np.ndarray
+    stopped_epoch: np.ndarray
+    seconds: float
+    steps: int
+
+
+def _as(x, ref: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(x, dtype=ref.dtype, device=ref.device)
+
+
+@torch.no_grad()
+def mse(model: nn.Module, X, y, *, chunk: int | None = None) -> torch.Tensor:
+    """Per-repeat mean squared query error (R,) on prompts X (R or 1, P, D+1, N+1), y (R or 1, P),
+    evaluated over chunks of ``chunk`` prompts (memory bound); stays on the model's device."""
+    ref = next(model.parameters())
+    X, y = _as(X, ref), _as(y, ref)
+    P = X.shape[1]
+    step = chunk or P
+    total = 0
+    for s in range(0, P, step):
+        total = total + ((model(X[:, s:s + step]) - y[:, s:s + step]) ** 2).sum(-1)
+    return total / P
+
+
+def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float = 0.0,
+        batch_size: int | None = None, grad_chunk: int | None = None,
+        schedule: str | Callable[[int, int], float] | None = None,
+        X_val=None, y_val=None, patience: int | None = None, min_delta: float = 0.0, val_every: int = 1,
+        restore_best: bool = True, betas=(0.9, 0.999), eps: float = 1e-8,
+        generator: torch.Generator | None = None, progress: bool = False, desc: str = "adam") -> FitResult:
+    """Train all R repeats of ``model`` on X (R or 1, P, D+1, N+1), y (R or 1, P) with Adam.
+
+    batch_size: None = full batch; otherwise minibatches of that many prompts per step, in a
+    fresh random order every epoch drawn from ``generator`` (CPU torch generator; same order for
+    all repeats).  grad_chunk: evaluate the full-batch (or minibatch) gradient in chunks of this
+    many prompts and accumulate -- the same gradient with less memory.  Early stopping needs
+    X_val, y_val: the held-out loss is evaluated every ``val_every`` epochs; a repeat stops after
+    ``patience`` evaluations without an improvement larger than ``min_delta``.
+    """
+    lr, epochs = V.positive("lr", lr), V.positive_int("epochs", epochs)
+    weight_decay, min_delta = V.nonneg("weight_decay", weight_decay), V.nonneg("min_delta", min_delta)
+    val_every = V.positive_int("val_every", val_every)
+    if patience is not None:
+        patience = V.positive_int("patience", patience)
+        if X_val is None:
+            raise V.InputError("early stopping (patience) needs held-out prompts X_val, y_val")
+    if schedule is not None and not callable(schedule):
+        V.choice("schedule", schedule, SCHEDULES)
+    params = list(model.parameters())
+    ref = params[0]
+    R = ref.shape[0]
+    if any(p.shape[0] != R for p in params):
+        raise V.InputError("every parameter must carry the repeat axis first (stacked repeats)")
+    X, y = _as(X, ref), _as(y, ref)
+    if y.ndim != 2 or X.shape[:2] != y.shape[:2] or X.shape[0] not in (1, R):
+        raise V.InputError(f"need X (R or 1, P, D+1, N+1) and y of shape X.shape[:2]; got {tuple(X.shape)}, "
+                           f"{tuple(y.shape)} for R={R}")
+    P = X.shape[1]
+    B = P if batch_size is None else min(V.positive_int("batch_size", batch_size), P)
+    chunk = V.positive_int("grad_chunk", grad_chunk) if grad_chunk is not None else None
+    has_val = X_val is not None
+    if has_val:
+        X_val, y_val = _as(X_val, ref), _as(y_val, ref)
+
+    t0 = time.perf_counter()
+    opt = StackedAdam(params, lr, betas, eps, weight_decay)
+    active = torch.ones(R, dtype=torch.bool, device=ref.device)
+    stopped = torch.full((R,), epochs, dtype=torch.long, device=ref.device)
+    train_loss = torch.empty((R, epochs), dtype=ref.dtype, device=ref.device)
+    val_hist, val_epochs = [], []
+    best = torch.full((R,), math.inf, dtype=ref.dtype, device=ref.device)
+    best_epoch = torch.zeros(R, dtype=torch.long, device=ref.device)
+    bad = torch.zeros(R, dtype=torch.long, device=ref.device)
+    best_params = [p.detach().clone() for p in params] if has_val and restore_best else None
+
+    def validate(e: int) -> None:
+        loss = mse(model, X_val, y_val, chunk=chunk)
+        val_hist.append(loss)
+        val_epochs.append(e)
+        better = (loss < best - min_delta) & active
+        best.copy_(torch.where(better, loss, best))
+        best_epoch.copy_(torch.where(better, e, best_epoch))
+        bad.copy_(torch.where(better, 0, bad + active.long()))
+        if best_params is not None:
+            for bp, p in zip(best_params, params):
+                bp.copy_(torch.where(better.view((-1,) + (1,) * (p.ndim - 1)), p.detach(), bp))
+        if patience is not None:
+            stop = active & (bad >= patience)
+            stopped.copy_(torch.where(stop, e, stopped))
+            active.copy_(active & ~stop)
+
+    from tqdm.auto import tqdm
+
+    if has_val:
+        validate(0)
+    epochs_run = 0
+    with tqdm(total=epochs, disable=not progress, desc=desc, leave=False) as bar:
+        for e in range(epochs):
+            lr_e = lr * lr_factor(schedule, e, epochs)
+            order = torch.randperm(P, generator=generator).to(ref.device) if B < P else None
+            epoch_loss = torch.zeros(R, dtype=ref.dtype, device=ref.device)
+            n_batches = 0
+            for s in range(0, P, B):
+                idx = order[s:s + B] if order is not None else None
+                Xb = X[:, idx] if idx is not None else X
+                yb = y[:, idx] if idx is not None else y
+                nb = Xb.shape[1]
+                for p in params:
+                    p.grad = None
+                step = chunk or nb
+                batch_loss = torch.zeros(R, dtype=ref.dtype, device=ref.device)
+                for c in range(0, nb, step):
+                    # Σ over chunks of (Σ_chunk sq. error)/n_batch = the batch mean: same gradient.
+                    part = ((model(Xb[:, c:c + step]) - yb[:, c:c + step]) ** 2).sum(-1) / nb
+                    part.sum().backward()
+                    batch_loss += part.detach()
+                epoch_loss += batch_loss
+                n_batches += 1
+                opt.step(lr_e, active if patience is not None else None)
+            train_loss[:, e] = epoch_loss / n_batches
+            epochs_run = e + 1
+            bar.update()
+            if has_val and (epochs_run % val_every == 0 or epochs_run == epochs):
+                validate(epochs_run)
+                if patience is not None and not bool(active.any()):
+                    break
+    if best_params is not None:
+        with torch.no_grad():
+            for bp, p in zip(best_params, params):
+                p.copy_(bp)
+
+    def np_(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().double().numpy() if t.is_floating_point() else t.detach().cpu().numpy()
+
+    return FitResult(train_loss=np_(train_loss[:, :epochs_run]),
+                     val_loss=np_(torch.stack(val_hist, dim=1)) if has_val else None,
+                     val_epochs=np.array(val_epochs) if has_val else None,
+                     best_epoch=np_(best_epoch) if has_val else np.full(R, -1),
+                     stopped_epoch=np_(stopped), seconds=time.perf_counter() - t0, steps=opt.t)

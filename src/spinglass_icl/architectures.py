@@ -1,0 +1,402 @@
+"""Attention architectures for figS8 (SPEC §5), all behind one interface, stacked over R repeats.
+
+Interface (every model here, and the re-exported :class:`MergedSLA` / :class:`SeparateSLA`):
+
+* ``model(X) -> ŷ``: prompts X of shape (R, P, D+1, N+1) (or (1, P, D+1, N+1), shared by all
+  repeats) to predictions of the query label, shape (R, P).  Column i ≤ N of a prompt is a
+  context token (x_i; y_i), column N+1 the query (x_q; 0); b = X[:, N+1] = (x_q; 0).
+* every parameter has the repeat axis first, so R independent models train as one module
+  (the loss is the sum over repeats of each repeat's mean, so each repeat gets its own gradient);
+* ``model.D``, ``model.repeats``, ``model.name``; linear-attention models (SLA, FLA, MHLA) also
+  have ``merged_weight()``, the spin configuration W (R, D+1, D+1) of SPEC §2 they project onto.
+
+Models (N1 = N+1; all divide attention sums by N+1 as the paper's code does):
+
+* ``"sla"`` / ``"sla-separate"``: simplified linear attention, :mod:`spinglass_icl.models`.
+* ``"fla"`` -- full linear attention, one layer:
+  F(X) = X + W^{PV} X (Xᵀ W^{KQ} X)/N1,  W^{PV}, W^{KQ} ∈ R^{(D+1)×(D+1)},  ŷ = F[D+1, N+1].
+* ``"mhla"`` -- H heads of width d_k:
+  F(X) = X + Σ_h W^O_h W^V_h X (Xᵀ W^Q_hᵀ W^K_h X)/N1,  W^Q_h, W^K_h, W^V_h ∈ R^{d_k×(D+1)},
+  W^O_h ∈ R^{(D+1)×d_k},  ŷ = F[D+1, N+1].
+* ``"sa"`` -- single-layer softmax attention; the query attends to the N context tokens:
+  α_i = softmax_i((W^K X_i)·(W^Q b)/√d_k),  F_q = b + W^V Σ_{i≤N} α_i X_i,  ŷ = F_q[D+1].
+* ``"tf"`` -- pre-LayerNorm transformer: h⁰_t = W_in X_t + b_in (t = 1..N+1, no positional
+  code); L blocks h ← h + MHSA(LN(h)), h ← h + MLP(LN(h)) with softmax attention in which every
+  position attends to the N context positions (keys/values from tokens 1..N), scale 1/√d_head,
+  MLP d → 4d → d with GELU; readout ŷ = w_outᵀ LN(h^L_{N+1}) + b_out (linear readout of the
+  query position's final embedding).  Defaults d_model=32, 2 layers, 2 heads.
+
+Initialisation (all draws on the CPU in float64 from the given ``torch.Generator``, then cast, so
+values do not depend on the device): attention matrices of SLA/FLA/MHLA/SA entries ~ N(0, 1/(D+1))
+(the paper's SLA initialisation), MHLA output matrices W^O ~ N(0, 1/(H d_k)); TF linear layers
+N(0, 1/fan_in), biases 0, LayerNorm gains 1 and biases 0.
+
+Projection onto the spin model (linear attention): see :class:`FLA` and :class:`MHLA`.  With
+``value="label"`` the value matrices read only the label coordinate of the tokens (their first D
+columns are masked to 0), and the projection is exact; with ``value="full"`` (default, SPEC's
+definition) the prediction is the spin-model part plus an "off-spin" part that
+:meth:`FLA.off_spin` returns.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as Fn
+
+from . import validation as V
+from .features import predict
+from .metrics import contrast_ratio, relative_distance
+from .models import MergedSLA, SeparateSLA, paper_init
+from .prompts import Features
+
+__all__ = ["FLA", "MHLA", "SA", "TF", "MergedSLA", "SeparateSLA", "MODEL_NAMES", "LINEAR_MODELS",
+           "make_model", "effective_weight", "projection_report", "as_dtype"]
+
+MODEL_NAMES = ("sla", "sla-separate", "fla", "mhla", "sa", "tf")
+LINEAR_MODELS = ("sla", "sla-separate", "fla", "mhla")
+VALUES = ("full", "label")
+
+
+def as_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """``"float32"``/``"float64"`` or a torch dtype -> torch dtype."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    return getattr(torch, V.choice("dtype", dtype, ("float32", "float64")))
+
+
+def _normal(shape: tuple[int, ...], std: float, generator, dtype, device) -> torch.Tensor:
+    """Entries ~ N(0, std²) drawn on the CPU in float64 (device-independent values)."""
+    return (torch.randn(shape, generator=generator, dtype=torch.float64) * std).to(device, dtype)
+
+
+def _expand(X: torch.Tensor, R: int) -> torch.Tensor:
+    """Check X (R or 1, P, D+1, N+1) and broadcast a shared leading 1 to R (no copy)."""
+    if X.ndim != 4 or X.shape[0] not in (1, R):
+        raise V.InputError(f"prompts must have shape ({R} or 1, P, D+1, N+1), got {tuple(X.shape)}")
+    return X.expand(R, *X.shape[1:]) if X.shape[0] != R else X
+
+
+def _label_mask(D: int, value: str, dtype, device) -> torch.Tensor:
+    """Column mask (D+1,) applied to value matrices: all ones, or only the label coordinate."""
+    m = torch.ones(D + 1, dtype=dtype, device=device)
+    if value == "label":
+        m[:D] = 0
+    return m
+
+
+class _Base(nn.Module):
+    name = "base"
+
+    def __init__(self, D: int, repeats: int):
+        super().__init__()
+        self.D = V.positive_int("D", D)
+        self.repeats = V.positive_int("repeats", repeats)
+
+    def _check(self, X: torch.Tensor) -> torch.Tensor:
+        X = _expand(X, self.repeats)
+        if X.shape[2] != self.D + 1:
+            raise V.InputError(f"prompts have token dimension {X.shape[2] - 1}, model has D={self.D}")
+        return X
+
+
+class FLA(_Base):
+    r"""Full linear attention, one layer, parameters W^{PV}, W^{KQ}: (R, D+1, D+1).
+
+    F(X) = X + W^{PV} X (Xᵀ W^{KQ} X)/(N+1),  ŷ = F(X)[D+1, N+1].
+
+    Projection onto the spin model.  X[D+1, N+1] = 0 and X[:, N+1] = b, so only the label row
+    v = W^{PV}[D+1, :] of the value matrix enters the prediction:
+
+        ŷ = Σ_j W^{PV}_{D+1,j} (X Xᵀ W^{KQ} X)_{j,N+1}/(N+1) = vᵀ (X Xᵀ) W^{KQ} b/(N+1).
+
+    Split v = v_{D+1} e_{D+1} + v_⊥ (v_⊥ = first D entries).  The label row of X Xᵀ is
+    e_{D+1}ᵀ X Xᵀ = Σ_{i≤N} y_i (x_i; y_i)ᵀ = aᵀ (the query column adds nothing, its label is 0), so
+
+        ŷ = aᵀ (v_{D+1} W^{KQ}) b/(N+1)  +  v_⊥ᵀ (X Xᵀ)_{1:D,:} W^{KQ} b/(N+1)
+          = s·W_eff                       +  off-spin term,      W_eff = W^{PV}_{D+1,D+1} W^{KQ}.
+
+    The first term is the merged spin model of SPEC §2 with W = W_eff.  The second involves token
+    second moments Σ_i x_i x_iᵀ, which are not in the spin model's features (a, b); it is zero
+    when the value reads only the label coordinate (``value="label"``: W^{PV}[:, :D] masked to 0),
+    and then ``predict(W_eff, features) == model(X)`` exactly.  For ``value="full"``
+    ``model(X) == predict(W_eff, f) + off_spin(X)`` exactly; training drives the off-spin term
+    towards 0 because it is, to leading order, a task-independent function of x_q.
+    """
+
+    name = "fla"
+
+    def __init__(self, D: int, repeats: int = 1, *, value: str = "full", generator: torch.Generator | None = None,
+                 dtype: str | torch.dtype = torch.float32, device: str = "cpu"):
+        super().__init__(D, repeats)
+        dtype = as_dtype(dtype)
+        self.value = V.choice("value", value, VALUES)
+        shape = (repeats, D + 1, D + 1)
+        self.Wpv = nn.Parameter(paper_init(shape, D, generator, dtype, device))
+        self.Wkq = nn.Parameter(paper_init(shape, D, generator, dtype, device))
+        self.register_buffer("mask", _label_mask(D, value, dtype, device), persistent=False)
+
+    def _v(self) -> torch.Tensor:
+        """Label row of the (masked) value matrix, (R, D+1)."""
+        return self.Wpv[:, self.D, :] * self.mask
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = self._check(X)
+        return self._readout(X, self._v())
+
+    def _readout(self, X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        # vᵀ X Xᵀ W b / N1 evaluated right-to-left per prompt: O(D·N) instead of forming X Xᵀ.
+        u = torch.einsum("rpdi,rd->rpi", X, v)
+        z = torch.einsum("rpdi,rpi->rpd", X, u)
+        Wb = torch.einsum("rde,rpe->rpd", self.Wkq, X[..., -1])
+        return (z * Wb).sum(-1) / X.shape[-1]
+
+    def full_output(self, X: torch.Tensor) -> torch.Tensor:
+        """The whole layer output F(X), (R, P, D+1, N+1) (the definition; for tests)."""
+        X = self._check(X)
+        Wpv = (self.Wpv * self.mask)[:, None]
+        return X + Wpv @ X @ (X.transpose(-1, -2) @ self.Wkq[:, None] @ X) / X.shape[-1]
+
+    def merged_weight(self) -> torch.Tensor:
+        """W_eff = W^{PV}_{D+1,D+1} W^{KQ}, (R, D+1, D+1)."""
+        return self.Wpv[:, self.D, self.D, None, None] * self.Wkq
+
+    def off_spin(self, X: torch.Tensor) -> torch.Tensor:
+        """The part of ŷ outside the spin model, v_⊥ᵀ X Xᵀ W^{KQ} b/(N+1), (R, P)."""
+        X = self._check(X)
+        v = self._v().clone()
+        v[:, self.D] = 0
+        return self._readout(X, v)
+
+
+class MHLA(_Base):
+    r"""Multi-head linear attention: H heads of width d_k, parameters (R, H, ·, ·).
+
+    F(X) = X + Σ_h W^O_h W^V_h X (Xᵀ W^Q_hᵀ W^K_h X)/(N+1),  ŷ = F(X)[D+1, N+1],
+    W^Q_h, W^K_h, W^V_h: (d_k, D+1), W^O_h: (D+1, d_k).  Defaults H = 2, d_k = D+1.
+
+    Projection: per head as for :class:`FLA` with value row v_h = (W^O_h W^V_h)[D+1, :] =
+    W^V_hᵀ W^O_h[D+1, :] and key-query matrix W^{KQ}_h = W^Q_hᵀ W^K_h, so
+
+        ŷ = Σ_h v_hᵀ X Xᵀ W^{KQ}_h b/(N+1) = aᵀ W_eff b/(N+1) + off-spin,
+        W_eff = Σ_h (v_h)_{D+1} W^{KQ}_h = Σ_h (W^O_h[D+1,:]·W^V_h[:, D+1]) W^Q_hᵀ W^K_h,
+
+    exact (no off-spin term) for ``value="label"`` (W^V_h[:, :D] masked to 0).
+    """
+
+    name = "mhla"
+
+    def __init__(self, D: int, repeats: int = 1, *, heads: int = 2, d_k: int | None = None, value: str = "full",
+                 generator: torch.Generator | None = None, dtype: str | torch.dtype = torch.float32,
+                 device: str = "cpu"):
+        super().__init__(D, repeats)
+        dtype = as_dtype(dtype)
+        self.heads = V.positive_int("heads", heads)
+        self.d_k = V.positive_int("d_k", d_k if d_k is not None else D + 1)
+        self.value = V.choice("value", value, VALUES)
+        R, H, dk, n = repeats, self.heads, self.d_k, D + 1
+        s = 1 / math.sqrt(D + 1)
+        self.Wq = nn.Parameter(_normal((R, H, dk, n), s, generator, dtype, device))
+        self.Wk = nn.Parameter(_normal((R, H, dk, n), s, generator, dtype, device))
+        self.Wv = nn.Parameter(_normal((R, H, dk, n), s, generator, dtype, device))
+        self.Wo = nn.Parameter(_normal((R, H, n, dk), 1 / math.sqrt(H * dk), generator, dtype, device))
+        self.register_buffer("mask", _label_mask(D, value, dtype, device), persistent=False)
+
+    def _v(self) -> torch.Tensor:
+        """Value label rows v_h, (R, H, D+1)."""
+        return torch.einsum("rhk,rhkd->rhd", self.Wo[:, :, self.D, :], self.Wv * self.mask)
+
+    def _readout(self, X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        u = torch.einsum("rpdi,rhd->rphi", X, v)
+        z = torch.einsum("rpdi,rphi->rphd", X, u)                 # X Xᵀ v_h
+        c = torch.einsum("rhkd,rpd->rphk", self.Wk, X[..., -1])   # W^K_h b
+        kqb = torch.einsum("rhkd,rphk->rphd", self.Wq, c)          # W^Q_hᵀ W^K_h b
+        return (z * kqb).sum((-1, -2)) / X.shape[-1]
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = self._check(X)
+        return self._readout(X, self._v())
+
+    def full_output(self, X: torch.Tensor) -> torch.Tensor:
+        """The whole layer output F(X), (R, P, D+1, N+1) (the definition; for tests)."""
+        X = self._check(X)
+        out = X.clone()
+        Wv = self.Wv * self.mask
+        for h in range(self.heads):
+            kq = (self.Wq[:, h].transpose(-1, -2) @ self.Wk[:, h])[:, None]
+            ov = (self.Wo[:, h] @ Wv[:, h])[:, None]
+            out = out + ov @ X @ (X.transpose(-1, -2) @ kq @ X) / X.shape[-1]
+        return out
+
+    def merged_weight(self) -> torch.Tensor:
+        """W_eff = Σ_h (v_h)_{D+1} W^Q_hᵀ W^K_h, (R, D+1, D+1)."""
+        kq = self.Wq.transpose(-1, -2) @ self.Wk
+        return (self._v()[:, :, self.D, None, None] * kq).sum(1)
+
+    def off_spin(self, X: torch.Tensor) -> torch.Tensor:
+        """The part of ŷ outside the spin model, Σ_h v_{h,⊥}ᵀ X Xᵀ W^{KQ}_h b/(N+1), (R, P)."""
+        X = self._check(X)
+        v = self._v().clone()
+        v[:, :, self.D] = 0
+        return self._readout(X, v)
+
+
+class SA(_Base):
+    r"""Single-layer softmax attention; the query attends to the N context tokens.
+
+    α_i = softmax_{i≤N}((W^K X_i)·(W^Q b)/√d_k),  F_q = b + W^V Σ_{i≤N} α_i X_i,
+    ŷ = F_q[D+1] = Σ_i α_i (W^V[D+1, :]·X_i).
+    W^Q, W^K: (R, d_k, D+1), W^V: (R, D+1, D+1); d_k = D+1 by default.  For small scores
+    softmax ≈ (1 + s_i − s̄)/N, so SA contains linear attention to first order (but it is not an
+    exact spin model: no projection).
+    """
+
+    name = "sa"
+
+    def __init__(self, D: int, repeats: int = 1, *, d_k: int | None = None, generator: torch.Generator | None = None,
+                 dtype: str | torch.dtype = torch.float32, device: str = "cpu"):
+        super().__init__(D, repeats)
+        dtype = as_dtype(dtype)
+        self.d_k = V.positive_int("d_k", d_k if d_k is not None else D + 1)
+        s = 1 / math.sqrt(D + 1)
+        self.Wq = nn.Parameter(_normal((repeats, self.d_k, D + 1), s, generator, dtype, device))
+        self.Wk = nn.Parameter(_normal((repeats, self.d_k, D + 1), s, generator, dtype, device))
+        self.Wv = nn.Parameter(_normal((repeats, D + 1, D + 1), s, generator, dtype, device))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = self._check(X)
+        ctx = X[..., :-1]
+        q = torch.einsum("rkd,rpd->rpk", self.Wq, X[..., -1])
+        r = torch.einsum("rkd,rpk->rpd", self.Wk, q)               # W^Kᵀ W^Q b: scores cost O(D·N)
+        alpha = torch.softmax(torch.einsum("rpdi,rpd->rpi", ctx, r) / math.sqrt(self.d_k), dim=-1)
+        vals = torch.einsum("rpdi,rd->rpi", ctx, self.Wv[:, self.D, :])
+        return (alpha * vals).sum(-1)
+
+
+class _StackedLinear(nn.Module):
+    """R independent affine maps (R, out, in) applied to (R, ..., in); init N(0, 1/in), bias 0."""
+
+    def __init__(self, R: int, n_in: int, n_out: int, generator, dtype, device, bias: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(_normal((R, n_out, n_in), 1 / math.sqrt(n_in), generator, dtype, device))
+        self.bias = nn.Parameter(torch.zeros((R, n_out), dtype=dtype, device=device)) if bias else None
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        shape = h.shape
+        out = torch.bmm(h.reshape(shape[0], -1, shape[-1]), self.weight.transpose(-1, -2))
+        if self.bias is not None:
+            out = out + self.bias[:, None]
+        return out.reshape(*shape[:-1], -1)
+
+
+class _StackedLayerNorm(nn.Module):
+    """LayerNorm over the last axis with per-repeat gain/bias (R, d)."""
+
+    def __init__(self, R: int, d: int, dtype, device):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones((R, d), dtype=dtype, device=device))
+        self.bias = nn.Parameter(torch.zeros((R, d), dtype=dtype, device=device))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        view = (h.shape[0],) + (1,) * (h.ndim - 2) + (h.shape[-1],)
+        return Fn.layer_norm(h, h.shape[-1:], eps=1e-5) * self.gain.view(view) + self.bias.view(view)
+
+
+class TF(_Base):
+    r"""Small pre-LayerNorm transformer (see the module docstring for the exact definition).
+
+    d_model (default 32), layers (2), heads (2, d_head = d_model/heads), MLP width 4·d_model.
+    Every position attends to the N context positions; ŷ = w_outᵀ LN(h^L_{N+1}) + b_out.  The
+    last block is evaluated at the query position only (nothing else reaches the readout).
+    """
+
+    name = "tf"
+
+    def __init__(self, D: int, repeats: int = 1, *, d_model: int = 32, layers: int = 2, heads: int = 2,
+                 mlp_ratio: int = 4, generator: torch.Generator | None = None,
+                 dtype: str | torch.dtype = torch.float32, device: str = "cpu"):
+        super().__init__(D, repeats)
+        dtype = as_dtype(dtype)
+        self.d_model, self.n_layers, self.heads = (V.positive_int("d_model", d_model),
+                                                   V.positive_int("layers", layers), V.positive_int("heads", heads))
+        if d_model % heads:
+            raise V.InputError(f"d_model={d_model} must be a multiple of heads={heads}")
+        R, d = repeats, d_model
+        kw = dict(generator=generator, dtype=dtype, device=device)
+        self.embed = _StackedLinear(R, D + 1, d, **kw)
+        self.blocks = nn.ModuleList()
+        for _ in range(layers):
+            self.blocks.append(nn.ModuleDict(dict(
+                ln1=_StackedLayerNorm(R, d, dtype, device), qkv=_StackedLinear(R, d, 3 * d, **kw),
+                proj=_StackedLinear(R, d, d, **kw), ln2=_StackedLayerNorm(R, d, dtype, device),
+                fc1=_StackedLinear(R, d, mlp_ratio * d, **kw), fc2=_StackedLinear(R, mlp_ratio * d, d, **kw))))
+        self.ln_f = _StackedLayerNorm(R, d, dtype, device)
+        self.readout = _StackedLinear(R, d, 1, **kw)
+
+    def _attend(self, blk: nn.ModuleDict, h: torch.Tensor, n_ctx: int, query_only: bool) -> torch.Tensor:
+        """Multi-head attention of (all or the last) positions to the first n_ctx positions."""
+        R, P, T, d = h.shape
+        H, dh = self.heads, d // self.heads
+        q, k, v = blk["qkv"](blk["ln1"](h)).split(d, dim=-1)
+        if query_only:
+            q = q[:, :, -1:]
+        q = q.reshape(R, P, q.shape[2], H, dh).transpose(2, 3)
+        k = k[:, :, :n_ctx].reshape(R, P, n_ctx, H, dh).transpose(2, 3)
+        v = v[:, :, :n_ctx].reshape(R, P, n_ctx, H, dh).transpose(2, 3)
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), dim=-1)
+        out = (att @ v).transpose(2, 3).reshape(R, P, q.shape[3], d)
+        return blk["proj"](out)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = self._check(X)
+        n_ctx = X.shape[-1] - 1
+        h = self.embed(X.transpose(-1, -2))
+        for i, blk in enumerate(self.blocks):
+            last = i == len(self.blocks) - 1
+            a = self._attend(blk, h, n_ctx, query_only=last)
+            h = (h[:, :, -1:] if last else h) + a
+            h = h + blk["fc2"](Fn.gelu(blk["fc1"](blk["ln2"](h))))
+        return self.readout(self.ln_f(h[:, :, -1]))[..., 0]
+
+
+_CLASSES = {"fla": FLA, "mhla": MHLA, "sa": SA, "tf": TF}
+
+
+def make_model(name: str, D: int, repeats: int = 1, *, generator: torch.Generator | None = None,
+               dtype: str | torch.dtype = torch.float32, device: str = "cpu", **kwargs) -> nn.Module:
+    """Build model ``name`` ∈ MODEL_NAMES for R = ``repeats`` stacked repeats.
+
+    kwargs go to the model (FLA: value; MHLA: heads, d_k, value; SA: d_k; TF: d_model, layers,
+    heads, mlp_ratio; sla-separate: d_k).  The SLA modules get ``name``/``repeats`` attributes.
+    """
+    V.choice("model", name, MODEL_NAMES)
+    dtype = as_dtype(dtype)
+    if name in _CLASSES:
+        return _CLASSES[name](D, repeats, generator=generator, dtype=dtype, device=device, **kwargs)
+    cls = MergedSLA if name == "sla" else SeparateSLA
+    model = cls(D, repeats, generator=generator, dtype=dtype, device=device, **kwargs)
+    model.name, model.repeats = name, repeats
+    return model
+
+
+def effective_weight(model: nn.Module) -> np.ndarray:
+    """The spin configuration W (R, D+1, D+1) a linear-attention model projects onto (float64)."""
+    if not hasattr(model, "merged_weight"):
+        raise V.InputError(f"model {getattr(model, 'name', type(model).__name__)!r} is not linear attention: "
+                           "it has no spin-model projection")
+    return model.merged_weight().detach().cpu().double().numpy()
+
+
+def projection_report(model: nn.Module, test: Features, ground_state: np.ndarray) -> dict[str, np.ndarray]:
+    """Spin-model view of a trained linear-attention model, arrays of shape (R,).
+
+    ``proj_test``: test error of W_eff alone on ``test`` (features, (R, P, ·));
+    ``contrast``: contrast ratio of W_eff; ``distance``: |W_eff − W*|_F/|W*|_F to ``ground_state``
+    W* (R, D+1, D+1) or flat (R, K), e.g. ``solve_exact(sg).mean`` of the same training data.
+    """
+    W = effective_weight(model)
+    return {"proj_test": np.mean((predict(W, test) - test.y) ** 2, axis=-1),
+            "contrast": contrast_ratio(W), "distance": relative_distance(W, ground_state)}

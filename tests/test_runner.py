@@ -1,0 +1,138 @@
+"""The experiment layer: store, resume after SIGKILL, worker/executor independence, failures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spinglass_icl.experiments import registry
+from spinglass_icl.experiments.runner import records, run
+from spinglass_icl.experiments.spec import point_key, point_seed
+from spinglass_icl.validation import InputError
+
+SMALL = {"D": 3, "N": 10, "P": [5, 12, 40], "P_test": 100, "repeats": 2, "epochs": 50}
+
+
+def _csv(path: Path) -> list[dict]:
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def _numbers(rows: list[dict]) -> np.ndarray:
+    cols = ["exact_test_error", "adam_test_error", "exact_contrast", "zero_mode_fraction"]
+    return np.array([[float(r[c]) for c in cols] for r in sorted(rows, key=lambda r: int(r["P"]))])
+
+
+def test_run_writes_outputs_and_reuses_the_store(tmp_path):
+    s = run("demo", out=tmp_path, overrides=SMALL, progress=False)
+    folder = tmp_path / "demo"
+    assert s.n_points == 3 and s.n_computed == 3 and not s.failed
+    for name in ("results.csv", "config.json", "demo.png", "demo.pdf", "store.sqlite"):
+        assert (folder / name).exists(), name
+    rows = _csv(folder / "results.csv")
+    assert [int(r["P"]) for r in rows] == [5, 12, 40] and all(r["status"] == "done" for r in rows)
+    assert all((folder / r["arrays"]).exists() for r in rows)  # array results beside the CSV
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["params"]["D"] == 3 and cfg["seed"] == 0 and len(cfg["keys"]) == 3
+    again = run("demo", out=tmp_path, overrides=SMALL, progress=False)
+    assert again.n_computed == 0 and again.n_cached == 3
+    np.testing.assert_array_equal(_numbers(_csv(folder / "results.csv")), _numbers(rows))
+    recs = records(folder)
+    assert len(recs) == 3 and recs[0]["exact_test_error_per_repeat"].shape == (2,)
+
+
+def test_point_seed_depends_only_on_point_and_run_seed():
+    p = {"P": 10, "D": 3}
+    assert point_seed(0, p) == point_seed(0, dict(reversed(list(p.items()))))
+    assert point_seed(0, p) != point_seed(1, p)
+    assert point_seed(0, p) != point_seed(0, {"P": 11, "D": 3})
+    assert point_key("demo", p, 5) != point_key("fig1", p, 5)
+
+
+def test_results_do_not_depend_on_worker_count(tmp_path):
+    one = run("demo", out=tmp_path / "a", overrides=SMALL, workers=1, progress=False)
+    two = run("demo", out=tmp_path / "b", overrides=SMALL, workers=2, progress=False)
+    assert not one.failed and not two.failed
+    # identical up to BLAS summation order (threads differ between the two executors)
+    np.testing.assert_allclose(_numbers(_csv(tmp_path / "b/demo/results.csv")),
+                               _numbers(_csv(tmp_path / "a/demo/results.csv")), rtol=1e-9, atol=1e-12)
+
+
+def test_dask_local_cluster_gives_the_same_results(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        s = run("demo", out=tmp_path / "dask", overrides=SMALL, scheduler=cluster.scheduler_address, progress=False)
+    assert s.n_computed == 3 and not s.failed
+    ref = run("demo", out=tmp_path / "ref", overrides=SMALL, progress=False)
+    assert not ref.failed
+    np.testing.assert_allclose(_numbers(_csv(tmp_path / "dask/demo/results.csv")),
+                               _numbers(_csv(tmp_path / "ref/demo/results.csv")), rtol=1e-9, atol=1e-12)
+
+
+def test_failed_point_is_stored_and_reported(tmp_path):
+    s = run("demo", out=tmp_path, overrides={**SMALL, "P": [0, 12]}, progress=False)
+    assert len(s.failed) == 1 and "P must be >= 1" in s.failed[0][1]
+    rows = {int(r["P"]): r for r in _csv(tmp_path / "demo/results.csv")}
+    assert rows[0]["status"] == "failed" and "P must be >= 1" in rows[0]["error"]
+    assert rows[12]["status"] == "done"
+
+
+def test_bad_parameters_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="no parameter"):
+        run("demo", out=tmp_path, overrides={"nonsense": 1}, progress=False)
+    with pytest.raises(InputError, match="unknown experiment"):
+        run("fig99", out=tmp_path)
+    with pytest.raises(InputError):
+        run("demo", out=tmp_path, workers=0)
+    with pytest.raises(InputError, match="duplicate|same parameters"):
+        run("demo", out=tmp_path, overrides={**SMALL, "P": [5, 5]}, progress=False)
+
+
+def test_every_registered_experiment_has_a_complete_spec():
+    for exp_id in registry.ids():
+        exp = registry.get(exp_id)
+        assert exp.id == exp_id and exp.title and "\n" not in exp.title
+        assert set(exp.quick) == set(exp.full), exp_id
+        assert exp.points(exp.params("quick")), exp_id
+
+
+def test_resume_after_sigkill(tmp_path):
+    """Kill a run with SIGKILL mid-way; the rerun keeps finished points and recomputes the rest."""
+    slow = {**SMALL, "P": [5, 6, 7, 8, 9, 10, 11, 12], "epochs": 4000, "repeats": 4}
+    sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in slow.items()]
+    cmd = [sys.executable, "-m", "spinglass_icl", "reproduce", "demo", "--out", str(tmp_path), *sets]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    db = tmp_path / "demo" / "store.sqlite"
+    done_before: dict[str, float] = {}
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=1) as con:
+                    done_before = dict(con.execute("SELECT key, finished_at FROM points WHERE status='done'"))
+            except sqlite3.OperationalError:
+                pass
+            if len(done_before) >= 2:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 2 <= len(done_before) < 8, "the run should have been killed part-way"
+    s = run("demo", out=tmp_path, overrides=slow, progress=False)
+    assert s.n_cached >= len(done_before) and s.n_cached + s.n_computed == 8 and not s.failed
+    with sqlite3.connect(db) as con:
+        rows = dict(con.execute("SELECT key, finished_at FROM points"))
+    assert len(rows) == 8
+    assert all(rows[k] == t for k, t in done_before.items())  # finished points were not recomputed
