@@ -11,6 +11,7 @@ import numpy as np
 
 from .features import predict
 from .prompts import Features
+from .validation import InputError
 
 
 def as_matrix(W: np.ndarray) -> np.ndarray:
@@ -20,13 +21,16 @@ def as_matrix(W: np.ndarray) -> np.ndarray:
         return W
     n = math.isqrt(W.shape[-1])
     if n * n != W.shape[-1]:
-        raise ValueError(f"weights of shape {W.shape} are neither square nor a flat square")
+        raise InputError(f"weights of shape {W.shape} are neither square nor a flat square")
     return W.reshape(W.shape[:-1] + (n, n))
 
 
 def test_error(W: np.ndarray, f: Features) -> np.ndarray:
     """Mean squared query error of W on prompts ``f`` (fresh tasks); shape (...)."""
-    return np.mean((predict(as_matrix(W), f) - f.y) ** 2, axis=-1)
+    W = as_matrix(W)
+    if W.shape[-1] != f.D + 1:
+        raise InputError(f"weights of shape {W.shape} do not match prompts with D = {f.D}")
+    return np.mean((predict(W, f) - f.y) ** 2, axis=-1)
 
 
 test_error.__test__ = False  # not a pytest test despite its name

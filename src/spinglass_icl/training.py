@@ -109,6 +109,24 @@ def _check(lr: float, epochs: int, weight_decay: float) -> tuple[float, int, flo
     return V.positive("lr", lr), V.positive_int("epochs", epochs), V.nonneg("weight_decay", weight_decay)
 
 
+def _check_init(init: list, model: str, R: int, n: int) -> None:
+    """init must be [W] (R, n, n) for the merged model or [W_q, W_k] (R, d_k, n) for the separate one."""
+    want = 1 if model == "merged" else 2
+    if not isinstance(init, (list, tuple)) or len(init) != want:
+        raise V.InputError(f"init for the {model} model must be a list of {want} array(s)")
+    shapes = [tuple(p.shape) for p in init]
+    if model == "merged":
+        names, expect = ("W",), [(R, n, n)]
+    else:  # W_q and W_k share their d_k
+        d_k = shapes[0][1] if len(shapes[0]) == 3 else -1
+        names, expect = ("W_q", "W_k"), [(R, d_k, n)] * 2
+    for name, shape, want_shape in zip(names, shapes, expect):
+        if shape != want_shape:
+            raise V.InputError(f"init {name} must have shape {want_shape} to match the training data, got {shape}")
+    for p in init:
+        V.array("init", _to_numpy(p))
+
+
 def _progress(total: int, show: bool, desc: str):
     from tqdm.auto import tqdm
 
@@ -134,6 +152,7 @@ def adam_gram(train: GramData, init: list, *, model: str = "merged", lr: float, 
     on_torch = isinstance(train.G, torch.Tensor)
     dtype = str(train.G.dtype).replace("torch.", "")
     device = str(train.G.device) if on_torch else "cpu"
+    _check_init(init, model, int(train.G.shape[0]), int(round(math.sqrt(train.G.shape[-1]))))
     params = [_to_backend(p, dtype, device) for p in init]
     params = [p.clone() if on_torch else p.copy() for p in params]
     R, n = params[0].shape[0], params[-1].shape[-1]

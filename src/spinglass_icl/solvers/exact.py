@@ -106,11 +106,18 @@ def solve_exact(sg: SpinGlass, method: str = "auto", *, beta: float | None = Non
     for idx, a, b, y in _flat(sg):
         res[idx] = _residual(SpinGlass(type(sg.features)(a=a, b=b, y=y, N=sg.N), sg.lambda0), m_eff[idx])
     ok &= np.isfinite(m_eff).all(axis=-1) & (res < EXACT_TOL)
-    msg = "" if ok.all() else (f"{np.count_nonzero(~ok)} solve(s) inaccurate: relative residual up to "
-                               f"{np.nanmax(res):.1e} (try method='lstsq' or 'cg')")
+    msg = "" if ok.all() else _failure_message(res[~ok])
     return SolverResult(solver=f"exact-{method}", mean=embed_effective(m_eff, sg.D), converged=ok,
                         iterations=np.ones(batch, dtype=int), residual=res, seconds=seconds,
                         variance=variance, message=msg)
+
+
+def _failure_message(res_bad: np.ndarray) -> str:
+    """One line for the failed solves; a failed factorisation leaves a NaN residual (no nanmax warning)."""
+    finite = res_bad[np.isfinite(res_bad)]
+    detail = (f"relative residual up to {finite.max():.1e}" if finite.size
+              else "factorisation failed (A singular or not positive definite)")
+    return f"{res_bad.size} solve(s) failed: {detail} (try method='lstsq' or 'cg')"
 
 
 def _variance(sg: SpinGlass, beta: float) -> np.ndarray:

@@ -76,15 +76,16 @@ def plot(records, params):
     a.annotate(" P = D(D+1)", (D * (D + 1), 1.0), xycoords=("data", "axes fraction"), fontsize=7, va="top")
     a.set(xscale="log", xlabel="task diversity P", ylabel="test error (fresh tasks)",
           title=f"ICL emerges with task diversity (D={D}, N={params['N']})")
-    a.legend()
+    a.legend(loc="upper right")
     b = ax[0, 1]
     b.plot(P, [r["exact_contrast"] for r in recs], "o-", ms=3, label="contrast ratio, ground state")
     b.plot(P, [r["adam_contrast"] for r in recs], "^-", ms=3, label="contrast ratio, Adam")
     b.plot(P, [r["zero_mode_fraction"] for r in recs], "d-", ms=3, label="flat-direction fraction")
     b.plot(P, [r["zero_mode_theory"] for r in recs], "k:", label="1 − min(P, D(D+1))/(D+1)²")
+    b.plot(P, [r["amp_converged"] for r in recs], "s--", ms=3, label="paper AMP: fraction converged")
     b.axvline(D * (D + 1), color="k", lw=0.8, ls=":")
     b.set(xscale="log", xlabel="task diversity P", ylim=(0, 1.05), title="ground state → c·I, flat directions vanish")
-    b.legend()
+    b.legend(loc="center right")
     return fig
 
 

@@ -1,0 +1,201 @@
+"""Fig. S8: other architectures do the same -- test error vs context length N.
+
+Per point = one N and one batch of ``batch_repeats`` repeats (independent training sets, all
+trained at once with stacked parameters); the batches of an N are pooled in the plot.  Every
+model of a repeat sees the same P explicit training prompts and is tested on the same P_test
+fresh prompts (fresh tasks):
+
+* ``amp``: the paper's AMP mean (λ0, β, θ, steps as published) on the spin glass of the prompts;
+* ``sla``: merged simplified linear attention, full-batch Adam on the Gram form (same trajectory
+  as the explicit forward pass, :mod:`spinglass_icl.training`);
+* ``fla``, ``mhla``, ``sa``, ``tf``: :mod:`spinglass_icl.architectures` (definitions there),
+  full-batch Adam (:func:`spinglass_icl.arch_training.fit`; ``grad_chunk`` only bounds memory).
+
+All Adam runs use the same lr, weight decay and epochs (the paper's fig4b settings at full size).
+For the linear-attention models the projected spin configuration W_eff is reported too: its
+contrast ratio, its own test error (the spin-model part of the prediction) and its relative
+distance to the exact ground state of the same training set at λ0 = wd/2 (the minimiser of the
+weight-decayed loss of the merged model, SPEC §3).  ``exact`` is that ground state's test error
+(drawn as a reference line).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ... import plotting
+from ...arch_training import fit, mse
+from ...architectures import make_model, projection_report
+from ...metrics import contrast_ratio, relative_distance, test_error
+from ...models import paper_init
+from ...prompts import PromptSpec, Prompts, features_from_prompts, sample_prompts
+from ...solvers.amp import amp
+from ...solvers.exact import solve_exact
+from ...spinglass import SpinGlass
+from ...training import GramData, adam_gram
+from ... import validation as V
+from ..common import generators
+from ..spec import Experiment
+
+MODELS = ("amp", "sla", "fla", "mhla", "sa", "tf")
+LABELS = {"amp": "AMP (paper)", "sla": "SLA (merged)", "fla": "FLA", "mhla": "MHLA", "sa": "SA (softmax)",
+          "tf": "TF (pre-LN)"}
+PROJECTED = ("sla", "fla", "mhla")
+
+FULL = dict(D=20, N=list(range(10, 201, 10)), P=10000, P_test=1000, repeats=10, batch_repeats=5,
+            models=",".join(MODELS), lambda0=0.01, beta=100.0, damping=0.9, steps=100, lr=1e-3, epochs=5000,
+            weight_decay=0.01, dtype="float32", grad_chunk=1000, mhla_heads=2, mhla_dk=0, sa_dk=0,
+            tf_d_model=32, tf_layers=2, tf_heads=2)
+# Quick: D=5 (30 effective spins), P=400 ≫ D(D+1), N up to 40, 3 repeats, lr 0.01 × 150 epochs
+# instead of 1e-3 × 5000 (same Adam, shorter schedule), a smaller transformer (d_model 16).
+QUICK = {**FULL, "D": 5, "N": [5, 10, 20, 40], "P": 400, "P_test": 500, "repeats": 3, "batch_repeats": 3,
+         "lr": 0.01, "epochs": 150, "grad_chunk": 0, "tf_d_model": 16}
+
+
+def points(p: dict) -> list[dict]:
+    """One point per (N, batch of repeats)."""
+    R, B = V.positive_int("repeats", p["repeats"]), V.positive_int("batch_repeats", p["batch_repeats"])
+    keys = [k for k in FULL if k not in ("N", "repeats", "batch_repeats")]
+    pts = []
+    for N in p["N"]:
+        for b, start in enumerate(range(0, R, B)):
+            pts.append({"N": int(N), "batch": b, "repeats": min(B, R - start), **{k: p[k] for k in keys}})
+    return pts
+
+
+def _stack(prompts: list[Prompts]) -> Prompts:
+    return Prompts(X=np.stack([q.X for q in prompts]), y=np.stack([q.y for q in prompts]),
+                   w=np.stack([q.w for q in prompts]))
+
+
+def _model_kwargs(name: str, pt: dict) -> dict:
+    if name == "mhla":
+        return {"heads": pt["mhla_heads"], "d_k": pt["mhla_dk"] or None}
+    if name == "sa":
+        return {"d_k": pt["sa_dk"] or None}
+    if name == "tf":
+        return {"d_model": pt["tf_d_model"], "layers": pt["tf_layers"], "heads": pt["tf_heads"]}
+    return {}
+
+
+def compute(pt: dict, seed: int, device: str) -> dict:
+    """Per repeat (arrays of length R): ``<model>_test`` for every model; ``<m>_contrast``,
+    ``<m>_distance``, ``<m>_proj_test`` for the linear models; ``<m>_train`` final train loss;
+    scalars ``<model>_mean`` and ``<model>_seconds``."""
+    models = [m.strip() for m in pt["models"].split(",") if m.strip()]
+    for m in models:
+        V.choice("model", m, MODELS)
+    rng, tgen = generators(seed)
+    D, N, P, R = pt["D"], pt["N"], pt["P"], pt["repeats"]
+    spec = PromptSpec(D=D, N=N)
+    train = _stack([sample_prompts(spec, P, rng) for _ in range(R)])
+    test = _stack([sample_prompts(spec, pt["P_test"], rng) for _ in range(R)])
+    f_train, f_test = features_from_prompts(train), features_from_prompts(test)
+    wd = pt["weight_decay"]
+    ground = solve_exact(SpinGlass(f_train, wd / 2)).mean
+    out: dict = {"exact_test": test_error(ground, f_test)}
+    dtype = getattr(torch, pt["dtype"])
+    chunk = pt["grad_chunk"] or None
+    Xtr = ytr = Xte = yte = None
+    for name in models:
+        import time
+
+        t0 = time.perf_counter()
+        if name == "amp":
+            res = amp(SpinGlass(f_train, pt["lambda0"]), beta=pt["beta"], damping=pt["damping"], steps=pt["steps"],
+                      seed=rng)
+            ok = res.converged
+            out["amp_test"] = np.where(ok, test_error(np.where(ok[:, None], res.mean, 0.0), f_test), np.nan)
+            out["amp_converged"] = float(np.mean(ok))
+        elif name == "sla":
+            W0 = paper_init((R, D + 1, D + 1), D, tgen, torch.float64)
+            tr = adam_gram(GramData.from_spinglass(SpinGlass(f_train, 0.0), dtype=pt["dtype"], device=device), [W0],
+                           lr=pt["lr"], epochs=pt["epochs"], weight_decay=wd)
+            out["sla_test"] = test_error(tr.W, f_test)
+            out["sla_train"] = tr.train_loss[:, -1]
+            out["sla_proj_test"] = out["sla_test"]
+            out["sla_contrast"] = contrast_ratio(tr.W)
+            out["sla_distance"] = relative_distance(tr.W, ground)
+        else:
+            if Xtr is None:  # one transfer to the device, shared by all explicit models
+                Xtr, ytr = (torch.as_tensor(a, dtype=dtype, device=device) for a in (train.X, train.y))
+                Xte, yte = (torch.as_tensor(a, dtype=dtype, device=device) for a in (test.X, test.y))
+            model = make_model(name, D, R, generator=tgen, dtype=dtype, device=device, **_model_kwargs(name, pt))
+            res = fit(model, Xtr, ytr, lr=pt["lr"], epochs=pt["epochs"], weight_decay=wd, grad_chunk=chunk)
+            out[f"{name}_test"] = mse(model, Xte, yte, chunk=chunk).cpu().double().numpy()
+            out[f"{name}_train"] = res.train_loss[:, -1]
+            if name in PROJECTED:
+                rep = projection_report(model, f_test, ground)
+                out.update({f"{name}_{k}": v for k, v in rep.items()})
+        out[f"{name}_seconds"] = time.perf_counter() - t0
+    with np.errstate(invalid="ignore"):
+        for name in models + ["exact"]:
+            v = out[f"{name}_test"]
+            out[f"{name}_mean"] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+    return out
+
+
+def _pooled(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted N, nan-mean and nan-std of the per-repeat arrays ``key`` pooled over batches."""
+    groups: dict[int, list] = {}
+    for r in records:
+        if key in r:
+            groups.setdefault(int(r["N"]), []).append(np.ravel(np.asarray(r[key], float)))
+    Ns = np.array(sorted(groups), float)
+    vals = [np.concatenate(groups[int(n)]) for n in Ns]
+    with np.errstate(invalid="ignore"):
+        m = np.array([np.nanmean(v) if np.isfinite(v).any() else np.nan for v in vals])
+        s = np.array([np.nanstd(v) if np.isfinite(v).any() else np.nan for v in vals])
+    return Ns, m, s
+
+
+def plot(records: list[dict], params: dict):
+    models = [m.strip() for m in params["models"].split(",") if m.strip()]
+    markers = dict(zip(MODELS, "os^vDP"))
+    with plotting.style():
+        fig, ax = plotting.figure(1, 1, width=4.6, height=3.4)
+        a = ax[0, 0]
+        for name in models:
+            Ns, m, s = _pooled(records, f"{name}_test")
+            if Ns.size:
+                plotting.band(a, Ns, m, s, marker=markers[name], label=LABELS[name])
+        Ns, m, _ = _pooled(records, "exact_test")
+        a.plot(Ns, m, "k:", lw=1.2, label=f"ground state (λ0=wd/2={params['weight_decay'] / 2:g})")
+        a.set(xlabel="context length N", ylabel="test error (fresh tasks)", yscale="log",
+              title=f"S8: architectures, P={params['P']}, D={params['D']}, Adam lr={params['lr']:g}, "
+                    f"wd={params['weight_decay']:g}, {params['epochs']} epochs")
+        a.legend(ncols=2)
+    return fig
+
+
+def summary(records: list[dict], params: dict) -> dict:
+    """Per model: mean test error over all N and repeats, and at the largest N; for the linear
+    models the mean contrast ratio and distance to the ground state at the largest N."""
+    models = [m.strip() for m in params["models"].split(",") if m.strip()] + ["exact"]
+    out: dict = {}
+    n_max = max(int(r["N"]) for r in records)
+    for name in models:
+        Ns, m, s = _pooled(records, f"{name}_test")
+        out[f"mean_test_{name}"] = round(float(np.nanmean(m)), 4)
+        out[f"test_at_N{n_max}_{name}"] = round(float(m[-1]), 4)
+    for name in PROJECTED:
+        for k in ("contrast", "distance"):
+            Ns, m, _ = _pooled(records, f"{name}_{k}")
+            if Ns.size:
+                out[f"{k}_at_N{n_max}_{name}"] = round(float(m[-1]), 4)
+    out["all_linear_beat_trivial"] = bool(all(out.get(f"mean_test_{n}", 0) < 1.0 for n in PROJECTED
+                                              if f"mean_test_{n}" in out))
+    return out
+
+
+EXPERIMENT = Experiment(
+    id="figS8",
+    title="Fig. S8: test error vs N for AMP, SLA, FLA, MHLA, softmax attention and a small transformer",
+    quick=QUICK, full=FULL, points=points, compute=compute, plot=plot, summary=summary,
+    notes="Same training prompts per repeat for every model; Adam (same lr/wd/epochs for all, full batch). "
+          "FLA/MHLA project exactly onto the spin model when their value reads only the label row "
+          "(architectures.FLA docstring); here value='full' and W_eff is the spin-model part. "
+          "TF: pre-LN, d_model/layers/heads as in params, query-position linear readout.",
+    uses_device=True,
+)
