@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import csv
 import json
+import multiprocessing as mp
 import os
 import time
 import traceback
@@ -85,7 +86,9 @@ def _executor(workers: int, scheduler: str | None):
         return client.get_executor(), client.close
     if workers == 1:
         return _Inline(), lambda: None
-    return cf.ProcessPoolExecutor(max_workers=workers), lambda: None
+    # spawn, not fork: a forked child inherits torch/OpenMP thread pools (deadlock-prone) and BLAS
+    # thread counts fixed before our per-worker limits were set
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")), lambda: None
 
 
 def _progress(total: int, show: bool, desc: str):

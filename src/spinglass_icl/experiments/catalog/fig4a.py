@@ -90,7 +90,7 @@ def plot(records: list[dict], params: dict):
     _, _, F = _heat(records, "converged")
     with plotting.style():
         fig, ax = plotting.figure(2, 1, width=3.7, height=3.1)
-        for a, M, title, cmap, lim in ((ax[0, 0], C, "(a) contrast ratio of the AMP mean", "viridis", None),
+        for a, M, title, cmap, lim in ((ax[0, 0], C, "(a) contrast ratio of the AMP mean\n(blank: no converged AMP run)", "viridis", None),
                                        (ax[0, 1], F, "AMP converged fraction", "magma", (0, 1))):
             im = a.pcolormesh(_edges(Ps), _edges(Ns), M, cmap=cmap, shading="flat",
                               **({"vmin": lim[0], "vmax": lim[1]} if lim else {}))

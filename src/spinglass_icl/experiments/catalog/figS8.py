@@ -21,6 +21,8 @@ weight-decayed loss of the merged model, SPEC §3).  ``exact`` is that ground st
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
@@ -99,8 +101,6 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     chunk = pt["grad_chunk"] or None
     Xtr = ytr = Xte = yte = None
     for name in models:
-        import time
-
         t0 = time.perf_counter()
         if name == "amp":
             res = amp(SpinGlass(f_train, pt["lambda0"]), beta=pt["beta"], damping=pt["damping"], steps=pt["steps"],
