@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import given, strategies as st
 
-from conftest import make_explicit, make_features
+from conftest import make_explicit, make_features, stack
 from spinglass_icl.features import (effective_index, embed_effective, feature_matrix, n_effective, n_spins,
                                     predict)
 from spinglass_icl.models import MergedSLA, SeparateSLA
@@ -119,11 +119,13 @@ def _zscores(s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
     return np.where(const, 0.0, np.abs(diff) / np.where(const, 1.0, se))
 
 
-@pytest.mark.parametrize("kw", [{}, {"noise": 0.4}, {"correlation": 0.4}, {"noise": 0.3, "correlation": 0.7},
-                                {"sigma_x": 1.5, "sigma_w": 0.7}])
-def test_direct_sampler_moments_match_explicit(kw):
+@pytest.mark.parametrize("N,kw", [(5, {}), (5, {"noise": 0.4}), (5, {"correlation": 0.4}),
+                                  (5, {"noise": 0.3, "correlation": 0.7}), (5, {"sigma_x": 1.5, "sigma_w": 0.7}),
+                                  (1, {}), (1, {"noise": 0.5, "correlation": 0.5}), (2, {"noise": 0.5}),
+                                  (2, {"noise": 0.2, "correlation": 0.3}), (40, {"noise": 0.3, "correlation": 0.2})])
+def test_direct_sampler_moments_match_explicit(N, kw):
     # (a task pool is left out: its moments are conditional on the drawn pool, which differs per seed)
-    D, N, P = 3, 5, 30000
+    D, P = 3, 30000
     f_direct = make_features(D, N, P, seed=11, **kw)
     _, f_expl = make_explicit(D, N, P, seed=12, **kw)
     assert f_direct.a.shape == f_expl.a.shape and f_direct.b.shape == f_expl.b.shape
@@ -175,11 +177,7 @@ def test_features_from_prompts_definition():
 def test_feature_matrix_and_predict(D, N, P, seed, batch):
     rng = np.random.default_rng(seed)
     fs = [make_features(D, N, P, seed=seed + r) for r in range(max(1, int(np.prod(batch))))]
-    if batch:
-        from conftest import stack
-        f = stack(fs)
-    else:
-        f = fs[0]
+    f = stack(fs) if batch else fs[0]
     S = feature_matrix(f)
     K = n_spins(D)
     assert S.shape == batch + (P, K)

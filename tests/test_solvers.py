@@ -269,3 +269,18 @@ def test_unadjusted_langevin_with_large_step_is_biased():
                    rng=np.random.default_rng(1))
     L = np.linalg.cholesky(beta * A)
     assert np.abs(L.T @ res.extra["cov"] @ L - np.eye(Ke)).max() > 0.2
+
+
+def test_langevin_divergence_and_stuck_chains_are_not_converged():
+    sg = make_spinglass(D=2, N=6, P=40, lambda0=0.5, seed=6)
+    Ke = n_effective(2)
+    lmax = np.linalg.eigvalsh(sg.gram_effective + sg.lambda0 * np.eye(Ke))[-1]
+    # unadjusted Euler with dt > 2/λ_max blows up
+    res = langevin(sg, 1.0, chains=8, steps=3000, burn_in=10, metropolis=False, dt=3 / lmax,
+                   rng=np.random.default_rng(0))
+    assert not res.converged and "diverged" in res.message and int(res.iterations) < 3000
+    assert np.isnan(res.masked_mean()).all()
+    # MALA with an absurd step rejects everything: the chains never leave their start
+    res = langevin(sg, 1.0, chains=8, steps=200, burn_in=10, dt=1e4 / lmax, rng=np.random.default_rng(0))
+    assert not res.converged and "acceptance" in res.message
+    assert res.extra["acceptance"] < 0.01

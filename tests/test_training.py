@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import make_explicit, make_features, stack
-from spinglass_icl.features import feature_matrix, n_spins
+from spinglass_icl.features import feature_matrix
 from spinglass_icl.metrics import contrast_ratio, relative_distance, test_error as query_error
 from spinglass_icl.models import MergedSLA, SeparateSLA, paper_init
 from spinglass_icl.prompts import Features, features_from_prompts
@@ -140,3 +140,49 @@ def test_merged_model_reaches_ground_state_many_tasks():
     # the zero-mode column keeps its initial values (no gradient reaches it); compare the rest
     assert np.linalg.norm(W[0][:, :3] - exact[:, :3]) < 0.05 * np.linalg.norm(exact)
     assert float(contrast_ratio(exact)) > 0.8
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gram_adam_on_cuda_matches_cpu(data):
+    ftr, *_ = data
+    sg = SpinGlass(ftr, 0.0)
+    W0 = paper_init((R, D + 1, D + 1), D, torch.Generator().manual_seed(4), torch.float64)
+    kw = dict(lr=0.01, epochs=100, weight_decay=0.01)
+    cpu = adam_gram(GramData.from_spinglass(sg, dtype="float64"), [W0], **kw)
+    gpu = adam_gram(GramData.from_spinglass(sg, dtype="float64", device="cuda"), [W0], **kw)
+    np.testing.assert_allclose(gpu.W, cpu.W, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gpu.train_loss, cpu.train_loss, rtol=1e-9)
+
+
+# -- metrics ------------------------------------------------------------------------------------------
+def test_metrics_exact_values():
+    f = make_features(3, 5, 50, seed=4)
+    W = np.random.default_rng(0).standard_normal((2, 4, 4))
+    S = feature_matrix(f)
+    for r in range(2):
+        want = np.mean((S @ W[r].ravel() - f.y) ** 2)
+        assert float(query_error(W[r], f)) == pytest.approx(want, rel=1e-13)
+        assert float(query_error(W[r].ravel(), f)) == pytest.approx(want, rel=1e-13)
+    assert query_error(W, f).shape == (2,)
+    # contrast ratio: cosine similarity with the identity
+    assert float(contrast_ratio(np.eye(4))) == pytest.approx(1.0, abs=1e-15)
+    assert float(contrast_ratio(-2 * np.eye(4))) == pytest.approx(-1.0, abs=1e-15)
+    icl = np.diag([1.0, 1.0, 1.0, 0.0]) * 0.7  # c·diag(I_D, 0)
+    assert float(contrast_ratio(icl)) == pytest.approx(np.sqrt(3 / 4), rel=1e-14)
+    assert float(contrast_ratio(icl.ravel())) == pytest.approx(np.sqrt(3 / 4), rel=1e-14)
+    off = np.ones((4, 4)) - np.eye(4)
+    assert float(contrast_ratio(off)) == pytest.approx(0.0, abs=1e-15)
+    np.testing.assert_allclose(contrast_ratio(W), [np.trace(w) / (np.linalg.norm(w) * 2) for w in W], rtol=1e-14)
+    ref = np.eye(4)
+    assert float(relative_distance(2 * ref, ref)) == pytest.approx(1.0)
+    assert float(relative_distance(ref.ravel(), ref)) == 0.0
+
+
+def test_icl_solution_predicts_fresh_tasks():
+    """W = (N+1)/N·diag(I_D, 0) predicts ŷ = x_qᵀ(Σ_i y_i x_i)/N → w·x_q/√D = y (error ~ (D+1)/N)."""
+    D, N = 3, 400
+    f = make_features(D, N, 2000, seed=6)
+    W = np.diag([1.0] * D + [0.0]) * (N + 1) / N
+    err = float(query_error(W, f))
+    assert err < 0.03 * float(np.mean(f.y**2))
+    assert float(query_error(2 * W, f)) > 0.5 * float(np.mean(f.y**2))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import given, strategies as st
 
-from conftest import make_features, make_spinglass
+from conftest import make_features, make_spinglass, stack
 from spinglass_icl import validation as V
 from spinglass_icl.prompts import Features, PromptSpec, sample_features, sample_prompts
 from spinglass_icl.solvers.amp import amp
@@ -87,7 +87,6 @@ def test_bad_sampling_arguments():
     raises_one_line(langevin, sg, 1.0, chains=0, rng=rng(), match="chains")
     raises_one_line(langevin, sg, 1.0, steps=10, burn_in=10, rng=rng(), match="burn_in")
     raises_one_line(langevin, sg, 1.0, dt=0.0, rng=rng(), match="dt")
-    from conftest import stack
     batched = SpinGlass(stack([make_features(2, 3, 5, seed=s) for s in range(2)]), 0.1)
     raises_one_line(sample_exact, batched, 1.0, 10, rng(), match="batch")
 

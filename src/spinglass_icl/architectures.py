@@ -149,9 +149,11 @@ class FLA(_Base):
 
     def _readout(self, X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         # vᵀ X Xᵀ W b / N1 evaluated right-to-left per prompt: O(D·N) instead of forming X Xᵀ.
-        u = torch.einsum("rpdi,rd->rpi", X, v)
-        z = torch.einsum("rpdi,rpi->rpd", X, u)
-        Wb = torch.einsum("rde,rpe->rpd", self.Wkq, X[..., -1])
+        # Batched mat-vecs over (R, P), not einsum (which copies X into a bmm layout per call) and
+        # not broadcast-multiply (which allocates an X-sized temporary).
+        u = (v[:, None, None, :] @ X)[:, :, 0]                       # Xᵀ v: (R, P, N+1)
+        z = (X @ u[..., None])[..., 0]                               # X Xᵀ v: (R, P, D+1)
+        Wb = torch.bmm(X[..., -1], self.Wkq.transpose(-1, -2))      # (W b)ᵀ: (R, P, D+1)
         return (z * Wb).sum(-1) / X.shape[-1]
 
     def full_output(self, X: torch.Tensor) -> torch.Tensor:
@@ -210,11 +212,16 @@ class MHLA(_Base):
         return torch.einsum("rhk,rhkd->rhd", self.Wo[:, :, self.D, :], self.Wv * self.mask)
 
     def _readout(self, X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        u = torch.einsum("rpdi,rhd->rphi", X, v)
-        z = torch.einsum("rpdi,rphi->rphd", X, u)                 # X Xᵀ v_h
-        c = torch.einsum("rhkd,rpd->rphk", self.Wk, X[..., -1])   # W^K_h b
-        kqb = torch.einsum("rhkd,rphk->rphd", self.Wq, c)          # W^Q_hᵀ W^K_h b
-        return (z * kqb).sum((-1, -2)) / X.shape[-1]
+        R, H, n = v.shape
+        kq = self.Wq.transpose(-1, -2) @ self.Wk                      # W^Q_hᵀ W^K_h: (R, H, D+1, D+1)
+        kqb = torch.bmm(X[..., -1], kq.transpose(-1, -2).transpose(1, 2).reshape(R, n, H * n))
+        kqb = kqb.reshape(R, -1, H, n)                                 # (R, P, H, D+1)
+        out = 0
+        for h in range(H):  # per head as in FLA (H is small); see FLA._readout
+            u = (v[:, None, h, None, :] @ X)[:, :, 0]
+            z = (X @ u[..., None])[..., 0]
+            out = out + (z * kqb[:, :, h]).sum(-1)
+        return out / X.shape[-1]
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         X = self._check(X)
@@ -268,12 +275,13 @@ class SA(_Base):
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         X = self._check(X)
-        ctx = X[..., :-1]
-        q = torch.einsum("rkd,rpd->rpk", self.Wq, X[..., -1])
-        r = torch.einsum("rkd,rpk->rpd", self.Wk, q)               # W^Kᵀ W^Q b: scores cost O(D·N)
-        alpha = torch.softmax(torch.einsum("rpdi,rpd->rpi", ctx, r) / math.sqrt(self.d_k), dim=-1)
-        vals = torch.einsum("rpdi,rd->rpi", ctx, self.Wv[:, self.D, :])
-        return (alpha * vals).sum(-1)
+        kq = self.Wk.transpose(-1, -2) @ self.Wq                       # (R, D+1, D+1)
+        r = torch.bmm(X[..., -1], kq.transpose(-1, -2))                # (W^Kᵀ W^Q b)ᵀ: scores cost O(D·N)
+        # Products with the contiguous X, then drop the query column: slicing X first would make
+        # matmul copy the whole prompt tensor on every call.
+        scores = (r[:, :, None, :] @ X)[:, :, 0, :-1] / math.sqrt(self.d_k)   # (R, P, N)
+        vals = (self.Wv[:, None, None, self.D, :] @ X)[:, :, 0, :-1]           # W^V[D+1]·X_i: (R, P, N)
+        return (torch.softmax(scores, dim=-1) * vals).sum(-1)
 
 
 class _StackedLinear(nn.Module):
@@ -343,12 +351,12 @@ class TF(_Base):
         q, k, v = blk["qkv"](blk["ln1"](h)).split(d, dim=-1)
         if query_only:
             q = q[:, :, -1:]
-        q = q.reshape(R, P, q.shape[2], H, dh).transpose(2, 3)
-        k = k[:, :, :n_ctx].reshape(R, P, n_ctx, H, dh).transpose(2, 3)
-        v = v[:, :, :n_ctx].reshape(R, P, n_ctx, H, dh).transpose(2, 3)
-        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), dim=-1)
-        out = (att @ v).transpose(2, 3).reshape(R, P, q.shape[3], d)
-        return blk["proj"](out)
+        Tq = q.shape[2]
+        q = q.reshape(R * P, Tq, H, dh).transpose(1, 2)
+        k = k[:, :, :n_ctx].reshape(R * P, n_ctx, H, dh).transpose(1, 2)
+        v = v[:, :, :n_ctx].reshape(R * P, n_ctx, H, dh).transpose(1, 2)
+        out = Fn.scaled_dot_product_attention(q, k, v)                 # softmax(q kᵀ/√dh) v
+        return blk["proj"](out.transpose(1, 2).reshape(R, P, Tq, d))
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         X = self._check(X)

@@ -6,9 +6,11 @@ Two samplers with the same distribution:
   reads), O(P·N·D) draws.
 * :func:`sample_features` draws only what the spin glass needs per prompt -- the vectors
   a = Σ_i y_i (x_i; y_i), b = (x_query; 0) and the target y_query -- exactly in distribution, in
-  O(P·(N + D)) draws.  It rotates each prompt so that its task lies along the first axis: only the
-  token components along w enter the labels, and the rest of Σ_i y_i x_i is an isotropic Gaussian
-  of norm |y| (plus a shared part for correlated tokens).
+  O(P·D) draws (independent of N).  It rotates each prompt so that its task lies along the first
+  axis: only the token components along w enter the labels, the context enters through a few sums
+  (Σ g², Σ gε, Σ ε², Σ g, Σ ε of the components g along w and the label noise ε, drawn as a 2×2
+  Wishart matrix plus two normals), and the rest of Σ_i y_i x_i is an isotropic Gaussian of
+  norm |y| (plus a shared part for correlated tokens).
 
 Every function takes an explicit ``numpy.random.Generator``; nothing reads global random state.
 """
@@ -142,44 +144,71 @@ def features_from_prompts(prompts: Prompts) -> Features:
     return Features(a=a, b=b, y=np.asarray(prompts.y), N=N)
 
 
+def _wishart2(n: int, P: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inner products (|u|², u·v, |v|²) of two independent u, v ~ N(0, I_n), P times, in O(P) draws.
+
+    The 2×2 matrix is Wishart(n, I); Bartlett: L = [[√χ²_n, 0], [z, √χ²_{n−1}]], W = L Lᵀ.
+    """
+    if n == 0:
+        z = np.zeros(P)
+        return z, z, z
+    c1 = 2.0 * rng.standard_gamma(n / 2.0, P)
+    z = rng.standard_normal(P)
+    c2 = 2.0 * rng.standard_gamma((n - 1) / 2.0, P) if n > 1 else np.zeros(P)
+    return c1, np.sqrt(c1) * z, z * z + c2
+
+
 def sample_features(spec: PromptSpec, P: int, rng: np.random.Generator) -> Features:
     """Draw (a, b, y_query) for P prompts exactly in distribution without building X.
 
-    Cost O(P·(N + D)).  Supports label noise, task pools and equicorrelated tokens (correct
-    covariance only; the authors' LᵀL variant needs :func:`sample_prompts`).
+    Cost O(P·D) draws, independent of N.  Supports label noise, task pools and equicorrelated tokens
+    (correct covariance only; the authors' LᵀL variant needs :func:`sample_prompts`).
     """
     P = V.positive_int("P", P)
     if spec.correlation > 0.0 and spec.cholesky != "correct":
         raise V.InputError("the direct sampler supports only cholesky='correct'; use sample_prompts")
-    D, N, c, sx = spec.D, spec.N, spec.correlation, spec.sigma_x
+    D, N, c, sx, sn = spec.D, spec.N, spec.correlation, spec.sigma_x, spec.noise
     w = _tasks(spec, P, rng)
     wnorm = np.linalg.norm(w, axis=1)
     u = w / wnorm[:, None]
-    # Token components along u for the N context tokens and the query (units of σ_x):
-    # equicorrelated = sqrt(1-c)·iid + sqrt(c)·shared.
-    g = rng.standard_normal((P, N + 1))
+    # Along u, in units of σ_x, token i has component g_i = √(1−c) g'_i + √c t (t shared by the N+1
+    # tokens), and y_i = k g_i + σ_ε ε_i.  The context enters a only through Σ g_i², Σ g_i ε_i,
+    # Σ ε_i², Σ g_i, Σ ε_i; splitting the N-vectors (g', ε) into their part along 1/√N (two normals)
+    # and the rest (a 2×2 Wishart(N−1) of inner products) draws all of them in O(1) per prompt.
+    k = sx * wnorm / np.sqrt(D)
+    ca, cb = np.sqrt(1.0 - c), np.sqrt(c)
+    z1, z2 = rng.standard_normal((2, P))
+    w11, w12, w22 = _wishart2(N - 1, P, rng)
+    sum_g1, sum_e = np.sqrt(N) * z1, np.sqrt(N) * z2  # Σ g'_i, Σ ε_i
+    gg, ge, ee = z1 * z1 + w11, z1 * z2 + w12, z2 * z2 + w22  # Σ g'², Σ g'ε, Σ ε²
+    g_q, e_q = rng.standard_normal((2, P))  # query token along u, query label noise
     if c > 0.0:
-        g = np.sqrt(1.0 - c) * g + np.sqrt(c) * rng.standard_normal((P, 1))
-    y_all = sx * wnorm[:, None] * g / np.sqrt(D)
-    if spec.noise > 0.0:
-        y_all = y_all + spec.noise * rng.standard_normal(y_all.shape)
-    y_ctx, g_ctx = y_all[:, :N], g[:, :N]
-    ynorm = np.linalg.norm(y_ctx, axis=1)
+        t = rng.standard_normal(P)
+        G = ca**2 * gg + 2 * ca * cb * t * sum_g1 + N * c * t * t  # Σ g_i²
+        C = ca * ge + cb * t * sum_e  # Σ g_i ε_i
+        Sg = ca * sum_g1 + N * cb * t  # Σ g_i
+        g_q = ca * g_q + cb * t
+    else:
+        G, C, Sg = gg, ge, sum_g1
+    ya = k * G + sn * C  # Σ y_i g_i
+    y2 = np.maximum(k * k * G + 2 * k * sn * C + sn * sn * ee, 0.0)  # Σ y_i² (clip rounding below 0)
+    y_sum = k * Sg + sn * sum_e  # Σ y_i
+    y_q = k * g_q + sn * e_q
     # Orthogonal parts: Σ_i y_i z_i ~ |y|·ζ1, query ~ ζ2, shared token offset ~ ζ3 (all iid N(0, I)).
     zeta = rng.standard_normal((3 if c > 0.0 else 2, P, D))
-    perp_a = np.sqrt(1.0 - c) * ynorm[:, None] * zeta[0]
-    perp_q = np.sqrt(1.0 - c) * zeta[1]
+    perp_a = ca * np.sqrt(y2)[:, None] * zeta[0]
+    perp_q = ca * zeta[1]
     if c > 0.0:
-        perp_a = perp_a + np.sqrt(c) * y_ctx.sum(axis=1)[:, None] * zeta[2]
-        perp_q = perp_q + np.sqrt(c) * zeta[2]
+        perp_a = perp_a + cb * y_sum[:, None] * zeta[2]
+        perp_q = perp_q + cb * zeta[2]
 
     def along_u(par: np.ndarray, perp: np.ndarray) -> np.ndarray:
         perp = perp - u * np.einsum("pd,pd->p", u, perp)[:, None]
         return sx * (u * par[:, None] + perp)
 
     a = np.empty((P, D + 1))
-    a[:, :D] = along_u(np.einsum("pi,pi->p", y_ctx, g_ctx), perp_a)
-    a[:, D] = ynorm**2
+    a[:, :D] = along_u(ya, perp_a)
+    a[:, D] = y2
     b = np.zeros((P, D + 1))
-    b[:, :D] = along_u(g[:, N], perp_q)
-    return Features(a=a, b=b, y=y_all[:, N], N=N)
+    b[:, :D] = along_u(g_q, perp_q)
+    return Features(a=a, b=b, y=y_q, N=N)

@@ -21,20 +21,26 @@ import numpy as np
 from scipy.linalg import blas
 
 from . import validation as V
-from .features import effective_index, embed_effective, feature_matrix, n_effective, n_spins
+from .features import effective_index, n_effective, n_spins
 from .prompts import Features
 
-_CHUNK = 4096  # prompts per syrk call: bounds the feature block to 4096·K doubles
+_CHUNK = 2048  # prompts per syrk call: bounds the feature block to 2048·K doubles
 
 
-def _gram(S: np.ndarray) -> np.ndarray:
-    """SᵀS for a 2-D float64 S (P×K), by chunked syrk; returns a full symmetric K×K matrix."""
-    K = S.shape[1]
-    G = np.zeros((K, K))
-    for start in range(0, S.shape[0], _CHUNK):
-        block = np.ascontiguousarray(S[start:start + _CHUNK])
-        # syrk on the Fortran view of a C array: with trans=0 it computes block.T @ block.
-        G = blas.dsyrk(1.0, block.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
+def _gram_effective(a: np.ndarray, b: np.ndarray, N: int) -> np.ndarray:
+    """SᵀS on the effective spins for one problem, a, b (P, D+1): S is formed _CHUNK prompts at a
+    time (never the whole P×K matrix) and accumulated by syrk."""
+    P, D1 = a.shape
+    Ke = D1 * (D1 - 1)
+    a = a / (N + 1)  # scale the P×(D+1) factor, not the P×K product
+    bq = b[:, :-1]
+    G = np.zeros((Ke, Ke), order="F")
+    buf = np.empty((min(P, _CHUNK), D1, D1 - 1))  # one feature block, reused
+    for start in range(0, P, _CHUNK):
+        n = min(_CHUNK, P - start)
+        block = np.multiply(a[start:start + n, :, None], bq[start:start + n, None, :], out=buf[:n])
+        # syrk on the Fortran view of the C block: with trans=0 it computes blockᵀ block (upper half)
+        G = blas.dsyrk(1.0, block.reshape(n, Ke).T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
     return np.triu(G) + np.triu(G, 1).T
 
 
@@ -91,7 +97,7 @@ class SpinGlass:
         """SᵀS/P, shape (..., K, K): the data part of the Hessian (= −J)."""
         if self.paper_builder:
             S = self._paper_features()
-            return np.einsum("...pi,...pj->...ij", S, S) / self.P
+            return np.swapaxes(S, -1, -2) @ S / self.P  # batched BLAS gemm (einsum would not use BLAS)
         eff = self.gram_effective
         out = np.zeros(self.batch_shape + (self.K, self.K))
         idx = effective_index(self.D)
@@ -104,9 +110,10 @@ class SpinGlass:
         if self.paper_builder:
             idx = effective_index(self.D)
             return self.gram[..., idx[:, None], idx[None, :]]
-        S = feature_matrix(self.features, effective=True)
-        flat = S.reshape((-1,) + S.shape[-2:])
-        G = np.stack([_gram(s) for s in flat]) / self.P
+        f = self.features
+        a = f.a.reshape((-1,) + f.a.shape[-2:])
+        b = f.b.reshape((-1,) + f.b.shape[-2:])
+        G = np.stack([_gram_effective(a[r], b[r], f.N) for r in range(a.shape[0])]) / self.P
         return G.reshape(self.batch_shape + G.shape[-2:])
 
     @property

@@ -142,6 +142,13 @@ def amp_and_adam_test_errors(spec: PromptSpec, *, P: int, P_test: int, repeats: 
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def nan_mean_std(x: np.ndarray) -> tuple[float, float]:
+    """Mean and std over the finite entries of ``x`` (NaN, without a warning, if there are none)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return (float(np.mean(x)), float(np.std(x))) if x.size else (float("nan"), float("nan"))
+
+
 def group_mean_std(records: Iterable[Mapping[str, Any]], x: str, y: str,
                    where: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Group records by ``x`` and return (sorted x values, nan-mean of y, nan-std of y).

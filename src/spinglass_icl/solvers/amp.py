@@ -23,14 +23,27 @@ tests and the benchmark.
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 import numpy as np
 
 from .. import validation as V
-from ..spinglass import SpinGlass
 from .result import SolverResult
 
 INITS = ("paper", "cavity")
+
+
+class Couplings(Protocol):
+    """What AMP reads: a :class:`~spinglass_icl.spinglass.SpinGlass`, or any (J, h, λ) problem such as synthetic couplings."""
+
+    J: np.ndarray  # (..., K, K)
+    h: np.ndarray  # (..., K)
+    lam: np.ndarray  # (..., K)
+    K: int
+    batch_shape: tuple[int, ...]
+
+    def hessian(self) -> np.ndarray: ...
+
 CRITERIA = ("step", "residual")
 
 
@@ -55,7 +68,7 @@ def initial_state(shape: tuple[int, ...], init: str, seed: int | np.random.Gener
         return np.zeros(shape), 1.0 / (beta * lam)
 
 
-def amp(sg: SpinGlass, *, beta: float = 100.0, damping: float = 0.9, steps: int = 100, tol: float = 1e-6,
+def amp(sg: Couplings, *, beta: float = 100.0, damping: float = 0.9, steps: int = 100, tol: float = 1e-6,
         seed: int | np.random.Generator = 0, onsager: bool = False, init: str = "paper",
         criterion: str = "step") -> SolverResult:
     """Run AMP on every problem of ``sg`` (batch dims allowed).

@@ -20,6 +20,8 @@ from ..features import embed_effective, n_effective
 from ..spinglass import SpinGlass
 from .result import SolverResult
 
+MIN_ACCEPTANCE = 0.01  # a MALA run accepting fewer proposals has not sampled the law: not converged
+
 
 def _single(sg: SpinGlass) -> SpinGlass:
     if sg.batch_shape:
@@ -53,6 +55,8 @@ def langevin(sg: SpinGlass, beta: float, *, chains: int = 256, steps: int = 2000
     mean and variance are the sample moments over chains × kept steps; ``extra`` holds the
     sample covariance ``cov`` (K_eff × K_eff) and the acceptance rate.  Zero modes are sampled
     analytically (independent N(0, 1/(βλ0))), reported with mean 0 and variance 1/(βλ0).
+    ``converged`` is False (mean NaN) if the chains diverged, or if MALA accepted fewer than
+    ``MIN_ACCEPTANCE`` of its proposals.
     """
     sg = _single(sg)
     beta = V.positive("beta", beta)
@@ -77,37 +81,52 @@ def langevin(sg: SpinGlass, beta: float, *, chains: int = 256, steps: int = 2000
     s2 = np.zeros((Ke, Ke))
     kept = 0
     accepted = 0
-    for t in range(steps):
-        Y = X - dt * G + noise * rng.standard_normal(X.shape)
-        if metropolis:
-            EY = energy(Y)
-            GY = Y @ A - h
-            # log q(X|Y) - log q(Y|X) for the Gaussian Euler proposal
-            fwd = np.sum((Y - X + dt * G) ** 2, axis=1)
-            bwd = np.sum((X - Y + dt * GY) ** 2, axis=1)
-            log_acc = -beta * (EY - E) - (bwd - fwd) * beta / (4 * dt)
-            acc = np.log(rng.random(chains)) < log_acc
-            X = np.where(acc[:, None], Y, X)
-            E = np.where(acc, EY, E)
-            G = np.where(acc[:, None], GY, G)
-            accepted += int(acc.sum())
-        else:
-            X = Y
-            G = X @ A - h
-        if t >= burn_in:
-            s1 += X.sum(axis=0)
-            s2 += X.T @ X
-            kept += chains
-    mean = s1 / kept
-    cov = s2 / kept - np.outer(mean, mean)
+    done = 0
+    # a too-large step overflows: MALA rejects such proposals (NaN log-acceptance compares False),
+    # the unadjusted chain diverges and is stopped and flagged below
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps):
+            Y = X - dt * G + noise * rng.standard_normal(X.shape)
+            if metropolis:
+                EY = energy(Y)
+                GY = Y @ A - h
+                # log q(X|Y) - log q(Y|X) for the Gaussian Euler proposal
+                fwd = np.sum((Y - X + dt * G) ** 2, axis=1)
+                bwd = np.sum((X - Y + dt * GY) ** 2, axis=1)
+                log_acc = -beta * (EY - E) - (bwd - fwd) * beta / (4 * dt)
+                acc = np.log(rng.random(chains)) < log_acc
+                X = np.where(acc[:, None], Y, X)
+                E = np.where(acc, EY, E)
+                G = np.where(acc[:, None], GY, G)
+                accepted += int(acc.sum())
+            else:
+                X = Y
+                G = X @ A - h
+            done = t + 1
+            if not np.isfinite(X).all():
+                break
+            if t >= burn_in:
+                s1 += X.sum(axis=0)
+                s2 += X.T @ X
+                kept += chains
+    finite = bool(np.isfinite(X).all()) and kept > 0
+    mean = s1 / kept if finite else np.full(Ke, np.nan)
+    cov = s2 / kept - np.outer(mean, mean) if finite else np.full((Ke, Ke), np.nan)
+    acceptance = accepted / (chains * done) if metropolis else 1.0
+    ok = finite and (not metropolis or acceptance >= MIN_ACCEPTANCE)
     var = embed_effective(np.diag(cov), D)
     zero = embed_effective(np.ones(Ke), D) == 0
     var[zero] = 1.0 / (beta * sg.lambda0)
     exact = sla.solve(A, h, assume_a="pos")
     res = float(np.linalg.norm(mean - exact) / (np.linalg.norm(exact) or 1.0))
+    msg = "residual = relative distance of the sample mean from the exact mean"
+    if not finite:
+        msg = f"chains diverged (inf/NaN) after {done} steps: dt = {dt:.3g} is too large for 2/λ_max = {2 / lmax:.3g}"
+    elif not ok:
+        msg = f"acceptance rate {acceptance:.3g} < {MIN_ACCEPTANCE}: the chains barely moved (dt = {dt:.3g} too large)"
     return SolverResult(solver="langevin-mala" if metropolis else "langevin", mean=embed_effective(mean, D),
-                        variance=var, converged=np.array(True), iterations=np.array(steps),
+                        variance=var, converged=np.array(ok), iterations=np.array(done),
                         residual=np.array(res), seconds=time.perf_counter() - t0,
-                        message="residual = relative distance of the sample mean from the exact mean",
-                        extra={"cov": cov, "acceptance": accepted / (chains * steps) if metropolis else 1.0,
+                        message=msg,
+                        extra={"cov": cov, "acceptance": acceptance,
                                "dt": dt, "samples": kept})

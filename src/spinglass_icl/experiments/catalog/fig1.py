@@ -12,8 +12,9 @@ pilot of ``pilot_draws`` draws with a constant seed (±``range_sigmas`` pilot st
 around the pilot mean; h1's diagonal and off-diagonal share one range); values outside are counted.
 
 Option ``builder``: ``"correct"`` (the model's s = a⊗b/(N+1)) or ``"paper"`` (the authors'
-builder: D×D block of s transposed, divided by N).  The transposition moves which spins couple
-strongly (stripes of the J image become diagonal blocks); the histograms change by ~1-2 %.
+builder: D×D block of s transposed, divided by N).  The transposition changes which spins of block
+𝒟 couple most strongly (W_mn with W_{D+1,n} for the model, with W_{D+1,m} for the authors'); 𝒞 is
+symmetric under m↔n and the histograms change only by the (N+1)/N scale (1-2 %).
 """
 
 from __future__ import annotations
@@ -147,8 +148,9 @@ def _mark_blocks(ax, D: int, K: int, kind: str) -> None:
     ax.axhline(cut, color="k", lw=0.8)
     ax.axvline(cut, color="k", lw=0.8)
     mid_a, mid_b = cut / 2, (cut + K - 0.5) / 2
-    for x, y, lab in ((mid_a, mid_a, r"$\mathcal{C}$"), (mid_b, mid_a, r"$\mathcal{D}$"), (mid_a, mid_b, r"$\mathcal{D}$"),
-                         (mid_b, mid_b, r"$\mathcal{E}$")):
+    labels = ((mid_a, mid_a, r"$\mathcal{C}$"), (mid_b, mid_a, r"$\mathcal{D}$"), (mid_a, mid_b, r"$\mathcal{D}$"),
+              (mid_b, mid_b, r"$\mathcal{E}$"))
+    for x, y, lab in labels:
         ax.text(x, y, lab, ha="center", va="center", fontsize=11, color="0.25")
 
 
@@ -225,5 +227,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
-    notes="builder=paper reproduces the authors' transposed /N field builder (changes the J image pattern).",
+    notes="builder=paper reproduces the authors' transposed /N field builder (changes the 𝒟 block of the J image).",
 )

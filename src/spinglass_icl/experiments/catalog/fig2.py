@@ -107,7 +107,8 @@ def summary(records: list[dict], params: dict) -> dict:
     for r in sorted(records, key=lambda r: (r["panel"], r["P"])):
         if r["panel"] == "train":
             out[f"P{r['P']}_final_test_loss"] = round(r["final_test_loss"], 4)
-            out[f"P{r['P']}_final_train_loss"] = round(r["final_train_loss"], 5)
+            # float32 Gram-form losses carry ~1e-7 roundoff (can print as -0.0): 3 significant digits
+            out[f"P{r['P']}_final_train_loss"] = float(f"{r['final_train_loss']:.3g}")
             out[f"P{r['P']}_contrast"] = round(r["contrast"], 3)
         else:
             out.update({"amp_converged": r["converged"], "amp_iterations": r["iterations"],

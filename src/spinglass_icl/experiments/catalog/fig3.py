@@ -78,7 +78,8 @@ def embed_2d(W: np.ndarray, method: str, perplexity: float, seed: int) -> tuple[
     return Wc @ Vt[:2].T, "pca"
 
 
-def interpolate(xy: np.ndarray, E: np.ndarray, grid: int, smoothing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def interpolate(xy: np.ndarray, E: np.ndarray, grid: int,
+                smoothing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin-plate-spline RBF interpolation of E on a grid×grid mesh over the embedding's box."""
     from scipy.interpolate import RBFInterpolator
 
@@ -93,8 +94,8 @@ def interpolate(xy: np.ndarray, E: np.ndarray, grid: int, smoothing: float) -> t
 def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     choice("energy", params["energy"], ENERGIES)
     choice("embedding", params["embedding"], ("tsne", "pca"))
-    keys = ("D", "N", "lambda0", "samples", "grid", "plane_grid", "plane_extent", "plane_rise", "eps", "energy", "embedding",
-            "perplexity", "smoothing")
+    keys = ("D", "N", "lambda0", "samples", "grid", "plane_grid", "plane_extent", "plane_rise", "eps", "energy",
+            "embedding", "perplexity", "smoothing")
     return [dict({k: params[k] for k in keys}, P=positive_int("P", P)) for P in np.atleast_1d(params["P"])]
 
 
@@ -120,7 +121,8 @@ def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[st
     Ep = sg.energy(plane, convention=energy)
     E0 = float(sg.energy(d["ground"], convention=energy))
     return {"energies": E, "embedding": xy, "embedding_method": used, "grid_x": gx, "grid_y": gy, "surface": Z,
-            "plane_alpha": alpha, "plane_gamma": gamma, "plane_energy": Ep, "ground_energy": E0, "hessian_eigenvalues": mu,
+            "plane_alpha": alpha, "plane_gamma": gamma, "plane_energy": Ep, "ground_energy": E0,
+            "hessian_eigenvalues": mu,
             "soft_eigenvalue": float(mu[0]), "stiff_eigenvalue": float(mu[-1]),
             "flat_directions": int(np.count_nonzero(mu < 1.001 * point["lambda0"] + 1e-12)),
             "flat_fraction": float(np.mean(Ep - E0 < point["eps"])),
@@ -145,10 +147,10 @@ def plot(records: list[Mapping[str, Any]], params: Mapping[str, Any]):
             ax.plot_surface(X[::step, ::step], Y[::step, ::step], Z[::step, ::step], cmap="viridis",
                             linewidth=0, antialiased=False, alpha=0.9)
             ax.contour(X, Y, Z, zdir="z", offset=float(Z.min()), cmap="viridis", levels=12, linewidths=0.6)
-            ax.set_title(f"P={P} ({regime})\n{r['embedding_method']} of {len(r['energies'])} random W + RBF")
+            ax.set_title(f"P={P} ({regime}): E(W) of {len(r['energies'])} random W\n"
+                         f"{r['embedding_method']} + RBF surface")
             ax.set_xlabel("dim 1")
             ax.set_ylabel("dim 2")
-            ax.set_zlabel("E(W)")
             # (2) plane through the ground state
             ax = fig.add_subplot(n, 3, 3 * i + 2)
             al, ga = np.asarray(r["plane_alpha"]), np.asarray(r["plane_gamma"])
@@ -178,10 +180,12 @@ def plot(records: list[Mapping[str, Any]], params: Mapping[str, Any]):
     return fig
 
 
+_SUMMARY_KEYS = ("flat_fraction", "valley_fraction", "flat_directions", "soft_eigenvalue", "stiff_eigenvalue",
+                 "ground_energy", "energy_mean", "energy_std", "embedding_method")
+
+
 def summary(records: list[Mapping[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
-    return {f"P={int(r['P'])}": {k: (round(float(r[k]), 5) if isinstance(r[k], float) else r[k])
-                                 for k in ("flat_fraction", "valley_fraction", "flat_directions", "soft_eigenvalue", "stiff_eigenvalue",
-                                           "ground_energy", "energy_mean", "energy_std", "embedding_method")}
+    return {f"P={int(r['P'])}": {k: (round(float(r[k]), 5) if isinstance(r[k], float) else r[k]) for k in _SUMMARY_KEYS}
             for r in sorted(records, key=lambda r: r["P"])}
 
 

@@ -29,7 +29,7 @@ def _grid(lo: float, hi: float, n: int) -> list[int]:
 
 
 FULL = dict(D=20, N=_grid(2, 100, 50), P=_grid(20, 1000, 50), lambda0=1.0, beta=100.0, damping=0.9,
-            steps=100, repeats=10, amp_batch=5)
+            steps=100, repeats=10, amp_batch=2)
 QUICK = {**FULL, "N": _grid(2, 100, 8), "P": _grid(20, 1000, 8), "repeats": 3}
 
 
@@ -63,8 +63,8 @@ def compute(pt: dict, seed: int, device: str) -> dict:
             conv[i, sl], iters[i, sl] = res.converged, res.iterations
             with np.errstate(invalid="ignore", over="ignore"):
                 cr[i, sl] = np.where(res.converged, contrast_ratio(res.W), np.nan)
-    with np.errstate(invalid="ignore"):
-        cell = np.nanmean(np.where(conv, cr, np.nan), axis=1) if conv.any() else np.full(len(Ps), np.nan)
+    n_ok = conv.sum(axis=1)
+    cell = np.where(n_ok > 0, np.where(conv, cr, 0.0).sum(axis=1) / np.maximum(n_ok, 1), np.nan)
     return {"P_values": np.array(Ps), "contrast_per_repeat": cr, "converged_per_repeat": conv.astype(float),
             "iterations_per_repeat": iters, "contrast": cell, "converged": conv.mean(axis=1),
             "contrast_mean": float(np.nanmean(cell)) if np.isfinite(cell).any() else float("nan"),

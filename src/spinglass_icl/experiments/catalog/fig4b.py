@@ -17,7 +17,7 @@ import numpy as np
 
 from ... import plotting
 from ...prompts import PromptSpec
-from ..common import amp_and_adam_test_errors, generators
+from ..common import amp_and_adam_test_errors, generators, nan_mean_std
 from ..spec import Experiment
 
 FULL = dict(D=20, N=list(range(10, 201, 10)), P=10000, P_test=1000, repeats=50, lambda0=0.01, beta=100.0,
@@ -46,14 +46,12 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     res: dict = {f"{k}_per_repeat": v for k, v in arrays.items()}
     res["amp_converged_per_repeat"] = out["amp_converged"].astype(float)
     res["amp_converged"] = float(np.mean(out["amp_converged"]))
-    with np.errstate(invalid="ignore"):
-        for k, v in arrays.items():
-            res[f"{k}_mean"] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
-            res[f"{k}_std"] = float(np.nanstd(v)) if np.isfinite(v).any() else float("nan")
-        # Paired differences: their spread is far below the spread across training sets.
-        res["adam_minus_amp_mean"] = float(np.nanmean(out["adam"] - out["amp"]))
-        res["adam_minus_exact_wd2_mean"] = float(np.mean(out["adam"] - arrays["exact_wd2"]))
-        res["adam_minus_exact_mean"] = float(np.mean(out["adam"] - out["exact"]))
+    for k, v in arrays.items():
+        res[f"{k}_mean"], res[f"{k}_std"] = nan_mean_std(v)
+    # Paired differences: their spread is far below the spread across training sets.
+    res["adam_minus_amp_mean"] = nan_mean_std(out["adam"] - out["amp"])[0]
+    res["adam_minus_exact_wd2_mean"] = nan_mean_std(out["adam"] - arrays["exact_wd2"])[0]
+    res["adam_minus_exact_mean"] = nan_mean_std(out["adam"] - out["exact"])[0]
     return res
 
 
@@ -85,8 +83,9 @@ def plot(records: list[dict], params: dict):
         for key, lab, mk in (("amp", "Adam − AMP", "o"), ("exact", f"Adam − exact(λ0={params['lambda0']:g})", "s"),
                              ("exact_wd2", f"Adam − exact(λ0={wd / 2:g})", "^")):
             diffs = [np.asarray(r["adam_per_repeat"]) - np.asarray(r[f"{key}_per_repeat"]) for r in recs]
-            rel = [np.nanmean(d) / r["adam_mean"] for d, r in zip(diffs, recs)]
-            err = [np.nanstd(d) / r["adam_mean"] for d, r in zip(diffs, recs)]
+            stats = [nan_mean_std(d) for d in diffs]
+            rel = [m / r["adam_mean"] for (m, _), r in zip(stats, recs)]
+            err = [sd / r["adam_mean"] for (_, sd), r in zip(stats, recs)]
             plotting.band(b, N, rel, err, marker=mk, label=lab)
         b.axhline(0, color="k", lw=0.6)
         b.set(xlabel="context length N", ylabel="paired difference / Adam test loss",
@@ -105,11 +104,12 @@ def summary(records: list[dict], params: dict) -> dict:
     out["amp_converged"] = [round(r["amp_converged"], 3) for r in recs]
 
     def mean_rel(key: str) -> float:
-        return float(np.mean([abs(r["adam_mean"] - r[f"{key}_mean"]) / r["adam_mean"] for r in recs]))
+        return nan_mean_std([abs(r["adam_mean"] - r[f"{key}_mean"]) / r["adam_mean"] for r in recs])[0]
 
     out["mean_rel_gap_adam_amp"] = round(mean_rel("amp"), 4)
     out["mean_rel_gap_adam_exact"] = round(mean_rel("exact"), 4)
     out["mean_rel_gap_adam_exact_wd2"] = round(mean_rel("exact_wd2"), 5)
+    out["paired_rel_diff_adam_minus_amp"] = [round(r["adam_minus_amp_mean"] / r["adam_mean"], 4) for r in recs]
     out["amp_within_adam_std"] = bool(all(abs(r["adam_mean"] - r["amp_mean"]) < r["adam_std"] for r in recs))
     out["better_match_for_adam"] = ("exact at λ0=wd/2" if out["mean_rel_gap_adam_exact_wd2"]
                                     < out["mean_rel_gap_adam_exact"] else f"exact at λ0={params['lambda0']:g}")

@@ -130,7 +130,8 @@ def plot(records: list[Mapping[str, Any]], params: Mapping[str, Any]):
         plotting.matrix(ax[0, 1], r["m"], f"AMP mean m ({'converged' if r['converged'] else 'NOT converged'}, "
                                           f"{r['iterations']} steps)")
         plotting.matrix(ax[0, 2], r["v"], "AMP variance v", symmetric=False)
-        plotting.matrix(ax[0, 3], r["exact"], f"exact mean (diag λ − J)⁻¹h\nAMP rel. diff {r['rel_diff_to_exact']:.3f}")
+        plotting.matrix(ax[0, 3], r["exact"],
+                        f"exact mean (diag λ − J)⁻¹h\nAMP rel. diff {r['rel_diff_to_exact']:.3f}")
         for a in ax[0]:
             a.set_xlabel("column n")
             a.set_ylabel("row m")

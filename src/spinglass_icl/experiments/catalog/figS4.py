@@ -21,7 +21,7 @@ import numpy as np
 
 from ... import plotting
 from ...prompts import PromptSpec
-from ..common import amp_and_adam_test_errors, generators
+from ..common import amp_and_adam_test_errors, generators, nan_mean_std
 from ..spec import Experiment
 
 FULL = dict(D=20, N=200, c=[round(float(c), 4) for c in np.linspace(0.05, 0.95, 19)], P=10000, P_test=1000,
@@ -51,11 +51,8 @@ def compute(pt: dict, seed: int, device: str) -> dict:
               "exact_wd2": out[f"exact@{float(wd2):g}"]}
     res: dict = {f"{k}_per_repeat": v for k, v in arrays.items()}
     res["amp_converged"] = float(np.mean(out["amp_converged"]))
-    with np.errstate(invalid="ignore"):
-        for k, v in arrays.items():
-            ok = np.isfinite(v).any()
-            res[f"{k}_mean"] = float(np.nanmean(v)) if ok else float("nan")
-            res[f"{k}_std"] = float(np.nanstd(v)) if ok else float("nan")
+    for k, v in arrays.items():
+        res[f"{k}_mean"], res[f"{k}_std"] = nan_mean_std(v)
     return res
 
 

@@ -1,0 +1,98 @@
+"""Batched training of R repeats vs R separate trainings (issue 4, "Performance").
+
+For FLA and SA at D=20, N=100, float32, full-batch Adam (:func:`spinglass_icl.arch_training.fit`):
+time per epoch of one model (R=1) and of R=50 stacked repeats, each repeat with its own prompts.
+Prints the time per repeat-epoch and the ratio R·t(1)/t(R) (how many times cheaper batching is
+than R separate trainings).  P is reduced from the issue's 10000 to 2000 by default: 50 repeats ×
+10000 prompts × 21 × 101 float32 are 4.2 GB of prompts alone (plus the autograd buffers), too much
+for the shared CPU machine; ``--P 10000`` runs the full size where memory allows.
+
+    python benchmarks/bench_batching.py [--P 2000] [--R 50] [--epochs 3] [--threads 1] [--device cpu]
+
+``main(quick=True)`` is a tiny version used as a smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from spinglass_icl.arch_training import fit
+from spinglass_icl.architectures import make_model
+
+
+def _prompts(R: int, P: int, D: int, N: int, seed: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random Gaussian prompts with labels (timing only needs the shapes; query label zeroed)."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn((R, P, D + 1, N + 1), generator=g)
+    X[..., D, N] = 0
+    return X.to(device), torch.randn((R, P), generator=g).to(device)
+
+
+def time_fit(name: str, R: int, *, D: int, N: int, P: int, epochs: int, device: str, seed: int = 0,
+             grad_chunk: int | None = None, trials: int = 3) -> float:
+    """Seconds per epoch of full-batch Adam on R stacked repeats: the minimum over ``trials`` timed
+    runs of ``epochs`` epochs after one warm-up epoch (the minimum is the least disturbed by the
+    other jobs of a shared machine)."""
+    X, y = _prompts(R, P, D, N, seed, device)
+    model = make_model(name, D, R, generator=torch.Generator().manual_seed(seed), device=device)
+    fit(model, X, y, lr=1e-3, epochs=1, grad_chunk=grad_chunk)
+    best = float("inf")
+    for _ in range(trials):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fit(model, X, y, lr=1e-3, epochs=epochs, weight_decay=0.01, grad_chunk=grad_chunk)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        best = min(best, (time.perf_counter() - t0) / epochs)
+    return best
+
+
+def main(quick: bool = False, *, P: int = 2000, R: int = 50, epochs: int = 3, D: int = 20, N: int = 100,
+         threads: int | None = 1, device: str = "cpu", models: tuple[str, ...] = ("fla", "sa"),
+         grad_chunk: int | None = None, trials: int = 3) -> list[dict]:
+    """Measure and print; returns one row per model with t1, tR (s/epoch) and the ratio.
+
+    ``grad_chunk`` (R > 1 only) accumulates each step's gradient over chunks of that many prompts,
+    so that the chunk of all R repeats' prompts stays in cache between forward and backward."""
+    if quick:
+        P, R, epochs, D, N, trials = 64, 4, 1, 3, 8, 1
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    rows = []
+    try:
+        print(f"device={device} threads={torch.get_num_threads()} D={D} N={N} P={P} R={R} epochs={epochs} "
+              f"grad_chunk={grad_chunk} float32, min of {trials} trials")
+        print(f"{'model':6} {'t(1) s/epoch':>13} {'t(R) s/epoch':>13} {'t(R)/R per repeat':>18} {'R·t(1)/t(R)':>12}")
+        for name in models:
+            kw = dict(D=D, N=N, P=P, epochs=epochs, device=device, trials=trials)
+            t1 = time_fit(name, 1, **kw)
+            tR = time_fit(name, R, grad_chunk=grad_chunk, **kw)
+            row = {"model": name, "t1": t1, "tR": tR, "per_repeat": tR / R, "ratio": R * t1 / tR,
+                   "R": R, "P": P, "D": D, "N": N, "epochs": epochs, "device": device, "grad_chunk": grad_chunk}
+            rows.append(row)
+            print(f"{name:6} {t1:13.4f} {tR:13.4f} {tR / R:18.5f} {row['ratio']:12.2f}")
+    finally:
+        torch.set_num_threads(old_threads)
+    return rows
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--P", type=int, default=2000)
+    ap.add_argument("--R", type=int, default=50)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (0: leave the default)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--D", type=int, default=20)
+    ap.add_argument("--N", type=int, default=100)
+    ap.add_argument("--grad-chunk", type=int, default=0, help="prompts per gradient chunk for R > 1 (0: none)")
+    ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    main(a.quick, P=a.P, R=a.R, epochs=a.epochs, D=a.D, N=a.N, threads=a.threads or None, device=a.device,
+         grad_chunk=a.grad_chunk or None, trials=a.trials)

@@ -1,0 +1,330 @@
+"""Architectures of figS8 (FLA, MHLA, SA, TF), their spin-model projection, and batched Adam."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spinglass_icl.arch_training import StackedAdam, fit, lr_factor, mse
+from spinglass_icl.architectures import (FLA, MHLA, MODEL_NAMES, effective_weight, make_model,
+                                         projection_report)
+from spinglass_icl.features import predict
+from spinglass_icl.metrics import contrast_ratio
+from spinglass_icl.prompts import PromptSpec, Prompts, features_from_prompts, sample_prompts
+from spinglass_icl.solvers.exact import solve_exact
+from spinglass_icl.spinglass import SpinGlass
+from spinglass_icl.validation import InputError
+
+F64 = torch.float64
+
+
+def prompts(D: int, N: int, P: int, R: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, object]:
+    """R stacked explicit prompt sets: X (R, P, D+1, N+1), y (R, P) as float64 tensors, and features."""
+    rng = np.random.default_rng(seed)
+    ps = [sample_prompts(PromptSpec(D=D, N=N), P, rng) for _ in range(R)]
+    stacked = Prompts(X=np.stack([p.X for p in ps]), y=np.stack([p.y for p in ps]), w=np.stack([p.w for p in ps]))
+    return torch.tensor(stacked.X), torch.tensor(stacked.y), features_from_prompts(stacked)
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+SMALL_TF = dict(d_model=8, layers=2, heads=2)
+
+
+def kwargs_for(name: str) -> dict:
+    return SMALL_TF if name == "tf" else {}
+
+
+# -- interface ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_output_shape_and_shared_prompts(name):
+    X, _, _ = prompts(D=3, N=5, P=4, R=2, seed=1)
+    model = make_model(name, 3, 2, generator=gen(), dtype=F64, **kwargs_for(name))
+    out = model(X)
+    assert out.shape == (2, 4) and torch.isfinite(out).all()
+    # a leading 1 is shared by all repeats: same as passing the prompts twice
+    shared = model(X[:1])
+    assert torch.allclose(shared, model(X[:1].expand(2, -1, -1, -1)))
+    assert all(p.shape[0] == 2 for p in model.parameters())
+
+
+def test_repeats_are_independent_models():
+    """Repeat r's output depends only on repeat r's parameters and prompts."""
+    X, _, _ = prompts(D=3, N=5, P=4, R=3, seed=2)
+    for name in ("fla", "mhla", "sa", "tf"):
+        model = make_model(name, 3, 3, generator=gen(3), dtype=F64, **kwargs_for(name))
+        before = model(X).detach()
+        with torch.no_grad():
+            for p in model.parameters():
+                p[1] += 0.3
+        after = model(X).detach()
+        assert torch.equal(before[[0, 2]], after[[0, 2]]), name
+        assert not torch.allclose(before[1], after[1]), name
+
+
+def test_bad_input():
+    with pytest.raises(InputError):
+        make_model("lstm", 3)
+    with pytest.raises(InputError):
+        make_model("fla", 3, value="half")
+    with pytest.raises(InputError):
+        make_model("fla", 3, 2)(torch.zeros(3, 4, 4, 6))  # 3 repeats of prompts for 2 models
+    with pytest.raises(InputError):
+        make_model("sa", 3)(torch.zeros(1, 4, 5, 6))  # token dimension 4 ≠ D
+    with pytest.raises(InputError):
+        effective_weight(make_model("sa", 3))
+
+
+@pytest.mark.parametrize("cls", [FLA, MHLA])
+@pytest.mark.parametrize("value", ["full", "label"])
+def test_readout_is_the_layer_output_entry(cls, value):
+    """forward() (right-to-left mat-vecs) == F(X)[D+1, N+1] of the written definition."""
+    X, _, _ = prompts(D=4, N=6, P=5, R=2, seed=4)
+    model = cls(4, 2, value=value, generator=gen(5), dtype=F64)
+    F = model.full_output(X)
+    assert F.shape == X.shape
+    assert torch.allclose(model(X), F[..., -1, -1], atol=1e-12, rtol=0)
+
+
+def test_softmax_attention_definition():
+    """SA against a literal loop over prompts: α = softmax((W^K X_i)·(W^Q b)/√d_k), ŷ = Σ α_i (W^V X_i)[D+1]."""
+    D, N = 3, 5
+    X, _, _ = prompts(D=D, N=N, P=3, R=2, seed=6)
+    model = make_model("sa", D, 2, d_k=2, generator=gen(7), dtype=F64)
+    for r in range(2):
+        for p in range(3):
+            Xp = X[r, p]
+            s = (model.Wk[r] @ Xp[:, :N]).T @ (model.Wq[r] @ Xp[:, N]) / np.sqrt(2)
+            out = (model.Wv[r] @ Xp[:, :N] @ torch.softmax(s, 0))[D]
+            assert torch.allclose(model(X)[r, p], out, atol=1e-12)
+
+
+def test_transformer_query_readout_ignores_nothing_it_should_see():
+    """The TF prediction changes with context labels and with the query token (it reads both)."""
+    X, _, _ = prompts(D=3, N=5, P=2, R=1, seed=8)
+    model = make_model("tf", 3, 1, generator=gen(9), dtype=F64, **SMALL_TF)
+    base = model(X)
+    X2 = X.clone()
+    X2[..., -1, 0] += 1.0   # a context label
+    X3 = X.clone()
+    X3[..., 0, -1] += 1.0   # the query token
+    assert not torch.allclose(model(X2), base) and not torch.allclose(model(X3), base)
+
+
+# -- projection onto the spin model --------------------------------------------------------------------
+
+@settings(max_examples=10)
+@given(D=st.integers(1, 5), N=st.integers(1, 7), seed=st.integers(0, 2**16))
+def test_projection_exact_for_label_value(D, N, seed):
+    """value="label": predict(W_eff, features) == model output to 1e-10 (float64)."""
+    X, _, f = prompts(D=D, N=N, P=6, R=2, seed=seed)
+    for cls, kw in ((FLA, {}), (MHLA, {"heads": 3, "d_k": 2})):
+        model = cls(D, 2, value="label", generator=gen(seed), dtype=F64, **kw)
+        out = model(X).detach().numpy()
+        assert np.allclose(predict(effective_weight(model), f), out, atol=1e-10, rtol=0)
+        assert np.all(model.off_spin(X).detach().numpy() == 0)
+
+
+@pytest.mark.parametrize("cls", [FLA, MHLA])
+def test_projection_full_value_is_spin_part_plus_off_spin(cls):
+    X, _, f = prompts(D=4, N=8, P=10, R=2, seed=10)
+    model = cls(4, 2, value="full", generator=gen(11), dtype=F64)
+    out = model(X).detach().numpy()
+    off = model.off_spin(X).detach().numpy()
+    assert np.abs(off).max() > 1e-3  # the off-spin term is really there for a full value matrix ...
+    assert np.allclose(predict(effective_weight(model), f) + off, out, atol=1e-10, rtol=0)  # ... and exact
+    # zeroing the value's token columns of the label row removes it
+    with torch.no_grad():
+        if cls is FLA:
+            model.Wpv[:, 4, :4] = 0
+        else:
+            model.Wv[..., :4] = 0
+    assert np.allclose(predict(effective_weight(model), f), model(X).detach().numpy(), atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["sla", "sla-separate"])
+def test_sla_projection_is_exact(name):
+    X, _, f = prompts(D=3, N=6, P=8, R=2, seed=12)
+    model = make_model(name, 3, 2, generator=gen(13), dtype=F64)
+    assert np.allclose(predict(effective_weight(model), f), model(X).detach().numpy(), atol=1e-10, rtol=0)
+
+
+def test_projection_report_against_ground_state():
+    D = 3
+    X, y, f = prompts(D=D, N=10, P=80, R=2, seed=14)
+    _, _, f_test = prompts(D=D, N=10, P=50, R=2, seed=15)
+    ground = solve_exact(SpinGlass(f, 0.01)).mean.reshape(2, D + 1, D + 1)
+    model = FLA(D, 2, value="label", generator=gen(16), dtype=F64)
+    with torch.no_grad():  # put the ground state into the model: W_eff = 1 · W^{KQ}
+        model.Wpv[:, D, D] = 1.0
+        model.Wkq.copy_(torch.tensor(ground))
+    rep = projection_report(model, f_test, ground)
+    assert np.allclose(rep["distance"], 0, atol=1e-12)
+    assert np.allclose(rep["contrast"], contrast_ratio(ground))
+    # the report's test error is the spin model's test error on those features
+    assert np.allclose(rep["proj_test"], np.mean((predict(ground, f_test) - f_test.y) ** 2, axis=-1))
+
+
+# -- training ---------------------------------------------------------------------------------------
+
+def test_stacked_adam_is_torch_adam():
+    """One repeat, full batch, weight decay: same trajectory as torch.optim.Adam (float64)."""
+    X, y, _ = prompts(D=3, N=6, P=12, R=1, seed=20)
+    a = make_model("mhla", 3, 1, generator=gen(21), dtype=F64)
+    b = make_model("mhla", 3, 1, generator=gen(21), dtype=F64)
+    fit(a, X, y, lr=0.01, epochs=15, weight_decay=0.05)
+    opt = torch.optim.Adam(b.parameters(), lr=0.01, weight_decay=0.05)
+    for _ in range(15):
+        opt.zero_grad()
+        torch.mean((b(X) - y) ** 2, dim=-1).sum().backward()
+        opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["fla", "mhla", "sa", "tf"])
+def test_batched_training_equals_separate_trainings(name):
+    """R=3 trained at once == 3 single-repeat trainings from the same initial parameters (float64),
+    with minibatches, a cosine schedule and weight decay."""
+    R = 3
+    X, y, _ = prompts(D=3, N=5, P=10, R=R, seed=22)
+    kw = dict(lr=0.01, epochs=6, weight_decay=0.01, batch_size=4, schedule="cosine")
+    batched = make_model(name, 3, R, generator=gen(23), dtype=F64, **kwargs_for(name))
+    init = [p.detach().clone() for p in batched.parameters()]
+    res = fit(batched, X, y, generator=gen(24), **kw)
+    assert res.steps == 6 * 3 and res.train_loss.shape == (R, 6)
+    for r in range(R):
+        single = make_model(name, 3, 1, generator=gen(0), dtype=F64, **kwargs_for(name))
+        with torch.no_grad():
+            for p, p0 in zip(single.parameters(), init):
+                p.copy_(p0[r:r + 1])
+        one = fit(single, X[r:r + 1], y[r:r + 1], generator=gen(24), **kw)
+        for p, pb in zip(single.parameters(), batched.parameters()):
+            assert torch.allclose(p[0], pb[r], atol=1e-10, rtol=0), (name, r)
+        assert np.allclose(one.train_loss[0], res.train_loss[r], atol=1e-12)
+
+
+def test_grad_chunk_gives_the_full_batch_gradient():
+    X, y, _ = prompts(D=3, N=5, P=11, R=2, seed=25)
+    a = make_model("sa", 3, 2, generator=gen(26), dtype=F64)
+    b = make_model("sa", 3, 2, generator=gen(26), dtype=F64)
+    ra = fit(a, X, y, lr=0.02, epochs=5)
+    rb = fit(b, X, y, lr=0.02, epochs=5, grad_chunk=4)
+    assert np.allclose(ra.train_loss, rb.train_loss, atol=1e-12)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-12)
+
+
+def test_training_reduces_loss_and_learns_icl():
+    """Full-batch Adam on FLA lowers train and test error well below the trivial ŷ = 0."""
+    X, y, _ = prompts(D=3, N=20, P=300, R=2, seed=27)
+    Xt, yt, _ = prompts(D=3, N=20, P=300, R=2, seed=28)
+    model = make_model("fla", 3, 2, generator=gen(29), dtype=F64)
+    res = fit(model, X, y, lr=0.02, epochs=150)
+    assert np.all(res.train_loss[:, -1] < 0.6 * res.train_loss[:, 0])
+    assert np.all(mse(model, Xt, yt).numpy() < 0.7 * np.mean(yt.numpy() ** 2, axis=-1))
+
+
+def test_minibatch_uses_the_generator():
+    X, y, _ = prompts(D=2, N=4, P=9, R=1, seed=30)
+    runs = []
+    for seed in (1, 1, 2):
+        m = make_model("fla", 2, 1, generator=gen(31), dtype=F64)
+        fit(m, X, y, lr=0.05, epochs=3, batch_size=2, generator=gen(seed))
+        runs.append(m.Wkq.detach().clone())
+    assert torch.equal(runs[0], runs[1]) and not torch.allclose(runs[0], runs[2])
+
+
+def test_early_stopping_per_repeat_and_restore_best():
+    """Repeat 0 validates on its training data (keeps improving); repeat 1 on sign-flipped labels
+    (soon gets worse): only repeat 1 stops, and its parameters are those after its best epoch."""
+    X, y, _ = prompts(D=3, N=10, P=60, R=2, seed=32)
+    y_val = y.clone()
+    y_val[1] = -y[1]
+    model = make_model("fla", 3, 2, generator=gen(33), dtype=F64)
+    init = [p.detach().clone() for p in model.parameters()]
+    res = fit(model, X, y, lr=0.02, epochs=40, X_val=X, y_val=y_val, patience=3)
+    assert res.stopped_epoch[0] == 40 and res.stopped_epoch[1] < 40
+    best = int(res.best_epoch[1])
+    assert res.best_epoch[0] > 30 and best < res.stopped_epoch[1]
+    assert res.val_loss.shape[0] == 2 and res.val_epochs[0] == 0
+    # repeat 1 trained alone for exactly its best number of epochs lands on the restored parameters
+    single = make_model("fla", 3, 1, dtype=F64)
+    with torch.no_grad():
+        for p, p0 in zip(single.parameters(), init):
+            p.copy_(p0[1:2])
+    if best:
+        fit(single, X[1:2], y[1:2], lr=0.02, epochs=best)
+    for p, pb in zip(single.parameters(), model.parameters()):
+        assert torch.allclose(p[0], pb[1], atol=1e-10)
+
+
+def test_early_stopping_all_stopped_ends_the_loop():
+    X, y, _ = prompts(D=2, N=6, P=30, R=2, seed=34)
+    model = make_model("sa", 2, 2, generator=gen(35), dtype=F64)
+    res = fit(model, X, y, lr=0.05, epochs=200, X_val=X, y_val=-y, patience=2)
+    assert res.train_loss.shape[1] < 200 and np.all(res.stopped_epoch < 200)
+
+
+def test_schedules():
+    assert lr_factor(None, 5, 10) == 1.0 and lr_factor("constant", 3, 10) == 1.0
+    assert lr_factor("cosine", 0, 10) == 1.0 and np.isclose(lr_factor("cosine", 5, 10), 0.5)
+    assert np.isclose(lr_factor("linear", 5, 10), 0.5)
+    with pytest.raises(InputError):
+        lr_factor("step", 1, 10)
+    # a zero learning-rate factor leaves the parameters where they are
+    X, y, _ = prompts(D=2, N=4, P=8, R=1, seed=36)
+    m = make_model("fla", 2, 1, generator=gen(37), dtype=F64)
+    w0 = m.Wkq.detach().clone()
+    fit(m, X, y, lr=0.1, epochs=3, schedule=lambda e, n: 0.0)
+    assert torch.equal(m.Wkq, w0)
+
+
+def test_fit_bad_input():
+    X, y, _ = prompts(D=2, N=4, P=8, R=2, seed=38)
+    m = make_model("fla", 2, 2, dtype=F64)
+    with pytest.raises(InputError):
+        fit(m, X, y, lr=0.1, epochs=2, patience=2)  # early stopping without held-out data
+    with pytest.raises(InputError):
+        fit(m, X, y[:, :3], lr=0.1, epochs=2)
+    with pytest.raises(InputError):
+        fit(m, X, y, lr=-1, epochs=2)
+    with pytest.raises(InputError):
+        fit(m, X, y, lr=0.1, epochs=2, schedule="warmup")
+
+
+def test_stacked_adam_inactive_repeats_frozen():
+    p = torch.nn.Parameter(torch.ones(2, 3, dtype=F64))
+    opt = StackedAdam([p], lr=0.1)
+    p.grad = torch.ones_like(p)
+    opt.step(active=torch.tensor([True, False]))
+    assert torch.all(p[0] < 1) and torch.all(p[1] == 1) and torch.all(opt.m[0][1] == 0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_models_and_training():
+    X, y, _ = prompts(D=3, N=5, P=16, R=2, seed=40)
+    for name in MODEL_NAMES:
+        cpu = make_model(name, 3, 2, generator=gen(41), dtype=F64, **kwargs_for(name))
+        gpu = make_model(name, 3, 2, generator=gen(41), dtype=F64, device="cuda", **kwargs_for(name))
+        assert torch.allclose(cpu(X), gpu(X.cuda()).cpu(), atol=1e-10)
+        fit(gpu, X, y, lr=0.01, epochs=3)
+
+
+def test_benchmark_smoke():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_batching.py"
+    spec = importlib.util.spec_from_file_location("bench_batching", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.main(quick=True)
+    assert {r["model"] for r in rows} == {"fla", "sa"}
+    assert all(r["t1"] > 0 and r["tR"] > 0 and np.isfinite(r["ratio"]) for r in rows)
