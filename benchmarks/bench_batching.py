@@ -1,4 +1,5 @@
-"""Batched training of R repeats vs R separate trainings (issue 4, "Performance").
+"""Batched training of R repeats vs R separate trainings (issue 4, "Performance"), and the
+reduced (PromptStats) path of FLA/MHLA vs their explicit forward pass.
 
 For FLA and SA at D=20, N=100, float32, full-batch Adam (:func:`spinglass_icl.arch_training.fit`):
 time per epoch of one model (R=1) and of R=50 stacked repeats, each repeat with its own prompts.
@@ -9,7 +10,15 @@ for the shared CPU machine; ``--P 10000`` runs the full size where memory allows
 
     python benchmarks/bench_batching.py [--P 2000] [--R 50] [--epochs 3] [--threads 1] [--device cpu]
 
-``main(quick=True)`` is a tiny version used as a smoke test.
+Second table (``--table reduced``, :func:`main_reduced`): FLA (and MHLA) trained on explicit
+prompts X (R, P, D+1, N+1) vs on their statistics C = X Xᵀ, b
+(:class:`spinglass_icl.architectures.PromptStats`, computed once -- its one-off cost is printed
+too): seconds per repeat-epoch for R=1 and R=50 at P=2000 and for R=1 at P=10000, and the
+batching ratio R·t(1)/t(R) on the reduced path.
+
+    python benchmarks/bench_batching.py --table reduced [--P 2000] [--P-large 10000] [--R 50]
+
+``main(quick=True)`` / ``main_reduced(quick=True)`` are tiny versions used as smoke tests.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import time
 import torch
 
 from spinglass_icl.arch_training import fit
-from spinglass_icl.architectures import make_model
+from spinglass_icl.architectures import PromptStats, make_model
 
 
 def _prompts(R: int, P: int, D: int, N: int, seed: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,24 +40,84 @@ def _prompts(R: int, P: int, D: int, N: int, seed: int, device: str) -> tuple[to
     return X.to(device), torch.randn((R, P), generator=g).to(device)
 
 
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def time_fit(name: str, R: int, *, D: int, N: int, P: int, epochs: int, device: str, seed: int = 0,
-             grad_chunk: int | None = None, trials: int = 3) -> float:
+             grad_chunk: int | None = None, trials: int = 3, reduced: bool = False) -> float:
     """Seconds per epoch of full-batch Adam on R stacked repeats: the minimum over ``trials`` timed
     runs of ``epochs`` epochs after one warm-up epoch (the minimum is the least disturbed by the
-    other jobs of a shared machine)."""
+    other jobs of a shared machine).  ``reduced``: train on PromptStats (FLA/MHLA only; the
+    statistics are computed before the timing starts)."""
     X, y = _prompts(R, P, D, N, seed, device)
+    if reduced:
+        X = PromptStats.from_prompts(X)
     model = make_model(name, D, R, generator=torch.Generator().manual_seed(seed), device=device)
     fit(model, X, y, lr=1e-3, epochs=1, grad_chunk=grad_chunk)
     best = float("inf")
     for _ in range(trials):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
+        _sync(device)
         t0 = time.perf_counter()
         fit(model, X, y, lr=1e-3, epochs=epochs, weight_decay=0.01, grad_chunk=grad_chunk)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
+        _sync(device)
         best = min(best, (time.perf_counter() - t0) / epochs)
     return best
+
+
+def time_stats(R: int, *, D: int, N: int, P: int, device: str, seed: int = 0) -> float:
+    """Seconds to compute PromptStats (C = X Xᵀ, b) of R × P prompts (the one-off cost)."""
+    X, _ = _prompts(R, P, D, N, seed, device)
+    _sync(device)
+    t0 = time.perf_counter()
+    PromptStats.from_prompts(X)
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def main_reduced(quick: bool = False, *, P: int = 2000, P_large: int | None = 10000, R: int = 50, epochs: int = 3,
+                 D: int = 20, N: int = 100, threads: int | None = 1, device: str = "cpu",
+                 models: tuple[str, ...] = ("fla",), trials: int = 3) -> list[dict]:
+    """Explicit vs reduced (PromptStats) full-batch Adam; returns and prints one row per
+    (model, P, R, path) with s/epoch, s per repeat-epoch, the speed-up of the reduced path over the
+    explicit one, and for R > 1 the batching ratio R·t(1)/t(R) of the same path."""
+    if quick:
+        P, P_large, R, epochs, D, N, trials = 64, 128, 4, 1, 3, 8, 1
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    rows: list[dict] = []
+    try:
+        print(f"device={device} threads={torch.get_num_threads()} D={D} N={N} epochs={epochs} float32, "
+              f"min of {trials} trials")
+        print(f"{'model':6} {'P':>6} {'R':>4} {'path':9} {'s/epoch':>10} {'s/repeat-epoch':>15} "
+              f"{'explicit/reduced':>17} {'R·t(1)/t(R)':>12}")
+        cases = [(P, 1), (P, R)] + ([(P_large, 1)] if P_large else [])
+        for name in models:
+            t1: dict[tuple[int, str], float] = {}
+            for P_, R_ in cases:
+                times = {}
+                for path in ("explicit", "reduced"):
+                    t = time_fit(name, R_, D=D, N=N, P=P_, epochs=epochs, device=device, trials=trials,
+                                 reduced=path == "reduced")
+                    times[path] = t
+                    if R_ == 1:
+                        t1[(P_, path)] = t
+                    ratio = R_ * t1[(P_, path)] / t if R_ > 1 and (P_, path) in t1 else float("nan")
+                    row = {"model": name, "P": P_, "R": R_, "path": path, "t": t, "per_repeat": t / R_,
+                           "speedup": times["explicit"] / t if path == "reduced" else 1.0, "ratio": ratio,
+                           "D": D, "N": N, "epochs": epochs, "device": device}
+                    rows.append(row)
+                    print(f"{name:6} {P_:6d} {R_:4d} {path:9} {t:10.5f} {t / R_:15.6f} {row['speedup']:17.1f} "
+                          f"{ratio:12.2f}")
+            for P_, R_ in cases:
+                ts = time_stats(R_, D=D, N=N, P=P_, device=device)
+                print(f"PromptStats.from_prompts, P={P_}, R={R_}: {ts:.3f} s once "
+                      f"(= {ts / t1[(P_, 'explicit')] / R_:.1f} explicit repeat-epochs)")
+    finally:
+        torch.set_num_threads(old_threads)
+    return rows
 
 
 def main(quick: bool = False, *, P: int = 2000, R: int = 50, epochs: int = 3, D: int = 20, N: int = 100,
@@ -93,6 +162,16 @@ if __name__ == "__main__":
     ap.add_argument("--grad-chunk", type=int, default=0, help="prompts per gradient chunk for R > 1 (0: none)")
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--table", choices=("batching", "reduced", "all"), default="batching",
+                    help="batching: FLA/SA R=1 vs R; reduced: FLA explicit vs PromptStats")
+    ap.add_argument("--P-large", type=int, default=10000, help="reduced table: extra R=1 case (0: none)")
+    ap.add_argument("--models", default=None, help="comma-separated (default fla,sa / fla)")
     a = ap.parse_args()
-    main(a.quick, P=a.P, R=a.R, epochs=a.epochs, D=a.D, N=a.N, threads=a.threads or None, device=a.device,
-         grad_chunk=a.grad_chunk or None, trials=a.trials)
+    common = dict(P=a.P, R=a.R, epochs=a.epochs, D=a.D, N=a.N, threads=a.threads or None, device=a.device,
+                  trials=a.trials)
+    if a.table in ("batching", "all"):
+        main(a.quick, grad_chunk=a.grad_chunk or None, models=tuple(a.models.split(",")) if a.models else ("fla", "sa"),
+             **common)
+    if a.table in ("reduced", "all"):
+        main_reduced(a.quick, P_large=a.P_large or None,
+                     models=tuple(a.models.split(",")) if a.models else ("fla",), **common)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spinglass_icl.arch_training import StackedAdam, fit, lr_factor, mse
-from spinglass_icl.architectures import (FLA, MHLA, MODEL_NAMES, effective_weight, make_model,
+from spinglass_icl.architectures import (FLA, MHLA, MODEL_NAMES, PromptStats, effective_weight, make_model,
                                          projection_report)
 from spinglass_icl.features import predict
 from spinglass_icl.metrics import contrast_ratio
@@ -315,6 +315,9 @@ def test_cuda_models_and_training():
         gpu = make_model(name, 3, 2, generator=gen(41), dtype=F64, device="cuda", **kwargs_for(name))
         assert torch.allclose(cpu(X), gpu(X.cuda()).cpu(), atol=1e-10)
         fit(gpu, X, y, lr=0.01, epochs=3)
+        if name in ("fla", "mhla"):  # reduced input built on the GPU, and CPU statistics moved by fit
+            assert torch.allclose(cpu(X), gpu(PromptStats.from_prompts(X.cuda())).cpu(), atol=1e-10)
+            fit(gpu, PromptStats.from_prompts(X), y, lr=0.01, epochs=3)
 
 
 def test_benchmark_smoke():
@@ -328,3 +331,93 @@ def test_benchmark_smoke():
     rows = bench.main(quick=True)
     assert {r["model"] for r in rows} == {"fla", "sa"}
     assert all(r["t1"] > 0 and r["tR"] > 0 and np.isfinite(r["ratio"]) for r in rows)
+    rows = bench.main_reduced(quick=True)
+    assert {(r["P"], r["R"], r["path"]) for r in rows} == {(64, 1, "explicit"), (64, 1, "reduced"), (64, 4, "explicit"),
+                                                           (64, 4, "reduced"), (128, 1, "explicit"), (128, 1, "reduced")}
+    assert all(r["t"] > 0 and r["speedup"] > 0 for r in rows)
+    assert all(np.isfinite(r["ratio"]) == (r["R"] > 1) for r in rows)
+
+
+# -- reduced input (PromptStats) for FLA / MHLA --------------------------------------------------------
+
+def _models_pair(cls, value, R, seed):
+    """Two identical float64 models (same initial parameters)."""
+    kw = {"heads": 3, "d_k": 2} if cls is MHLA else {}
+    return (cls(3, R, value=value, generator=gen(seed), dtype=F64, **kw),
+            cls(3, R, value=value, generator=gen(seed), dtype=F64, **kw))
+
+
+@pytest.mark.parametrize("cls", [FLA, MHLA])
+@pytest.mark.parametrize("value", ["full", "label"])
+@pytest.mark.parametrize("shared", [False, True])
+def test_prompt_stats_predictions_and_gradients_equal_explicit(cls, value, shared):
+    """model(PromptStats(X)) == model(X) and their gradients agree to 1e-12 (float64), also for
+    prompts shared by all repeats (leading 1) and for the off-spin part."""
+    X, y, _ = prompts(D=3, N=9, P=7, R=1 if shared else 3, seed=50)
+    stats = PromptStats.from_prompts(X)
+    assert stats.C.shape == (X.shape[0], 7, 4, 4) and stats.b.shape == (X.shape[0], 7, 4) and stats.N == 9
+    assert torch.allclose(stats.C, stats.C.transpose(-1, -2), atol=1e-12)
+    a, b = _models_pair(cls, value, 3, 51)
+    out_a, out_b = a(X), b(stats)
+    assert out_a.shape == (3, 7)
+    assert torch.allclose(out_a, out_b, atol=1e-12, rtol=0)
+    assert torch.allclose(a.off_spin(X), b.off_spin(stats), atol=1e-12, rtol=0)
+    yy = y.expand(3, -1)
+    ((out_a - yy) ** 2).mean(-1).sum().backward()
+    ((out_b - yy) ** 2).mean(-1).sum().backward()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert pa.grad.abs().max() > 1e-6  # the gradient is really there (label value: masked columns 0)
+        assert torch.allclose(pa.grad, pb.grad, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("cls", [FLA, MHLA])
+@pytest.mark.parametrize("value", ["full", "label"])
+def test_prompt_stats_training_equals_explicit(cls, value):
+    """A few Adam steps with minibatches, chunks, weight decay and a held-out set: same trajectory,
+    losses and early-stopping bookkeeping on PromptStats as on explicit prompts (float64)."""
+    X, y, _ = prompts(D=3, N=8, P=10, R=2, seed=52)
+    Xv, yv, _ = prompts(D=3, N=8, P=6, R=2, seed=53)
+    a, b = _models_pair(cls, value, 2, 54)
+    kw = dict(lr=0.02, epochs=4, weight_decay=0.01, batch_size=4, grad_chunk=3, val_every=2)
+    ra = fit(a, X, y, X_val=Xv, y_val=yv, generator=gen(55), **kw)
+    rb = fit(b, PromptStats.from_prompts(X), y, X_val=PromptStats.from_prompts(Xv), y_val=yv, generator=gen(55), **kw)
+    assert ra.steps == rb.steps == 12
+    assert np.allclose(ra.train_loss, rb.train_loss, atol=1e-12, rtol=0)
+    assert np.allclose(ra.val_loss, rb.val_loss, atol=1e-12, rtol=0)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-12, rtol=0)
+    assert torch.allclose(mse(a, Xv, yv), mse(b, PromptStats.from_prompts(Xv), yv, chunk=4), atol=1e-12, rtol=0)
+
+
+def test_prompt_stats_cast_and_float32():
+    """Statistics computed in float64 and cast to float32 give float32 predictions close to the
+    float64 ones; a float32 model gets float32 statistics through fit."""
+    X, y, _ = prompts(D=3, N=6, P=5, R=2, seed=56)
+    st32 = PromptStats.from_prompts(X, dtype="float32")
+    assert st32.C.dtype == torch.float32 and st32.b.dtype == torch.float32
+    m64 = FLA(3, 2, generator=gen(57), dtype=F64)
+    m32 = FLA(3, 2, generator=gen(57), dtype=torch.float32)
+    assert torch.allclose(m32(st32).double(), m64(X), atol=1e-5)
+    res = fit(m32, PromptStats.from_prompts(X), y, lr=0.01, epochs=2)  # float64 stats cast to the model's dtype
+    assert np.all(np.isfinite(res.train_loss))
+
+
+def test_prompt_stats_bad_input():
+    X, y, _ = prompts(D=3, N=5, P=4, R=2, seed=58)
+    st = PromptStats.from_prompts(X)
+    for name in ("sa", "tf", "sla"):
+        model = make_model(name, 3, 2, generator=gen(), dtype=F64, **kwargs_for(name))
+        with pytest.raises(InputError):
+            fit(model, st, y, lr=0.01, epochs=1)
+    with pytest.raises(InputError):
+        make_model("sa", 3, 2, dtype=F64)(st)
+    with pytest.raises(InputError):
+        FLA(4, 2, dtype=F64)(st)                      # D mismatch
+    with pytest.raises(InputError):
+        FLA(3, 3, dtype=F64)(st)                      # 2 repeats of statistics for 3 models
+    with pytest.raises(InputError):
+        fit(FLA(3, 2, dtype=F64), st, y[:, :3], lr=0.01, epochs=1)
+    with pytest.raises(InputError):
+        PromptStats.from_prompts(X[0])                # not (R, P, D+1, N+1)
+    with pytest.raises(InputError):
+        PromptStats(st.C, st.b[:, :2], 5)

@@ -103,3 +103,34 @@ def test_quick_run_through_the_runner(tmp_path):
     res = run("figS8", "quick", out=str(tmp_path), progress=False)
     assert not res.failed and res.summary["all_linear_beat_trivial"]
     assert any(f.endswith("figS8.png") for f in res.files)
+
+
+def test_linear_attention_trains_on_prompt_statistics(monkeypatch):
+    """FLA/MHLA are trained and tested on PromptStats (C = X Xᵀ, b of the same prompts); SA on X."""
+    import torch
+
+    from spinglass_icl.architectures import PromptStats
+
+    seen: dict = {}
+    real_fit, real_mse = figS8.fit, figS8.mse
+
+    def fit(model, X, y, **kw):
+        seen[model.name] = X
+        return real_fit(model, X, y, **kw)
+
+    def mse(model, X, y, **kw):
+        seen[model.name + "_test"] = X
+        return real_mse(model, X, y, **kw)
+
+    monkeypatch.setattr(figS8, "fit", fit)
+    monkeypatch.setattr(figS8, "mse", mse)
+    params = figS8.EXPERIMENT.params("quick", {"models": "fla,mhla,sa", "epochs": 2})
+    pt = figS8.points(params)[0]
+    out = figS8.compute(pt, 3, "cpu")
+    for name in ("fla", "mhla"):
+        st = seen[name]
+        assert isinstance(st, PromptStats) and isinstance(seen[name + "_test"], PromptStats)
+        assert st.C.shape == (pt["repeats"], pt["P"], pt["D"] + 1, pt["D"] + 1) and st.N == pt["N"]
+        assert st.C.dtype == torch.float32 and np.all(np.isfinite(out[f"{name}_test"]))
+    assert seen["mhla"] is seen["fla"]  # computed once, shared
+    assert isinstance(seen["sa"], torch.Tensor) and seen["sa"].shape[-1] == pt["N"] + 1

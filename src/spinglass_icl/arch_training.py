@@ -9,6 +9,10 @@ full-batch gradient over chunks of prompts to bound memory without changing it) 
 weight decay (gradient += wd·θ), a learning-rate schedule, and early stopping on a held-out loss
 per repeat (a stopped repeat is frozen; its best parameters are restored at the end).
 
+Prompts are explicit, X (R or 1, P, D+1, N+1), or -- for FLA/MHLA -- their reduced form
+:class:`~spinglass_icl.architectures.PromptStats` (C = X Xᵀ, b), which makes a step O(P·D²)
+instead of O(P·D·N) with the same gradients (tested in float64).
+
 Tensors live on the model's device and dtype (float32 by default, float64 in the tests); losses
 are kept on the device during the loop and copied to numpy once at the end.
 """
@@ -25,6 +29,7 @@ import torch
 from torch import nn
 
 from . import validation as V
+from .architectures import REDUCED_MODELS, PromptStats
 
 SCHEDULES = ("constant", "cosine", "linear")
 
@@ -98,17 +103,39 @@ def _as(x, ref: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(x, dtype=ref.dtype, device=ref.device)
 
 
+def _prompts(model: nn.Module, X, ref: torch.Tensor) -> "torch.Tensor | PromptStats":
+    """Explicit prompts as a tensor, or PromptStats (for the models that accept them), on ref's
+    dtype and device."""
+    if isinstance(X, PromptStats):
+        if getattr(model, "name", None) not in REDUCED_MODELS:
+            raise V.InputError(f"PromptStats are for {', '.join(REDUCED_MODELS)}; model "
+                               f"{getattr(model, 'name', type(model).__name__)!r} needs explicit prompts X")
+        return X.to(ref.dtype, ref.device)
+    return _as(X, ref)
+
+
+def _axes(X: "torch.Tensor | PromptStats") -> tuple[int, int]:
+    """(repeats or 1, P) of explicit prompts or PromptStats."""
+    return (X.repeats, X.n_prompts) if isinstance(X, PromptStats) else tuple(X.shape[:2])
+
+
+def _take(X: "torch.Tensor | PromptStats", idx) -> "torch.Tensor | PromptStats":
+    """Prompts ``idx`` (slice or index tensor) of every repeat."""
+    return X.take(idx) if isinstance(X, PromptStats) else X[:, idx]
+
+
 @torch.no_grad()
 def mse(model: nn.Module, X, y, *, chunk: int | None = None) -> torch.Tensor:
-    """Per-repeat mean squared query error (R,) on prompts X (R or 1, P, D+1, N+1), y (R or 1, P),
-    evaluated over chunks of ``chunk`` prompts (memory bound); stays on the model's device."""
+    """Per-repeat mean squared query error (R,) on prompts X (R or 1, P, D+1, N+1) or their
+    PromptStats, y (R or 1, P), evaluated over chunks of ``chunk`` prompts (memory bound); stays
+    on the model's device."""
     ref = next(model.parameters())
-    X, y = _as(X, ref), _as(y, ref)
-    P = X.shape[1]
+    X, y = _prompts(model, X, ref), _as(y, ref)
+    P = _axes(X)[1]
     step = chunk or P
     total = 0
     for s in range(0, P, step):
-        total = total + ((model(X[:, s:s + step]) - y[:, s:s + step]) ** 2).sum(-1)
+        total = total + ((model(_take(X, slice(s, s + step))) - y[:, s:s + step]) ** 2).sum(-1)
     return total / P
 
 
@@ -120,6 +147,8 @@ def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float =
         generator: torch.Generator | None = None, progress: bool = False, desc: str = "adam") -> FitResult:
     """Train all R repeats of ``model`` on X (R or 1, P, D+1, N+1), y (R or 1, P) with Adam.
 
+    X (and X_val) may be :class:`~spinglass_icl.architectures.PromptStats` for FLA/MHLA: the same
+    training at O(P·D²) per step.
     batch_size: None = full batch; otherwise minibatches of that many prompts per step, in a
     fresh random order every epoch drawn from ``generator`` (CPU torch generator; same order for
     all repeats).  grad_chunk: evaluate the full-batch (or minibatch) gradient in chunks of this
@@ -141,16 +170,16 @@ def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float =
     R = ref.shape[0]
     if any(p.shape[0] != R for p in params):
         raise V.InputError("every parameter must carry the repeat axis first (stacked repeats)")
-    X, y = _as(X, ref), _as(y, ref)
-    if y.ndim != 2 or X.shape[:2] != y.shape[:2] or X.shape[0] not in (1, R):
-        raise V.InputError(f"need X (R or 1, P, D+1, N+1) and y of shape X.shape[:2]; got {tuple(X.shape)}, "
-                           f"{tuple(y.shape)} for R={R}")
-    P = X.shape[1]
+    X, y = _prompts(model, X, ref), _as(y, ref)
+    if y.ndim != 2 or _axes(X) != tuple(y.shape[:2]) or _axes(X)[0] not in (1, R):
+        raise V.InputError(f"need X (R or 1, P, D+1, N+1) and y of shape (R or 1, P); got X with (repeats, P) = "
+                           f"{_axes(X)}, y {tuple(y.shape)} for R={R}")
+    P = _axes(X)[1]
     B = P if batch_size is None else min(V.positive_int("batch_size", batch_size), P)
     chunk = V.positive_int("grad_chunk", grad_chunk) if grad_chunk is not None else None
     has_val = X_val is not None
     if has_val:
-        X_val, y_val = _as(X_val, ref), _as(y_val, ref)
+        X_val, y_val = _prompts(model, X_val, ref), _as(y_val, ref)
 
     t0 = time.perf_counter()
     opt = StackedAdam(params, lr, betas, eps, weight_decay)
@@ -192,16 +221,16 @@ def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float =
             n_batches = 0
             for s in range(0, P, B):
                 idx = order[s:s + B] if order is not None else None
-                Xb = X[:, idx] if idx is not None else X
+                Xb = _take(X, idx) if idx is not None else X
                 yb = y[:, idx] if idx is not None else y
-                nb = Xb.shape[1]
+                nb = _axes(Xb)[1]
                 for p in params:
                     p.grad = None
                 step = chunk or nb
                 batch_loss = torch.zeros(R, dtype=ref.dtype, device=ref.device)
                 for c in range(0, nb, step):
                     # Σ over chunks of (Σ_chunk sq. error)/n_batch = the batch mean: same gradient.
-                    part = ((model(Xb[:, c:c + step]) - yb[:, c:c + step]) ** 2).sum(-1) / nb
+                    part = ((model(_take(Xb, slice(c, c + step))) - yb[:, c:c + step]) ** 2).sum(-1) / nb
                     part.sum().backward()
                     batch_loss += part.detach()
                 epoch_loss += batch_loss

@@ -31,6 +31,12 @@ values do not depend on the device): attention matrices of SLA/FLA/MHLA/SA entri
 (the paper's SLA initialisation), MHLA output matrices W^O ~ N(0, 1/(H d_k)); TF linear layers
 N(0, 1/fan_in), biases 0, LayerNorm gains 1 and biases 0.
 
+Reduced input for FLA/MHLA (:class:`PromptStats`): their prediction depends on a prompt only
+through C = X Xᵀ ((D+1)×(D+1)) and b = X[:, N+1], so ``model(PromptStats.from_prompts(X))`` gives
+``model(X)`` at O(D²) instead of O(D·N) per prompt and step (C is computed once, O(D²·N)).  Both
+inputs go through the same readout (:meth:`FLA._readout`), which needs only the mat-vec v ↦ X Xᵀ v:
+:class:`PromptStats` does it with C, explicit prompts right to left as X (Xᵀ v).
+
 Projection onto the spin model (linear attention): see :class:`FLA` and :class:`MHLA`.  With
 ``value="label"`` the value matrices read only the label coordinate of the tokens (their first D
 columns are masked to 0), and the projection is exact; with ``value="full"`` (default, SPEC's
@@ -53,12 +59,13 @@ from .metrics import contrast_ratio, relative_distance
 from .models import MergedSLA, SeparateSLA, paper_init
 from .prompts import Features
 
-__all__ = ["FLA", "MHLA", "SA", "TF", "MergedSLA", "SeparateSLA", "MODEL_NAMES", "LINEAR_MODELS",
-           "make_model", "effective_weight", "projection_report", "as_dtype"]
+__all__ = ["FLA", "MHLA", "SA", "TF", "MergedSLA", "SeparateSLA", "PromptStats", "MODEL_NAMES", "LINEAR_MODELS",
+           "REDUCED_MODELS", "make_model", "effective_weight", "projection_report", "as_dtype"]
 
 MODEL_NAMES = ("sla", "sla-separate", "fla", "mhla", "sa", "tf")
 LINEAR_MODELS = ("sla", "sla-separate", "fla", "mhla")
 VALUES = ("full", "label")
+REDUCED_MODELS = ("fla", "mhla")  # models that accept PromptStats
 
 
 def as_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -88,6 +95,86 @@ def _label_mask(D: int, value: str, dtype, device) -> torch.Tensor:
     return m
 
 
+class PromptStats:
+    r"""Prompts reduced to what FLA/MHLA read: C = X Xᵀ and b = X[:, N+1].
+
+    C: (R or 1, P, D+1, D+1) (symmetric), b: (R or 1, P, D+1), N: context length (the readout
+    divides by N+1).  A leading 1 is shared by all repeats of a model, as for explicit prompts.
+    Build with :meth:`from_prompts` (O(P·D²·N) once); afterwards a forward/backward pass of FLA or
+    MHLA costs O(P·D²) and reads (D+1)² instead of (D+1)(N+1) numbers per prompt.
+    """
+
+    def __init__(self, C: torch.Tensor, b: torch.Tensor, N: int):
+        if C.ndim != 4 or C.shape[-1] != C.shape[-2] or b.shape != C.shape[:3]:
+            raise V.InputError(f"PromptStats needs C (R, P, D+1, D+1) and b (R, P, D+1), got {tuple(C.shape)}, "
+                               f"{tuple(b.shape)}")
+        self.C, self.b, self.N = C, b, V.positive_int("N", N)
+
+    @classmethod
+    def from_prompts(cls, X, *, dtype: str | torch.dtype | None = None, device: str | None = None) -> "PromptStats":
+        """From explicit prompts X (R or 1, P, D+1, N+1) (numpy or torch): C and b are computed in
+        X's precision (pass float64 prompts for float64 statistics), then cast to ``dtype`` and
+        moved to ``device`` (default: X's)."""
+        X = torch.as_tensor(X)
+        if X.ndim != 4 or X.shape[-1] < 2:
+            raise V.InputError(f"prompts must have shape (R, P, D+1, N+1) with N >= 1, got {tuple(X.shape)}")
+        C = X @ X.transpose(-1, -2)
+        return cls(C, X[..., -1].clone(), X.shape[-1] - 1).to(dtype, device)
+
+    @property
+    def repeats(self) -> int:
+        return self.C.shape[0]
+
+    @property
+    def n_prompts(self) -> int:
+        return self.C.shape[1]
+
+    @property
+    def D(self) -> int:
+        return self.C.shape[-1] - 1
+
+    def to(self, dtype: str | torch.dtype | None = None, device: str | torch.device | None = None) -> "PromptStats":
+        dtype = as_dtype(dtype) if dtype is not None else None
+        return PromptStats(self.C.to(device=device, dtype=dtype), self.b.to(device=device, dtype=dtype), self.N)
+
+    def take(self, idx) -> "PromptStats":
+        """The prompts ``idx`` (slice or index tensor along the prompt axis)."""
+        return PromptStats(self.C[:, idx], self.b[:, idx], self.N)
+
+    def expand(self, R: int) -> "PromptStats":
+        """Check the repeat axis against a model's R (a leading 1 stays shared: no copy)."""
+        if self.repeats not in (1, R):
+            raise V.InputError(f"prompt statistics must have {R} or 1 repeats, got {self.repeats}")
+        return self
+
+    def gram_matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """C v for K vectors per repeat: v (R, K, D+1) -> (R, K, P, D+1), O(P·D²·K).
+
+        Computed as vᵀ C (C is symmetric) against C viewed as a (P·(D+1), D+1) matrix: with that
+        layout the forward and backward products are BLAS mat-vec / skinny products; C·v with
+        C on the left, or torch.bmm over repeats, was 3-15× slower on CPU for K ≥ 2 or R > 1
+        (torch 2.13, 1 thread, measured)."""
+        R, K, n = v.shape
+        P = self.n_prompts
+        if self.repeats == 1:  # shared C: all repeats' vectors in one (R·K, n) × (n, P·n) product
+            return (v.reshape(R * K, n) @ self.C[0].reshape(P * n, n).T).view(R, K, P, n)
+        return torch.stack([v[r] @ self.C[r].reshape(P * n, n).T for r in range(R)]).view(R, K, P, n)
+
+
+class _Explicit:
+    """Explicit prompts X (R, P, D+1, N+1) seen through the interface of :class:`PromptStats`."""
+
+    def __init__(self, X: torch.Tensor):
+        self.X, self.b, self.N = X, X[..., -1], X.shape[-1] - 1
+
+    def gram_matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """X Xᵀ v right to left, O(D·N) per prompt and vector: v (R, K, D+1) -> (R, K, P, D+1).
+        Batched mat-vecs over (R, P), not einsum (which copies X into a bmm layout per call) and
+        not broadcast-multiply (which allocates an X-sized temporary)."""
+        u = v[:, None] @ self.X                                       # vᵀ X: (R, P, K, N+1)
+        return (self.X @ u.transpose(-1, -2)).permute(0, 3, 1, 2)     # X Xᵀ v: (R, K, P, D+1)
+
+
 class _Base(nn.Module):
     name = "base"
 
@@ -97,10 +184,21 @@ class _Base(nn.Module):
         self.repeats = V.positive_int("repeats", repeats)
 
     def _check(self, X: torch.Tensor) -> torch.Tensor:
+        if isinstance(X, PromptStats):
+            raise V.InputError(f"model {self.name!r} needs explicit prompts X; PromptStats are for "
+                               f"{', '.join(REDUCED_MODELS)}")
         X = _expand(X, self.repeats)
         if X.shape[2] != self.D + 1:
             raise V.InputError(f"prompts have token dimension {X.shape[2] - 1}, model has D={self.D}")
         return X
+
+    def _data(self, X: "torch.Tensor | PromptStats") -> "_Explicit | PromptStats":
+        """Explicit prompts or their statistics, checked, as the readout's Gram mat-vec interface."""
+        if isinstance(X, PromptStats):
+            if X.D != self.D:
+                raise V.InputError(f"prompt statistics have token dimension {X.D}, model has D={self.D}")
+            return X.expand(self.repeats)
+        return _Explicit(self._check(X))
 
 
 class FLA(_Base):
@@ -125,6 +223,9 @@ class FLA(_Base):
     and then ``predict(W_eff, features) == model(X)`` exactly.  For ``value="full"``
     ``model(X) == predict(W_eff, f) + off_spin(X)`` exactly; training drives the off-spin term
     towards 0 because it is, to leading order, a task-independent function of x_q.
+
+    Input: explicit prompts X, or :class:`PromptStats` (C = X Xᵀ, b) for the same ŷ and
+    gradients at O(D²) per prompt (both through :meth:`_readout`).
     """
 
     name = "fla"
@@ -143,18 +244,15 @@ class FLA(_Base):
         """Label row of the (masked) value matrix, (R, D+1)."""
         return self.Wpv[:, self.D, :] * self.mask
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        X = self._check(X)
-        return self._readout(X, self._v())
+    def forward(self, X: "torch.Tensor | PromptStats") -> torch.Tensor:
+        """ŷ (R, P) from explicit prompts X (R or 1, P, D+1, N+1) or their :class:`PromptStats`."""
+        return self._readout(self._data(X), self._v())
 
-    def _readout(self, X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        # vᵀ X Xᵀ W b / N1 evaluated right-to-left per prompt: O(D·N) instead of forming X Xᵀ.
-        # Batched mat-vecs over (R, P), not einsum (which copies X into a bmm layout per call) and
-        # not broadcast-multiply (which allocates an X-sized temporary).
-        u = (v[:, None, None, :] @ X)[:, :, 0]                       # Xᵀ v: (R, P, N+1)
-        z = (X @ u[..., None])[..., 0]                               # X Xᵀ v: (R, P, D+1)
-        Wb = torch.bmm(X[..., -1], self.Wkq.transpose(-1, -2))      # (W b)ᵀ: (R, P, D+1)
-        return (z * Wb).sum(-1) / X.shape[-1]
+    def _readout(self, data: "_Explicit | PromptStats", v: torch.Tensor) -> torch.Tensor:
+        """ŷ = vᵀ (X Xᵀ) W^{KQ} b/(N+1), the one definition used for both kinds of input."""
+        z = data.gram_matvec(v[:, None])[:, 0]                        # X Xᵀ v: (R, P, D+1)
+        Wb = data.b @ self.Wkq.transpose(-1, -2)                      # (W b)ᵀ: (R, P, D+1)
+        return (z * Wb).sum(-1) / (data.N + 1)
 
     def full_output(self, X: torch.Tensor) -> torch.Tensor:
         """The whole layer output F(X), (R, P, D+1, N+1) (the definition; for tests)."""
@@ -166,12 +264,11 @@ class FLA(_Base):
         """W_eff = W^{PV}_{D+1,D+1} W^{KQ}, (R, D+1, D+1)."""
         return self.Wpv[:, self.D, self.D, None, None] * self.Wkq
 
-    def off_spin(self, X: torch.Tensor) -> torch.Tensor:
+    def off_spin(self, X: "torch.Tensor | PromptStats") -> torch.Tensor:
         """The part of ŷ outside the spin model, v_⊥ᵀ X Xᵀ W^{KQ} b/(N+1), (R, P)."""
-        X = self._check(X)
         v = self._v().clone()
         v[:, self.D] = 0
-        return self._readout(X, v)
+        return self._readout(self._data(X), v)
 
 
 class MHLA(_Base):
@@ -211,21 +308,16 @@ class MHLA(_Base):
         """Value label rows v_h, (R, H, D+1)."""
         return torch.einsum("rhk,rhkd->rhd", self.Wo[:, :, self.D, :], self.Wv * self.mask)
 
-    def _readout(self, X: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        R, H, n = v.shape
+    def _readout(self, data: "_Explicit | PromptStats", v: torch.Tensor) -> torch.Tensor:
+        """ŷ = Σ_h v_hᵀ (X Xᵀ) W^{KQ}_h b/(N+1) (as :meth:`FLA._readout`, all heads at once)."""
         kq = self.Wq.transpose(-1, -2) @ self.Wk                      # W^Q_hᵀ W^K_h: (R, H, D+1, D+1)
-        kqb = torch.bmm(X[..., -1], kq.transpose(-1, -2).transpose(1, 2).reshape(R, n, H * n))
-        kqb = kqb.reshape(R, -1, H, n)                                 # (R, P, H, D+1)
-        out = 0
-        for h in range(H):  # per head as in FLA (H is small); see FLA._readout
-            u = (v[:, None, h, None, :] @ X)[:, :, 0]
-            z = (X @ u[..., None])[..., 0]
-            out = out + (z * kqb[:, :, h]).sum(-1)
-        return out / X.shape[-1]
+        kqb = data.b[:, None] @ kq.transpose(-1, -2)                  # (W^{KQ}_h b)ᵀ: (R, H, P, D+1)
+        z = data.gram_matvec(v)                                        # X Xᵀ v_h: (R, H, P, D+1)
+        return (z * kqb).sum((1, -1)) / (data.N + 1)
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        X = self._check(X)
-        return self._readout(X, self._v())
+    def forward(self, X: "torch.Tensor | PromptStats") -> torch.Tensor:
+        """ŷ (R, P) from explicit prompts X (R or 1, P, D+1, N+1) or their :class:`PromptStats`."""
+        return self._readout(self._data(X), self._v())
 
     def full_output(self, X: torch.Tensor) -> torch.Tensor:
         """The whole layer output F(X), (R, P, D+1, N+1) (the definition; for tests)."""
@@ -243,12 +335,11 @@ class MHLA(_Base):
         kq = self.Wq.transpose(-1, -2) @ self.Wk
         return (self._v()[:, :, self.D, None, None] * kq).sum(1)
 
-    def off_spin(self, X: torch.Tensor) -> torch.Tensor:
+    def off_spin(self, X: "torch.Tensor | PromptStats") -> torch.Tensor:
         """The part of ŷ outside the spin model, Σ_h v_{h,⊥}ᵀ X Xᵀ W^{KQ}_h b/(N+1), (R, P)."""
-        X = self._check(X)
         v = self._v().clone()
         v[:, :, self.D] = 0
-        return self._readout(X, v)
+        return self._readout(self._data(X), v)
 
 
 class SA(_Base):

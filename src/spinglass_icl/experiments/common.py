@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -27,6 +28,18 @@ def generators(seed: int) -> tuple[np.random.Generator, torch.Generator]:
     ss = np.random.SeedSequence(seed)
     np_seed, torch_seed = ss.spawn(2)
     return np.random.default_rng(np_seed), torch.Generator().manual_seed(int(torch_seed.generate_state(1)[0]))
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Limit torch's intra-op threads to ``n`` inside the block, restoring them after.  Loops of
+    many tiny tensor ops run ~20× slower with 2 OpenMP threads on a busy 2-core machine."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
 
 
 def stack_features(fs: Sequence[Features]) -> Features:

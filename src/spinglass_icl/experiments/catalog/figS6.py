@@ -25,7 +25,7 @@ from matplotlib.ticker import NullFormatter
 
 from ... import plotting
 from ...models import paper_init
-from ..common import generators
+from ..common import generators, torch_threads
 from ..spec import Experiment
 
 FULL = dict(D=10, N=50, P=10, lr=0.01, epochs=1000, repeats=5000, n_traces=20, bins=60)
@@ -68,13 +68,14 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     opt = torch.optim.Adam([W11, W21], lr=pt["lr"])
     dist = np.empty((R, E + 1))
     loss = np.empty((R, E))
-    for e in range(E):
-        opt.zero_grad(set_to_none=True)
-        L = loss_terms(W11, W21, C, w)
-        L.sum().backward()  # repeats are independent: each gets its own gradient (Adam is per entry)
-        loss[:, e] = L.detach().numpy()
-        dist[:, e] = distance(W11, W21).detach().numpy()
-        opt.step()
+    with torch_threads(1):  # (R, 10, 10) ops: threading costs more than it gains
+        for e in range(E):
+            opt.zero_grad(set_to_none=True)
+            L = loss_terms(W11, W21, C, w)
+            L.sum().backward()  # repeats are independent: each gets its own gradient (Adam is per entry)
+            loss[:, e] = L.detach().numpy()
+            dist[:, e] = distance(W11, W21).detach().numpy()
+            opt.step()
     with torch.no_grad():
         dist[:, E] = distance(W11, W21).numpy()
         Cinv = torch.linalg.inv(C)

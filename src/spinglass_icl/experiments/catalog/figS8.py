@@ -10,6 +10,10 @@ fresh prompts (fresh tasks):
   as the explicit forward pass, :mod:`spinglass_icl.training`);
 * ``fla``, ``mhla``, ``sa``, ``tf``: :mod:`spinglass_icl.architectures` (definitions there),
   full-batch Adam (:func:`spinglass_icl.arch_training.fit`; ``grad_chunk`` only bounds memory).
+  FLA and MHLA train and are tested on the prompts' statistics
+  (:class:`~spinglass_icl.architectures.PromptStats`: C = X Xᵀ, b, computed once in float64 from the
+  same prompts, then cast): the same model and gradients as the explicit forward pass, at
+  O(P·D²) instead of O(P·D·N) per step.
 
 All Adam runs use the same lr, weight decay and epochs (the paper's fig4b settings at full size;
 ``tf_epochs`` > 0 gives the transformer its own epoch count, used only by the quick size).
@@ -29,7 +33,7 @@ import torch
 
 from ... import plotting
 from ...arch_training import fit, mse
-from ...architectures import make_model, projection_report
+from ...architectures import REDUCED_MODELS, PromptStats, make_model, projection_report
 from ...metrics import contrast_ratio, relative_distance, test_error
 from ...models import paper_init
 from ...prompts import PromptSpec, Prompts, features_from_prompts, sample_prompts
@@ -113,7 +117,8 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     out: dict = {"exact_test": test_error(ground, f_test), "trivial_test": np.mean(f_test.y ** 2, axis=-1)}
     dtype = getattr(torch, pt["dtype"])
     chunk = pt["grad_chunk"] or None
-    Xtr = ytr = Xte = yte = None
+    Xtr = Xte = None
+    stats = None
     for name in models:
         t0 = time.perf_counter()
         if name == "amp":
@@ -132,13 +137,19 @@ def compute(pt: dict, seed: int, device: str) -> dict:
             out["sla_contrast"] = contrast_ratio(tr.W)
             out["sla_distance"] = relative_distance(tr.W, ground)
         else:
-            if Xtr is None:  # one transfer to the device, shared by all explicit models
-                Xtr, ytr = (torch.as_tensor(a, dtype=dtype, device=device) for a in (train.X, train.y))
-                Xte, yte = (torch.as_tensor(a, dtype=dtype, device=device) for a in (test.X, test.y))
+            if name in REDUCED_MODELS:
+                if stats is None:  # C = X Xᵀ and b once, in float64 from the same prompts, shared by FLA and MHLA
+                    stats = tuple(PromptStats.from_prompts(p.X, dtype=dtype, device=device) for p in (train, test))
+                data, data_test, step = stats[0], stats[1], None  # (R, P, D+1, D+1): no need to chunk
+            else:
+                if Xtr is None:  # one transfer to the device, shared by all explicit models
+                    Xtr, Xte = (torch.as_tensor(p.X, dtype=dtype, device=device) for p in (train, test))
+                data, data_test, step = Xtr, Xte, chunk
+            ytr, yte = (torch.as_tensor(p.y, dtype=dtype, device=device) for p in (train, test))
             model = make_model(name, D, R, generator=tgen, dtype=dtype, device=device, **_model_kwargs(name, pt))
             epochs = pt["tf_epochs"] if name == "tf" and pt["tf_epochs"] else pt["epochs"]
-            res = fit(model, Xtr, ytr, lr=pt["lr"], epochs=epochs, weight_decay=wd, grad_chunk=chunk)
-            out[f"{name}_test"] = mse(model, Xte, yte, chunk=chunk).cpu().double().numpy()
+            res = fit(model, data, ytr, lr=pt["lr"], epochs=epochs, weight_decay=wd, grad_chunk=step)
+            out[f"{name}_test"] = mse(model, data_test, yte, chunk=step).cpu().double().numpy()
             out[f"{name}_train"] = res.train_loss[:, -1]
             if name in PROJECTED:
                 rep = projection_report(model, f_test, ground)
@@ -212,6 +223,7 @@ EXPERIMENT = Experiment(
     title="Fig. S8: test error vs N for AMP, SLA, FLA, MHLA, softmax attention and a small transformer",
     quick=QUICK, full=FULL, points=points, compute=compute, plot=plot, summary=summary,
     notes="Same training prompts per repeat for every model; Adam (same lr/wd/epochs for all, full batch). "
+          "FLA/MHLA train on the prompts' statistics C = X Xᵀ, b (same gradients, O(P·D²) per step). "
           "FLA/MHLA project exactly onto the spin model when their value reads only the label row "
           "(architectures.FLA docstring); here value='full' and W_eff is the spin-model part. "
           "TF: pre-LN, d_model/layers/heads as in params, query-position linear readout.",
