@@ -18,7 +18,15 @@ batching ratio R·t(1)/t(R) on the reduced path.
 
     python benchmarks/bench_batching.py --table reduced [--P 2000] [--P-large 10000] [--R 50]
 
-``main(quick=True)`` / ``main_reduced(quick=True)`` are tiny versions used as smoke tests.
+Third table (``--table figS8``, :func:`main_figS8`): seconds per repeat-epoch at the full figS8
+size (D=20, P=10000, one point = 5 stacked repeats) for FLA/MHLA on the reduced path at N=100 and
+N=200, and on explicit prompts (R=1, grad_chunk=1000) at N=100: the inputs of the CPU estimate in
+docs/repro/figS8.md.
+
+    python benchmarks/bench_batching.py --table figS8
+
+``main(quick=True)``, ``main_reduced(quick=True)``, ``main_figS8(quick=True)`` are tiny versions
+used as smoke tests.
 """
 
 from __future__ import annotations
@@ -150,6 +158,34 @@ def main(quick: bool = False, *, P: int = 2000, R: int = 50, epochs: int = 3, D:
     return rows
 
 
+def main_figS8(quick: bool = False, *, P: int = 10000, R: int = 5, Ns: tuple[int, ...] = (100, 200), D: int = 20,
+               epochs: int = 3, threads: int | None = 1, device: str = "cpu", models: tuple[str, ...] = ("fla", "mhla"),
+               trials: int = 3, explicit_chunk: int = 1000) -> list[dict]:
+    """Seconds per repeat-epoch at the figS8 size: reduced path with R stacked repeats for every N
+    in ``Ns``, explicit path with R=1 and ``explicit_chunk`` at the first N; prints and returns rows."""
+    if quick:
+        P, R, Ns, D, epochs, trials, explicit_chunk = 64, 2, (8, 16), 3, 1, 1, 32
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    rows: list[dict] = []
+    try:
+        print(f"figS8 size: device={device} threads={torch.get_num_threads()} D={D} P={P} epochs={epochs} float32, "
+              f"min of {trials} trials")
+        print(f"{'model':6} {'path':9} {'R':>3} {'N':>5} {'s/epoch':>10} {'s/repeat-epoch':>15}")
+        for name in models:
+            cases = [("reduced", R, N, None) for N in Ns] + [("explicit", 1, Ns[0], explicit_chunk)]
+            for path, R_, N, chunk in cases:
+                t = time_fit(name, R_, D=D, N=N, P=P, epochs=epochs, device=device, trials=trials,
+                             grad_chunk=chunk, reduced=path == "reduced")
+                rows.append({"model": name, "path": path, "R": R_, "N": N, "P": P, "D": D, "t": t,
+                             "per_repeat": t / R_, "grad_chunk": chunk, "device": device})
+                print(f"{name:6} {path:9} {R_:3d} {N:5d} {t:10.5f} {t / R_:15.6f}", flush=True)
+    finally:
+        torch.set_num_threads(old_threads)
+    return rows
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--P", type=int, default=2000)
@@ -162,8 +198,8 @@ if __name__ == "__main__":
     ap.add_argument("--grad-chunk", type=int, default=0, help="prompts per gradient chunk for R > 1 (0: none)")
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--table", choices=("batching", "reduced", "all"), default="batching",
-                    help="batching: FLA/SA R=1 vs R; reduced: FLA explicit vs PromptStats")
+    ap.add_argument("--table", choices=("batching", "reduced", "figS8", "all"), default="batching",
+                    help="batching: FLA/SA R=1 vs R; reduced: FLA explicit vs PromptStats; figS8: costs at its size")
     ap.add_argument("--P-large", type=int, default=10000, help="reduced table: extra R=1 case (0: none)")
     ap.add_argument("--models", default=None, help="comma-separated (default fla,sa / fla)")
     a = ap.parse_args()
@@ -175,3 +211,6 @@ if __name__ == "__main__":
     if a.table in ("reduced", "all"):
         main_reduced(a.quick, P_large=a.P_large or None,
                      models=tuple(a.models.split(",")) if a.models else ("fla",), **common)
+    if a.table in ("figS8", "all"):  # its own sizes (P=10000, R=5, N=100 and 200), not --P/--R/--N
+        main_figS8(a.quick, epochs=a.epochs, threads=a.threads or None, device=a.device, trials=a.trials,
+                   models=tuple(a.models.split(",")) if a.models else ("fla", "mhla"))

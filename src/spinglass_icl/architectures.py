@@ -158,6 +158,8 @@ class PromptStats:
         P = self.n_prompts
         if self.repeats == 1:  # shared C: all repeats' vectors in one (R·K, n) × (n, P·n) product
             return (v.reshape(R * K, n) @ self.C[0].reshape(P * n, n).T).view(R, K, P, n)
+        if self.C.device.type != "cpu":  # one batched product: one kernel instead of R on a GPU
+            return torch.bmm(v, self.C.reshape(R, P * n, n).transpose(1, 2)).view(R, K, P, n)
         return torch.stack([v[r] @ self.C[r].reshape(P * n, n).T for r in range(R)]).view(R, K, P, n)
 
 

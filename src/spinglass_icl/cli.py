@@ -171,7 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for r in recs:
         amp_s = f"{r['amp_test_error']:.4f}" if r["amp_converged"] > 0 else "no converge"
         if 0 < r["amp_converged"] < 1:
-            amp_s += f"*"
+            amp_s += "*"
         vals = [f"{r['P']}", f"{r['exact_test_error']:.4f}", amp_s, f"{r['adam_test_error']:.4f}",
                 f"{r['exact_contrast']:.3f}", f"{r['adam_contrast']:.3f}", f"{r['zero_mode_fraction']:.3f}",
                 f"{r['zero_mode_theory']:.3f}"]

@@ -85,6 +85,25 @@ class SpinGlass:
     def batch_shape(self) -> tuple[int, ...]:
         return self.features.a.shape[:-2]
 
+    # -- views sharing the computed couplings ---------------------------------------------------
+    _CACHED = ("gram", "gram_effective", "h", "y2")
+
+    def _carry(self, other: "SpinGlass", index: tuple = ()) -> "SpinGlass":
+        for name in self._CACHED:
+            if name in self.__dict__:  # filled cached_property slots (frozen dataclass)
+                other.__dict__[name] = self.__dict__[name][index] if index else self.__dict__[name]
+        return other
+
+    def at(self, lambda0: float) -> "SpinGlass":
+        """The same data at another λ0, reusing the couplings and fields already computed."""
+        return self._carry(SpinGlass(self.features, lambda0, self.paper_builder))
+
+    def select(self, index: tuple[int, ...]) -> "SpinGlass":
+        """The problem at batch ``index`` (a tuple of ints over the batch dims), sharing what is computed."""
+        f = self.features
+        one = Features(a=f.a[index], b=f.b[index], y=f.y[index], N=f.N)
+        return self._carry(SpinGlass(one, self.lambda0, self.paper_builder), tuple(index))
+
     # -- couplings and fields ----------------------------------------------------------------
     def _paper_features(self) -> np.ndarray:
         f, D = self.features, self.D
@@ -107,7 +126,7 @@ class SpinGlass:
     @cached_property
     def gram_effective(self) -> np.ndarray:
         """SᵀS/P restricted to the D(D+1) effective spins, shape (..., D(D+1), D(D+1))."""
-        if self.paper_builder:
+        if self.paper_builder or "gram" in self.__dict__:  # derive from the full Gram when it exists
             idx = effective_index(self.D)
             return self.gram[..., idx[:, None], idx[None, :]]
         f = self.features

@@ -8,11 +8,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
 import torch
 
 from .. import validation as V
-from ..features import embed_effective, n_effective
 from ..metrics import test_error
 from ..models import paper_init
 from ..prompts import Features, PromptSpec, features_from_prompts, sample_features, sample_prompts
@@ -94,22 +92,10 @@ def nested_spinglasses(features: Features, Ps: Sequence[int], lambda0: float) ->
 
 
 def ground_states(sg: SpinGlass, lambdas: Sequence[float]) -> dict[float, np.ndarray]:
-    """Exact ground states m* = (SᵀS/P + λ0 I)⁻¹ h, (…, K), for several λ0 from the batch's cached
-    Gram matrix (``solve_exact(method="cholesky")`` would rebuild it per problem and per λ0).
-    λ0 = 0 falls back to :func:`solve_exact` (minimum-norm ground state)."""
-    Ke = n_effective(sg.D)
-    G, h = sg.gram_effective, sg.h_effective
-    out = {}
-    for lam in lambdas:
-        if V.nonneg("lambda0", lam) == 0.0:
-            out[0.0] = solve_exact(SpinGlass(sg.features, 0.0)).mean
-            continue
-        A = G + lam * np.eye(Ke)
-        m = np.empty(sg.batch_shape + (Ke,))
-        for idx in np.ndindex(*sg.batch_shape):
-            m[idx] = sla.cho_solve(sla.cho_factor(A[idx]), h[idx])
-        out[float(lam)] = embed_effective(m, sg.D)
-    return out
+    """Exact ground states (…, K) at several λ0, all from the batch's couplings computed once
+    (λ0 = 0: the minimum-norm ground state)."""
+    return {float(lam): solve_exact(sg.at(V.nonneg("lambda0", lam)),
+                                    "cholesky" if lam > 0 else "auto").mean for lam in lambdas}
 
 
 def amp_and_adam_test_errors(spec: PromptSpec, *, P: int, P_test: int, repeats: int, lambda0: float,

@@ -97,14 +97,14 @@ def solve_exact(sg: SpinGlass, method: str = "auto", *, beta: float | None = Non
     Ke = n_effective(sg.D)
     m_eff = np.empty(batch + (Ke,))
     ok = np.empty(batch, dtype=bool)
-    for idx, a, b, y in _flat(sg):
-        sg1 = SpinGlass(type(sg.features)(a=a, b=b, y=y, N=sg.N), sg.lambda0)
-        m_eff[idx], _, ok[idx] = _single(sg1, method)
+    for idx in np.ndindex(*batch):
+        # the problem's own view keeps couplings already computed for the batch (no rebuild)
+        m_eff[idx], _, ok[idx] = _single(sg.select(idx), method)
     seconds = time.perf_counter() - t0
     variance = _variance(sg, beta) if beta is not None else None
     res = np.empty(batch)
-    for idx, a, b, y in _flat(sg):
-        res[idx] = _residual(SpinGlass(type(sg.features)(a=a, b=b, y=y, N=sg.N), sg.lambda0), m_eff[idx])
+    for idx in np.ndindex(*batch):
+        res[idx] = _residual(sg.select(idx), m_eff[idx])
     ok &= np.isfinite(m_eff).all(axis=-1) & (res < EXACT_TOL)
     msg = "" if ok.all() else _failure_message(res[~ok])
     return SolverResult(solver=f"exact-{method}", mean=embed_effective(m_eff, sg.D), converged=ok,

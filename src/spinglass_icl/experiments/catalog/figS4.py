@@ -70,7 +70,7 @@ def plot(records: list[dict], params: dict):
         plotting.band(a, c, col("adam_mean"), col("adam_std"), marker="^",
                       label=f"Adam (lr={params['lr']:g}, wd={params['weight_decay']:g})")
         a.plot(c, col("exact_mean"), "k--", lw=1, label=f"ground state λ0={params['lambda0']:g}")
-        a.plot(c, col("exact_wd2_mean"), "k:", lw=1.2, label=f"ground state λ0=wd/2")
+        a.plot(c, col("exact_wd2_mean"), "k:", lw=1.2, label="ground state λ0=wd/2")
         a.set(xlabel="token correlation c", ylabel="test loss (fresh tasks, same c)",
               title=f"Fig. S4: correlated tokens (N={params['N']}, P={params['P']}, "
                     f"{'LLᵀ' if params['cholesky'] == 'correct' else 'paper LᵀL'})")
