@@ -393,6 +393,23 @@ def test_prompt_stats_training_equals_explicit(cls, value):
     assert torch.allclose(mse(a, Xv, yv), mse(b, PromptStats.from_prompts(Xv), yv, chunk=4), atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("cls", [FLA, MHLA])
+def test_prompt_stats_batched_product_branch(cls, monkeypatch):
+    """The one-kernel torch.bmm branch of gram_matvec (used on GPUs) gives the same predictions
+    and gradients as explicit prompts (forced here on the CPU)."""
+    import spinglass_icl.architectures as arch
+
+    monkeypatch.setattr(arch, "_batched_products", lambda t: True)
+    X, y, _ = prompts(D=3, N=6, P=5, R=3, seed=59)
+    a, b = _models_pair(cls, "full", 3, 60)
+    out_a, out_b = a(X), b(PromptStats.from_prompts(X))
+    assert torch.allclose(out_a, out_b, atol=1e-12, rtol=0)
+    ((out_a - y) ** 2).sum().backward()
+    ((out_b - y) ** 2).sum().backward()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa.grad, pb.grad, atol=1e-12, rtol=0)
+
+
 def test_prompt_stats_cast_and_float32():
     """Statistics computed in float64 and cast to float32 give float32 predictions close to the
     float64 ones; a float32 model gets float32 statistics through fit."""

@@ -95,6 +95,12 @@ def _label_mask(D: int, value: str, dtype, device) -> torch.Tensor:
     return m
 
 
+def _batched_products(t: torch.Tensor) -> bool:
+    """Whether to use one batched product over repeats (one kernel instead of R: on a GPU) rather
+    than one 2-D product per repeat (on the CPU, where torch.bmm of this shape is slow)."""
+    return t.device.type != "cpu"
+
+
 class PromptStats:
     r"""Prompts reduced to what FLA/MHLA read: C = X Xᵀ and b = X[:, N+1].
 
@@ -153,12 +159,13 @@ class PromptStats:
         Computed as vᵀ C (C is symmetric) against C viewed as a (P·(D+1), D+1) matrix: with that
         layout the forward and backward products are BLAS mat-vec / skinny products; C·v with
         C on the left, or torch.bmm over repeats, was 3-15× slower on CPU for K ≥ 2 or R > 1
-        (torch 2.13, 1 thread, measured)."""
+        (torch 2.13, 1 thread, measured), so the CPU does one 2-D product per repeat; on a GPU
+        one torch.bmm (one kernel)."""
         R, K, n = v.shape
         P = self.n_prompts
         if self.repeats == 1:  # shared C: all repeats' vectors in one (R·K, n) × (n, P·n) product
             return (v.reshape(R * K, n) @ self.C[0].reshape(P * n, n).T).view(R, K, P, n)
-        if self.C.device.type != "cpu":  # one batched product: one kernel instead of R on a GPU
+        if _batched_products(self.C):
             return torch.bmm(v, self.C.reshape(R, P * n, n).transpose(1, 2)).view(R, K, P, n)
         return torch.stack([v[r] @ self.C[r].reshape(P * n, n).T for r in range(R)]).view(R, K, P, n)
 

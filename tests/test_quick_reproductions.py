@@ -1,0 +1,56 @@
+"""Every experiment at its --quick size through the real runner, asserting its qualitative result.
+
+This is the "quick reproductions" part of `make test` (about a minute or two on 2 cores); the
+finer, per-experiment checks live in tests/test_exp_*.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from spinglass_icl.experiments import registry
+from spinglass_icl.experiments.runner import run
+
+
+def _increasing_overall(xs) -> bool:
+    x = np.array([v for v in xs if v is not None and math.isfinite(v)], float)
+    return x.size >= 2 and x[-1] > x[0]
+
+
+CHECKS = {
+    "demo": lambda s: (s["exact_test_error"][0] > 0.9 and s["exact_test_error"][-1] < 0.3
+                       and _increasing_overall(s["exact_contrast"])),
+    "fig1": lambda s: abs(s["h1_diag_mean"] - 0.2) < 0.02 and abs(s["h1_off_mean"]) < 0.005,
+    "fig2": lambda s: s["amp_converged"] and s["P1000_final_test_loss"] < 0.3 * s["P10_final_test_loss"],
+    "fig3": lambda s: (s["P=10"]["flat_directions"] > 0 and s["P=1000"]["flat_directions"] == 0
+                       and s["P=10"]["flat_fraction"] > s["P=1000"]["flat_fraction"]),
+    "fig4a": lambda s: _increasing_overall(s["contrast_vs_P_at_largest_N"]) and _increasing_overall(
+        s["contrast_vs_N_at_largest_P"]),
+    "fig4b": lambda s: (s["mean_rel_gap_adam_exact_wd2"] < 0.01
+                        and all(abs(a - b) < max(sd, 0.1 * b) for a, b, sd in
+                                zip(s["amp_mean"], s["adam_mean"], s["adam_std"]))),
+    "figS1": lambda s: abs(s["merged_peak_rel_offset"]) <= 0.1 and abs(s["separate_peak_rel_offset"]) <= 0.1,
+    "figS2": lambda s: s["KL_J1_bits"][-1] > s["KL_J1_bits"][2] > s["KL_J1_bits"][1],
+    "figS3": lambda s: s["converged"] >= 1,
+    "figS4": lambda s: s["max_rel_gap_adam_exact_wd2"] < 0.01 and s["max_rel_gap_adam_amp_where_converged"] < 0.1,
+    "figS5": lambda s: all(v["KS_to_MP"] < 0.01 for k, v in s.items() if k.startswith("N=")),
+    "figS6": lambda s: (s["final_dist_mean"] < 0.5 * s["initial_dist_mean"]
+                        and abs(s["final_dist_mean"] - s["exact_min_dist_mean"]) < 0.05 * s["exact_min_dist_mean"]),
+    "figS7": lambda s: (s["zero_points_exactly_on_theory"] >= 0.95 * s["zero_points"]
+                        and all(abs(v["zero_fraction"] - v["theory"]) < 1e-12
+                                for k, v in s.items() if k.startswith("spectrum_P="))),
+}
+
+
+@pytest.mark.parametrize("exp_id", registry.ids())
+def test_quick_reproduction(exp_id, tmp_path):
+    s = run(exp_id, "quick", out=tmp_path, progress=False)
+    assert not s.failed, s.failed
+    for name in ("results.csv", "config.json", f"{exp_id}.png", f"{exp_id}.pdf"):
+        assert (tmp_path / exp_id / name).exists(), name
+    check = CHECKS.get(exp_id)
+    assert check is not None, f"no qualitative check for {exp_id}"
+    assert check(s.summary), s.summary
