@@ -21,7 +21,7 @@ batching ratio R·t(1)/t(R) on the reduced path.
 Third table (``--table figS8``, :func:`main_figS8`): seconds per repeat-epoch at the full figS8
 size (D=20, P=10000, one point = 5 stacked repeats) for FLA/MHLA on the reduced path at N=100 and
 N=200, and on explicit prompts (R=1, grad_chunk=1000) at N=100: the inputs of the CPU estimate in
-docs/repro/figS8.md.
+REPRODUCTION.md (figS8).
 
     python benchmarks/bench_batching.py --table figS8
 

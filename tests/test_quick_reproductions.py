@@ -42,6 +42,9 @@ CHECKS = {
     "figS7": lambda s: (s["zero_points_exactly_on_theory"] >= 0.95 * s["zero_points"]
                         and all(abs(v["zero_fraction"] - v["theory"]) < 1e-12
                                 for k, v in s.items() if k.startswith("spectrum_P="))),
+    "figS8": lambda s: (s["all_linear_beat_trivial"]
+                        and abs(s["mean_test_sla"] - s["mean_test_exact"]) < 0.1 * s["mean_test_exact"]
+                        and s["mean_test_amp"] < s["mean_test_trivial"]),
 }
 
 
