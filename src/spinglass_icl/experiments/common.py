@@ -141,6 +141,65 @@ def amp_and_adam_test_errors(spec: PromptSpec, *, P: int, P_test: int, repeats: 
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def theory_vs_training_point(spec: PromptSpec, pt: Mapping[str, Any], seed: int, device: str,
+                             pairing: str = "paired") -> dict[str, Any]:
+    """One point of a theory-vs-training sweep (fig4b, figS4): :func:`amp_and_adam_test_errors` on
+    ``pt``'s settings, returned as per-repeat arrays (``<series>_per_repeat``), their nan-mean/std
+    (``<series>_mean``, ``<series>_std``) for series amp, adam, exact (λ0) and exact_wd2 (λ0 = wd/2,
+    the minimiser Adam's weight decay targets), the AMP converged fraction, and paired differences."""
+    rng, tgen = generators(seed)
+    wd2 = pt["weight_decay"] / 2
+    out = amp_and_adam_test_errors(
+        spec, P=pt["P"], P_test=pt["P_test"], repeats=pt["repeats"], lambda0=pt["lambda0"], beta=pt["beta"],
+        damping=pt["damping"], steps=pt["steps"], lr=pt["lr"], epochs=pt["epochs"],
+        weight_decay=pt["weight_decay"], rng=rng, torch_gen=tgen, device=device, chunk=pt["chunk"],
+        pairing=pairing, exact_lambdas=[wd2])
+    arrays = {"amp": out["amp"], "adam": out["adam"], "exact": out["exact"],
+              "exact_wd2": out[f"exact@{float(wd2):g}"]}
+    res: dict[str, Any] = {f"{k}_per_repeat": v for k, v in arrays.items()}
+    res["amp_converged_per_repeat"] = out["amp_converged"].astype(float)
+    res["amp_converged"] = float(np.mean(out["amp_converged"]))
+    for k, v in arrays.items():
+        res[f"{k}_mean"], res[f"{k}_std"] = nan_mean_std(v)
+    # paired differences: their spread is far below the spread across training sets
+    for k in ("amp", "exact_wd2", "exact"):
+        res[f"adam_minus_{k}_mean"] = nan_mean_std(arrays["adam"] - arrays[k])[0]
+    return res
+
+
+THEORY_SERIES = ("amp", "adam", "exact", "exact_wd2")
+
+
+def plot_theory_vs_training(ax, records: Sequence[Mapping[str, Any]], x: str, params: Mapping[str, Any]) -> None:
+    """Paper AMP and Adam (mean ± std over repeats) and the exact ground states at λ0 and wd/2,
+    against the sweep variable ``x`` of :func:`theory_vs_training_point` records."""
+    from .. import plotting
+
+    recs = sorted(records, key=lambda r: r[x])
+    xs = np.array([r[x] for r in recs], float)
+
+    def col(key: str) -> np.ndarray:
+        return np.array([r[key] for r in recs], float)
+
+    wd = params["weight_decay"]
+    plotting.band(ax, xs, col("amp_mean"), col("amp_std"), label=f"paper AMP (λ0={params['lambda0']:g})")
+    plotting.band(ax, xs, col("adam_mean"), col("adam_std"), marker="^", label=f"Adam (lr={params['lr']:g}, wd={wd:g})")
+    ax.plot(xs, col("exact_mean"), "k--", lw=1, label=f"ground state λ0={params['lambda0']:g}")
+    ax.plot(xs, col("exact_wd2_mean"), "k:", lw=1.2, label=f"ground state λ0=wd/2={wd / 2:g}")
+
+
+def theory_vs_training_summary(records: Sequence[Mapping[str, Any]], x: str) -> dict[str, Any]:
+    """The sweep variable, the mean of every series, AMP/Adam stds and AMP's converged fraction."""
+    recs = sorted(records, key=lambda r: r[x])
+    out: dict[str, Any] = {x: [r[x] for r in recs]}
+    for k in THEORY_SERIES:
+        out[f"{k}_mean"] = [round(r[f"{k}_mean"], 4) for r in recs]
+    for k in ("amp", "adam"):
+        out[f"{k}_std"] = [round(r[f"{k}_std"], 4) for r in recs]
+    out["amp_converged"] = [round(r["amp_converged"], 3) for r in recs]
+    return out
+
+
 def nan_mean_std(x: np.ndarray) -> tuple[float, float]:
     """Mean and std over the finite entries of ``x`` (NaN, without a warning, if there are none)."""
     x = np.asarray(x, dtype=float)

@@ -17,15 +17,13 @@ import numpy as np
 
 from ... import plotting
 from ...prompts import PromptSpec
-from ..common import amp_and_adam_test_errors, generators, nan_mean_std
+from ..common import (nan_mean_std, plot_theory_vs_training, theory_vs_training_point,
+                      theory_vs_training_summary)
 from ..spec import Experiment
 
 FULL = dict(D=20, N=list(range(10, 201, 10)), P=10000, P_test=1000, repeats=50, lambda0=0.01, beta=100.0,
             damping=0.9, steps=100, lr=1e-3, epochs=5000, weight_decay=0.01, pairing="paired", chunk=10)
 QUICK = {**FULL, "N": [10, 50, 200], "P_test": 500, "repeats": 5, "chunk": 5}
-
-SERIES = ("amp", "adam", "exact", "exact_wd2")
-
 
 def points(p: dict) -> list[dict]:
     keys = [k for k in FULL if k != "N"]
@@ -34,31 +32,7 @@ def points(p: dict) -> list[dict]:
 
 def compute(pt: dict, seed: int, device: str) -> dict:
     """Per repeat (arrays, R): test errors of AMP, Adam, exact at λ0 and at wd/2; plus their means/stds."""
-    rng, tgen = generators(seed)
-    wd2 = pt["weight_decay"] / 2
-    out = amp_and_adam_test_errors(
-        PromptSpec(D=pt["D"], N=pt["N"]), P=pt["P"], P_test=pt["P_test"], repeats=pt["repeats"],
-        lambda0=pt["lambda0"], beta=pt["beta"], damping=pt["damping"], steps=pt["steps"], lr=pt["lr"],
-        epochs=pt["epochs"], weight_decay=pt["weight_decay"], rng=rng, torch_gen=tgen, device=device,
-        chunk=pt["chunk"], pairing=pt["pairing"], exact_lambdas=[wd2])
-    arrays = {"amp": out["amp"], "adam": out["adam"], "exact": out["exact"],
-              "exact_wd2": out[f"exact@{float(wd2):g}"]}
-    res: dict = {f"{k}_per_repeat": v for k, v in arrays.items()}
-    res["amp_converged_per_repeat"] = out["amp_converged"].astype(float)
-    res["amp_converged"] = float(np.mean(out["amp_converged"]))
-    for k, v in arrays.items():
-        res[f"{k}_mean"], res[f"{k}_std"] = nan_mean_std(v)
-    # Paired differences: their spread is far below the spread across training sets.
-    res["adam_minus_amp_mean"] = nan_mean_std(out["adam"] - out["amp"])[0]
-    res["adam_minus_exact_wd2_mean"] = nan_mean_std(out["adam"] - arrays["exact_wd2"])[0]
-    res["adam_minus_exact_mean"] = nan_mean_std(out["adam"] - out["exact"])[0]
-    return res
-
-
-def _series(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    recs = sorted(records, key=lambda r: r["N"])
-    return (np.array([r["N"] for r in recs], float), np.array([r[f"{key}_mean"] for r in recs], float),
-            np.array([r[f"{key}_std"] for r in recs], float))
+    return theory_vs_training_point(PromptSpec(D=pt["D"], N=pt["N"]), pt, seed, device, pt["pairing"])
 
 
 def plot(records: list[dict], params: dict):
@@ -66,14 +40,7 @@ def plot(records: list[dict], params: dict):
     with plotting.style():
         fig, ax = plotting.figure(2, 1, width=3.6, height=3.0)
         a = ax[0, 0]
-        N, m, s = _series(records, "amp")
-        plotting.band(a, N, m, s, label=f"paper AMP (λ0={params['lambda0']:g})")
-        N, m, s = _series(records, "adam")
-        plotting.band(a, N, m, s, marker="^", label=f"Adam (lr={params['lr']:g}, wd={wd:g})")
-        N, m, _ = _series(records, "exact")
-        a.plot(N, m, "k--", lw=1, label=f"ground state λ0={params['lambda0']:g}")
-        N, m, _ = _series(records, "exact_wd2")
-        a.plot(N, m, "k:", lw=1.2, label=f"ground state λ0=wd/2={wd / 2:g}")
+        plot_theory_vs_training(a, records, "N", params)
         a.set(xlabel="context length N", ylabel="test loss (fresh tasks)", yscale="log",
               title=f"(b) theory vs training, P={params['P']}, D={params['D']} ({params['pairing']})")
         a.legend()
@@ -96,12 +63,7 @@ def plot(records: list[dict], params: dict):
 
 def summary(records: list[dict], params: dict) -> dict:
     recs = sorted(records, key=lambda r: r["N"])
-    out: dict = {"N": [r["N"] for r in recs]}
-    for k in SERIES:
-        out[f"{k}_mean"] = [round(r[f"{k}_mean"], 4) for r in recs]
-    out["amp_std"] = [round(r["amp_std"], 4) for r in recs]
-    out["adam_std"] = [round(r["adam_std"], 4) for r in recs]
-    out["amp_converged"] = [round(r["amp_converged"], 3) for r in recs]
+    out = theory_vs_training_summary(records, "N")
 
     def mean_rel(key: str) -> float:
         return nan_mean_std([abs(r["adam_mean"] - r[f"{key}_mean"]) / r["adam_mean"] for r in recs])[0]

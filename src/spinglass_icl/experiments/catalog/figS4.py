@@ -21,16 +21,13 @@ import numpy as np
 
 from ... import plotting
 from ...prompts import PromptSpec
-from ..common import amp_and_adam_test_errors, generators, nan_mean_std
+from ..common import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
 from ..spec import Experiment
 
 FULL = dict(D=20, N=200, c=[round(float(c), 4) for c in np.linspace(0.05, 0.95, 19)], P=10000, P_test=1000,
             repeats=20, lambda0=0.01, beta=100.0, damping=0.9, steps=200, lr=1e-3, epochs=5000,
             weight_decay=0.01, cholesky="correct", chunk=10)
 QUICK = {**FULL, "c": [0.05, 0.2, 0.5, 0.95], "P_test": 500, "repeats": 4, "chunk": 4}
-
-SERIES = ("amp", "adam", "exact", "exact_wd2")
-
 
 def points(p: dict) -> list[dict]:
     keys = [k for k in FULL if k != "c"]
@@ -39,38 +36,15 @@ def points(p: dict) -> list[dict]:
 
 def compute(pt: dict, seed: int, device: str) -> dict:
     """Per repeat (arrays, R) and mean/std: test errors of AMP, Adam, exact at λ0 and at wd/2."""
-    rng, tgen = generators(seed)
-    wd2 = pt["weight_decay"] / 2
     spec = PromptSpec(D=pt["D"], N=pt["N"], correlation=pt["c"], cholesky=pt["cholesky"])
-    out = amp_and_adam_test_errors(
-        spec, P=pt["P"], P_test=pt["P_test"], repeats=pt["repeats"], lambda0=pt["lambda0"], beta=pt["beta"],
-        damping=pt["damping"], steps=pt["steps"], lr=pt["lr"], epochs=pt["epochs"],
-        weight_decay=pt["weight_decay"], rng=rng, torch_gen=tgen, device=device, chunk=pt["chunk"],
-        exact_lambdas=[wd2])
-    arrays = {"amp": out["amp"], "adam": out["adam"], "exact": out["exact"],
-              "exact_wd2": out[f"exact@{float(wd2):g}"]}
-    res: dict = {f"{k}_per_repeat": v for k, v in arrays.items()}
-    res["amp_converged"] = float(np.mean(out["amp_converged"]))
-    for k, v in arrays.items():
-        res[f"{k}_mean"], res[f"{k}_std"] = nan_mean_std(v)
-    return res
+    return theory_vs_training_point(spec, pt, seed, device)
 
 
 def plot(records: list[dict], params: dict):
-    recs = sorted(records, key=lambda r: r["c"])
-    c = np.array([r["c"] for r in recs], float)
-
-    def col(key: str) -> np.ndarray:
-        return np.array([r[key] for r in recs], float)
-
     with plotting.style():
         fig, ax = plotting.figure(1, 1, width=4.4, height=3.2)
         a = ax[0, 0]
-        plotting.band(a, c, col("amp_mean"), col("amp_std"), label=f"paper AMP (λ0={params['lambda0']:g})")
-        plotting.band(a, c, col("adam_mean"), col("adam_std"), marker="^",
-                      label=f"Adam (lr={params['lr']:g}, wd={params['weight_decay']:g})")
-        a.plot(c, col("exact_mean"), "k--", lw=1, label=f"ground state λ0={params['lambda0']:g}")
-        a.plot(c, col("exact_wd2_mean"), "k:", lw=1.2, label="ground state λ0=wd/2")
+        plot_theory_vs_training(a, records, "c", params)
         a.set(xlabel="token correlation c", ylabel="test loss (fresh tasks, same c)",
               title=f"Fig. S4: correlated tokens (N={params['N']}, P={params['P']}, "
                     f"{'LLᵀ' if params['cholesky'] == 'correct' else 'paper LᵀL'})")
@@ -80,11 +54,7 @@ def plot(records: list[dict], params: dict):
 
 def summary(records: list[dict], params: dict) -> dict:
     recs = sorted(records, key=lambda r: r["c"])
-    out: dict = {"c": [r["c"] for r in recs]}
-    for k in SERIES:
-        out[f"{k}_mean"] = [round(r[f"{k}_mean"], 4) for r in recs]
-    out["adam_std"] = [round(r["adam_std"], 4) for r in recs]
-    out["amp_converged"] = [round(r["amp_converged"], 3) for r in recs]
+    out = theory_vs_training_summary(records, "c")
     gaps = [abs(r["adam_mean"] - r["amp_mean"]) / r["adam_mean"] for r in recs if np.isfinite(r["amp_mean"])]
     out["max_rel_gap_adam_amp_where_converged"] = round(float(max(gaps)), 4) if gaps else float("nan")
     out["largest_c_with_amp_converged"] = max((r["c"] for r in recs if r["amp_converged"] > 0), default=None)
