@@ -30,6 +30,7 @@ from torch import nn
 
 from . import validation as V
 from .architectures import REDUCED_MODELS, PromptStats
+from .training import adam_update
 
 SCHEDULES = ("constant", "cosine", "linear")
 
@@ -63,15 +64,10 @@ class StackedAdam:
     def step(self, lr: float | None = None, active: torch.Tensor | None = None) -> None:
         self.t += 1
         lr = self.lr if lr is None else lr
-        b1, b2 = self.betas
-        bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
         for p, m, v in zip(self.params, self.m, self.v):
             g = p.grad if p.grad is not None else torch.zeros_like(p)
-            if self.wd:
-                g = g + self.wd * p
-            m_new = m.lerp(g, 1 - b1)
-            v_new = v * b2 + (1 - b2) * g * g
-            p_new = p - (lr / bc1) * m_new / (v_new.sqrt() / math.sqrt(bc2) + self.eps)
+            p_new, m_new, v_new = adam_update(p, g, m, v, self.t, lr=lr, betas=self.betas, eps=self.eps,
+                                              weight_decay=self.wd)
             if active is None:
                 m.copy_(m_new), v.copy_(v_new), p.copy_(p_new)
             else:

@@ -79,11 +79,22 @@ class TrainResult:
     test_epochs: np.ndarray | None = None
 
 
-class Adam:
-    """Batched Adam with the update of torch.optim.Adam (no amsgrad; decay added to the gradient).
+def adam_update(p, g, m, v, t: int, *, lr: float, betas=(0.9, 0.999), eps: float = 1e-8,
+                weight_decay: float = 0.0):
+    """One step of torch.optim.Adam's update (no amsgrad; weight decay added to the gradient), out
+    of place, at step number t ≥ 1.  Arithmetic operators only, so numpy arrays and torch tensors
+    both work.  Returns the new (p, m, v)."""
+    b1, b2 = betas
+    if weight_decay:
+        g = g + weight_decay * p
+    m = m + (1 - b1) * (g - m)
+    v = b2 * v + (1 - b2) * (g * g)
+    denom = v**0.5 / math.sqrt(1 - b2**t) + eps
+    return p - (lr / (1 - b1**t)) * (m / denom), m, v
 
-    Written with arithmetic operators only, so the same code runs on numpy arrays and torch tensors.
-    """
+
+class Adam:
+    """Batched Adam (:func:`adam_update`) over a list of parameters, numpy or torch."""
 
     def __init__(self, params: list, lr: float, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         self.params, self.lr, self.betas, self.eps, self.wd = list(params), lr, betas, eps, weight_decay
@@ -93,15 +104,10 @@ class Adam:
 
     def step(self, grads: list) -> list:
         self.t += 1
-        b1, b2 = self.betas
-        bc1, bc2 = 1 - b1**self.t, 1 - b2**self.t
-        for i, (p, g) in enumerate(zip(self.params, grads)):
-            if self.wd:
-                g = g + self.wd * p
-            self.m[i] = self.m[i] + (1 - b1) * (g - self.m[i])
-            self.v[i] = b2 * self.v[i] + (1 - b2) * (g * g)
-            denom = self.v[i] ** 0.5 / math.sqrt(bc2) + self.eps
-            self.params[i] = p - (self.lr / bc1) * (self.m[i] / denom)
+        for i, g in enumerate(grads):
+            self.params[i], self.m[i], self.v[i] = adam_update(
+                self.params[i], g, self.m[i], self.v[i], self.t, lr=self.lr, betas=self.betas, eps=self.eps,
+                weight_decay=self.wd)
         return self.params
 
 
