@@ -21,7 +21,8 @@ import numpy as np
 from scipy.linalg import blas
 
 from . import validation as V
-from .features import effective_index, n_effective, n_spins
+from .features import effective_index, n_effective, n_spins, predict
+from .metrics import as_matrix
 from .prompts import Features
 
 _CHUNK = 2048  # prompts per syrk call: bounds the feature block to 2048·K doubles
@@ -185,10 +186,9 @@ class SpinGlass:
 
     def training_energy(self, W: np.ndarray) -> np.ndarray:
         """E(W) straight from its definition, 1/(2P) Σ (y − s·W)² + λ0/2 |W|² (for checks)."""
-        W = np.asarray(W, dtype=float).reshape(np.shape(W)[:-2] + (self.D + 1, self.D + 1)) \
-            if np.shape(W)[-1] == self.K else np.asarray(W, dtype=float)
+        W = as_matrix(np.asarray(W, dtype=float))
         f = self.features
-        pred = np.einsum("...pi,...ij,...pj->...p", f.a, W, f.b) / (f.N + 1)
+        pred = predict(W, f)
         return 0.5 * np.mean((f.y - pred) ** 2, axis=-1) + 0.5 * self.lambda0 * np.sum(W**2, axis=(-2, -1))
 
     # -- matrix-free Hessian ---------------------------------------------------------------------
