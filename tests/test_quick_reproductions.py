@@ -45,6 +45,10 @@ CHECKS = {
     "figS8": lambda s: (s["all_linear_beat_trivial"]
                         and abs(s["mean_test_sla"] - s["mean_test_exact"]) < 0.1 * s["mean_test_exact"]
                         and s["mean_test_amp"] < s["mean_test_trivial"]),
+    "phase": lambda s: (s["max_peak_rel_offset"] <= 0.15
+                        and all(v["contrast_minnorm_at_alpha_max"] > 0.8 for k, v in s.items() if k.startswith("D="))),
+    "pool": lambda s: all(v["gs_pool"][0] < 0.3 * v["gs_fresh"][0] and v["contrast"][0] < 0.5 < v["contrast"][-1]
+                          for k, v in s.items() if k.startswith("D=")),
 }
 
 

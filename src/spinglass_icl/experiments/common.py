@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .. import validation as V
+from ..features import predict
 from ..metrics import test_error
 from ..models import paper_init
 from ..prompts import Features, PromptSpec, features_from_prompts, sample_features, sample_prompts
@@ -223,3 +224,24 @@ def group_mean_std(records: Iterable[Mapping[str, Any]], x: str, y: str,
         mean = np.array([np.nanmean(v) if np.isfinite(v).any() else np.nan for v in vals])
         std = np.array([np.nanstd(v) if np.isfinite(v).any() else np.nan for v in vals])
     return xs, mean, std
+
+
+def icl_solution(train: Features) -> np.ndarray:
+    """The in-context-learning solution W = c*·diag(I_D, 0), shape (…, D+1, D+1), with the scalar
+    c* fitted by least squares on the prompts ``train`` (…, P, D+1): ŷ = c·u with u = aᵀdiag(I_D, 0)b/(N+1),
+    so c* = Σ u y / Σ u²  (the asymptote of the ground state at large task diversity)."""
+    D = train.D
+    E = np.zeros((D + 1, D + 1))
+    E[:D, :D] = np.eye(D)
+    u = predict(E, train)
+    c = np.sum(u * train.y, axis=-1) / np.sum(u * u, axis=-1)
+    return c[..., None, None] * E
+
+
+def effective_flat_fraction(sg: SpinGlass) -> np.ndarray:
+    """Fraction (…,) of the D(D+1) effective directions along which SᵀS/P is numerically zero
+    (eigenvalue below K·eps·λ_max, numpy's rank rule -- scale-free, unlike a fixed 1e-5)."""
+    lam = np.linalg.eigvalsh(sg.gram_effective)
+    K = lam.shape[-1]
+    tol = K * np.finfo(float).eps * np.max(np.abs(lam), axis=-1, keepdims=True)
+    return np.mean(lam < tol, axis=-1)

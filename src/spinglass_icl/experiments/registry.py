@@ -23,6 +23,8 @@ _MODULES = {
     "figS6": "figS6",
     "figS7": "figS7",
     "figS8": "figS8",
+    "phase": "phase",
+    "pool": "pool",
 }
 
 
