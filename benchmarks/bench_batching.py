@@ -38,6 +38,7 @@ import torch
 
 from spinglass_icl.arch_training import fit
 from spinglass_icl.architectures import PromptStats, make_model
+from spinglass_icl.experiments.common import torch_threads
 
 
 def _prompts(R: int, P: int, D: int, N: int, seed: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,11 +93,8 @@ def main_reduced(quick: bool = False, *, P: int = 2000, P_large: int | None = 10
     explicit one, and for R > 1 the batching ratio R·t(1)/t(R) of the same path."""
     if quick:
         P, P_large, R, epochs, D, N, trials = 64, 128, 4, 1, 3, 8, 1
-    old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
     rows: list[dict] = []
-    try:
+    with torch_threads(threads or torch.get_num_threads()):
         print(f"device={device} threads={torch.get_num_threads()} D={D} N={N} epochs={epochs} float32, "
               f"min of {trials} trials")
         print(f"{'model':6} {'P':>6} {'R':>4} {'path':9} {'s/epoch':>10} {'s/repeat-epoch':>15} "
@@ -123,8 +121,6 @@ def main_reduced(quick: bool = False, *, P: int = 2000, P_large: int | None = 10
                 ts = time_stats(R_, D=D, N=N, P=P_, device=device)
                 print(f"PromptStats.from_prompts, P={P_}, R={R_}: {ts:.3f} s once "
                       f"(= {ts / t1[(P_, 'explicit')] / R_:.1f} explicit repeat-epochs)")
-    finally:
-        torch.set_num_threads(old_threads)
     return rows
 
 
@@ -137,11 +133,8 @@ def main(quick: bool = False, *, P: int = 2000, R: int = 50, epochs: int = 3, D:
     so that the chunk of all R repeats' prompts stays in cache between forward and backward."""
     if quick:
         P, R, epochs, D, N, trials = 64, 4, 1, 3, 8, 1
-    old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
     rows = []
-    try:
+    with torch_threads(threads or torch.get_num_threads()):
         print(f"device={device} threads={torch.get_num_threads()} D={D} N={N} P={P} R={R} epochs={epochs} "
               f"grad_chunk={grad_chunk} float32, min of {trials} trials")
         print(f"{'model':6} {'t(1) s/epoch':>13} {'t(R) s/epoch':>13} {'t(R)/R per repeat':>18} {'R·t(1)/t(R)':>12}")
@@ -153,8 +146,6 @@ def main(quick: bool = False, *, P: int = 2000, R: int = 50, epochs: int = 3, D:
                    "R": R, "P": P, "D": D, "N": N, "epochs": epochs, "device": device, "grad_chunk": grad_chunk}
             rows.append(row)
             print(f"{name:6} {t1:13.4f} {tR:13.4f} {tR / R:18.5f} {row['ratio']:12.2f}")
-    finally:
-        torch.set_num_threads(old_threads)
     return rows
 
 
@@ -165,11 +156,8 @@ def main_figS8(quick: bool = False, *, P: int = 10000, R: int = 5, Ns: tuple[int
     in ``Ns``, explicit path with R=1 and ``explicit_chunk`` at the first N; prints and returns rows."""
     if quick:
         P, R, Ns, D, epochs, trials, explicit_chunk = 64, 2, (8, 16), 3, 1, 1, 32
-    old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
     rows: list[dict] = []
-    try:
+    with torch_threads(threads or torch.get_num_threads()):
         print(f"figS8 size: device={device} threads={torch.get_num_threads()} D={D} P={P} epochs={epochs} float32, "
               f"min of {trials} trials")
         print(f"{'model':6} {'path':9} {'R':>3} {'N':>5} {'s/epoch':>10} {'s/repeat-epoch':>15}")
@@ -181,8 +169,6 @@ def main_figS8(quick: bool = False, *, P: int = 10000, R: int = 5, Ns: tuple[int
                 rows.append({"model": name, "path": path, "R": R_, "N": N, "P": P, "D": D, "t": t,
                              "per_repeat": t / R_, "grad_chunk": chunk, "device": device})
                 print(f"{name:6} {path:9} {R_:3d} {N:5d} {t:10.5f} {t / R_:15.6f}", flush=True)
-    finally:
-        torch.set_num_threads(old_threads)
     return rows
 
 
