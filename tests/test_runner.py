@@ -59,6 +59,23 @@ def test_point_seed_depends_only_on_point_and_run_seed():
     assert point_key("demo", p, 5) != point_key("fig1", p, 5)
 
 
+def test_seed_params_share_a_seed_between_points_that_differ_elsewhere():
+    from dataclasses import replace
+
+    exp = registry.get("demo")
+    a, b = {"P": 10, "D": 3, "model": "x"}, {"P": 10, "D": 3, "model": "y"}
+    assert exp.seed(0, a) == point_seed(0, a) != exp.seed(0, b)  # default: every parameter
+    shared = replace(exp, seed_params=("P", "D"))
+    assert shared.seed(0, a) == shared.seed(0, b) == point_seed(0, {"D": 3, "P": 10})
+    assert shared.seed(0, a) != shared.seed(0, {**a, "P": 11}) and shared.seed(0, a) != shared.seed(1, a)
+
+
+def test_one_value_for_a_list_parameter_is_a_list_of_one():
+    exp = registry.get("fig4b")
+    assert isinstance(exp.params("quick")["N"], list)
+    assert exp.params("quick", {"N": 30})["N"] == [30] and exp.params("quick", {"N": [30, 40]})["N"] == [30, 40]
+
+
 def test_results_do_not_depend_on_worker_count(tmp_path):
     one = run("demo", out=tmp_path / "a", overrides=SMALL, workers=1, progress=False)
     two = run("demo", out=tmp_path / "b", overrides=SMALL, workers=2, progress=False)

@@ -4,8 +4,8 @@ Execution goes through a ``concurrent.futures`` executor: inline for one worker,
 process pool for several, or a dask.distributed cluster (``scheduler=ADDRESS``; optional extra
 ``spinglass-icl[dask]``).  Workers only compute and return; the main process alone writes the
 store, so a point's result is durable the moment the main process receives it.  Each point's
-seed is derived from the run seed and the point's own parameters (:func:`.spec.point_seed`), so
-results do not depend on the number of workers, the executor or the order of completion.
+seed is derived from the run seed and the point's own parameters (:meth:`.spec.Experiment.seed`),
+so results do not depend on the number of workers, the executor or the order of completion.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from .. import __version__
 from .. import validation as V
 from . import registry
-from .spec import Record, point_key, point_seed
+from .spec import Record, point_key
 from .store import Store
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -165,7 +165,7 @@ def run(experiment_id: str, size: str = "quick", out: str | os.PathLike = "resul
     points = exp.points(params)
     folder = Path(folder) if folder is not None else Path(out) / experiment_id
     store = Store(folder)
-    seeds = [point_seed(seed, p) for p in points]
+    seeds = [exp.seed(seed, p) for p in points]
     keys = [point_key(experiment_id, p, s) for p, s in zip(points, seeds)]
     if len(set(keys)) != len(keys):
         raise V.InputError(f"{experiment_id}: two points have the same parameters; make them distinct")

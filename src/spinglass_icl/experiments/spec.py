@@ -30,6 +30,9 @@ class Experiment:
       arguments and draw all randomness from ``seed``.
     plot(records, params) -> matplotlib Figure, from stored records only.
     summary(records, params) -> dict of key numbers (printed by the CLI, quoted in REPRODUCTION.md).
+    seed_params: the point parameters its seed is derived from (None: all of them).  Points that
+      agree on these draw the same data -- e.g. figS8's one point per model, whose models must see
+      the same prompts -- while their keys (which hash every parameter) stay distinct.
     """
 
     id: str
@@ -42,17 +45,25 @@ class Experiment:
     summary: Callable[[list[Record], Mapping[str, Any]], dict[str, Any]] | None = None
     notes: str = ""
     uses_device: bool = field(default=False)
+    seed_params: tuple[str, ...] | None = None
 
     def params(self, size: str = "quick", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Parameters at ``size`` with ``overrides`` applied (unknown keys are an error)."""
+        """Parameters at ``size`` with ``overrides`` applied (unknown keys are an error; a single value
+        for a list parameter becomes a list of one)."""
         from ..validation import InputError, choice
 
         base = dict(self.quick if choice("size", size, ("quick", "full")) == "quick" else self.full)
         for key, value in (overrides or {}).items():
             if key not in base:
                 raise InputError(f"{self.id} has no parameter {key!r}; it has: {', '.join(sorted(base))}")
-            base[key] = value
+            # a list parameter given one value (``--set N=100``) is a list of one
+            base[key] = [value] if isinstance(base[key], list) and not isinstance(value, (list, tuple)) else value
         return base
+
+    def seed(self, run_seed: int, point: Point) -> int:
+        """The seed of ``point`` in a run seeded ``run_seed`` (:func:`point_seed` of its seed_params)."""
+        keys = self.seed_params
+        return point_seed(run_seed, point if keys is None else {k: point[k] for k in keys})
 
 
 def point_key(experiment_id: str, point: Point, seed: int) -> str:
