@@ -8,8 +8,9 @@
 # limit so the whole fits one 10-minute call (run the same command again to continue: every
 # step resumes from its results store):
 #   1. the card (nvidia-smi) and the CUDA tests (tests that skip without a GPU);
-#   2. figS8 --full on cuda, resuming from the CPU results shipped in docs/data/figS8-full (SLA,
-#      FLA, MHLA, SA, AMP, computed on the 2-core CPU): only the missing transformer points run;
+#   2. figS8 --full --set repeats=5 on cuda, resuming from the CPU results shipped in
+#      docs/data/figS8-full (AMP, SLA, FLA, MHLA, SA and TF for N <= 40, computed on the 2-core
+#      CPU): only the missing transformer points run (drop --set repeats=5 for the second batch);
 #   3. the same figS8 points of N=100, batch 0 recomputed from scratch on cuda, per model, for
 #      the GPU/CPU time ratio (the CPU seconds are in the shipped store's <model>_seconds);
 #   4. fig4b --full on cuda (CPU: 104-118 s on the 2-core VM, REPRODUCTION.md);
@@ -46,7 +47,7 @@ timed() {  # timed LIMIT NAME CMD...: wall seconds of CMD (killed after LIMIT s;
     step "figS8 $SIZE on $DEVICE, resuming the shipped CPU points"
     mkdir -p "$RUNS/full"
     [ "$SMOKE" = 1 ] || cp -r docs/data/figS8-full "$RUNS/full/figS8"
-    timed "${LIM[1]}" figS8 "${CLI[@]}" reproduce figS8 $SIZE --device "$DEVICE" --out "$RUNS/full"
+    timed "${LIM[1]}" figS8 "${CLI[@]}" reproduce figS8 $SIZE --device "$DEVICE" --out "$RUNS/full" --set repeats=5
     tar -czf "$OUT/figS8-full.tar.gz" -C "$RUNS/full" --transform 's,^figS8,figS8-full,' figS8
 
     step "figS8 N=100 batch 0 on $DEVICE from scratch (GPU/CPU ratio per model)"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from spinglass_icl.experiments import registry
-from spinglass_icl.experiments.runner import records, run
+from spinglass_icl.experiments.runner import plot, records, run
 from spinglass_icl.experiments.spec import point_key, point_seed
 from spinglass_icl.validation import InputError
 
@@ -147,6 +147,10 @@ def test_resume_after_sigkill(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert 2 <= len(done_before) < 8, "the run should have been killed part-way"
+    # the interrupted run's finished points can be drawn and exported before resuming
+    assert any(f.endswith("demo.png") for f in plot("demo", out=tmp_path))
+    done_csv = [r for r in _csv(tmp_path / "demo" / "results.csv") if r["status"] == "done"]
+    assert len(done_before) <= len(done_csv) < 8
     s = run("demo", out=tmp_path, overrides=slow, progress=False)
     assert s.n_cached >= len(done_before) and s.n_cached + s.n_computed == 8 and not s.failed
     with sqlite3.connect(db) as con:

@@ -130,7 +130,8 @@ def export_csv(store: Store, keys: list[str], path: Path) -> None:
 
 
 def plot(experiment_id: str, out: str | os.PathLike = "results", folder: str | os.PathLike | None = None) -> list[str]:
-    """Draw DIR/ID/ID.png and .pdf from the stored results of the folder's last run."""
+    """Draw DIR/ID/ID.png and .pdf from the stored results of the folder's last run (finished
+    points only, e.g. of an interrupted run), and rewrite its results.csv from the store."""
     from ..plotting import save, style
 
     exp = registry.get(experiment_id)
@@ -142,6 +143,11 @@ def plot(experiment_id: str, out: str | os.PathLike = "results", folder: str | o
     recs = records(folder, cfg["keys"])
     if not recs:
         raise V.InputError(f"no finished points for {experiment_id} in {folder}")
+    store = Store(folder)
+    try:
+        export_csv(store, cfg["keys"], folder / "results.csv")
+    finally:
+        store.close()
     with style():
         fig = exp.plot(recs, cfg["params"])
         return save(fig, str(folder / experiment_id))

@@ -203,14 +203,19 @@ def _per_data_set(records: list[dict]) -> list[dict]:
     return list(seen.values())
 
 
-def _pooled(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sorted N, nan-mean and nan-std of the per-repeat arrays ``key`` pooled over batches."""
+def _values(records: list[dict], key: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Sorted N and, per N, the per-repeat values of ``key`` pooled over batches."""
     groups: dict[int, list] = {}
     for r in records:
         if key in r:
             groups.setdefault(int(r["N"]), []).append(np.ravel(np.asarray(r[key], float)))
     Ns = np.array(sorted(groups), float)
-    vals = [np.concatenate(groups[int(n)]) for n in Ns]
+    return Ns, [np.concatenate(groups[int(n)]) for n in Ns]
+
+
+def _pooled(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted N, nan-mean and nan-std of the per-repeat arrays ``key`` pooled over batches."""
+    Ns, vals = _values(records, key)
     with np.errstate(invalid="ignore"):
         m = np.array([np.nanmean(v) if np.isfinite(v).any() else np.nan for v in vals])
         s = np.array([np.nanstd(v) if np.isfinite(v).any() else np.nan for v in vals])
@@ -226,7 +231,7 @@ def _budget_text(params: dict, models: list[str]) -> str:
             batch = f"batch {b['batch_size']}" if b["batch_size"] else "full batch"
             sched = f", {b['schedule']}" if b["schedule"] not in (None, "constant") else ""
             lines.append(f"{name.upper()} lr={b['lr']:g}, {b['epochs']} epochs, {batch}{sched}")
-    return "; ".join(lines[:1]) + "\n" + "; ".join(lines[1:]) if len(lines) > 1 else lines[0]
+    return "\n".join(lines)
 
 
 def plot(records: list[dict], params: dict):
@@ -234,9 +239,19 @@ def plot(records: list[dict], params: dict):
     markers = dict(zip(MODELS, "os^vDP"))
     ref = _per_data_set(records)
     with plotting.style():
-        fig, ax = plotting.figure(1, 1, width=6.2, height=3.6)
+        fig, ax = plotting.figure(1, 1, width=6.2, height=3.8)
         a = ax[0, 0]
         for name in models:
+            if name in MINIBATCHED:
+                # A repeat of SA/TF either leaves the loss plateau or stays near ŷ = 0: the spread is
+                # bimodal, so every repeat is drawn (dots) and the line is the best repeat of each N.
+                Ns, vals = _values(records, f"{name}_test")
+                if Ns.size:
+                    line = plotting.band(a, Ns, [np.nanmin(v) for v in vals], marker=markers[name],
+                                         label=f"{LABELS[name]}: best repeat (dots: all)")
+                    xs = np.concatenate([np.full(v.size, n) for n, v in zip(Ns, vals)])
+                    a.scatter(xs, np.concatenate(vals), s=6, color=line.get_color(), alpha=0.35, lw=0)
+                continue
             Ns, m, s = _pooled(records, f"{name}_test")
             if Ns.size:
                 plotting.band(a, Ns, m, s, marker=markers[name], label=LABELS[name])
