@@ -9,7 +9,7 @@
 # step resumes from its results store):
 #   1. the card (nvidia-smi) and the CUDA tests (tests that skip without a GPU);
 #   2. figS8 --full --set repeats=5 on cuda, resuming from the CPU results shipped in
-#      docs/data/figS8-full (AMP, SLA, FLA, MHLA, SA and TF for N <= 40, computed on the 2-core
+#      docs/data/figS8-full (AMP, SLA, FLA, MHLA, SA and TF for N <= 80, computed on the 2-core
 #      CPU): only the missing transformer points run (drop --set repeats=5 for the second batch);
 #   3. the same figS8 points of N=100, batch 0 recomputed from scratch on cuda, per model, for
 #      the GPU/CPU time ratio (the CPU seconds are in the shipped store's <model>_seconds);
