@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first: a pinned CPU wheel installs in seconds where one is cached; otherwise any torch>=2.2.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test test-slow bench gallery clean
+.PHONY: demo test test-slow lint bench gallery clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# the lint and type gate CI runs before the tests (configuration in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

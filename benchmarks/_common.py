@@ -32,9 +32,11 @@ def machine() -> str:
         pass
     threads = os.environ.get("OMP_NUM_THREADS", "default")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, {gpu}; OMP_NUM_THREADS={threads}, torch threads "
-            f"{torch.get_num_threads()}; Python {platform.python_version()}, numpy {np.__version__}, "
-            f"torch {torch.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {gpu}; OMP_NUM_THREADS={threads}, torch threads "
+        f"{torch.get_num_threads()}; Python {platform.python_version()}, numpy {np.__version__}, "
+        f"torch {torch.__version__}"
+    )
 
 
 def best_time(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:

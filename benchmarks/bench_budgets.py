@@ -5,8 +5,8 @@ and held-out test error (1000 fresh prompts) of
 
 * ``paper``: full-batch Adam, lr 1e-3, 5000 epochs, constant lr (fig4b's budget, which figS8 uses
   for SLA/FLA/MHLA);
-* ``minibatch``: the budget figS8 gives SA and TF at full size (``sa_*`` / ``tf_*`` in
-  ``catalog/figS8.py``): minibatches, cosine decay, far fewer passes over the data;
+* ``minibatch``: the budget figS8 gives SA and TF at full size (the registry's full budget,
+  ``spinglass_icl.models.registry``): minibatches, cosine decay, far fewer passes over the data;
 
 and the time ratio.  Held-out errors are printed every tenth of the run, so a plateau (or no
 learning at all) is visible.  ``--paper-epochs`` shortens the paper budget (its time is then
@@ -25,15 +25,23 @@ import time
 import numpy as np
 import torch
 
-from spinglass_icl.arch_training import fit
-from spinglass_icl.architectures import make_model
-from spinglass_icl.experiments.catalog.figS8 import FULL, training_budget
 from spinglass_icl.experiments.common import torch_threads
+from spinglass_icl.models import get, make_model
 from spinglass_icl.prompts import PromptSpec, sample_prompts
+from spinglass_icl.training import fit
 
 
-def run(model: str, N: int, budget: dict, *, D: int = 20, P: int = 10000, P_test: int = 1000, seed: int = 0,
-        weight_decay: float = 0.01) -> dict:
+def run(
+    model: str,
+    N: int,
+    budget: dict,
+    *,
+    D: int = 20,
+    P: int = 10000,
+    P_test: int = 1000,
+    seed: int = 0,
+    weight_decay: float = 0.01,
+) -> dict:
     """Train one repeat of ``model`` with ``budget`` (lr, epochs, batch_size, schedule); seconds,
     held-out error trajectory (10 evaluations) and final train loss."""
     rng, g = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
@@ -42,14 +50,26 @@ def run(model: str, N: int, budget: dict, *, D: int = 20, P: int = 10000, P_test
     t32 = lambda a: torch.as_tensor(a[None], dtype=torch.float32)  # noqa: E731
     m = make_model(model, D, 1, generator=g, dtype=torch.float32)
     t0 = time.perf_counter()
-    res = fit(m, t32(tr.X), t32(tr.y), weight_decay=weight_decay, X_val=t32(te.X), y_val=t32(te.y),
-              val_every=max(1, budget["epochs"] // 10), grad_chunk=1000, restore_best=False, generator=g, **budget)
+    res = fit(
+        m,
+        t32(tr.X),
+        t32(tr.y),
+        weight_decay=weight_decay,
+        X_val=t32(te.X),
+        y_val=t32(te.y),
+        val_every=max(1, budget["epochs"] // 10),
+        grad_chunk=1000,
+        restore_best=False,
+        generator=g,
+        **budget,
+    )
     return {"seconds": time.perf_counter() - t0, "val": res.val_loss[0], "train": float(res.train_loss[0, -1])}
 
 
 def main(model: str = "fla", N: int = 50, paper_epochs: int = 5000, P: int = 10000, quick: bool = False) -> dict:
     paper = {"lr": 1e-3, "epochs": paper_epochs, "batch_size": None, "schedule": None}
-    mini = training_budget(model, FULL) if model in ("sa", "tf") else training_budget("sa", FULL)
+    b = get(model if model in ("sa", "tf") else "sa").full  # the registry's full-size minibatch budget
+    mini = {"lr": b.lr, "epochs": b.epochs, "batch_size": b.batch_size or None, "schedule": b.schedule}
     if quick:  # smoke test: tiny sizes, same code path
         paper, mini, N, P = {**paper, "epochs": 2}, {**mini, "epochs": 2, "batch_size": 20}, 10, 200
     with torch_threads(1):
@@ -59,9 +79,15 @@ def main(model: str = "fla", N: int = 50, paper_epochs: int = 5000, P: int = 100
     t_paper = a["seconds"] * scale
     print(f"{model}, D=20, N={N}, P={P}, 1 repeat, float32, 1 thread")
     print(f"{'budget':>44} {'seconds':>9} {'final test':>10} {'train':>7}  held-out error every tenth")
-    label = f"paper: full batch, lr 1e-3, {paper['epochs']} epochs" + (" (time ×%g)" % scale if scale != 1 else "")
-    for name, r, t in ((label, a, t_paper), (f"minibatch {mini['batch_size']}, lr {mini['lr']:g}, {mini['epochs']} "
-                                                  f"epochs, {mini['schedule']}", b, b["seconds"])):
+    label = f"paper: full batch, lr 1e-3, {paper['epochs']} epochs" + (f" (time ×{scale:g})" if scale != 1 else "")
+    for name, r, t in (
+        (label, a, t_paper),
+        (
+            f"minibatch {mini['batch_size']}, lr {mini['lr']:g}, {mini['epochs']} epochs, {mini['schedule']}",
+            b,
+            b["seconds"],
+        ),
+    ):
         print(f"{name:>44} {t:9.1f} {r['val'][-1]:10.3f} {r['train']:7.3f}  {np.round(r['val'], 3).tolist()}")
     print(f"time ratio paper/minibatch: {t_paper / b['seconds']:.1f}")
     return {"paper": a, "minibatch": b, "ratio": t_paper / b["seconds"]}

@@ -40,15 +40,39 @@ def main(quick: bool = False) -> list[dict]:
     mem_dense, t_dense, m_dense = peak_memory(lambda: dense_normal_equations(f, lambda0))
     diff = float(np.linalg.norm(res.mean - m_dense) / np.linalg.norm(m_dense))
 
-    rows = [{"case": f"D={D}, N={N}, P={P}, K={K}, λ0={lambda0}",
-             "dense time": fmt_seconds(t_dense), "CG time": fmt_seconds(t_cg), "speed-up": fmt_ratio(t_dense / t_cg),
-             "dense peak": fmt_bytes(mem_dense), "CG peak": fmt_bytes(mem_cg), "one K×K float64": fmt_bytes(kk_bytes),
-             "CG iterations": int(res.iterations), "rel. diff": f"{diff:.1e}",
-             "_speedup": t_dense / t_cg, "_cg_peak": mem_cg, "_kk": kk_bytes, "_diff": diff,
-             "_converged": bool(res.converged)}]
-    print_table("Exact ground state: matrix-free CG vs dense normal equations", rows,
-                ["case", "dense time", "CG time", "speed-up", "dense peak", "CG peak", "one K×K float64",
-                 "CG iterations", "rel. diff"])
+    rows = [
+        {
+            "case": f"D={D}, N={N}, P={P}, K={K}, λ0={lambda0}",
+            "dense time": fmt_seconds(t_dense),
+            "CG time": fmt_seconds(t_cg),
+            "speed-up": fmt_ratio(t_dense / t_cg),
+            "dense peak": fmt_bytes(mem_dense),
+            "CG peak": fmt_bytes(mem_cg),
+            "one K×K float64": fmt_bytes(kk_bytes),
+            "CG iterations": int(res.iterations),
+            "rel. diff": f"{diff:.1e}",
+            "_speedup": t_dense / t_cg,
+            "_cg_peak": mem_cg,
+            "_kk": kk_bytes,
+            "_diff": diff,
+            "_converged": bool(res.converged),
+        }
+    ]
+    print_table(
+        "Exact ground state: matrix-free CG vs dense normal equations",
+        rows,
+        [
+            "case",
+            "dense time",
+            "CG time",
+            "speed-up",
+            "dense peak",
+            "CG peak",
+            "one K×K float64",
+            "CG iterations",
+            "rel. diff",
+        ],
+    )
     return rows
 
 

@@ -48,28 +48,56 @@ def main(quick: bool = False) -> list[dict]:
     gc.collect()
     mem_ours, _, (J, h) = peak_memory(lambda: ours(f))
     t_ours, _ = best_time(lambda: ours(f))
-    rows = [{"method": "ours: chunked syrk on effective spins", "P measured": P, "time": fmt_seconds(t_ours),
-             "peak memory": fmt_bytes(mem_ours), "time / ours": "1×", "max |ΔJ| rel.": "—",
-             "_t": t_ours, "_mem": mem_ours}]
+    rows = [
+        {
+            "method": "ours: chunked syrk on effective spins",
+            "P measured": P,
+            "time": fmt_seconds(t_ours),
+            "peak memory": fmt_bytes(mem_ours),
+            "time / ours": "1×",
+            "max |ΔJ| rel.": "—",
+            "_t": t_ours,
+            "_mem": mem_ours,
+        }
+    ]
     for name, fn in [("S explicit, SᵀS by BLAS", dense_blas), ("S explicit, einsum pi,pj->ij", dense_einsum)]:
         gc.collect()
-        mem, _, (J2, _) = peak_memory(lambda: fn(f))
-        t, _ = best_time(lambda: fn(f))
-        rows.append({"method": name, "P measured": P, "time": fmt_seconds(t), "peak memory": fmt_bytes(mem),
-                     "time / ours": fmt_ratio(t / t_ours),
-                     "max |ΔJ| rel.": f"{np.abs(J2 - J).max() / np.abs(J).max():.1e}", "_t": t, "_mem": mem})
+        mem, _, (J2, _) = peak_memory(lambda fn=fn: fn(f))
+        t, _ = best_time(lambda fn=fn: fn(f))
+        rows.append(
+            {
+                "method": name,
+                "P measured": P,
+                "time": fmt_seconds(t),
+                "peak memory": fmt_bytes(mem),
+                "time / ours": fmt_ratio(t / t_ours),
+                "max |ΔJ| rel.": f"{np.abs(J2 - J).max() / np.abs(J).max():.1e}",
+                "_t": t,
+                "_mem": mem,
+            }
+        )
     small = Features(a=f.a[:P_small], b=f.b[:P_small], y=f.y[:P_small], N=N)
     gc.collect()
     mem, t, (J3, _) = peak_memory(lambda: tensor_PKK(small))
     J_small = SpinGlass(small, 0.0).J
     scale = P / P_small
-    rows.append({"method": f"P×K×K tensor (measured at P={P_small}, ×{scale:g} for P={P})", "P measured": P_small,
-                 "time": fmt_seconds(t * scale) + " (scaled)", "peak memory": fmt_bytes(mem * scale) + " (scaled)",
-                 "time / ours": fmt_ratio(t * scale / t_ours),
-                 "max |ΔJ| rel.": f"{np.abs(J3 - J_small).max() / np.abs(J_small).max():.1e}",
-                 "_t": t * scale, "_mem": mem * scale})
-    print_table(f"Couplings and fields at D={D}, N={N}, P={P}, K={K}", rows,
-                ["method", "P measured", "time", "peak memory", "time / ours", "max |ΔJ| rel."])
+    rows.append(
+        {
+            "method": f"P×K×K tensor (measured at P={P_small}, ×{scale:g} for P={P})",
+            "P measured": P_small,
+            "time": fmt_seconds(t * scale) + " (scaled)",
+            "peak memory": fmt_bytes(mem * scale) + " (scaled)",
+            "time / ours": fmt_ratio(t * scale / t_ours),
+            "max |ΔJ| rel.": f"{np.abs(J3 - J_small).max() / np.abs(J_small).max():.1e}",
+            "_t": t * scale,
+            "_mem": mem * scale,
+        }
+    )
+    print_table(
+        f"Couplings and fields at D={D}, N={N}, P={P}, K={K}",
+        rows,
+        ["method", "P measured", "time", "peak memory", "time / ours", "max |ΔJ| rel."],
+    )
     return rows
 
 

@@ -19,13 +19,22 @@ def main(quick: bool = False) -> list[dict]:
     rows = []
     for label, kw in [("iid tokens", {}), ("correlation 0.5, noise 0.1", {"correlation": 0.5, "noise": 0.1})]:
         spec = PromptSpec(D=D, N=N, **kw)
-        t_expl, _ = best_time(lambda: features_from_prompts(sample_prompts(spec, P, np.random.default_rng(0))))
-        t_dir, _ = best_time(lambda: sample_features(spec, P, np.random.default_rng(0)))
-        rows.append({"case": f"D={D}, N={N}, P={P}, {label}", "explicit prompts": fmt_seconds(t_expl),
-                     "direct sampler": fmt_seconds(t_dir), "speed-up": fmt_ratio(t_expl / t_dir),
-                     "_speedup": t_expl / t_dir})
-    print_table("Feature sampling: direct vs explicit prompts", rows,
-                ["case", "explicit prompts", "direct sampler", "speed-up"])
+        t_expl, _ = best_time(
+            lambda spec=spec: features_from_prompts(sample_prompts(spec, P, np.random.default_rng(0)))
+        )
+        t_dir, _ = best_time(lambda spec=spec: sample_features(spec, P, np.random.default_rng(0)))
+        rows.append(
+            {
+                "case": f"D={D}, N={N}, P={P}, {label}",
+                "explicit prompts": fmt_seconds(t_expl),
+                "direct sampler": fmt_seconds(t_dir),
+                "speed-up": fmt_ratio(t_expl / t_dir),
+                "_speedup": t_expl / t_dir,
+            }
+        )
+    print_table(
+        "Feature sampling: direct vs explicit prompts", rows, ["case", "explicit prompts", "direct sampler", "speed-up"]
+    )
     return rows
 
 

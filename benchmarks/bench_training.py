@@ -22,7 +22,6 @@ from spinglass_icl.spinglass import SpinGlass
 from spinglass_icl.training import GramData, adam_explicit, adam_gram
 
 
-
 def main(quick: bool = False) -> list[dict]:
     D, N, P = (3, 10, 200) if quick else (20, 100, 10000)
     epochs, repeats = (50, 4) if quick else (5000, 50)
@@ -53,14 +52,23 @@ def main(quick: bool = False) -> list[dict]:
     per_epoch_repeat = ex.seconds / (explicit_epochs * explicit_repeats)
     t_explicit = per_epoch_repeat * epochs * repeats
 
-    rows = [{"case": f"D={D}, N={N}, P={P}, {epochs} epochs, {repeats} repeats",
-             "explicit (scaled)": fmt_seconds(t_explicit),
-             "explicit measured": f"{fmt_seconds(ex.seconds)} for {explicit_epochs} ep × {explicit_repeats} rep",
-             "Gram path": fmt_seconds(t_gram), "of which SᵀS build": fmt_seconds(t_build),
-             "speed-up": fmt_ratio(t_explicit / t_gram), "_speedup": t_explicit / t_gram,
-             "_final_loss": float(np.mean(res.train_loss[:, -1]))}]
-    print_table("Merged-model training: Gram path vs explicit forward pass", rows,
-                ["case", "explicit (scaled)", "explicit measured", "Gram path", "of which SᵀS build", "speed-up"])
+    rows = [
+        {
+            "case": f"D={D}, N={N}, P={P}, {epochs} epochs, {repeats} repeats",
+            "explicit (scaled)": fmt_seconds(t_explicit),
+            "explicit measured": f"{fmt_seconds(ex.seconds)} for {explicit_epochs} ep × {explicit_repeats} rep",
+            "Gram path": fmt_seconds(t_gram),
+            "of which SᵀS build": fmt_seconds(t_build),
+            "speed-up": fmt_ratio(t_explicit / t_gram),
+            "_speedup": t_explicit / t_gram,
+            "_final_loss": float(np.mean(res.train_loss[:, -1])),
+        }
+    ]
+    print_table(
+        "Merged-model training: Gram path vs explicit forward pass",
+        rows,
+        ["case", "explicit (scaled)", "explicit measured", "Gram path", "of which SᵀS build", "speed-up"],
+    )
     return rows
 
 

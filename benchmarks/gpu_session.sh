@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# The one prepared GPU check of issue 4, for a session that is lent a device machine:
+# The one prepared GPU check (issues 4 and 8), for a session that is lent a device machine:
 #
 #     run(command="bash benchmarks/gpu_session.sh", timeout_s=590)
 #
 # It uses the device image's python3 (torch with CUDA, numpy, scipy, matplotlib, tqdm, pytest are
 # there) and runs the package from src/ without installing it.  Steps, each under its own time
 # limit so the whole fits one 10-minute call (run the same command again to continue: every
-# step resumes from its results store):
+# figS8 step resumes from its results store):
 #   1. the card (nvidia-smi) and the CUDA tests (tests that skip without a GPU);
-#   2. figS8 --full --set repeats=5 on cuda, resuming from the CPU results shipped in
-#      docs/data/figS8-full (AMP, SLA, FLA, MHLA, SA and TF for N <= 80, computed on the 2-core
-#      CPU): only the missing transformer points run (drop --set repeats=5 for the second batch);
-#   3. the same figS8 points of N=100, batch 0 recomputed from scratch on cuda, per model, for
-#      the GPU/CPU time ratio (the CPU seconds are in the shipped store's <model>_seconds);
+#   2. benchmarks/bench_figS8.py on cuda: seconds per figS8 point and model at N = 100, 200, old
+#      recipes vs the registry's (training scaled from <= 3 epochs), for the GPU/CPU ratio
+#      (the CPU numbers are in BENCHMARKS.md "figS8 cost");
+#   3. figS8 --full on cuda (the registry's budgets, 10 repeats) into a copy of docs/data/figS8-full:
+#      its AMP points are reused (their keys did not change), every other model runs; stopped at
+#      its time limit, the store keeps the finished points (rerun to continue);
 #   4. fig4b --full on cuda (CPU: 104-118 s on the 2-core VM, REPRODUCTION.md);
 #   5. bench_batching on cuda: R=1 vs R=50 stacked repeats for FLA and SA at D=20, N=100, P=10000.
 # Everything lands in $OUT (at most 8 files come back): gpu.txt, log.txt, figS8-full.tar.gz,
-# fig4b.tar.gz, figS8-n100.tar.gz.  Unpack figS8-full.tar.gz over docs/data/ to keep the points.
+# fig4b.tar.gz.  Unpack figS8-full.tar.gz over docs/data/ to keep the points.
 #
 # SMOKE=1 DEVICE=cpu bash benchmarks/gpu_session.sh   checks the plumbing on a CPU at quick sizes.
 set -uo pipefail
@@ -28,7 +29,7 @@ PY=${PYTHON:-python3}
 RUNS=$(mktemp -d)
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-if [ "$SMOKE" = 1 ]; then SIZE=--quick; LIM=(60 60 60 60 60); else SIZE=--full; LIM=(60 240 80 120 60); fi
+if [ "$SMOKE" = 1 ]; then SIZE=--quick; LIM=(60 60 60 60 60); else SIZE=--full; LIM=(60 120 200 120 60); fi
 CLI=("$PY" -m spinglass_icl)
 step() { echo "== $(date -u +%T) $*"; }
 timed() {  # timed LIMIT NAME CMD...: wall seconds of CMD (killed after LIMIT s; its store keeps finished points)
@@ -44,16 +45,15 @@ timed() {  # timed LIMIT NAME CMD...: wall seconds of CMD (killed after LIMIT s;
     step "CUDA tests"
     timed "${LIM[0]}" cuda-tests "$PY" -m pytest -q -p no:cacheprovider tests/test_architectures.py tests/test_training.py -k cuda
 
-    step "figS8 $SIZE on $DEVICE, resuming the shipped CPU points"
+    step "figS8 point cost per model on $DEVICE, old vs new recipes"
+    if [ "$SMOKE" = 1 ]; then BN=(--N 20 --cap 1); else BN=(--N 100,200 --cap 3); fi
+    [ "$SMOKE" = 1 ] || timed "${LIM[1]}" bench-figS8 "$PY" benchmarks/bench_figS8.py --device "$DEVICE" "${BN[@]}"
+
+    step "figS8 $SIZE on $DEVICE, reusing the shipped AMP points"
     mkdir -p "$RUNS/full"
     [ "$SMOKE" = 1 ] || cp -r docs/data/figS8-full "$RUNS/full/figS8"
-    timed "${LIM[1]}" figS8 "${CLI[@]}" reproduce figS8 $SIZE --device "$DEVICE" --out "$RUNS/full" --set repeats=5
+    timed "${LIM[2]}" figS8 "${CLI[@]}" reproduce figS8 $SIZE --device "$DEVICE" --out "$RUNS/full"
     tar -czf "$OUT/figS8-full.tar.gz" -C "$RUNS/full" --transform 's,^figS8,figS8-full,' figS8
-
-    step "figS8 N=100 batch 0 on $DEVICE from scratch (GPU/CPU ratio per model)"
-    N100=$([ "$SMOKE" = 1 ] && echo 20 || echo 100)
-    timed "${LIM[2]}" figS8-N100 "${CLI[@]}" reproduce figS8 $SIZE --device "$DEVICE" --out "$RUNS/n100" --set N=$N100 --set repeats=5
-    tar -czf "$OUT/figS8-n100.tar.gz" -C "$RUNS/n100" figS8
 
     step "fig4b $SIZE on $DEVICE"
     timed "${LIM[3]}" fig4b "${CLI[@]}" reproduce fig4b $SIZE --device "$DEVICE" --out "$RUNS/fig4b"

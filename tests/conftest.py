@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from spinglass_icl.prompts import Features, PromptSpec, sample_features, sample_prompts, features_from_prompts
+from spinglass_icl.prompts import Features, PromptSpec, features_from_prompts, sample_features, sample_prompts
 from spinglass_icl.spinglass import SpinGlass
 
 # Property tests: few examples and no per-example deadline (the 2-core CI machine is shared and
 # numpy's first calls are slow); the suite's time budget is kept by the example counts.
-settings.register_profile("core", max_examples=25, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("core", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("core")
 
 
@@ -46,5 +45,6 @@ def make_spinglass(D: int = 3, N: int = 8, P: int = 60, lambda0: float = 0.1, se
 
 def stack(fs: list[Features]) -> Features:
     """Stack feature sets along a new leading (repeat) axis."""
-    return Features(a=np.stack([f.a for f in fs]), b=np.stack([f.b for f in fs]),
-                    y=np.stack([f.y for f in fs]), N=fs[0].N)
+    return Features(
+        a=np.stack([f.a for f in fs]), b=np.stack([f.b for f in fs]), y=np.stack([f.y for f in fs]), N=fs[0].N
+    )

@@ -8,14 +8,24 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spinglass_icl.arch_training import StackedAdam, fit, lr_factor, mse
-from spinglass_icl.architectures import (FLA, MHLA, MODEL_NAMES, PromptStats, effective_weight, make_model,
-                                         projection_report)
 from spinglass_icl.features import predict
 from spinglass_icl.metrics import contrast_ratio
-from spinglass_icl.prompts import PromptSpec, Prompts, features_from_prompts, sample_prompts
+from spinglass_icl.models import (
+    FLA,
+    MHLA,
+    Budget,
+    PromptStats,
+    effective_weight,
+    get,
+    make_model,
+    names,
+    paper_init,
+    projection_report,
+)
+from spinglass_icl.prompts import Prompts, PromptSpec, features_from_prompts, sample_prompts
 from spinglass_icl.solvers.exact import solve_exact
 from spinglass_icl.spinglass import SpinGlass
+from spinglass_icl.training import Adam, fit, lr_factor, mse
 from spinglass_icl.validation import InputError
 
 F64 = torch.float64
@@ -42,7 +52,8 @@ def kwargs_for(name: str) -> dict:
 
 # -- interface ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+
+@pytest.mark.parametrize("name", names())
 def test_output_shape_and_shared_prompts(name):
     X, _, _ = prompts(D=3, N=5, P=4, R=2, seed=1)
     model = make_model(name, 3, 2, generator=gen(), dtype=F64, **kwargs_for(name))
@@ -70,15 +81,15 @@ def test_repeats_are_independent_models():
 
 def test_bad_input():
     with pytest.raises(InputError):
-        make_model("lstm", 3)
+        make_model("lstm", 3, generator=gen())
     with pytest.raises(InputError):
-        make_model("fla", 3, value="half")
+        make_model("fla", 3, generator=gen(), value="half")
     with pytest.raises(InputError):
-        make_model("fla", 3, 2)(torch.zeros(3, 4, 4, 6))  # 3 repeats of prompts for 2 models
+        make_model("fla", 3, 2, generator=gen())(torch.zeros(3, 4, 4, 6))  # 3 repeats of prompts for 2 models
     with pytest.raises(InputError):
-        make_model("sa", 3)(torch.zeros(1, 4, 5, 6))  # token dimension 4 ≠ D
+        make_model("sa", 3, generator=gen())(torch.zeros(1, 4, 5, 6))  # token dimension 4 ≠ D
     with pytest.raises(InputError):
-        effective_weight(make_model("sa", 3))
+        effective_weight(make_model("sa", 3, generator=gen()))
 
 
 @pytest.mark.parametrize("cls", [FLA, MHLA])
@@ -111,13 +122,14 @@ def test_transformer_query_readout_ignores_nothing_it_should_see():
     model = make_model("tf", 3, 1, generator=gen(9), dtype=F64, **SMALL_TF)
     base = model(X)
     X2 = X.clone()
-    X2[..., -1, 0] += 1.0   # a context label
+    X2[..., -1, 0] += 1.0  # a context label
     X3 = X.clone()
-    X3[..., 0, -1] += 1.0   # the query token
+    X3[..., 0, -1] += 1.0  # the query token
     assert not torch.allclose(model(X2), base) and not torch.allclose(model(X3), base)
 
 
 # -- projection onto the spin model --------------------------------------------------------------------
+
 
 @settings(max_examples=10)
 @given(D=st.integers(1, 5), N=st.integers(1, 7), seed=st.integers(0, 2**16))
@@ -173,12 +185,13 @@ def test_projection_report_against_ground_state():
 
 # -- training ---------------------------------------------------------------------------------------
 
-def test_stacked_adam_is_torch_adam():
+
+def test_adam_is_torch_adam():
     """One repeat, full batch, weight decay: same trajectory as torch.optim.Adam (float64)."""
     X, y, _ = prompts(D=3, N=6, P=12, R=1, seed=20)
     a = make_model("mhla", 3, 1, generator=gen(21), dtype=F64)
     b = make_model("mhla", 3, 1, generator=gen(21), dtype=F64)
-    fit(a, X, y, lr=0.01, epochs=15, weight_decay=0.05)
+    fit(a, X, y, generator=gen(), lr=0.01, epochs=15, weight_decay=0.05)
     opt = torch.optim.Adam(b.parameters(), lr=0.01, weight_decay=0.05)
     for _ in range(15):
         opt.zero_grad()
@@ -203,8 +216,8 @@ def test_batched_training_equals_separate_trainings(name):
         single = make_model(name, 3, 1, generator=gen(0), dtype=F64, **kwargs_for(name))
         with torch.no_grad():
             for p, p0 in zip(single.parameters(), init):
-                p.copy_(p0[r:r + 1])
-        one = fit(single, X[r:r + 1], y[r:r + 1], generator=gen(24), **kw)
+                p.copy_(p0[r : r + 1])
+        one = fit(single, X[r : r + 1], y[r : r + 1], generator=gen(24), **kw)
         for p, pb in zip(single.parameters(), batched.parameters()):
             assert torch.allclose(p[0], pb[r], atol=1e-10, rtol=0), (name, r)
         assert np.allclose(one.train_loss[0], res.train_loss[r], atol=1e-12)
@@ -214,8 +227,8 @@ def test_grad_chunk_gives_the_full_batch_gradient():
     X, y, _ = prompts(D=3, N=5, P=11, R=2, seed=25)
     a = make_model("sa", 3, 2, generator=gen(26), dtype=F64)
     b = make_model("sa", 3, 2, generator=gen(26), dtype=F64)
-    ra = fit(a, X, y, lr=0.02, epochs=5)
-    rb = fit(b, X, y, lr=0.02, epochs=5, grad_chunk=4)
+    ra = fit(a, X, y, generator=gen(), lr=0.02, epochs=5)
+    rb = fit(b, X, y, generator=gen(), lr=0.02, epochs=5, grad_chunk=4)
     assert np.allclose(ra.train_loss, rb.train_loss, atol=1e-12)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=1e-12)
@@ -226,7 +239,7 @@ def test_training_reduces_loss_and_learns_icl():
     X, y, _ = prompts(D=3, N=20, P=300, R=2, seed=27)
     Xt, yt, _ = prompts(D=3, N=20, P=300, R=2, seed=28)
     model = make_model("fla", 3, 2, generator=gen(29), dtype=F64)
-    res = fit(model, X, y, lr=0.02, epochs=150)
+    res = fit(model, X, y, generator=gen(), lr=0.02, epochs=150)
     assert np.all(res.train_loss[:, -1] < 0.6 * res.train_loss[:, 0])
     assert np.all(mse(model, Xt, yt).numpy() < 0.7 * np.mean(yt.numpy() ** 2, axis=-1))
 
@@ -249,18 +262,18 @@ def test_early_stopping_per_repeat_and_restore_best():
     y_val[1] = -y[1]
     model = make_model("fla", 3, 2, generator=gen(33), dtype=F64)
     init = [p.detach().clone() for p in model.parameters()]
-    res = fit(model, X, y, lr=0.02, epochs=40, X_val=X, y_val=y_val, patience=3)
+    res = fit(model, X, y, generator=gen(), lr=0.02, epochs=40, X_val=X, y_val=y_val, patience=3)
     assert res.stopped_epoch[0] == 40 and res.stopped_epoch[1] < 40
     best = int(res.best_epoch[1])
     assert res.best_epoch[0] > 30 and best < res.stopped_epoch[1]
     assert res.val_loss.shape[0] == 2 and res.val_epochs[0] == 0
     # repeat 1 trained alone for exactly its best number of epochs lands on the restored parameters
-    single = make_model("fla", 3, 1, dtype=F64)
+    single = make_model("fla", 3, 1, generator=gen(), dtype=F64)
     with torch.no_grad():
         for p, p0 in zip(single.parameters(), init):
             p.copy_(p0[1:2])
     if best:
-        fit(single, X[1:2], y[1:2], lr=0.02, epochs=best)
+        fit(single, X[1:2], y[1:2], generator=gen(), lr=0.02, epochs=best)
     for p, pb in zip(single.parameters(), model.parameters()):
         assert torch.allclose(p[0], pb[1], atol=1e-10)
 
@@ -268,7 +281,7 @@ def test_early_stopping_per_repeat_and_restore_best():
 def test_early_stopping_all_stopped_ends_the_loop():
     X, y, _ = prompts(D=2, N=6, P=30, R=2, seed=34)
     model = make_model("sa", 2, 2, generator=gen(35), dtype=F64)
-    res = fit(model, X, y, lr=0.05, epochs=200, X_val=X, y_val=-y, patience=2)
+    res = fit(model, X, y, generator=gen(), lr=0.05, epochs=200, X_val=X, y_val=-y, patience=2)
     assert res.train_loss.shape[1] < 200 and np.all(res.stopped_epoch < 200)
 
 
@@ -282,26 +295,26 @@ def test_schedules():
     X, y, _ = prompts(D=2, N=4, P=8, R=1, seed=36)
     m = make_model("fla", 2, 1, generator=gen(37), dtype=F64)
     w0 = m.Wkq.detach().clone()
-    fit(m, X, y, lr=0.1, epochs=3, schedule=lambda e, n: 0.0)
+    fit(m, X, y, generator=gen(), lr=0.1, epochs=3, schedule=lambda e, n: 0.0)
     assert torch.equal(m.Wkq, w0)
 
 
 def test_fit_bad_input():
     X, y, _ = prompts(D=2, N=4, P=8, R=2, seed=38)
-    m = make_model("fla", 2, 2, dtype=F64)
+    m = make_model("fla", 2, 2, generator=gen(), dtype=F64)
     with pytest.raises(InputError):
-        fit(m, X, y, lr=0.1, epochs=2, patience=2)  # early stopping without held-out data
+        fit(m, X, y, generator=gen(), lr=0.1, epochs=2, patience=2)  # early stopping without held-out data
     with pytest.raises(InputError):
-        fit(m, X, y[:, :3], lr=0.1, epochs=2)
+        fit(m, X, y[:, :3], generator=gen(), lr=0.1, epochs=2)
     with pytest.raises(InputError):
-        fit(m, X, y, lr=-1, epochs=2)
+        fit(m, X, y, generator=gen(), lr=-1, epochs=2)
     with pytest.raises(InputError):
-        fit(m, X, y, lr=0.1, epochs=2, schedule="warmup")
+        fit(m, X, y, generator=gen(), lr=0.1, epochs=2, schedule="warmup")
 
 
-def test_stacked_adam_inactive_repeats_frozen():
+def test_adam_inactive_repeats_frozen():
     p = torch.nn.Parameter(torch.ones(2, 3, dtype=F64))
-    opt = StackedAdam([p], lr=0.1)
+    opt = Adam([p], lr=0.1)
     p.grad = torch.ones_like(p)
     opt.step(active=torch.tensor([True, False]))
     assert torch.all(p[0] < 1) and torch.all(p[1] == 1) and torch.all(opt.m[0][1] == 0)
@@ -310,14 +323,14 @@ def test_stacked_adam_inactive_repeats_frozen():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_models_and_training():
     X, y, _ = prompts(D=3, N=5, P=16, R=2, seed=40)
-    for name in MODEL_NAMES:
+    for name in names():
         cpu = make_model(name, 3, 2, generator=gen(41), dtype=F64, **kwargs_for(name))
         gpu = make_model(name, 3, 2, generator=gen(41), dtype=F64, device="cuda", **kwargs_for(name))
         assert torch.allclose(cpu(X), gpu(X.cuda()).cpu(), atol=1e-10)
-        fit(gpu, X, y, lr=0.01, epochs=3)
+        fit(gpu, X, y, generator=gen(), lr=0.01, epochs=3)
         if name in ("fla", "mhla"):  # reduced input built on the GPU, and CPU statistics moved by fit
             assert torch.allclose(cpu(X), gpu(PromptStats.from_prompts(X.cuda())).cpu(), atol=1e-10)
-            fit(gpu, PromptStats.from_prompts(X), y, lr=0.01, epochs=3)
+            fit(gpu, PromptStats.from_prompts(X), y, generator=gen(), lr=0.01, epochs=3)
 
 
 def test_benchmark_smoke():
@@ -330,25 +343,37 @@ def test_benchmark_smoke():
     spec.loader.exec_module(bench)
     rows = bench.main(quick=True)
     assert {r["model"] for r in rows} == {"fla", "sa"}
-    assert all(r["t1"] > 0 and r["tR"] > 0 and np.isfinite(r["ratio"]) for r in rows)
+    assert all(np.isfinite(r["ratio"]) for r in rows)
     rows = bench.main_reduced(quick=True)
-    assert {(r["P"], r["R"], r["path"]) for r in rows} == {(P, R, path) for P, R in ((64, 1), (64, 4), (128, 1))
-                                                           for path in ("explicit", "reduced")}
-    assert all(r["t"] > 0 and r["speedup"] > 0 for r in rows)
+    assert {(r["P"], r["R"], r["path"]) for r in rows} == {
+        (P, R, path) for P, R in ((64, 1), (64, 4), (128, 1)) for path in ("explicit", "reduced")
+    }
     assert all(np.isfinite(r["ratio"]) == (r["R"] > 1) for r in rows)
     rows = bench.main_figS8(quick=True)
-    assert [(r["model"], r["path"], r["N"]) for r in rows if r["model"] == "fla"] == \
-        [("fla", "reduced", 8), ("fla", "reduced", 16), ("fla", "explicit", 8)]
-    assert all(r["per_repeat"] > 0 for r in rows)
+    assert [(r["model"], r["path"], r["N"]) for r in rows if r["model"] == "fla"] == [
+        ("fla", "reduced", 8),
+        ("fla", "reduced", 16),
+        ("fla", "explicit", 8),
+    ]
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_figS8.py"
+    spec = importlib.util.spec_from_file_location("bench_figS8", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.main((10,), cap=1, quick=True)
+    assert [r["model"] for r in rows] == ["amp", "sla", "fla", "mhla", "sa", "tf"]
+    assert all(r["scaled"] == (False, False) for r in rows[:2]) and all(r["scaled"][0] for r in rows[2:])
 
 
 # -- reduced input (PromptStats) for FLA / MHLA --------------------------------------------------------
 
+
 def _models_pair(cls, value, R, seed):
     """Two identical float64 models (same initial parameters)."""
     kw = {"heads": 3, "d_k": 2} if cls is MHLA else {}
-    return (cls(3, R, value=value, generator=gen(seed), dtype=F64, **kw),
-            cls(3, R, value=value, generator=gen(seed), dtype=F64, **kw))
+    return (
+        cls(3, R, value=value, generator=gen(seed), dtype=F64, **kw),
+        cls(3, R, value=value, generator=gen(seed), dtype=F64, **kw),
+    )
 
 
 @pytest.mark.parametrize("cls", [FLA, MHLA])
@@ -397,9 +422,9 @@ def test_prompt_stats_training_equals_explicit(cls, value):
 def test_prompt_stats_batched_product_branch(cls, monkeypatch):
     """The one-kernel torch.bmm branch of gram_matvec (used on GPUs) gives the same predictions
     and gradients as explicit prompts (forced here on the CPU)."""
-    import spinglass_icl.architectures as arch
+    import spinglass_icl.models.layers as layers
 
-    monkeypatch.setattr(arch, "_batched_products", lambda t: True)
+    monkeypatch.setattr(layers, "batched_products", lambda t: True)
     X, y, _ = prompts(D=3, N=6, P=5, R=3, seed=59)
     a, b = _models_pair(cls, "full", 3, 60)
     out_a, out_b = a(X), b(PromptStats.from_prompts(X))
@@ -419,7 +444,8 @@ def test_prompt_stats_cast_and_float32():
     m64 = FLA(3, 2, generator=gen(57), dtype=F64)
     m32 = FLA(3, 2, generator=gen(57), dtype=torch.float32)
     assert torch.allclose(m32(st32).double(), m64(X), atol=1e-5)
-    res = fit(m32, PromptStats.from_prompts(X), y, lr=0.01, epochs=2)  # float64 stats cast to the model's dtype
+    # float64 statistics cast to the model's dtype
+    res = fit(m32, PromptStats.from_prompts(X), y, generator=gen(), lr=0.01, epochs=2)
     assert np.all(np.isfinite(res.train_loss))
 
 
@@ -429,16 +455,87 @@ def test_prompt_stats_bad_input():
     for name in ("sa", "tf", "sla"):
         model = make_model(name, 3, 2, generator=gen(), dtype=F64, **kwargs_for(name))
         with pytest.raises(InputError):
-            fit(model, st, y, lr=0.01, epochs=1)
+            fit(model, st, y, generator=gen(), lr=0.01, epochs=1)
     with pytest.raises(InputError):
-        make_model("sa", 3, 2, dtype=F64)(st)
+        make_model("sa", 3, 2, generator=gen(), dtype=F64)(st)
     with pytest.raises(InputError):
-        FLA(4, 2, dtype=F64)(st)                      # D mismatch
+        FLA(4, 2, generator=gen(), dtype=F64)(st)  # D mismatch
     with pytest.raises(InputError):
-        FLA(3, 3, dtype=F64)(st)                      # 2 repeats of statistics for 3 models
+        FLA(3, 3, generator=gen(), dtype=F64)(st)  # 2 repeats of statistics for 3 models
     with pytest.raises(InputError):
-        fit(FLA(3, 2, dtype=F64), st, y[:, :3], lr=0.01, epochs=1)
+        fit(FLA(3, 2, generator=gen(), dtype=F64), st, y[:, :3], generator=gen(), lr=0.01, epochs=1)
     with pytest.raises(InputError):
-        PromptStats.from_prompts(X[0])                # not (R, P, D+1, N+1)
+        PromptStats.from_prompts(X[0])  # not (R, P, D+1, N+1)
     with pytest.raises(InputError):
         PromptStats(st.C, st.b[:, :2], 5)
+
+
+# -- registry, required generators, budgets --------------------------------------------------------------
+
+
+def test_registry_entries_match_their_classes():
+    """Every flag of a registry entry is what its model really does (so figS8 can trust them)."""
+    X, _, _ = prompts(D=3, N=4, P=5, R=2, seed=70)
+    st = PromptStats.from_prompts(X)
+    for name in names():
+        arch = get(name)
+        model = make_model(name, 3, 2, generator=gen(), dtype=F64, **kwargs_for(name))
+        assert model.name == name and model.repeats == 2
+        assert hasattr(model, "merged_weight") == arch.projected
+        assert model.accepts_stats == arch.accepts_stats
+        if arch.accepts_stats:
+            assert torch.allclose(model(st), model(X), atol=1e-12)
+        else:
+            with pytest.raises(InputError):
+                model(st)
+        assert len(arch.marker) == 1 and arch.label
+        for size in ("quick", "full"):
+            arch.budget(size).check(600 if size == "quick" else 10000)
+    assert names(in_figure=True) == ("sla", "fla", "mhla", "sa", "tf")
+    assert names(linear=True) == ("sla", "sla-separate", "fla", "mhla")
+
+
+def test_unknown_model_lists_the_registered_names():
+    with pytest.raises(InputError, match="registered architectures: sla, sla-separate, fla, mhla, sa, tf"):
+        make_model("lstm", 3, generator=gen())
+
+
+def test_random_draws_need_a_generator():
+    with pytest.raises(InputError, match="Generator"):
+        paper_init((2, 3), 2, None)
+    with pytest.raises(TypeError):  # no hidden default: the keyword is required
+        make_model("fla", 3)
+    X, y, _ = prompts(D=2, N=3, P=4, R=1, seed=71)
+    with pytest.raises(InputError, match="Generator"):
+        fit(make_model("fla", 2, 1, generator=gen(), dtype=F64), X, y, lr=0.1, epochs=1, generator=None)
+    # the values are a function of the generator's seed only
+    a, b = paper_init((3, 3), 2, gen(5)), paper_init((3, 3), 2, gen(5))
+    assert torch.equal(a, b) and not torch.equal(a, paper_init((3, 3), 2, gen(6)))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(lr=0.0), "lr"),
+        (dict(lr=-1e-3), "lr"),
+        (dict(batch_size=601), "batch_size"),
+        (dict(batch_size=-1), "batch_size"),
+        (dict(schedule="warp"), "schedule"),
+        (dict(warmup=5, epochs=5), "warmup"),
+        (dict(weight_decay=-0.1), "weight_decay"),
+    ],
+)
+def test_budget_refuses_what_cannot_run(bad, match):
+    with pytest.raises(InputError, match=match):
+        Budget(**{**dict(lr=0.01, epochs=5), **bad}).check(600, who="sa")
+
+
+def test_warmup_then_schedule():
+    """Linear warm-up over the first epochs, then the schedule runs over the remaining ones."""
+    f = [lr_factor("cosine", e, 10, warmup=2) for e in range(10)]
+    assert f[:3] == [0.5, 1.0, 1.0] and np.isclose(f[6], 0.5) and f[-1] > 0
+    assert np.allclose(f[2:], [lr_factor("cosine", e, 8) for e in range(8)])
+    X, y, _ = prompts(D=2, N=4, P=8, R=1, seed=72)
+    with pytest.raises(InputError, match="warmup"):
+        fit(make_model("fla", 2, 1, generator=gen(), dtype=F64), X, y, generator=gen(), lr=0.1, epochs=3, warmup=3)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = sorted(p.stem for p in BENCH.glob("bench_*.py"))
+# bench_batching has its own, stricter smoke test in test_architectures.py: not run twice
+SCRIPTS = sorted(p.stem for p in BENCH.glob("bench_*.py") if p.stem != "bench_batching")
 # the core benchmarks print a markdown table and the machine line through benchmarks/_common.py
 CORE = {"bench_amp", "bench_cg", "bench_training", "bench_sampling", "bench_couplings"}
 

@@ -23,7 +23,7 @@ def test_ground_state_json_all_solvers():
     base = ["ground-state", "--D", "4", "--N", "20", "--P", "300", "--lambda0", "0.01", "--json"]
     outs = {s: json.loads(cli(*base, "--solver", s).stdout) for s in ("exact", "cg", "amp", "amp-onsager")}
     for s, o in outs.items():
-        assert {"test_error", "contrast_ratio", "converged", "iterations", "seconds"} <= set(o), s
+        assert {"test_error", "contrast_ratio", "converged", "iterations", "seconds", "couplings_seconds"} <= set(o), s
     assert outs["exact"]["converged"] and outs["cg"]["converged"]
     assert outs["cg"]["test_error"] == pytest.approx(outs["exact"]["test_error"], rel=1e-8)
     assert 0 < outs["exact"]["test_error"] < 1.5
@@ -52,27 +52,42 @@ def test_demo_prints_a_table(tmp_path):
 def test_list_reproduce_plot(tmp_path):
     listing = cli("list").stdout
     assert "demo" in listing
-    cli("reproduce", "demo", "--quick", "--out", str(tmp_path), "--set", "P=10,50", "--set", "repeats=2",
-        "--set", "epochs=20", "--json")
+    cli(
+        "reproduce",
+        "demo",
+        "--quick",
+        "--out",
+        str(tmp_path),
+        "--set",
+        "P=10,50",
+        "--set",
+        "repeats=2",
+        "--set",
+        "epochs=20",
+        "--json",
+    )
     (tmp_path / "demo" / "demo.png").unlink()
     cli("plot", "demo", "--out", str(tmp_path))
     assert (tmp_path / "demo" / "demo.png").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["ground-state", "--D", "0"], "D must be >= 1"),
-    (["ground-state", "--P", "-3"], "P must be >= 1"),
-    (["ground-state", "--lambda0", "-1"], "lambda0 must be >= 0"),
-    (["ground-state", "--beta", "0"], "beta must be > 0"),
-    (["ground-state", "--damping", "1"], "damping must be < 1"),
-    (["ground-state", "--steps", "0"], "steps must be >= 1"),
-    (["ground-state", "--lambda0", "nan"], "lambda0 must be finite"),
-    (["ground-state", "--device", "tpu"], "unknown device"),
-    (["reproduce", "fig99"], "unknown experiment"),
-    (["reproduce", "demo", "--set", "oops"], "key=value"),
-    (["reproduce", "demo", "--set", "bogus=1"], "no parameter"),
-    (["plot", "demo", "--out", "/nonexistent/folder"], "no results"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ground-state", "--D", "0"], "D must be >= 1"),
+        (["ground-state", "--P", "-3"], "P must be >= 1"),
+        (["ground-state", "--lambda0", "-1"], "lambda0 must be >= 0"),
+        (["ground-state", "--beta", "0"], "beta must be > 0"),
+        (["ground-state", "--damping", "1"], "damping must be < 1"),
+        (["ground-state", "--steps", "0"], "steps must be >= 1"),
+        (["ground-state", "--lambda0", "nan"], "lambda0 must be finite"),
+        (["ground-state", "--device", "tpu"], "unknown device"),
+        (["reproduce", "fig99"], "unknown experiment"),
+        (["reproduce", "demo", "--set", "oops"], "key=value"),
+        (["reproduce", "demo", "--set", "bogus=1"], "no parameter"),
+        (["plot", "demo", "--out", "/nonexistent/folder"], "no results"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
@@ -87,7 +102,22 @@ def test_argparse_errors_exit_2_one_line():
 
 
 def test_parse_set():
-    assert parse_set(["N=20,100", "lr=1e-3", "name=paper", "flag=true", "L=[1,2]"]) == {
-        "N": [20, 100], "lr": 1e-3, "name": "paper", "flag": True, "L": [1, 2]}
-    with pytest.raises(InputError):
+    # values stay text: the runner parses each against its parameter's type (validation.experiment_param)
+    assert parse_set(["N=20,100", "lr=1e-3", "name=paper", "flag=true", "L=[1,2]", "E="]) == {
+        "N": "20,100",
+        "lr": "1e-3",
+        "name": "paper",
+        "flag": "true",
+        "L": "[1,2]",
+        "E": "",
+    }
+    with pytest.raises(InputError, match="key=value"):
         parse_set(["=3"])
+    with pytest.raises(InputError, match="given twice"):
+        parse_set(["D=5", "D=6"])
+
+
+def test_ground_state_seconds_are_the_solver_time_and_couplings_are_separate():
+    o = json.loads(cli("ground-state", "--D", "6", "--N", "20", "--P", "2000", "--json").stdout)
+    assert o["solver"] == "exact-cholesky"  # P >= D(D+1): the primal form, whose couplings are prebuilt
+    assert o["couplings_seconds"] > 0 and o["seconds"] > 0

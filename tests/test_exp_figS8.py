@@ -1,16 +1,22 @@
-"""figS8 experiment: points, one quick point computed, plot and summary."""
+"""figS8 experiment: parameters from the registry, points, one quick point, plot, repeats.csv, a toy 7th model."""
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
+import torch
 from matplotlib.figure import Figure
+from torch import nn
 
-from spinglass_icl.experiments import registry
+from spinglass_icl.experiments import arch_sweep, registry
 from spinglass_icl.experiments.catalog import figS8
+from spinglass_icl.models import Architecture, Budget, StackedModel, names, normal, register, unregister
 from spinglass_icl.validation import InputError
 
 LINEAR = ("sla", "fla", "mhla")
+MODELS = ("amp", "sla", "fla", "mhla", "sa", "tf")
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +29,6 @@ def quick_records() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def quick_record(quick_records) -> dict:
-    """The six points of N=20 merged into one dict."""
     merged: dict = {}
     for r in quick_records:
         merged.update(r)
@@ -32,19 +37,18 @@ def quick_record(quick_records) -> dict:
 
 def test_registered_and_sizes():
     exp = registry.get("figS8")
-    assert exp is figS8.EXPERIMENT and exp.uses_device
+    assert exp is figS8.EXPERIMENT
     full, quick = exp.params("full"), exp.params("quick")
-    assert (full["D"], full["P"], full["N"], full["lr"], full["weight_decay"], full["epochs"]) == \
-        (20, 10000, list(range(10, 201, 10)), 1e-3, 0.01, 5000)
+    assert (full["D"], full["P"], full["N"], full["weight_decay"]) == (20, 10000, list(range(10, 201, 10)), 0.01)
     assert (full["lambda0"], full["beta"], full["damping"]) == (0.01, 100.0, 0.9)
-    assert set(full["models"].split(",")) == {"amp", "sla", "fla", "mhla", "sa", "tf"}
+    assert full["models"].split(",") == list(MODELS) == ["amp", *names(in_figure=True)]
     assert quick["P"] > quick["D"] * (quick["D"] + 1)  # the ICL side of the transition
-    for name in ("sla", "fla", "mhla"):  # the paper's fig4b budget
-        assert figS8.training_budget(name, full) == {"lr": 1e-3, "epochs": 5000, "batch_size": None, "schedule": None}
-    for name in ("sa", "tf"):  # minibatch Adam with a cosine decay at full size, full batch at quick size
-        b = figS8.training_budget(name, full)
-        assert b["batch_size"] and b["schedule"] == "cosine" and b["epochs"] < 5000
-        assert figS8.training_budget(name, quick)["batch_size"] is None
+    sla = arch_sweep.budget("sla", full)  # the paper's fig4b optimiser: Adam lr 1e-3, wd 0.01, full batch
+    assert (sla.lr, sla.epochs, sla.weight_decay, sla.batch_size) == (1e-3, 5000, 0.01, 0)
+    for name in ("fla", "mhla", "sa", "tf"):  # minibatch Adam with a cosine decay at full size
+        b = arch_sweep.budget(name, full)
+        assert b.batch_size and b.schedule == "cosine" and b.weight_decay == (0.01 if name in LINEAR else 0.0)
+    assert full["tf_d_model"] == 32 and quick["tf_d_model"] == 8
 
 
 def test_points_one_per_model_and_every_repeat_once():
@@ -52,43 +56,78 @@ def test_points_one_per_model_and_every_repeat_once():
     pts = figS8.points(params)
     assert len(pts) == 20 * 2 * 6
     for N in params["N"]:
-        for name in figS8.MODELS:
+        for name in MODELS:
             mine = [p for p in pts if p["N"] == N and p["model"] == name]
             assert sum(p["repeats"] for p in mine) == params["repeats"]
             assert len({p["batch"] for p in mine}) == len(mine)
     # a point carries only what its model needs: changing the transformer's budget leaves FLA's keys alone
     fla = [p for p in pts if p["model"] == "fla"]
-    assert "tf_epochs" not in fla[0] and "lambda0" not in fla[0] and "tf_epochs" in next(p for p in pts if p["model"] == "tf")
+    assert "tf_epochs" not in fla[0] and "lambda0" not in fla[0] and "grad_chunk" not in fla[0]
+    assert "tf_epochs" in next(p for p in pts if p["model"] == "tf")
     assert fla == [p for p in figS8.points({**params, "tf_epochs": 7}) if p["model"] == "fla"]
+    # AMP's points have the layout of the stored full run (docs/data/figS8-full): their keys are reusable
+    amp = next(p for p in pts if p["model"] == "amp")
+    assert sorted(amp) == sorted(
+        [
+            "N",
+            "batch",
+            "repeats",
+            "D",
+            "P",
+            "P_test",
+            "weight_decay",
+            "dtype",
+            "lambda0",
+            "beta",
+            "damping",
+            "steps",
+            "model",
+        ]
+    )
     # the models of one data set share the seed (the same prompts), different data sets do not
     seeds = {(p["N"], p["batch"], p["model"]): figS8.EXPERIMENT.seed(0, p) for p in pts}
-    assert len({seeds[(10, 0, m)] for m in figS8.MODELS}) == 1
+    assert len({seeds[(10, 0, m)] for m in MODELS}) == 1
     assert seeds[(10, 0, "fla")] != seeds[(10, 1, "fla")] != seeds[(20, 1, "fla")]
     as_list = figS8.points({**params, "models": ["amp", "fla"]})  # the CLI parses a,b into a list
     assert [p["model"] for p in as_list[:2]] == ["amp", "fla"] and len(as_list) == 20 * 2 * 2
-    with pytest.raises(InputError):
-        figS8.points({**params, "models": "amp,rnn"})
-    with pytest.raises(InputError):
-        figS8.points({**params, "tf_schedule": "warp"})
     odd = figS8.points({**params, "repeats": 7, "batch_repeats": 3, "models": "amp"})
     assert [p["repeats"] for p in odd if p["N"] == 10] == [3, 3, 1]
-    with pytest.raises(InputError):
-        figS8.EXPERIMENT.params("quick", {"no_such": 1})
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ({"models": "amp,rnn"}, "registered: amp, sla, fla, mhla, sa, tf"),
+        ({"models": "sla-separate"}, "registered"),
+        ({"models": ""}, "models"),
+        ({"sa_epochs": 0}, "sa epochs"),
+        ({"tf_batch_size": 20000}, "larger than P"),
+        ({"fla_lr": 0.0}, "fla lr"),
+        ({"tf_schedule": "warp"}, "schedule"),
+        ({"sa_warmup": 40}, "warmup"),
+        ({"sla_batch_size": 100}, "Gram form"),
+    ],
+)
+def test_bad_models_and_budgets_refused_before_any_point(override, match):
+    params = figS8.EXPERIMENT.params("full", override)
+    with pytest.raises(InputError, match=match):
+        figS8.EXPERIMENT.check(params)
+    with pytest.raises(InputError, match=match):
+        figS8.points(params)
 
 
 def test_quick_point_finite_and_linear_models_beat_trivial(quick_record):
     rec = quick_record
-    for name in figS8.MODELS:
+    for name in MODELS:
         v = np.asarray(rec[f"{name}_test"])
         assert v.shape == (2,)
         if name != "amp":  # AMP may flag a non-converged run as NaN (the paper's convention)
             assert np.all(np.isfinite(v)), name
-    assert np.isfinite(rec["amp_mean"])
     trivial = np.asarray(rec["trivial_test"])
     assert np.all(np.abs(trivial - 1) < 0.3)  # E[y²] = 1
     for name in LINEAR:
         assert np.all(np.asarray(rec[f"{name}_test"]) < trivial), name
-        assert np.all(np.asarray(rec[f"{name}_contrast"]) > 0), name  # towards the identity (FLA is slow)
+        assert np.all(np.asarray(rec[f"{name}_contrast"]) > 0), name
         assert np.all(np.isfinite(rec[f"{name}_distance"])), name
     # the merged model trained on the Gram form ends near the ground state of the wd-regularised loss
     assert np.all(np.asarray(rec["sla_distance"]) < 0.2) and np.all(np.asarray(rec["sla_contrast"]) > 0.5)
@@ -96,40 +135,133 @@ def test_quick_point_finite_and_linear_models_beat_trivial(quick_record):
 
 
 def test_compute_is_deterministic_and_models_share_the_data():
-    params = figS8.EXPERIMENT.params("quick", {"models": "sla,fla,sa", "epochs": 5, "sa_batch_size": 200,
-                                               "sa_schedule": "cosine"})
+    params = figS8.EXPERIMENT.params(
+        "quick",
+        {
+            "models": "sla,fla,sa",
+            "fla_epochs": 5,
+            "sa_epochs": 3,
+            "sa_batch_size": 200,
+            "sa_schedule": "cosine",
+            "sla_epochs": 5,
+        },
+    )
     sla, fla, sa = figS8.points(params)[:3]
     a, b = figS8.compute(fla, 3, "cpu"), figS8.compute(fla, 3, "cpu")
     c = figS8.compute(fla, 4, "cpu")
     assert np.array_equal(a["fla_test"], b["fla_test"]) and not np.array_equal(a["fla_test"], c["fla_test"])
-    # same seed, another model: the same prompts, hence the same ground state and reference errors
     s, m = figS8.compute(sla, 3, "cpu"), figS8.compute(sa, 3, "cpu")
     for other in (s, m):
         assert np.array_equal(other["exact_test"], a["exact_test"])
         assert np.array_equal(other["trivial_test"], a["trivial_test"])
     assert np.all(np.isfinite(m["sa_test"])) and m["sa_train"].shape == (sa["repeats"],)
-    with pytest.raises(InputError):
-        figS8.compute({**fla, "model": "rnn"}, 3, "cpu")
+
+
+def _fake(records: list[dict]) -> list[dict]:
+    """quick_records at N=20 plus copies at N=30 with all errors × 0.8, and one stuck SA repeat."""
+    others = [{**r, "N": 30, **{k: np.asarray(v) * 0.8 for k, v in r.items() if k.endswith("_test")}} for r in records]
+    for r in others:
+        if r["model"] == "sa":
+            r["sa_test"] = np.array([0.9 * r["trivial_test"][0], r["sa_test"][1]])
+    return records + others
+
+
+def test_repeat_rows_are_the_stored_arrays(quick_records):
+    records = _fake(quick_records)
+    rows = arch_sweep.repeat_rows(records)
+    assert len(rows) == 6 * 2 * 2 and list(rows[0]) == ["model", "N", "repeat", "test_error", "trivial_error"]
+    for r in records:
+        mine = [x for x in rows if x["model"] == r["model"] and x["N"] == r["N"]]
+        assert [x["repeat"] for x in mine] == [0, 1]
+        assert [x["test_error"] for x in mine] == list(np.asarray(r[f"{r['model']}_test"], float))
+        assert [x["trivial_error"] for x in mine] == list(np.asarray(r["trivial_test"], float))
+    # a second batch continues the numbering
+    second = [{**r, "batch": 1} for r in quick_records if r["model"] == "fla"]
+    more = arch_sweep.repeat_rows([r for r in quick_records if r["model"] == "fla"] + second)
+    assert [x["repeat"] for x in more] == [0, 1, 2, 3]
 
 
 def test_plot_and_summary(quick_records, quick_record):
     params = figS8.EXPERIMENT.params("quick")
-    others = [{**r, "N": 30, **{k: np.asarray(v) * 0.8 for k, v in r.items() if k.endswith("_test")}}
-              for r in quick_records]
-    records = quick_records + others
-    fig = figS8.plot(records, params)
+    records = _fake(quick_records)
+    fig = figS8.EXPERIMENT.plot(records, params)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert len([t for t in labels if any(t.startswith(figS8.LABELS[m]) for m in figS8.MODELS)]) == 6
-    assert len(fig.axes[0].collections) >= 2  # SA and TF: every repeat as a dot
-    s = figS8.summary(records, params)
-    for name in figS8.MODELS:
+    assert len([t for t in labels if t.split(" (")[0] in ("AMP", "SLA", "FLA", "MHLA", "SA", "TF")]) == 6
+    assert "SA (softmax) (1 stuck)" in labels and not any("best" in t for t in labels)
+    from matplotlib.collections import PathCollection
+
+    dots = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+    assert len(dots) == 1 and len(dots[0].get_offsets()) == 1
+    x, y = dots[0].get_offsets()[0]
+    assert x == 30 and y == pytest.approx(0.9 * 0.8 * quick_record["trivial_test"][0])
+    s = figS8.EXPERIMENT.summary(records, params)
+    for name in MODELS:
         assert f"mean_test_{name}" in s and f"test_at_N30_{name}" in s
     assert np.isclose(s["test_at_N30_fla"], 0.8 * np.mean(quick_record["fla_test"]), atol=1e-4)
-    assert s["all_linear_beat_trivial"] is True
-    # the reference errors are taken once per data set, not once per model
-    assert np.isclose(s["test_at_N30_exact"], 0.8 * np.mean(quick_record["exact_test"]), atol=1e-4)
-    assert len(figS8._per_data_set(records)) == 2
+    assert s["all_linear_beat_trivial"] is True and s["stuck_N40plus_sa"] == 0
+
+
+class _Toy(StackedModel):
+    """A seventh architecture defined here only: ŷ = θ_r Σ_i y_i x_i·x_q/(N+1), one scalar per repeat."""
+
+    name = "toy"
+
+    def __init__(
+        self,
+        D: int,
+        repeats: int = 1,
+        *,
+        generator: torch.Generator,
+        dtype=torch.float32,
+        device: str = "cpu",
+        scale: float = 1.0,
+    ):
+        super().__init__(D, repeats)
+        self.theta = nn.Parameter(scale * normal((repeats, 1), 1.0, generator, dtype, device))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = self._check(X)
+        a = (X[..., :-1, :-1] * X[..., -1:, :-1]).sum(-1)  # Σ_i y_i x_i: (R, P, D)
+        return self.theta * (a * X[..., :-1, -1]).sum(-1) / X.shape[-1]
+
+
+def test_a_seventh_architecture_from_this_file_alone(tmp_path):
+    """Register a toy model here, run figS8 at quick size through the real runner: it gets its own
+    parameters, points, curve, legend entry and repeats.csv rows, with no project file touched."""
+    from spinglass_icl.experiments.runner import run
+
+    budget = Budget(lr=0.05, epochs=40, weight_decay=0.0)
+    register(
+        Architecture(
+            "toy",
+            "toy (θ·linear)",
+            "*",
+            _Toy,
+            linear=True,
+            projected=False,
+            accepts_stats=False,
+            quick=budget,
+            full=budget,
+            quick_options={"scale": 0.5},
+            full_options={"scale": 0.5},
+        )
+    )
+    try:
+        params = figS8.EXPERIMENT.params("quick")
+        assert params["models"].endswith(",toy") and params["toy_lr"] == 0.05 and params["toy_scale"] == 0.5
+        res = run(
+            "figS8", "quick", out=str(tmp_path), overrides={"models": "sla,toy", "sla_epochs": 100}, progress=False
+        )
+        assert not res.failed and res.n_points == 3 * 2
+        assert res.summary["mean_test_toy"] < res.summary["mean_test_trivial"]  # it learned in context
+        with open(tmp_path / "figS8" / "repeats.csv") as fh:
+            rows = list(csv.DictReader(fh))
+        assert {(r["model"], r["N"]) for r in rows} == {(m, str(n)) for m in ("sla", "toy") for n in (10, 20, 30)}
+        assert len(rows) == 2 * 3 * 2 and any(f.endswith("figS8.png") for f in res.files)
+    finally:
+        unregister("toy")
+    assert "toy" not in figS8.EXPERIMENT.params("quick")["models"]
 
 
 @pytest.mark.slow
@@ -138,14 +270,12 @@ def test_quick_run_through_the_runner(tmp_path):
 
     res = run("figS8", "quick", out=str(tmp_path), progress=False)
     assert not res.failed and res.summary["all_linear_beat_trivial"]
-    assert any(f.endswith("figS8.png") for f in res.files)
+    assert any(f.endswith("figS8.png") for f in res.files) and any(f.endswith("repeats.csv") for f in res.files)
 
 
 def test_linear_attention_trains_on_prompt_statistics(monkeypatch):
     """FLA/MHLA are trained and tested on PromptStats (C = X Xᵀ, b of the same prompts); SA on X."""
-    import torch
-
-    from spinglass_icl.architectures import PromptStats
+    from spinglass_icl.models import PromptStats
 
     seen: dict = {}
     real_fit, real_mse = figS8.fit, figS8.mse
@@ -160,7 +290,9 @@ def test_linear_attention_trains_on_prompt_statistics(monkeypatch):
 
     monkeypatch.setattr(figS8, "fit", fit)
     monkeypatch.setattr(figS8, "mse", mse)
-    params = figS8.EXPERIMENT.params("quick", {"models": "fla,mhla,sa", "epochs": 2})
+    params = figS8.EXPERIMENT.params(
+        "quick", {"models": "fla,mhla,sa", "fla_epochs": 2, "mhla_epochs": 2, "sa_epochs": 2}
+    )
     pts = figS8.points(params)[:3]
     for pt in pts:
         out = figS8.compute(pt, 3, "cpu")
@@ -172,4 +304,5 @@ def test_linear_attention_trains_on_prompt_statistics(monkeypatch):
             assert st.C.shape == (pt["repeats"], pt["P"], pt["D"] + 1, pt["D"] + 1) and st.N == pt["N"]
             assert st.C.dtype == torch.float32
     sa = pts[2]
-    assert isinstance(seen["sa"], torch.Tensor) and seen["sa"].shape == (sa["repeats"], sa["P"], sa["D"] + 1, sa["N"] + 1)
+    assert isinstance(seen["sa"], torch.Tensor)
+    assert seen["sa"].shape == (sa["repeats"], sa["P"], sa["D"] + 1, sa["N"] + 1)

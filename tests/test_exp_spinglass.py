@@ -15,7 +15,7 @@ from spinglass_icl.experiments import stats
 from spinglass_icl.experiments.registry import get
 from spinglass_icl.experiments.spec import point_seed
 from spinglass_icl.prompts import PromptSpec, sample_features
-from spinglass_icl.spinglass import SpinGlass, zero_mode_fraction_theory
+from spinglass_icl.spinglass import SpinGlass, flat_fraction_theory
 
 
 def _run(eid: str, overrides: dict, keep=lambda p: True) -> tuple[list[dict], dict, Figure]:
@@ -145,14 +145,12 @@ def test_figS7_zero_modes_closed_form():
     recs, params, _ = _run("figS7", {"P": Ps, "D": Ds, "spectrum_P": [100], "spectrum_draws": 2, "chunk": 2})
     for r in recs:
         assert r["zero_count_min"] == r["zero_count_max"] == r["theory_count"], (r["D"], r["P"])
-        assert r["zero_fraction"] == pytest.approx(zero_mode_fraction_theory(r["P"], r["D"]), abs=1e-12)
+        assert r["zero_fraction"] == pytest.approx(flat_fraction_theory(r["P"], r["D"], effective=False), abs=1e-12)
 
 
 @pytest.mark.parametrize("P", [30, 200])
 def test_figS7_small_spectrum_equals_full(P):
-    from spinglass_icl.experiments.catalog.figS7 import spectrum
-
     f = sample_features(PromptSpec(D=6, N=20), P, np.random.default_rng(P))
-    small, full = spectrum(f, "small"), spectrum(f, "full")
+    small, full = SpinGlass(f).gram_spectrum(small=True), SpinGlass(f).gram_spectrum()
     assert np.allclose(small, full, atol=1e-10)
-    assert np.allclose(full, SpinGlass(f).gram_spectrum(), atol=1e-10)
+    assert np.allclose(full, np.linalg.eigvalsh(SpinGlass(f).hessian()), atol=1e-10)  # λ0 = 0: A = SᵀS/P

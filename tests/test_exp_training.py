@@ -39,11 +39,12 @@ def check_plot(exp_id: str, records: list[dict], params: dict) -> None:
 
 # -- shared helpers -----------------------------------------------------------------------------
 
+
 def test_nested_spinglasses_match_direct_grams():
     rng = np.random.default_rng(3)
     f = common.draw_repeats(PromptSpec(D=3, N=7), 40, 2, rng)
     for sg in common.nested_spinglasses(f, [5, 17, 40], 0.2):
-        prefix = type(f)(a=f.a[:, :sg.P], b=f.b[:, :sg.P], y=f.y[:, :sg.P], N=f.N)
+        prefix = type(f)(a=f.a[:, : sg.P], b=f.b[:, : sg.P], y=f.y[:, : sg.P], N=f.N)
         ref = SpinGlass(prefix, 0.2)
         np.testing.assert_allclose(sg.gram, ref.gram, atol=1e-13)
         np.testing.assert_allclose(sg.h, ref.h)
@@ -72,6 +73,7 @@ def test_paper_cholesky_goes_through_explicit_prompts():
 
 
 # -- experiments ---------------------------------------------------------------------------------
+
 
 def test_fig2_large_P_generalises():
     records, params = run_points("fig2", {"repeats": 2, "epochs": 150, "amp_P": 3000})
@@ -110,17 +112,29 @@ def test_fig4b_amp_matches_training():
 
 
 def test_fig4b_unpaired_option_runs():
-    records, _ = run_points("fig4b", {"N": [50], "repeats": 2, "chunk": 2, "P_test": 200, "P": 8000,
-                                      "epochs": 500, "pairing": "unpaired"})
+    records, _ = run_points(
+        "fig4b", {"N": [50], "repeats": 2, "chunk": 2, "P_test": 200, "P": 8000, "epochs": 500, "pairing": "unpaired"}
+    )
     assert np.isfinite(records[0]["adam_mean"]) and np.isfinite(records[0]["exact_mean"])
 
 
 def test_figS1_peak_at_interpolation_threshold():
     D = 16
-    alphas = [0.1, 0.5, 0.9, 1.0, 1.05, 1.1, 1.2, 1.5, 2.0]
-    records, params = run_points("figS1", {"D": D, "alpha": alphas, "models": ["merged"], "repeats": 4, "chunk": 4,
-                                           "curve_P": [435], "curve_lr": [0.02], "curve_epochs": 50,
-                                           "curve_repeats": 2})
+    grid = [0.1, 0.5, 0.9, 1.0, 1.05, 1.1, 1.2, 1.5, 2.0]
+    records, params = run_points(
+        "figS1",
+        {
+            "D": D,
+            "P_over_D2": grid,
+            "models": ["merged"],
+            "repeats": 4,
+            "chunk": 4,
+            "curve_P": [435],
+            "curve_lr": [0.02],
+            "curve_epochs": 50,
+            "curve_repeats": 2,
+        },
+    )
     from spinglass_icl.experiments.catalog.figS1 import peak_P
 
     assert abs(peak_P(records, "merged") / (D * (D + 1)) - 1) <= 0.10
@@ -139,8 +153,10 @@ def test_figS4_finite_and_amp_matches_adam():
 
 
 def test_figS4_paper_cholesky_option():
-    records, _ = run_points("figS4", {"c": [0.5], "repeats": 1, "chunk": 1, "P": 1500, "P_test": 200,
-                                      "epochs": 200, "cholesky": "paper", "N": 30})
+    records, _ = run_points(
+        "figS4",
+        {"c": [0.5], "repeats": 1, "chunk": 1, "P": 1500, "P_test": 200, "epochs": 200, "cholesky": "paper", "N": 30},
+    )
     assert np.isfinite(records[0]["adam_mean"])
 
 
@@ -148,8 +164,10 @@ def test_figS6_loss_forms_agree_and_distance_decreases():
     from spinglass_icl.experiments.catalog.figS6 import loss_direct, loss_terms
 
     g = torch.Generator().manual_seed(0)
-    W11, W21 = torch.randn(5, 4, 4, generator=g, dtype=torch.float64), torch.randn(5, 1, 4, generator=g,
-                                                                                   dtype=torch.float64)
+    W11, W21 = (
+        torch.randn(5, 4, 4, generator=g, dtype=torch.float64),
+        torch.randn(5, 1, 4, generator=g, dtype=torch.float64),
+    )
     X = torch.randn(5, 4, 9, generator=g, dtype=torch.float64)
     C, w = X @ X.transpose(-1, -2) / 9, torch.randn(5, 3, 4, generator=g, dtype=torch.float64)
     torch.testing.assert_close(loss_terms(W11, W21, C, w), loss_direct(W11, W21, C, w))

@@ -5,14 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import make_explicit, make_features, stack
-from spinglass_icl.features import (effective_index, embed_effective, feature_matrix, n_effective, n_spins,
-                                    predict)
+from spinglass_icl.features import effective_index, embed_effective, feature_matrix, n_effective, n_spins, predict
 from spinglass_icl.models import MergedSLA, SeparateSLA
-from spinglass_icl.prompts import (PromptSpec, correlation_cholesky, features_from_prompts, sample_features,
-                                   sample_prompts)
+from spinglass_icl.prompts import (
+    PromptSpec,
+    correlation_cholesky,
+    features_from_prompts,
+    sample_features,
+    sample_prompts,
+)
 from spinglass_icl.validation import InputError
 
 sizes = st.integers(min_value=1, max_value=6)
@@ -45,8 +50,7 @@ def test_label_noise_variance():
 
 def _token_covariance(cholesky: str, c: float, n_tok: int = 4) -> np.ndarray:
     """Empirical covariance of the n_tok values of one token coordinate (pooled over prompts and D)."""
-    pr = sample_prompts(PromptSpec(D=5, N=n_tok - 1, correlation=c, cholesky=cholesky), 20000,
-                        np.random.default_rng(7))
+    pr = sample_prompts(PromptSpec(D=5, N=n_tok - 1, correlation=c, cholesky=cholesky), 20000, np.random.default_rng(7))
     x = pr.X[:, :5, :].reshape(-1, n_tok)  # rows: one coordinate of one prompt
     return x.T @ x / x.shape[0]
 
@@ -119,10 +123,21 @@ def _zscores(s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
     return np.where(const, 0.0, np.abs(diff) / np.where(const, 1.0, se))
 
 
-@pytest.mark.parametrize("N,kw", [(5, {}), (5, {"noise": 0.4}), (5, {"correlation": 0.4}),
-                                  (5, {"noise": 0.3, "correlation": 0.7}), (5, {"sigma_x": 1.5, "sigma_w": 0.7}),
-                                  (1, {}), (1, {"noise": 0.5, "correlation": 0.5}), (2, {"noise": 0.5}),
-                                  (2, {"noise": 0.2, "correlation": 0.3}), (40, {"noise": 0.3, "correlation": 0.2})])
+@pytest.mark.parametrize(
+    "N,kw",
+    [
+        (5, {}),
+        (5, {"noise": 0.4}),
+        (5, {"correlation": 0.4}),
+        (5, {"noise": 0.3, "correlation": 0.7}),
+        (5, {"sigma_x": 1.5, "sigma_w": 0.7}),
+        (1, {}),
+        (1, {"noise": 0.5, "correlation": 0.5}),
+        (2, {"noise": 0.5}),
+        (2, {"noise": 0.2, "correlation": 0.3}),
+        (40, {"noise": 0.3, "correlation": 0.2}),
+    ],
+)
 def test_direct_sampler_moments_match_explicit(N, kw):
     # (a task pool is left out: its moments are conditional on the drawn pool, which differs per seed)
     D, P = 3, 30000
@@ -214,5 +229,6 @@ def test_models_forward_equals_feature_prediction():
             for r in range(R):
                 np.testing.assert_allclose(out[r], predict(W[r], fs[r]), rtol=1e-12, atol=1e-12)
                 np.testing.assert_allclose(out[r], feature_matrix(fs[r]) @ W[r].ravel(), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(sep.merged_weight().numpy(),
-                                   np.swapaxes(sep.Wq.numpy(), -1, -2) @ sep.Wk.numpy(), atol=1e-14)
+        np.testing.assert_allclose(
+            sep.merged_weight().numpy(), np.swapaxes(sep.Wq.numpy(), -1, -2) @ sep.Wk.numpy(), atol=1e-14
+        )

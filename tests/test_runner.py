@@ -81,27 +81,47 @@ def test_results_do_not_depend_on_worker_count(tmp_path):
     two = run("demo", out=tmp_path / "b", overrides=SMALL, workers=2, progress=False)
     assert not one.failed and not two.failed
     # identical up to BLAS summation order (threads differ between the two executors)
-    np.testing.assert_allclose(_numbers(_csv(tmp_path / "b/demo/results.csv")),
-                               _numbers(_csv(tmp_path / "a/demo/results.csv")), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        _numbers(_csv(tmp_path / "b/demo/results.csv")),
+        _numbers(_csv(tmp_path / "a/demo/results.csv")),
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 def test_dask_local_cluster_gives_the_same_results(tmp_path):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         s = run("demo", out=tmp_path / "dask", overrides=SMALL, scheduler=cluster.scheduler_address, progress=False)
     assert s.n_computed == 3 and not s.failed
     ref = run("demo", out=tmp_path / "ref", overrides=SMALL, progress=False)
     assert not ref.failed
-    np.testing.assert_allclose(_numbers(_csv(tmp_path / "dask/demo/results.csv")),
-                               _numbers(_csv(tmp_path / "ref/demo/results.csv")), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        _numbers(_csv(tmp_path / "dask/demo/results.csv")),
+        _numbers(_csv(tmp_path / "ref/demo/results.csv")),
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
-def test_failed_point_is_stored_and_reported(tmp_path):
-    s = run("demo", out=tmp_path, overrides={**SMALL, "P": [0, 12]}, progress=False)
-    assert len(s.failed) == 1 and "P must be >= 1" in s.failed[0][1]
+def test_failed_point_is_stored_and_reported(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    demo = registry.get("demo")
+
+    def compute(point, seed, device):  # a point that fails while computing (inputs were valid)
+        if point["P"] == 5:
+            raise FloatingPointError("diverged on purpose")
+        return demo.compute(point, seed, device)
+
+    real_get = registry.get
+    monkeypatch.setattr(registry, "get", lambda i: replace(demo, compute=compute) if i == "demo" else real_get(i))
+    s = run("demo", out=tmp_path, overrides={**SMALL, "P": [5, 12]}, progress=False)
+    assert len(s.failed) == 1 and "diverged on purpose" in s.failed[0][1]
     rows = {int(r["P"]): r for r in _csv(tmp_path / "demo/results.csv")}
-    assert rows[0]["status"] == "failed" and "P must be >= 1" in rows[0]["error"]
+    assert rows[5]["status"] == "failed" and "FloatingPointError: diverged on purpose" in rows[5]["error"]
     assert rows[12]["status"] == "done"
 
 
@@ -114,6 +134,38 @@ def test_bad_parameters_are_input_errors(tmp_path):
         run("demo", out=tmp_path, workers=0)
     with pytest.raises(InputError, match="duplicate|same parameters"):
         run("demo", out=tmp_path, overrides={**SMALL, "P": [5, 5]}, progress=False)
+    with pytest.raises(InputError, match="demo P=\\[0, 12\\]: out of range"):
+        run("demo", out=tmp_path / "p0", overrides={**SMALL, "P": [0, 12]}, progress=False)
+    assert not (tmp_path / "p0").exists()  # refused before anything was written
+    with pytest.raises(InputError, match="repeats=0"):
+        run("demo", out=tmp_path, overrides={**SMALL, "repeats": 0}, progress=False)
+
+
+def test_experiment_check_runs_before_any_point(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    demo = registry.get("demo")
+
+    def check(params):
+        if params["P_test"] > 50:
+            raise InputError("P_test must be <= 50 here")
+
+    real_get = registry.get
+    monkeypatch.setattr(registry, "get", lambda i: replace(demo, check=check) if i == "demo" else real_get(i))
+    with pytest.raises(InputError, match="P_test must be <= 50"):
+        run("demo", out=tmp_path, overrides={**SMALL, "P_test": 100}, progress=False)
+    assert not (tmp_path / "demo").exists()
+
+
+def test_points_failure_is_an_input_error(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    demo = registry.get("demo")
+    real_get = registry.get
+    broken = replace(demo, points=lambda p: [][0])  # IndexError while expanding
+    monkeypatch.setattr(registry, "get", lambda i: broken if i == "demo" else real_get(i))
+    with pytest.raises(InputError, match="do not expand into points"):
+        run("demo", out=tmp_path, overrides=SMALL, progress=False)
 
 
 def test_every_registered_experiment_has_a_complete_spec():

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import make_features, make_spinglass, stack
 from spinglass_icl.features import effective_index, feature_matrix, n_effective, n_spins
@@ -46,7 +46,6 @@ def test_exact_methods_agree(P, method):
     assert rel(res.mean, ref) < 1e-10
     assert res.residual < 1e-10
     assert res.W.shape == (4, 4) and np.all(res.W[:, 3] == 0)
-    assert res.seconds >= 0
 
 
 @pytest.mark.parametrize("P", [4, 9, 30])
@@ -76,25 +75,25 @@ def test_cg_never_forms_a_KxK_matrix():
     sg = make_spinglass(D=D, N=20, P=2 * Ke, lambda0=0.01, seed=1)
     tracemalloc.start()
     try:
-        t0 = time.perf_counter()
         res = solve_cg(sg)
-        seconds = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert res.converged.all() and res.residual < 1e-9
     assert peak < Ke * Ke * 8 / 4, f"peak {peak / 1e6:.1f} MB vs K_eff² doubles {Ke * Ke * 8 / 1e6:.1f} MB"
     assert "gram" not in sg.__dict__ and "gram_effective" not in sg.__dict__  # cached_property untouched
-    assert seconds < 10
+    # (its speed at D = 60 is measured by benchmarks/bench_cg.py, not asserted here)
 
 
-def test_cg_at_D60_is_quick():
-    D = 60
-    sg = make_spinglass(D=D, N=100, P=2 * n_effective(D), lambda0=0.01, seed=2)
-    t0 = time.perf_counter()
-    res = solve_cg(sg)
-    assert res.converged.all() and time.perf_counter() - t0 < 20
-    assert "gram" not in sg.__dict__
+def test_hessian_matvec_equals_dense_hessian():
+    sg = make_spinglass(D=3, N=8, P=30, lambda0=0.2, seed=9)
+    M = np.random.default_rng(0).standard_normal((4, 3))
+    want = sg.hessian_effective() @ M.ravel()
+    np.testing.assert_allclose(sg.hessian_matvec(M).ravel(), want, rtol=1e-12, atol=1e-14)
+    full = np.random.default_rng(1).standard_normal((4, 4))
+    np.testing.assert_allclose(
+        sg.hessian_matvec(full, effective=False).ravel(), sg.hessian() @ full.ravel(), rtol=1e-12, atol=1e-14
+    )
 
 
 @pytest.mark.parametrize("lambda0", [0.05, 1.0])
@@ -142,7 +141,7 @@ def _reference_inputs(sg: SpinGlass, seed: int):
 def test_paper_amp_equals_literal_loop(steps, tol):
     sg = make_spinglass(D=2, N=10, P=500, lambda0=0.1, seed=4)
     seed = 17
-    vec = amp(sg, beta=100.0, damping=0.9, steps=steps, tol=tol, seed=seed)
+    vec = amp(sg, beta=100.0, damping=0.9, steps=steps, tol=tol, rng=np.random.default_rng(seed))
     m, v, t, err = amp_paper_reference(*_reference_inputs(sg, seed), beta=100.0, damping=0.9, steps=steps, tol=tol)
     np.testing.assert_allclose(vec.mean, m.numpy(), rtol=1e-12, atol=1e-12 * np.abs(m.numpy()).max())
     np.testing.assert_allclose(vec.variance, v.numpy(), rtol=1e-12, atol=1e-12 * np.abs(v.numpy()).max())
@@ -155,7 +154,9 @@ def test_paper_amp_equals_literal_loop(steps, tol):
 def test_paper_amp_fixed_point_equation_and_distance_from_exact():
     sg = make_spinglass(D=4, N=20, P=2000, lambda0=0.01, seed=5)
     beta = 100.0
-    res = amp(sg, beta=beta, steps=3000, tol=1e-30, seed=0)  # run to the fixed point, not the paper's stop
+    res = amp(
+        sg, beta=beta, steps=3000, tol=1e-30, rng=np.random.default_rng(0)
+    )  # run to the fixed point, not the paper's stop
     m, v = res.mean, res.variance
     assert np.all(np.isfinite(m)) and np.all(v > 0)
     J = sg.J
@@ -171,7 +172,16 @@ def test_paper_amp_fixed_point_equation_and_distance_from_exact():
 @pytest.mark.parametrize("init", ["cavity", "paper"])
 def test_onsager_amp_fixed_point_is_exact(init):
     sg = make_spinglass(D=4, N=20, P=2000, lambda0=0.01, seed=5)
-    res = amp(sg, beta=100.0, onsager=True, init=init, criterion="residual", tol=1e-12, steps=5000, seed=1)
+    res = amp(
+        sg,
+        beta=100.0,
+        onsager=True,
+        init=init,
+        criterion="residual",
+        tol=1e-12,
+        steps=5000,
+        rng=np.random.default_rng(1),
+    )
     assert res.converged and res.residual < 1e-12
     assert rel(res.mean, dense_ground_state(sg)) < 1e-10
 
@@ -180,14 +190,15 @@ def test_amp_batched_equals_single():
     fs = [make_features(3, 20, 600, seed=s) for s in range(3)]
     sgb = SpinGlass(stack(fs), 0.05)
     rng_seed = 3
-    rb = amp(sgb, steps=150, seed=rng_seed)
+    rb = amp(sgb, steps=150, rng=np.random.default_rng(rng_seed))
     m0 = np.random.default_rng(rng_seed).standard_normal((3, sgb.K))
     v0 = np.random.default_rng(rng_seed).standard_normal((6, sgb.K))[3:]
     assert rb.mean.shape == (3, 16) and rb.converged.shape == (3,)
     for r, f in enumerate(fs):
         sg1 = SpinGlass(f, 0.05)
-        ref = amp_paper_reference(*(torch.tensor(x) for x in (sg1.J, sg1.h, sg1.lam, m0[r], v0[r])),
-                                  beta=100.0, damping=0.9, steps=150)
+        ref = amp_paper_reference(
+            *(torch.tensor(x) for x in (sg1.J, sg1.h, sg1.lam, m0[r], v0[r])), beta=100.0, damping=0.9, steps=150
+        )
         np.testing.assert_allclose(rb.mean[r], ref[0].numpy(), rtol=1e-10, atol=1e-12)
         assert rb.iterations[r] == ref[2]  # each problem stops on its own
 
@@ -196,17 +207,22 @@ def test_amp_batched_equals_single():
 @pytest.mark.parametrize("init", ["paper", "cavity"])
 def test_diverging_amp_is_never_reported_converged(onsager, init):
     sg = make_spinglass(D=3, N=8, P=5, lambda0=1e-6, seed=0)
-    res = amp(sg, onsager=onsager, init=init, steps=300)
+    res = amp(sg, onsager=onsager, init=init, steps=300, rng=np.random.default_rng(0))
     assert not res.converged
     assert res.message
     assert np.isnan(res.masked_mean()).all()
 
 
-@given(P=st.integers(1, 400), lambda0=st.sampled_from([1e-6, 0.01, 1.0]), seed=st.integers(0, 100),
-       onsager=st.booleans(), damping=st.sampled_from([0.0, 0.5, 0.9]))
+@given(
+    P=st.integers(1, 400),
+    lambda0=st.sampled_from([1e-6, 0.01, 1.0]),
+    seed=st.integers(0, 100),
+    onsager=st.booleans(),
+    damping=st.sampled_from([0.0, 0.5, 0.9]),
+)
 def test_amp_converged_implies_finite_and_positive(P, lambda0, seed, onsager, damping):
     sg = make_spinglass(D=2, N=10, P=P, lambda0=lambda0, seed=seed)
-    res = amp(sg, onsager=onsager, damping=damping, steps=60, seed=seed)
+    res = amp(sg, onsager=onsager, damping=damping, steps=60, rng=np.random.default_rng(seed))
     if res.converged:
         assert np.all(np.isfinite(res.mean)) and np.all(res.variance > 0)
     else:
@@ -241,8 +257,9 @@ def test_sample_exact_moments():
 def test_langevin_moments(metropolis, dt):
     beta = 1.0
     sg = make_spinglass(D=2, N=6, P=40, lambda0=0.5, seed=6)
-    res = langevin(sg, beta, chains=256, steps=3000, burn_in=500, metropolis=metropolis, dt=dt,
-                   rng=np.random.default_rng(1))
+    res = langevin(
+        sg, beta, chains=256, steps=3000, burn_in=500, metropolis=metropolis, dt=dt, rng=np.random.default_rng(1)
+    )
     Ke = n_effective(2)
     A = sg.gram_effective + sg.lambda0 * np.eye(Ke)
     L = np.linalg.cholesky(beta * A)
@@ -265,8 +282,9 @@ def test_unadjusted_langevin_with_large_step_is_biased():
     Ke = n_effective(2)
     A = sg.gram_effective + sg.lambda0 * np.eye(Ke)
     lmax = np.linalg.eigvalsh(A)[-1]
-    res = langevin(sg, beta, chains=128, steps=1500, burn_in=300, metropolis=False, dt=1.0 / lmax,
-                   rng=np.random.default_rng(1))
+    res = langevin(
+        sg, beta, chains=128, steps=1500, burn_in=300, metropolis=False, dt=1.0 / lmax, rng=np.random.default_rng(1)
+    )
     L = np.linalg.cholesky(beta * A)
     assert np.abs(L.T @ res.extra["cov"] @ L - np.eye(Ke)).max() > 0.2
 
@@ -276,8 +294,9 @@ def test_langevin_divergence_and_stuck_chains_are_not_converged():
     Ke = n_effective(2)
     lmax = np.linalg.eigvalsh(sg.gram_effective + sg.lambda0 * np.eye(Ke))[-1]
     # unadjusted Euler with dt > 2/λ_max blows up
-    res = langevin(sg, 1.0, chains=8, steps=3000, burn_in=10, metropolis=False, dt=3 / lmax,
-                   rng=np.random.default_rng(0))
+    res = langevin(
+        sg, 1.0, chains=8, steps=3000, burn_in=10, metropolis=False, dt=3 / lmax, rng=np.random.default_rng(0)
+    )
     assert not res.converged and "diverged" in res.message and int(res.iterations) < 3000
     assert np.isnan(res.masked_mean()).all()
     # MALA with an absurd step rejects everything: the chains never leave their start

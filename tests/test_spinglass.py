@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import make_features, stack
-from spinglass_icl import spinglass as sg_module
 from spinglass_icl.features import effective_index, feature_matrix, n_effective, n_spins
-from spinglass_icl.spinglass import SpinGlass, zero_mode_fraction_theory
+from spinglass_icl.spinglass import SpinGlass, effective_gram, flat_fraction_theory
 
 
 def brute_force(f, lambda0: float, *, paper: bool = False):
@@ -60,12 +60,13 @@ def test_paper_builder_differs_from_model_builder():
     np.testing.assert_allclose(Hb, Ha.T, rtol=1e-12)
 
 
-def test_gram_chunking_over_prompts(monkeypatch):
+def test_gram_chunking_over_prompts():
     """The chunked syrk gives the same Gram matrix as one dense product, across chunk boundaries."""
     f = make_features(2, 3, 25, seed=2)
     S = feature_matrix(f, effective=True)
     want = S.T @ S / 25
-    monkeypatch.setattr(sg_module, "_CHUNK", 7)
+    for chunk in (7, 25, 2048):
+        np.testing.assert_allclose(effective_gram(f.a, f.b, f.N, chunk=chunk) / 25, want, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(SpinGlass(f, 0.0).gram_effective, want, rtol=1e-13, atol=1e-15)
 
 
@@ -98,8 +99,9 @@ def literal_energy(sg: SpinGlass, w: np.ndarray) -> float:
     return e + 0.5 * float(sg.y2)
 
 
-@given(seed=st.integers(0, 10_000), lambda0=st.sampled_from([0.0, 0.01, 1.0]), D=st.integers(1, 3),
-       P=st.integers(1, 30))
+@given(
+    seed=st.integers(0, 10_000), lambda0=st.sampled_from([0.0, 0.01, 1.0]), D=st.integers(1, 3), P=st.integers(1, 30)
+)
 def test_energy_identity(seed, lambda0, D, P):
     f = make_features(D, 4, P, seed=seed)
     sg = SpinGlass(f, lambda0)
@@ -128,8 +130,7 @@ def test_energy_is_minimised_by_ground_state():
 
 
 # -- Hessian -----------------------------------------------------------------------------------------
-@given(seed=st.integers(0, 10_000), D=st.integers(1, 4), P=st.integers(1, 40),
-       lambda0=st.sampled_from([0.0, 0.1]))
+@given(seed=st.integers(0, 10_000), D=st.integers(1, 4), P=st.integers(1, 40), lambda0=st.sampled_from([0.0, 0.1]))
 def test_hessian_matvec(seed, D, P, lambda0):
     sg = SpinGlass(make_features(D, 5, P, seed=seed), lambda0)
     rng = np.random.default_rng(seed)
@@ -138,33 +139,37 @@ def test_hessian_matvec(seed, D, P, lambda0):
     np.testing.assert_allclose(A, sg.gram + lambda0 * np.eye(n_spins(D)), rtol=0, atol=0)
     M = rng.standard_normal((D + 1, D + 1))
     scale = np.abs(A).max() * np.abs(M).max() * n_spins(D)
-    np.testing.assert_allclose(sg.hessian_matvec(M, effective=False).ravel(), A @ M.ravel(), rtol=0,
-                               atol=1e-12 * scale)
+    np.testing.assert_allclose(sg.hessian_matvec(M, effective=False).ravel(), A @ M.ravel(), rtol=0, atol=1e-12 * scale)
     Me = M[:, :D]
     Ae = sg.gram_effective + lambda0 * np.eye(n_effective(D))
     np.testing.assert_allclose(sg.hessian_matvec(Me).ravel(), Ae @ Me.ravel(), rtol=0, atol=1e-12 * scale)
 
 
 # -- spectrum and zero modes ---------------------------------------------------------------------------
-@pytest.mark.parametrize("D,P", [(2, 1), (2, 3), (2, 6), (2, 20), (3, 5), (3, 11), (3, 13), (3, 60), (4, 8),
-                                 (4, 100), (5, 12), (5, 200)])
-def test_zero_mode_fraction_closed_form(D, P):
+@pytest.mark.parametrize(
+    "D,P", [(2, 1), (2, 3), (2, 6), (2, 20), (3, 5), (3, 11), (3, 13), (3, 60), (4, 8), (4, 100), (5, 12), (5, 200)]
+)
+def test_flat_fraction_closed_form(D, P):
     sg = SpinGlass(make_features(D, 10, P, seed=P), 0.0)
     want = 1.0 - min(P, D * (D + 1)) / (D + 1) ** 2
-    assert zero_mode_fraction_theory(P, D) == pytest.approx(want, abs=1e-15)
+    assert flat_fraction_theory(P, D, effective=False) == pytest.approx(want, abs=1e-15)
+    want_eff = 1.0 - min(P, D * (D + 1)) / (D * (D + 1))
+    assert flat_fraction_theory(P, D) == pytest.approx(want_eff, abs=1e-15)
+    assert float(sg.flat_fraction()) == pytest.approx(want_eff, abs=1e-15)  # default: the rank rule
     # spectra of SᵀS/P are O(1) here; a relative threshold keeps the count scale-free
     spec = sg.gram_spectrum()
     assert spec.shape == (n_spins(D),) and np.all(np.diff(spec) >= 0)
     tol = 1e-9 * spec[-1]
-    assert float(sg.zero_mode_fraction(tol)) == pytest.approx(want, abs=1e-15)
+    assert float(sg.flat_fraction(effective=False, tol=tol)) == pytest.approx(want, abs=1e-15)
     assert float(np.mean(spec < tol)) == pytest.approx(want, abs=1e-15)
 
 
-def test_zero_mode_fraction_default_tolerance_paper_sizes():
-    """The paper's |λ| < 1e-5 threshold counts the flat directions correctly at D=20-like scales."""
+def test_flat_fraction_spec_tolerance_paper_sizes():
+    """SPEC's |λ| < 1e-5 threshold on all (D+1)² spins counts the flat directions correctly at D=20-like scales."""
     for P in (100, 600):
         sg = SpinGlass(make_features(8, 50, P, seed=P), 0.0)
-        assert float(sg.zero_mode_fraction()) == pytest.approx(zero_mode_fraction_theory(P, 8), abs=1e-15)
+        got = float(sg.flat_fraction(effective=False, tol=1e-5))
+        assert got == pytest.approx(flat_fraction_theory(P, 8, effective=False), abs=1e-15)
 
 
 # -- blocks ----------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import torch
 
 from conftest import make_explicit, make_features, stack
 from spinglass_icl.features import feature_matrix
-from spinglass_icl.metrics import contrast_ratio, relative_distance, test_error as query_error
+from spinglass_icl.metrics import contrast_ratio, query_error, relative_distance
 from spinglass_icl.models import MergedSLA, SeparateSLA, paper_init
 from spinglass_icl.prompts import Features, features_from_prompts
 from spinglass_icl.solvers.exact import solve_exact
@@ -70,13 +70,21 @@ def test_batched_repeats_equal_separate_runs(data):
     ftr, fte, *_ = data
     W0 = paper_init((R, D + 1, D + 1), D, torch.Generator().manual_seed(1), torch.float64)
     kw = dict(lr=0.01, epochs=40, weight_decay=0.01, record_every=7)
-    both = adam_gram(GramData.from_spinglass(SpinGlass(ftr, 0.0), dtype="float64"), [W0],
-                     test=GramData.from_spinglass(SpinGlass(fte, 0.0), dtype="float64"), **kw)
+    both = adam_gram(
+        GramData.from_spinglass(SpinGlass(ftr, 0.0), dtype="float64"),
+        [W0],
+        test=GramData.from_spinglass(SpinGlass(fte, 0.0), dtype="float64"),
+        **kw,
+    )
     assert list(both.test_epochs) == [0, 7, 14, 21, 28, 35, 40]
     for r in range(R):
-        one = lambda f: Features(f.a[r:r + 1], f.b[r:r + 1], f.y[r:r + 1], f.N)  # noqa: E731
-        single = adam_gram(GramData.from_spinglass(SpinGlass(one(ftr), 0.0), dtype="float64"), [W0[r:r + 1]],
-                           test=GramData.from_spinglass(SpinGlass(one(fte), 0.0), dtype="float64"), **kw)
+        one = lambda f, r=r: Features(f.a[r : r + 1], f.b[r : r + 1], f.y[r : r + 1], f.N)  # noqa: E731
+        single = adam_gram(
+            GramData.from_spinglass(SpinGlass(one(ftr), 0.0), dtype="float64"),
+            [W0[r : r + 1]],
+            test=GramData.from_spinglass(SpinGlass(one(fte), 0.0), dtype="float64"),
+            **kw,
+        )
         np.testing.assert_allclose(both.W[r], single.W[0], rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(both.train_loss[r], single.train_loss[0], rtol=1e-13)
         np.testing.assert_allclose(both.test_loss[r], single.test_loss[0], rtol=1e-13)
@@ -128,6 +136,22 @@ def test_adam_class_matches_torch_optim():
         opt.step()
         (p,) = ours.step([g])
         np.testing.assert_allclose(p, t.detach().numpy(), rtol=1e-13, atol=1e-15)
+
+
+def test_gram_loss_is_never_negative():
+    """The Gram form wᵀGw − 2cᵀw + ⟨y²⟩ of a mean of squares can round below 0 at an interpolating
+    minimum (demo printed -5.2e-08); the loss is clamped there and otherwise equals the direct mean."""
+    # G, c, y2 as rounding leaves them for one prompt s = 1, y = 1: ⟨y²⟩ a hair below cᵀG⁻¹c
+    gram = GramData(G=np.ones((1, 1, 1)), c=np.ones((1, 1)), y2=np.array([1 - 1e-9]))
+    assert float((1 * (1 - 2 * 1)) + gram.y2[0]) < 0
+    assert gram.loss(np.ones((1, 1)))[0] == 0.0
+    t = GramData(G=torch.ones((1, 1, 1)), c=torch.ones((1, 1)), y2=torch.tensor([1 - 1e-6]))
+    assert float(t.loss(torch.ones((1, 1)))[0]) == 0.0
+    f = make_features(3, 5, 30, seed=9)
+    S = feature_matrix(f)
+    v = np.random.default_rng(1).standard_normal((1, 16))
+    gram = GramData.from_spinglass(SpinGlass(stack([f]), 0.0), dtype="float64")
+    np.testing.assert_allclose(gram.loss(v), np.mean((S @ v[0] - f.y) ** 2), rtol=1e-12)
 
 
 def test_merged_model_reaches_ground_state_many_tasks():

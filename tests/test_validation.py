@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import make_features, make_spinglass, stack
 from spinglass_icl import validation as V
@@ -27,12 +28,25 @@ def raises_one_line(fn, *args, match: str | None = None, **kwargs) -> str:
     return msg
 
 
-@pytest.mark.parametrize("kw", [dict(D=0, N=3), dict(D=2, N=0), dict(D=-1, N=3), dict(D=2.5, N=3),
-                                dict(D="3", N=3), dict(D=True, N=3), dict(D=2, N=3, sigma_x=0),
-                                dict(D=2, N=3, sigma_w=-1), dict(D=2, N=3, noise=-0.1),
-                                dict(D=2, N=3, noise=float("nan")), dict(D=2, N=3, correlation=1.0),
-                                dict(D=2, N=3, correlation=-0.1), dict(D=2, N=3, cholesky="upper"),
-                                dict(D=2, N=3, task_pool=0)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(D=0, N=3),
+        dict(D=2, N=0),
+        dict(D=-1, N=3),
+        dict(D=2.5, N=3),
+        dict(D="3", N=3),
+        dict(D=True, N=3),
+        dict(D=2, N=3, sigma_x=0),
+        dict(D=2, N=3, sigma_w=-1),
+        dict(D=2, N=3, noise=-0.1),
+        dict(D=2, N=3, noise=float("nan")),
+        dict(D=2, N=3, correlation=1.0),
+        dict(D=2, N=3, correlation=-0.1),
+        dict(D=2, N=3, cholesky="upper"),
+        dict(D=2, N=3, task_pool=0),
+    ],
+)
 def test_bad_prompt_spec(kw):
     raises_one_line(PromptSpec, **kw)
 
@@ -60,13 +74,22 @@ def test_bad_spinglass():
     raises_one_line(SpinGlass(f, 0.1).energy, np.zeros(9), convention="other")
 
 
-@pytest.mark.parametrize("kw,match", [(dict(beta=0.0), "beta"), (dict(beta=-1.0), "beta"),
-                                      (dict(damping=1.0), "damping"), (dict(damping=-0.1), "damping"),
-                                      (dict(damping=float("nan")), "damping"), (dict(steps=0), "steps"),
-                                      (dict(tol=0.0), "tol"), (dict(init="zeros"), "init"),
-                                      (dict(criterion="energy"), "criterion")])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(beta=0.0), "beta"),
+        (dict(beta=-1.0), "beta"),
+        (dict(damping=1.0), "damping"),
+        (dict(damping=-0.1), "damping"),
+        (dict(damping=float("nan")), "damping"),
+        (dict(steps=0), "steps"),
+        (dict(tol=0.0), "tol"),
+        (dict(init="zeros"), "init"),
+        (dict(criterion="energy"), "criterion"),
+    ],
+)
 def test_bad_amp_arguments(kw, match):
-    raises_one_line(amp, make_spinglass(), match=match, **kw)
+    raises_one_line(amp, make_spinglass(), rng=rng(), match=match, **kw)
 
 
 def test_bad_exact_arguments():
@@ -123,23 +146,36 @@ def test_array_checks():
     assert V.array("x", np.zeros((5, 2, 3)), shape=(None, 3)).shape == (5, 2, 3)
 
 
-@given(value=st.one_of(st.integers(max_value=0), st.floats(allow_nan=True, allow_infinity=True),
-                       st.text(max_size=3), st.none(), st.booleans()))
+@given(
+    value=st.one_of(
+        st.integers(max_value=0),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=3),
+        st.none(),
+        st.booleans(),
+    )
+)
 def test_positive_int_rejects_or_returns_positive(value):
+    err = out = None
     try:
         out = V.positive_int("n", value)
     except V.InputError as e:
-        assert "\n" not in str(e)
+        err = str(e)
+    if err is not None:
+        assert "\n" not in err
     else:
         assert isinstance(out, int) and out >= 1
 
 
 @given(value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 5), st.text(max_size=3)))
 def test_damping_domain(value):
+    err = d = None
     try:
         d = V.damping(value)
     except V.InputError as e:
-        assert "\n" not in str(e)
+        err = str(e)
+    if err is not None:
+        assert "\n" not in err
     else:
         assert 0.0 <= d < 1.0
 
@@ -157,8 +193,142 @@ def test_bad_training_init():
 
 
 def test_bad_metric_input():
-    from spinglass_icl.metrics import as_matrix, test_error as query_error
+    from spinglass_icl.metrics import as_matrix, query_error
 
     f = make_features(2, 3, 5, seed=0)
     raises_one_line(query_error, np.zeros((4, 4)), f, match="D = 2")
     raises_one_line(as_matrix, np.zeros(5))
+
+
+# -- helpers of issue 10: generators, --set parameters, memory, folders, scheduler addresses --------
+
+
+@pytest.mark.parametrize("value", [None, 0, 7, "seed", np.random.RandomState(0), 1.5])
+def test_generator_refuses_everything_but_a_numpy_generator(value):
+    msg = raises_one_line(V.generator, "rng", value, match="default_rng")
+    assert "rng" in msg
+
+
+def test_generator_passes_a_generator_through():
+    g = np.random.default_rng(3)
+    assert V.generator("rng", g) is g
+
+
+@pytest.mark.parametrize(
+    "name, raw, quick, full, expected",
+    [
+        ("N", "20,100", [2, 16], [2, 4], [20, 100]),
+        ("N", "[20, 100]", [2, 16], [2, 4], [20, 100]),
+        ("N", "20", [2, 16], [2, 4], [20]),
+        ("N", "2e1", [2], [2], [20]),
+        ("D", "5", 10, 20, 5),
+        ("lr", "1", 0.01, 0.01, 1.0),  # a whole number for a float parameter is a float
+        ("tf_lr", "0.003", 0, 0, 0.003),  # real by name although its defaults are whole
+        ("tf_lr", "0", 0, 0, 0.0),  # the default's 0 ("automatic") stays allowed
+        ("lambda0", "0", 0.01, 0.01, 0.0),
+        ("damping", "0", 0.9, 0.9, 0.0),
+        ("models", "sla,fla", "amp,sla", "amp,sla", "sla,fla"),  # a text parameter keeps its commas
+        ("models", "merged", ["merged", "separate"], ["merged", "separate"], ["merged"]),
+        ("flag", "yes", True, False, True),
+        ("D", 7.0, 10, 20, 7),  # Python values are checked the same way
+        ("N", (3, 4), [2], [2], [3, 4]),
+    ],
+)
+def test_experiment_param_parses_and_converts(name, raw, quick, full, expected):
+    out = V.experiment_param(name, raw, quick, full)
+    assert out == expected and type(out) is type(expected)
+    if isinstance(out, list):
+        assert [type(x) for x in out] == [type(x) for x in expected]
+
+
+@pytest.mark.parametrize(
+    "name, raw, quick, full, match",
+    [
+        ("N", "", [2], [2], "no value"),
+        ("N", "20,abc", [2], [2], "'abc' is not an integer"),
+        ("N", "20,,30", [2], [2], "empty value"),
+        ("N", "[]", [2], [2], "empty value|no value"),
+        ("N", "2.5", [2], [2], "not an integer"),
+        ("D", "0", 10, 20, "D takes an integer >= 1"),
+        ("repeats", "0", 4, 10, ">= 1"),
+        ("repeats", "abc", 4, 10, "not an integer"),
+        ("lambda0", "nan", 0.01, 0.01, "not finite"),
+        ("lambda0", "-1", 0.01, 0.01, ">= 0"),
+        ("beta", "0", 100.0, 100.0, "> 0"),
+        ("beta", "inf", 100.0, 100.0, "not finite"),
+        ("lr", "-0.1", 0.01, 0.01, "> 0"),
+        ("sa_lr", "-1", 0, 0.01, ">= 0"),
+        ("damping", "1", 0.9, 0.9, "< 1"),
+        ("c", "0.3,1", [0.2], [0.1], "< 1"),
+        ("D", "3,4", 10, 20, "one value expected"),
+        ("D", True, 10, 20, "not a number"),
+        ("models", "a,,b", ["merged"], ["merged"], "empty value"),
+        ("flag", "maybe", True, False, "true/false"),
+        ("chunk", "0", 4, 10, ">= 1"),  # an unnamed int is a count
+    ],
+)
+def test_experiment_param_refuses_with_key_value_and_what_is_allowed(name, raw, quick, full, match):
+    msg = raises_one_line(V.experiment_param, name, raw, quick, full, experiment="figX", match=match)
+    assert msg.startswith(f"figX {name}=") and "takes" in msg
+
+
+def test_declared_rules_accept_every_default_of_the_catalog():
+    from spinglass_icl.experiments import registry
+
+    for exp_id in registry.ids():
+        exp = registry.get(exp_id)
+        for key in exp.quick:
+            for value in (exp.quick[key], exp.full[key]):
+                V.experiment_param(key, value, exp.quick[key], exp.full[key], experiment=exp_id)
+
+
+def test_memory_guard(monkeypatch):
+    monkeypatch.setattr(V, "available_memory", lambda: 2**30)
+    V.memory("x", 2**29)
+    msg = raises_one_line(V.memory, "ground-state --D 9", 3 * 2**30, match="needs about 3 GiB")
+    assert "1 GiB are available" in msg and "--force" in msg
+    V.memory("x", 3 * 2**30, force=True)
+    assert V.available_memory() == 2**30
+
+
+def test_available_memory_is_positive():
+    assert V.available_memory() > 0
+
+
+def test_spin_glass_bytes_counts_features_spin_vectors_and_matrices():
+    D, P = 3, 50  # D+1 = 4, K = 16, D(D+1) = 12
+    base = 8 * (3 * P * 4 + 3 * 16)
+    assert V.spin_glass_bytes(D, P, matrix="none") == base
+    assert V.spin_glass_bytes(D, P, matrix="effective") == base + 8 * 3 * 12**2
+    assert V.spin_glass_bytes(D, P, matrix="full") == base + 8 * 3 * 16**2
+    assert V.spin_glass_bytes(D, 5, matrix="dual") == 8 * (3 * 5 * 4 + 3 * 16) + 8 * 3 * 25
+    assert V.spin_glass_bytes(10**5, 10) > 2**40  # the issue's 74.5 GiB case is refused, not attempted
+
+
+def test_out_folder(tmp_path):
+    assert V.out_folder(tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("x")
+    raises_one_line(V.out_folder, tmp_path / "file", match="is a file")
+    raises_one_line(V.out_folder, tmp_path / "file" / "sub", match="cannot be created")
+    raises_one_line(V.out_folder, "", match="empty")
+    raises_one_line(V.out_folder, "   ", match="empty")
+
+
+@pytest.mark.parametrize(
+    "address, expected",
+    [
+        ("tcp://127.0.0.1:8786", "tcp://127.0.0.1:8786"),
+        ("localhost:8786", "tcp://localhost:8786"),
+        ("tls://[::1]:8786", "tls://[::1]:8786"),
+    ],
+)
+def test_scheduler_address_accepts(address, expected):
+    assert V.scheduler_address(address) == expected
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["foo", "tcp://host", "tcp://host:0", "tcp://host:99999", "http://host:80", "tcp://:8786", "tcp://host:87a6", ""],
+)
+def test_scheduler_address_refuses(address):
+    assert "dask scheduler" in raises_one_line(V.scheduler_address, address)

@@ -5,13 +5,20 @@
 Spins are W flattened row-major: k = m(D+1) + n, K = (D+1)² of them.  Because b's last entry is
 zero, the D+1 spins W_{m,D+1} never enter a prediction; the *effective* spins are the other
 D(D+1), and :func:`feature_matrix` can return only those (``effective=True``).
+
+``convention="paper"`` is the authors' fig1/figS2 coupling builder: s = a ⊗ b / N with the D×D
+block transposed.  It changes J and h only (never a prediction), and it is written here, beside
+the correct map, so that there is one feature map with a flag rather than two.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import validation as V
 from .prompts import Features
+
+CONVENTIONS = ("correct", "paper")
 
 
 def n_spins(D: int) -> int:
@@ -24,10 +31,19 @@ def n_effective(D: int) -> int:
     return D * (D + 1)
 
 
-def feature_matrix(f: Features, *, effective: bool = False) -> np.ndarray:
-    """Rank-one features s^μ = a^μ ⊗ b^μ / (N+1), shape (..., P, K) (or (..., P, D(D+1)))."""
+def feature_matrix(f: Features, *, effective: bool = False, convention: str = "correct") -> np.ndarray:
+    """Rank-one features s^μ = a^μ ⊗ b^μ / (N+1), shape (..., P, K) (or (..., P, D(D+1))).
+
+    ``convention="paper"``: the authors' builder, a ⊗ b / N with the D×D block transposed.
+    """
+    V.choice("convention", convention, CONVENTIONS)
     b = f.b[..., :-1] if effective else f.b
-    s = f.a[..., :, None] * b[..., None, :] / (f.N + 1)
+    if convention == "correct":
+        s = f.a[..., :, None] * b[..., None, :] / (f.N + 1)
+    else:
+        D = f.D
+        s = f.a[..., :, None] * b[..., None, :] / f.N
+        s[..., :D, :D] = np.swapaxes(s[..., :D, :D], -1, -2).copy()
     return s.reshape(*s.shape[:-2], -1)
 
 

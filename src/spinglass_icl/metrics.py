@@ -1,4 +1,4 @@
-"""Scalar summaries of a weight matrix: test error, contrast ratio, distance to a reference.
+"""Scalar summaries of a weight matrix: query error, contrast ratio, distance to a reference.
 
 Weights may be given as matrices (..., D+1, D+1) or as flat spins (..., (D+1)²).
 """
@@ -25,15 +25,15 @@ def as_matrix(W: np.ndarray) -> np.ndarray:
     return W.reshape(W.shape[:-1] + (n, n))
 
 
-def test_error(W: np.ndarray, f: Features) -> np.ndarray:
-    """Mean squared query error of W on prompts ``f`` (fresh tasks); shape (...)."""
+def query_error(W: np.ndarray, f: Features) -> np.ndarray:
+    """Mean squared error of the query predictions of W (..., D+1, D+1) or (..., (D+1)²) on prompts
+    ``f`` (features (..., P, D+1)), averaged over the P prompts; shape (...).  The test error of the
+    experiments is this on fresh prompts with fresh tasks.  NaN weights (e.g.
+    ``SolverResult.masked_mean()`` of failed runs) give NaN."""
     W = as_matrix(W)
     if W.shape[-1] != f.D + 1:
         raise InputError(f"weights of shape {W.shape} do not match prompts with D = {f.D}")
     return np.mean((predict(W, f) - f.y) ** 2, axis=-1)
-
-
-test_error.__test__ = False  # not a pytest test despite its name
 
 
 def contrast_ratio(W: np.ndarray) -> np.ndarray:

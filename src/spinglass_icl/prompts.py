@@ -58,7 +58,7 @@ class PromptSpec:
         if self.task_pool is not None:
             object.__setattr__(self, "task_pool", V.positive_int("task_pool", self.task_pool))
 
-    def fresh_tasks(self) -> "PromptSpec":
+    def fresh_tasks(self) -> PromptSpec:
         """The same distribution with a fresh task per prompt (used for test prompts)."""
         return replace(self, task_pool=None)
 
@@ -115,6 +115,7 @@ def correlation_cholesky(n: int, c: float) -> np.ndarray:
 def sample_prompts(spec: PromptSpec, P: int, rng: np.random.Generator) -> Prompts:
     """Draw P explicit prompts (SPEC §1).  Cost O(P·N·D)."""
     P = V.positive_int("P", P)
+    rng = V.generator("rng", rng)
     D, N = spec.D, spec.N
     w = _tasks(spec, P, rng)
     z = rng.standard_normal((P, D, N + 1))
@@ -165,6 +166,7 @@ def sample_features(spec: PromptSpec, P: int, rng: np.random.Generator) -> Featu
     (correct covariance only; the authors' LᵀL variant needs :func:`sample_prompts`).
     """
     P = V.positive_int("P", P)
+    rng = V.generator("rng", rng)
     if spec.correlation > 0.0 and spec.cholesky != "correct":
         raise V.InputError("the direct sampler supports only cholesky='correct'; use sample_prompts")
     D, N, c, sx, sn = spec.D, spec.N, spec.correlation, spec.sigma_x, spec.noise

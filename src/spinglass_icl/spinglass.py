@@ -21,25 +21,25 @@ import numpy as np
 from scipy.linalg import blas
 
 from . import validation as V
-from .features import effective_index, n_effective, n_spins, predict
+from .features import effective_index, feature_matrix, n_effective, n_spins, predict
 from .metrics import as_matrix
 from .prompts import Features
 
-_CHUNK = 2048  # prompts per syrk call: bounds the feature block to 2048·K doubles
+CHUNK = 2048  # prompts per syrk call: bounds the feature block to 2048·K doubles
 
 
-def _gram_effective(a: np.ndarray, b: np.ndarray, N: int) -> np.ndarray:
-    """SᵀS on the effective spins for one problem, a, b (P, D+1): S is formed _CHUNK prompts at a
+def effective_gram(a: np.ndarray, b: np.ndarray, N: int, *, chunk: int = CHUNK) -> np.ndarray:
+    """SᵀS on the effective spins for one problem, a, b (P, D+1): S is formed chunk prompts at a
     time (never the whole P×K matrix) and accumulated by syrk."""
     P, D1 = a.shape
     Ke = D1 * (D1 - 1)
     a = a / (N + 1)  # scale the P×(D+1) factor, not the P×K product
     bq = b[:, :-1]
     G = np.zeros((Ke, Ke), order="F")
-    buf = np.empty((min(P, _CHUNK), D1, D1 - 1))  # one feature block, reused
-    for start in range(0, P, _CHUNK):
-        n = min(_CHUNK, P - start)
-        block = np.multiply(a[start:start + n, :, None], bq[start:start + n, None, :], out=buf[:n])
+    buf = np.empty((min(P, chunk), D1, D1 - 1))  # one feature block, reused
+    for start in range(0, P, chunk):
+        n = min(chunk, P - start)
+        block = np.multiply(a[start : start + n, :, None], bq[start : start + n, None, :], out=buf[:n])
         # syrk on the Fortran view of the C block: with trans=0 it computes blockᵀ block (upper half)
         G = blas.dsyrk(1.0, block.reshape(n, Ke).T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
     return np.triu(G) + np.triu(G, 1).T
@@ -50,8 +50,9 @@ class SpinGlass:
     """Couplings and fields defined by pre-training data ``features`` at regularisation λ0.
 
     ``features`` may carry leading batch dims (independent repeats): every derived array then has
-    the same leading dims.  ``paper_builder=True`` reproduces the authors' fig1/figS2 builder
-    (D×D block of s transposed, divided by N instead of N+1); it changes J and h only.
+    the same leading dims.  ``paper_builder=True`` builds J and h from the authors' feature map
+    (``features.feature_matrix(..., convention="paper")``: D×D block of s transposed, divided by N
+    instead of N+1), as their fig1/figS2 code does; it changes J and h only.
     """
 
     features: Features
@@ -89,34 +90,28 @@ class SpinGlass:
     # -- views sharing the computed couplings ---------------------------------------------------
     _CACHED = ("gram", "gram_effective", "h", "y2")
 
-    def _carry(self, other: "SpinGlass", index: tuple = ()) -> "SpinGlass":
+    def _carry(self, other: SpinGlass, index: tuple = ()) -> SpinGlass:
         for name in self._CACHED:
             if name in self.__dict__:  # filled cached_property slots (frozen dataclass)
                 other.__dict__[name] = self.__dict__[name][index] if index else self.__dict__[name]
         return other
 
-    def at(self, lambda0: float) -> "SpinGlass":
+    def at(self, lambda0: float) -> SpinGlass:
         """The same data at another λ0, reusing the couplings and fields already computed."""
         return self._carry(SpinGlass(self.features, lambda0, self.paper_builder))
 
-    def select(self, index: tuple[int, ...]) -> "SpinGlass":
+    def select(self, index: tuple[int, ...]) -> SpinGlass:
         """The problem at batch ``index`` (a tuple of ints over the batch dims), sharing what is computed."""
         f = self.features
         one = Features(a=f.a[index], b=f.b[index], y=f.y[index], N=f.N)
         return self._carry(SpinGlass(one, self.lambda0, self.paper_builder), tuple(index))
 
     # -- couplings and fields ----------------------------------------------------------------
-    def _paper_features(self) -> np.ndarray:
-        f, D = self.features, self.D
-        s = f.a[..., :, None] * f.b[..., None, :] / f.N
-        s[..., :D, :D] = np.swapaxes(s[..., :D, :D], -1, -2).copy()
-        return s.reshape(*s.shape[:-2], -1)
-
     @cached_property
     def gram(self) -> np.ndarray:
         """SᵀS/P, shape (..., K, K): the data part of the Hessian (= −J)."""
         if self.paper_builder:
-            S = self._paper_features()
+            S = feature_matrix(self.features, convention="paper")
             return np.swapaxes(S, -1, -2) @ S / self.P  # batched BLAS gemm (einsum would not use BLAS)
         eff = self.gram_effective
         out = np.zeros(self.batch_shape + (self.K, self.K))
@@ -133,7 +128,7 @@ class SpinGlass:
         f = self.features
         a = f.a.reshape((-1,) + f.a.shape[-2:])
         b = f.b.reshape((-1,) + f.b.shape[-2:])
-        G = np.stack([_gram_effective(a[r], b[r], f.N) for r in range(a.shape[0])]) / self.P
+        G = np.stack([effective_gram(a[r], b[r], f.N) for r in range(a.shape[0])]) / self.P
         return G.reshape(self.batch_shape + G.shape[-2:])
 
     @property
@@ -146,8 +141,9 @@ class SpinGlass:
         """Fields h = Sᵀy/P, shape (..., K)."""
         f = self.features
         if self.paper_builder:
-            return np.einsum("...pk,...p->...k", self._paper_features(), f.y) / self.P
-        Hm = np.einsum("...p,...pi,...pj->...ij", f.y, f.a, f.b) / (self.P * (f.N + 1))
+            return np.einsum("...pk,...p->...k", feature_matrix(f, convention="paper"), f.y) / self.P
+        # Σ_μ y^μ a^μ b^μᵀ as one batched gemm: a three-operand einsum would not use BLAS (≈ 10× slower at D=60)
+        Hm = np.swapaxes(f.a * f.y[..., None], -1, -2) @ f.b / (self.P * (f.N + 1))
         return Hm.reshape(self.batch_shape + (self.K,))
 
     @property
@@ -164,9 +160,20 @@ class SpinGlass:
         """⟨y²⟩ over the prompts: the constant of the energy is ½⟨y²⟩."""
         return np.mean(self.features.y**2, axis=-1)
 
-    def hessian(self) -> np.ndarray:
-        """A = SᵀS/P + λ0 I, shape (..., K, K)."""
-        return self.gram + self.lambda0 * np.eye(self.K)
+    def hessian(self, *, convention: str = "correct") -> np.ndarray:
+        """A = SᵀS/P + λ0 I, shape (..., K, K): the Hessian of :meth:`energy` in its ``convention``
+        (``"paper"`` adds the diagonal of SᵀS/P once more, as the authors' energy counts it twice)."""
+        V.choice("convention", convention, ("correct", "paper"))
+        A = self.gram + self.lambda0 * np.eye(self.K)
+        if convention == "paper":
+            i = np.arange(self.K)
+            A[..., i, i] += np.diagonal(self.gram, axis1=-2, axis2=-1)
+        return A
+
+    def hessian_effective(self) -> np.ndarray:
+        """A on the D(D+1) effective spins, SᵀS/P + λ0 I, shape (..., D(D+1), D(D+1)): what the
+        exact solvers and the samplers factorise (the zero modes only add λ0 on the diagonal)."""
+        return self.gram_effective + self.lambda0 * np.eye(n_effective(self.D))
 
     # -- energy --------------------------------------------------------------------------------
     def energy(self, W: np.ndarray, *, convention: str = "correct") -> np.ndarray:
@@ -192,25 +199,51 @@ class SpinGlass:
         return 0.5 * np.mean((f.y - pred) ** 2, axis=-1) + 0.5 * self.lambda0 * np.sum(W**2, axis=(-2, -1))
 
     # -- matrix-free Hessian ---------------------------------------------------------------------
+    @cached_property
+    def _b_query(self) -> np.ndarray:
+        """b without its always-zero last entry, contiguous (a strided view would be copied per product)."""
+        return np.ascontiguousarray(self.features.b[..., :-1])
+
     def hessian_matvec(self, M: np.ndarray, *, effective: bool = True) -> np.ndarray:
         """A·vec(M) for M of shape (..., D+1, D) (effective) or (..., D+1, D+1), in O(P·D²).
 
-        Uses the rank-one structure: A·vec(M) = (1/P) Σ_μ (aᵀ M b) a bᵀ/(N+1)² + λ0 M.
+        Uses the rank-one structure: A·vec(M) = (1/P) Σ_μ (aᵀ M b) a bᵀ/(N+1)² + λ0 M, with two
+        (batched) BLAS products instead of a P×K feature matrix.
         """
         f = self.features
-        b = f.b[..., :-1] if effective else f.b
-        t = np.einsum("...pi,...ij,...pj->...p", f.a, M, b)
-        out = np.einsum("...p,...pi,...pj->...ij", t, f.a, b) / (self.P * (f.N + 1) ** 2)
+        b = self._b_query if effective else f.b
+        t = np.einsum("...pj,...pj->...p", f.a @ M, b)  # aᵀ M b per prompt, (..., P)
+        out = np.swapaxes(f.a * (t / (self.P * (f.N + 1) ** 2))[..., None], -1, -2) @ b
         return out + self.lambda0 * M
 
     # -- spectrum --------------------------------------------------------------------------------
-    def gram_spectrum(self) -> np.ndarray:
-        """Eigenvalues of SᵀS/P (ascending), shape (..., K)."""
-        return np.linalg.eigvalsh(self.gram)
+    def gram_spectrum(self, *, small: bool = False) -> np.ndarray:
+        """Eigenvalues of SᵀS/P (ascending), shape (..., K).
 
-    def zero_mode_fraction(self, tol: float = 1e-5) -> np.ndarray:
-        """Fraction of eigenvalues of SᵀS/P with |λ| < tol (flat directions at λ0 = 0)."""
-        return np.mean(np.abs(self.gram_spectrum()) < tol, axis=-1)
+        ``small=True`` (one problem, unbatched): the same spectrum from the smaller of the effective
+        Gram matrix and the P×P kernel SSᵀ/P = (aaᵀ)∘(bbᵀ)/((N+1)² P), padded with the exact zeros the
+        rank bound min(P, D(D+1)) implies -- never forms the K×K matrix when P is small.
+        """
+        if not small:
+            return np.linalg.eigvalsh(self.gram)
+        f = self.features
+        if self.P < n_effective(self.D):
+            ev = np.linalg.eigvalsh((f.a @ f.a.T) * (f.b @ f.b.T) / ((f.N + 1) ** 2 * self.P))
+        else:
+            ev = np.linalg.eigvalsh(self.gram_effective)
+        return np.sort(np.concatenate([np.zeros(self.K - ev.size), ev]))
+
+    def flat_fraction(self, *, effective: bool = True, tol: float | None = None) -> np.ndarray:
+        """Fraction of flat directions of the landscape at λ0 = 0: eigenvalues of SᵀS/P that are
+        numerically zero (:func:`flat_mask`), shape (...).
+
+        ``effective=True`` (default) counts among the D(D+1) effective spins, theory
+        1 − min(P, D(D+1))/(D(D+1)); ``effective=False`` among all (D+1)² spins, the D+1 exact zero
+        modes included, theory 1 − min(P, D(D+1))/(D+1)² (SPEC §3 / fig. S7, with ``tol=1e-5``).
+        See :func:`flat_fraction_theory`.
+        """
+        lam = np.linalg.eigvalsh(self.gram_effective if effective else self.gram)
+        return np.mean(flat_mask(lam, tol), axis=-1)
 
     # -- block views (Fig. 1, S2, S3) ------------------------------------------------------------
     def blocks(self) -> dict[str, np.ndarray]:
@@ -236,8 +269,20 @@ class SpinGlass:
         }
 
 
-def zero_mode_fraction_theory(P: int, D: int) -> float:
-    """Closed form 1 − min(P, D(D+1))/(D+1)² for the flat-direction fraction at λ0 = 0."""
-    return 1.0 - min(P, n_effective(D)) / n_spins(D)
+def flat_mask(eigenvalues: np.ndarray, tol: float | None = None) -> np.ndarray:
+    """Which eigenvalues (..., n) of SᵀS/P count as zero -- the one rule of the project.
+
+    ``tol=None`` (default): below numpy's rank tolerance n·eps·λ_max of their row (scale-free);
+    a number: |λ| < tol, the absolute threshold of SPEC §5's fig. S7 (1e-5).
+    """
+    lam = np.asarray(eigenvalues)
+    if tol is None:
+        return lam < lam.shape[-1] * np.finfo(float).eps * np.max(np.abs(lam), axis=-1, keepdims=True)
+    return np.abs(lam) < V.positive("tol", tol)
 
 
+def flat_fraction_theory(P: int, D: int, *, effective: bool = True) -> float:
+    """Closed form of :meth:`SpinGlass.flat_fraction`: rank(SᵀS) = min(P, D(D+1)), so the fraction is
+    1 − min(P, D(D+1))/(D(D+1)) among the effective spins, 1 − min(P, D(D+1))/(D+1)² among all."""
+    n = n_effective(D) if effective else n_spins(D)
+    return 1.0 - min(P, n_effective(D)) / n

@@ -13,6 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
+from ..cli import strict_json
 from . import registry
 from .runner import run
 
@@ -32,12 +33,16 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         s = run(exp_id, "quick", out=args.out, workers=args.workers)
         shutil.copy(Path(s.folder) / f"{exp_id}.png", docs / f"{exp_id}.png")
-        index[exp_id] = {"seconds": round(time.perf_counter() - t0, 1), "computed": s.n_computed,
-                         "failed": len(s.failed), "summary": s.summary,
-                         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-                         "date": time.strftime("%Y-%m-%d")}
+        index[exp_id] = {
+            "seconds": round(time.perf_counter() - t0, 1),
+            "computed": s.n_computed,
+            "failed": len(s.failed),
+            "summary": s.summary,
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "date": time.strftime("%Y-%m-%d"),
+        }
         print(f"{exp_id}: {index[exp_id]['seconds']} s, {s.n_computed} points computed, {len(s.failed)} failed")
-        index_path.write_text(json.dumps(index, indent=1, default=str))
+        index_path.write_text(json.dumps(strict_json(index), indent=1, allow_nan=False))  # NaN -> null
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Point = dict[str, Any]
@@ -33,19 +33,30 @@ class Experiment:
     seed_params: the point parameters its seed is derived from (None: all of them).  Points that
       agree on these draw the same data -- e.g. figS8's one point per model, whose models must see
       the same prompts -- while their keys (which hash every parameter) stay distinct.
+    seed_aliases: {new name: old name} of point parameters renamed after results were published;
+      the seed hashes the old name, so a renamed parameter draws the same data as before.
+    threads: torch intra-op threads ``compute`` runs with (None: the runner's default); the runner
+      sets them around each point (``common.torch_threads``), experiments never do it themselves.
     """
 
     id: str
     title: str
     quick: Mapping[str, Any]
     full: Mapping[str, Any]
-    points: Callable[[Mapping[str, Any]], list[Point]]
+    # params are the dict :meth:`params` returns; a callable may declare them as Mapping
+    points: Callable[[dict[str, Any]], list[Point]]
     compute: Callable[[Point, int, str], dict[str, Any]]
-    plot: Callable[[list[Record], Mapping[str, Any]], Any]
-    summary: Callable[[list[Record], Mapping[str, Any]], dict[str, Any]] | None = None
-    notes: str = ""
-    uses_device: bool = field(default=False)
+    plot: Callable[[list[Record], dict[str, Any]], Any]
+    summary: Callable[[list[Record], dict[str, Any]], dict[str, Any]] | None = None
     seed_params: tuple[str, ...] | None = None
+    seed_aliases: Mapping[str, str] | None = None
+    threads: int | None = None
+    # optional stricter checks of the merged parameters (params -> None, raising InputError), run by
+    # the runner before any point, after the generic type/range checks of validation.experiment_param
+    check: Callable[[dict[str, Any]], None] | None = None
+    # optional extra tables from the records (records, params, folder) -> paths written, called by the
+    # runner whenever it exports results.csv (e.g. figS8's per-repeat repeats.csv)
+    export: Callable[[list[Record], dict[str, Any], Any], list[str]] | None = None
 
     def params(self, size: str = "quick", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Parameters at ``size`` with ``overrides`` applied (unknown keys are an error; a single value
@@ -63,13 +74,20 @@ class Experiment:
     def seed(self, run_seed: int, point: Point) -> int:
         """The seed of ``point`` in a run seeded ``run_seed`` (:func:`point_seed` of its seed_params)."""
         keys = self.seed_params
-        return point_seed(run_seed, point if keys is None else {k: point[k] for k in keys})
+        pt = point if keys is None else {k: point[k] for k in keys}
+        if self.seed_aliases:
+            pt = {self.seed_aliases.get(k, k): v for k, v in pt.items()}
+        return point_seed(run_seed, pt)
 
 
 def point_key(experiment_id: str, point: Point, seed: int) -> str:
     """Stable key of a point: a hash of its full configuration (experiment, parameters, seed)."""
-    blob = json.dumps({"experiment": experiment_id, "point": point, "seed": seed}, sort_keys=True,
-                      separators=(",", ":"), default=float)
+    blob = json.dumps(
+        {"experiment": experiment_id, "point": point, "seed": seed},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=float,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

@@ -7,6 +7,9 @@ Marchenko–Pastur law, and a fast sampler of Wishart spectra.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
 import numpy as np
 from scipy import integrate, linalg
 
@@ -68,6 +71,55 @@ def mean_std(m: np.ndarray) -> tuple[float, float]:
     return mu, float(np.sqrt(max(s2 / n - mu * mu, 0.0)))
 
 
+def histogram_record(name: str, values: np.ndarray, bin_edges: np.ndarray) -> dict[str, Any]:
+    """A point's results for one quantity on fixed bins: ``hist_<name>``, ``edges_<name>``, pool-able
+    ``moments_<name>``, the count ``outside_<name>`` of values off the bins, ``mean_<name>``, ``std_<name>``."""
+    v = np.ravel(values)
+    return {
+        f"hist_{name}": binned(v, bin_edges),
+        f"edges_{name}": bin_edges,
+        f"moments_{name}": moments(v),
+        f"outside_{name}": outside(v, bin_edges),
+        f"mean_{name}": float(v.mean()),
+        f"std_{name}": float(v.std()),
+    }
+
+
+def pool_histograms(
+    records: Sequence[Mapping[str, Any]], names: Iterable[str], merge: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Counts, edges, raw moments and outside counts of :func:`histogram_record` quantities pooled
+    over records (chunks of draws); ``merge`` adds sums of quantities binned alike (e.g. h1 = diag + off)."""
+    out: dict[str, dict[str, Any]] = {}
+    for q in names:
+        e = np.asarray(records[0][f"edges_{q}"])
+        if any(not np.allclose(r[f"edges_{q}"], e) for r in records):
+            raise V.InputError(f"records of {q} were binned differently; rerun with one parameter set")
+        out[q] = {
+            "edges": e,
+            "counts": sum(np.asarray(r[f"hist_{q}"]) for r in records),
+            "moments": sum(np.asarray(r[f"moments_{q}"], dtype=float) for r in records),
+            "outside": sum(int(r[f"outside_{q}"]) for r in records),
+        }
+    for name, parts in (merge or {}).items():
+        out[name] = {
+            "edges": out[parts[0]]["edges"],
+            **{k: sum(out[p][k] for p in parts) for k in ("counts", "moments", "outside")},
+        }
+    return out
+
+
+def fit_pooled(pool: Mapping[str, Mapping[str, Any]], names: Iterable[str], n_components: int = 2) -> dict[str, Any]:
+    """Per quantity of :func:`pool_histograms`: the Gaussian of its exact pooled moments (``mean``,
+    ``std``) and an ``n_components`` mixture fitted to its counts (``mix_w``, ``mix_mean``, ``mix_std``)."""
+    out = {}
+    for q in names:
+        mu, sd = mean_std(pool[q]["moments"])
+        w, m, s = fit_mixture(centers(pool[q]["edges"]), pool[q]["counts"], n_components)
+        out[q] = {"mean": mu, "std": sd, "mix_w": w, "mix_mean": m, "mix_std": s}
+    return out
+
+
 # -- fits ----------------------------------------------------------------------------------------
 def gaussian_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
     return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * np.sqrt(2.0 * np.pi))
@@ -79,8 +131,9 @@ def mixture_pdf(x: np.ndarray, weights: np.ndarray, means: np.ndarray, stds: np.
     return sum(w * gaussian_pdf(x, m, s) for w, m, s in zip(weights, means, stds))
 
 
-def fit_mixture(bin_centers: np.ndarray, counts: np.ndarray, n_components: int = 2, *,
-                iterations: int = 500, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit_mixture(
+    bin_centers: np.ndarray, counts: np.ndarray, n_components: int = 2, *, iterations: int = 500, tol: float = 1e-10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximum-likelihood Gaussian mixture fitted to binned data by EM (each bin's count acts as
     the weight of its centre).  Returns (weights, means, stds), each (n_components,), means sorted.
 
@@ -170,8 +223,7 @@ def ks_binned(counts: np.ndarray, probabilities: np.ndarray) -> float:
 WISHART_METHODS = ("bidiagonal", "bartlett", "explicit")
 
 
-def wishart_eigenvalues(D: int, N: int, n: int, rng: np.random.Generator,
-                        method: str = "bidiagonal") -> np.ndarray:
+def wishart_eigenvalues(D: int, N: int, n: int, rng: np.random.Generator, method: str = "bidiagonal") -> np.ndarray:
     """Eigenvalues of X Xᵀ (ascending) for ``n`` independent X ∈ R^{D×N} with iid N(0,1) entries,
     shape (n, D).  X Xᵀ ~ Wishart(N, I_D).
 
@@ -200,3 +252,35 @@ def wishart_eigenvalues(D: int, N: int, n: int, rng: np.random.Generator,
     d[:, 1:] += sub**2
     e = sub * diag[:, :-1]
     return np.stack([linalg.eigvalsh_tridiagonal(d[i], e[i], check_finite=False) for i in range(n)])
+
+
+# -- 2-D views of high-dimensional samples ------------------------------------------------------------
+def embed_2d(W: np.ndarray, method: str, perplexity: float, seed: int) -> tuple[np.ndarray, str]:
+    """2-D embedding (n, 2) of the rows of W, and the method actually used ("tsne" or "pca")."""
+    if method == "tsne":
+        try:
+            from sklearn.manifold import TSNE
+        except ImportError:  # optional extra: degrade to PCA, the figure says which was used
+            method = "pca"
+        else:
+            ts = TSNE(
+                n_components=2, perplexity=min(perplexity, (len(W) - 1) / 3), init="pca", random_state=seed % (2**31)
+            )
+            return ts.fit_transform(W), "tsne"
+    Wc = W - W.mean(axis=0)
+    _, _, Vt = np.linalg.svd(Wc, full_matrices=False)
+    return Wc @ Vt[:2].T, "pca"
+
+
+def interpolate(
+    xy: np.ndarray, E: np.ndarray, grid: int, smoothing: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin-plate-spline RBF interpolation of E on a grid×grid mesh over the embedding's box."""
+    from scipy.interpolate import RBFInterpolator
+
+    gx = np.linspace(xy[:, 0].min(), xy[:, 0].max(), grid)
+    gy = np.linspace(xy[:, 1].min(), xy[:, 1].max(), grid)
+    X, Y = np.meshgrid(gx, gy)
+    rbf = RBFInterpolator(xy, E, kernel="thin_plate_spline", smoothing=smoothing)
+    Z = rbf(np.column_stack([X.ravel(), Y.ravel()])).reshape(grid, grid)
+    return gx, gy, Z

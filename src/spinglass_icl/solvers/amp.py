@@ -23,26 +23,69 @@ tests and the benchmark.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from .. import validation as V
+from ..validation import array
 from .result import SolverResult
 
 INITS = ("paper", "cavity")
 
 
 class Couplings(Protocol):
-    """What AMP reads: a :class:`~spinglass_icl.spinglass.SpinGlass`, or any (J, h, λ) problem such as synthetic couplings."""
+    """What AMP reads: a :class:`~spinglass_icl.spinglass.SpinGlass`, or any (J, h, λ) problem such as
+    :class:`RawCouplings`."""
 
-    J: np.ndarray  # (..., K, K)
-    h: np.ndarray  # (..., K)
-    lam: np.ndarray  # (..., K)
-    K: int
-    batch_shape: tuple[int, ...]
+    @property
+    def J(self) -> np.ndarray: ...  # (..., K, K)
+
+    @property
+    def h(self) -> np.ndarray: ...  # (..., K)
+
+    @property
+    def lam(self) -> np.ndarray: ...  # (..., K)
+
+    @property
+    def K(self) -> int: ...
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]: ...
 
     def hessian(self) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class RawCouplings:
+    """Couplings J (K, K) (diagonal ignored), fields h (K,) and on-site terms λ (K,) of the energy
+    E = −½Σ_{i≠j} J_ij W_i W_j − Σ h_i W_i + ½Σ λ_i W_i², in the interface the AMP solver reads
+    (e.g. fig. S3's synthetic couplings)."""
+
+    J: np.ndarray
+    h: np.ndarray
+    lam: np.ndarray
+
+    def __post_init__(self) -> None:
+        K = len(self.h)
+        array("J", self.J, shape=(K, K))
+        array("lam", self.lam, shape=(K,))
+
+    @property
+    def K(self) -> int:
+        return len(self.h)
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return ()
+
+    def hessian(self) -> np.ndarray:
+        """diag(λ) − J without its diagonal: the precision matrix of the Boltzmann law."""
+        J = np.array(self.J, dtype=float)
+        np.fill_diagonal(J, 0.0)
+        return np.diag(self.lam) - J
+
 
 CRITERIA = ("step", "residual")
 
@@ -56,22 +99,33 @@ def _check(beta: float, damping: float, steps: int, tol: float) -> tuple[float, 
     return V.positive("beta", beta), V.damping(damping), V.positive_int("steps", steps), V.positive("tol", tol)
 
 
-def initial_state(shape: tuple[int, ...], init: str, seed: int | np.random.Generator,
-                  beta: float, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Starting (m, v): ``"paper"`` draws both from N(0, 1) (v can be negative, as published);
-    ``"cavity"`` starts from m = 0, v = 1/(βλ)."""
+def initial_state(
+    shape: tuple[int, ...], init: str, rng: np.random.Generator, beta: float, lam: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Starting (m, v), each of ``shape``: ``"paper"`` draws both from N(0, 1) with ``rng`` (v can be
+    negative, as published); ``"cavity"`` starts from m = 0, v = 1/(βλ) (``rng`` unused)."""
     V.choice("init", init, INITS)
     if init == "paper":
-        rng = np.random.default_rng(seed)
         return rng.standard_normal(shape), rng.standard_normal(shape)
     with np.errstate(divide="ignore"):
         return np.zeros(shape), 1.0 / (beta * lam)
 
 
-def amp(sg: Couplings, *, beta: float = 100.0, damping: float = 0.9, steps: int = 100, tol: float = 1e-6,
-        seed: int | np.random.Generator = 0, onsager: bool = False, init: str = "paper",
-        criterion: str = "step") -> SolverResult:
-    """Run AMP on every problem of ``sg`` (batch dims allowed).
+def amp(
+    sg: Couplings,
+    *,
+    rng: np.random.Generator,
+    beta: float = 100.0,
+    damping: float = 0.9,
+    steps: int = 100,
+    tol: float = 1e-6,
+    onsager: bool = False,
+    init: str = "paper",
+    criterion: str = "step",
+) -> SolverResult:
+    """Run AMP on every problem of ``sg`` (batch dims allowed); means and variances (..., K).
+
+    rng: draws the paper's random initial state (required, explicit randomness).
 
     onsager: add the Onsager term (fixed point = exact m*).  init: see :func:`initial_state`.
     criterion: ``"step"`` is the paper's mean-squared-step error < tol; ``"residual"`` stops when
@@ -80,6 +134,7 @@ def amp(sg: Couplings, *, beta: float = 100.0, damping: float = 0.9, steps: int 
     variances; otherwise its result is flagged (and its mean may be inf/NaN).
     """
     beta, damping, steps, tol = _check(beta, damping, steps, tol)
+    rng = V.generator("rng", rng)
     V.choice("criterion", criterion, CRITERIA)
     t0 = time.perf_counter()
     J = sg.J
@@ -89,7 +144,7 @@ def amp(sg: Couplings, *, beta: float = 100.0, damping: float = 0.9, steps: int 
     J2d = Jd * Jd
     h, lam = sg.h, sg.lam
     batch = sg.batch_shape
-    m, v = initial_state(batch + (K,), init, seed, beta, lam)
+    m, v = initial_state(batch + (K,), init, rng, beta, lam)
     active = np.ones(batch, dtype=bool)
     iters = np.zeros(batch, dtype=int)
     err = np.full(batch, np.inf)
@@ -115,6 +170,7 @@ def amp(sg: Couplings, *, beta: float = 100.0, damping: float = 0.9, steps: int 
             if criterion == "step":
                 err = np.where(active, step_err, err)
             else:
+                assert A is not None  # built above for this criterion
                 r = np.linalg.norm(h - _mv(A, m), axis=-1) / hn
                 err = np.where(active, r, err)
             finite = np.isfinite(m).all(axis=-1) & np.isfinite(v).all(axis=-1)
@@ -122,9 +178,8 @@ def amp(sg: Couplings, *, beta: float = 100.0, damping: float = 0.9, steps: int 
         finite = np.isfinite(m).all(axis=-1) & np.isfinite(v).all(axis=-1)
         positive = np.all(v > 0, axis=-1)
         converged = (err < tol) & finite & positive
-        A_ = sg.hessian() if A is None else A
-        residual = np.linalg.norm(h - _mv(A_, np.where(np.isfinite(m), m, 0.0)),
-                                  axis=-1) / hn
+        A_ = A if A is not None else sg.hessian()
+        residual = np.linalg.norm(h - _mv(A_, np.where(np.isfinite(m), m, 0.0)), axis=-1) / hn
     n_bad = int(np.size(converged) - np.count_nonzero(converged))
     msg = ""
     if n_bad:
@@ -136,9 +191,17 @@ def amp(sg: Couplings, *, beta: float = 100.0, damping: float = 0.9, steps: int 
         if (finite & positive & ~(err < tol)).any():
             reasons.append(f"{np.count_nonzero(finite & positive & ~(err < tol))} not converged in {steps} steps")
         msg = f"{n_bad} of {np.size(converged)} runs failed: " + ", ".join(reasons)
-    return SolverResult(solver="amp-onsager" if onsager else "amp-paper", mean=m, variance=v,
-                        converged=converged, iterations=iters, residual=residual,
-                        seconds=time.perf_counter() - t0, message=msg, extra={"error": err})
+    return SolverResult(
+        solver="amp-onsager" if onsager else "amp-paper",
+        mean=m,
+        variance=v,
+        converged=converged,
+        iterations=iters,
+        residual=residual,
+        seconds=time.perf_counter() - t0,
+        message=msg,
+        extra={"error": err},
+    )
 
 
 def amp_paper_reference(J, h, lam, m0, v0, *, beta: float, damping: float, steps: int, tol: float = 1e-6):
@@ -153,7 +216,7 @@ def amp_paper_reference(J, h, lam, m0, v0, *, beta: float, damping: float, steps
     K = len(h)
     err = float("inf")
     t = 0
-    for t in range(1, steps + 1):
+    for t in range(1, steps + 1):  # noqa: B007  (t, the sweeps done, is returned)
         m_new = torch.empty_like(m)
         v_new = torch.empty_like(v)
         for i in range(K):

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse.linalg as spla
 
 from .. import validation as V
 from ..features import embed_effective, feature_matrix, n_effective
@@ -26,14 +27,6 @@ from .result import SolverResult
 
 METHODS = ("auto", "cholesky", "dual", "lstsq", "cg")
 EXACT_TOL = 1e-6  # a direct solve whose relative residual exceeds this is reported as failed
-
-
-def _flat(sg: SpinGlass):
-    """Iterate over the problems of a batched spin glass as (index, a, b, y)."""
-    f = sg.features
-    batch = sg.batch_shape
-    for idx in np.ndindex(*batch):
-        yield idx, f.a[idx], f.b[idx], f.y[idx]
 
 
 def _residual(sg1: SpinGlass, m_eff: np.ndarray) -> float:
@@ -50,9 +43,8 @@ def _single(sg1: SpinGlass, method: str) -> tuple[np.ndarray, int, bool]:
     lam0, P, K = sg1.lambda0, sg1.P, n_effective(sg1.D)
     f = sg1.features
     if method == "cholesky":
-        A = sg1.gram_effective + lam0 * np.eye(K)
         try:
-            return sla.cho_solve(sla.cho_factor(A), sg1.h_effective), 1, True
+            return sla.cho_solve(sla.cho_factor(sg1.hessian_effective()), sg1.h_effective), 1, True
         except np.linalg.LinAlgError:
             return np.full(K, np.nan), 1, False
     if method == "lstsq":
@@ -107,16 +99,26 @@ def solve_exact(sg: SpinGlass, method: str = "auto", *, beta: float | None = Non
         res[idx] = _residual(sg.select(idx), m_eff[idx])
     ok &= np.isfinite(m_eff).all(axis=-1) & (res < EXACT_TOL)
     msg = "" if ok.all() else _failure_message(res[~ok])
-    return SolverResult(solver=f"exact-{method}", mean=embed_effective(m_eff, sg.D), converged=ok,
-                        iterations=np.ones(batch, dtype=int), residual=res, seconds=seconds,
-                        variance=variance, message=msg)
+    return SolverResult(
+        solver=f"exact-{method}",
+        mean=embed_effective(m_eff, sg.D),
+        converged=ok,
+        iterations=np.ones(batch, dtype=int),
+        residual=res,
+        seconds=seconds,
+        variance=variance,
+        message=msg,
+    )
 
 
 def _failure_message(res_bad: np.ndarray) -> str:
     """One line for the failed solves; a failed factorisation leaves a NaN residual (no nanmax warning)."""
     finite = res_bad[np.isfinite(res_bad)]
-    detail = (f"relative residual up to {finite.max():.1e}" if finite.size
-              else "factorisation failed (A singular or not positive definite)")
+    detail = (
+        f"relative residual up to {finite.max():.1e}"
+        if finite.size
+        else "factorisation failed (A singular or not positive definite)"
+    )
     return f"{res_bad.size} solve(s) failed: {detail} (try method='lstsq' or 'cg')"
 
 
@@ -124,8 +126,7 @@ def _variance(sg: SpinGlass, beta: float) -> np.ndarray:
     """diag((βA)⁻¹) on all K spins, shape (..., K)."""
     D, lam0 = sg.D, sg.lambda0
     Ke = n_effective(D)
-    A = sg.gram_effective + lam0 * np.eye(Ke)
-    w, U = np.linalg.eigh(A)
+    w, U = np.linalg.eigh(sg.hessian_effective())
     tol = Ke * np.finfo(float).eps * np.max(np.abs(w), axis=-1, keepdims=True)
     inv = np.where(w > tol, 1.0 / np.where(w > tol, w, 1.0), np.inf)
     with np.errstate(invalid="ignore"):
@@ -137,20 +138,34 @@ def _variance(sg: SpinGlass, beta: float) -> np.ndarray:
     return out.reshape(sg.batch_shape + (sg.K,))
 
 
-def _kron_preconditioner(a: np.ndarray, b: np.ndarray, N: int, lam0: float):
-    """M ↦ (Ĉa ⊗ Ĉb/(N+1)² + λ0)⁻¹ M with Ĉa = ⟨aaᵀ⟩, Ĉb = ⟨bbᵀ⟩ over the prompts."""
+def _kron_preconditioner(a: np.ndarray, b: np.ndarray, N: int, lam0: float) -> spla.LinearOperator:
+    """vec(M) ↦ vec((Ĉa ⊗ Ĉb/(N+1)² + λ0)⁻¹ M) with Ĉa = ⟨aaᵀ⟩, Ĉb = ⟨bbᵀ⟩ over the prompts;
+    a (P, D+1), b (P, D) the effective query tokens."""
     P = a.shape[0]
     la, Ua = np.linalg.eigh(a.T @ a / P)
     lb, Ub = np.linalg.eigh(b.T @ b / P)
     denom = np.outer(la, lb) / (N + 1) ** 2 + lam0
     denom = np.maximum(denom, np.max(denom) * 1e-12)
-    return lambda R: Ua @ ((Ua.T @ R @ Ub) / denom) @ Ub.T
+
+    def apply(r: np.ndarray) -> np.ndarray:
+        R = r.reshape(denom.shape)
+        return (Ua @ ((Ua.T @ R @ Ub) / denom) @ Ub.T).ravel()
+
+    return spla.LinearOperator((denom.size, denom.size), matvec=apply, dtype=float)
 
 
-def solve_cg(sg: SpinGlass, *, tol: float = 1e-10, maxiter: int | None = None,
-             precondition: bool | None = None, beta: float | None = None) -> SolverResult:
+def solve_cg(
+    sg: SpinGlass,
+    *,
+    tol: float = 1e-10,
+    maxiter: int | None = None,
+    precondition: bool | None = None,
+    beta: float | None = None,
+) -> SolverResult:
     """Matrix-free (preconditioned) conjugate gradients for A m = h, never forming a K×K matrix.
 
+    ``scipy.sparse.linalg.cg`` on :meth:`SpinGlass.hessian_matvec` (a LinearOperator on the
+    effective spins), preconditioned by the Kronecker factorisation as M.
     tol: relative residual |A m − h|/|h| to stop at.  At λ0 = 0 with P < D(D+1) the plain CG from
     zero is used (its iterates stay in the range of Sᵀ, so it converges to the min-norm state).
     ``beta`` adds marginal variances (these do form A: K³).
@@ -158,49 +173,42 @@ def solve_cg(sg: SpinGlass, *, tol: float = 1e-10, maxiter: int | None = None,
     V.positive("tol", tol)
     maxiter = V.positive_int("maxiter", maxiter) if maxiter is not None else 10 * n_effective(sg.D) + 100
     D, N, lam0 = sg.D, sg.N, sg.lambda0
+    Ke = n_effective(D)
     if precondition is None:
-        precondition = lam0 > 0 or sg.P >= n_effective(D)
+        precondition = lam0 > 0 or sg.P >= Ke
     t0 = time.perf_counter()
     batch = sg.batch_shape
-    m_out = np.empty(batch + (n_effective(D),))
-    its = np.empty(batch, dtype=int)
+    m_out = np.empty(batch + (Ke,))
+    its = np.zeros(batch, dtype=int)
     res = np.empty(batch)
-    for idx, a, b, y in _flat(sg):
-        bq = b[:, :D]
-        scale = 1.0 / (sg.P * (N + 1) ** 2)
+    h_eff = sg.h_effective
+    for idx in np.ndindex(*batch):
+        sg1 = sg.select(idx)
+        A = spla.LinearOperator(
+            (Ke, Ke), matvec=lambda x, s=sg1: s.hessian_matvec(x.reshape(D + 1, D)).ravel(), dtype=float
+        )
+        f = sg1.features
+        M = _kron_preconditioner(f.a, f.b[:, :D], N, lam0) if precondition else None
+        h = h_eff[idx]
 
-        def A(M: np.ndarray) -> np.ndarray:
-            t = np.einsum("pj,pj->p", a @ M, bq)
-            return (a * (t * scale)[:, None]).T @ bq + lam0 * M
+        def count(_x: np.ndarray, idx: tuple = idx) -> None:
+            its[idx] += 1
 
-        H = (a * (y / (sg.P * (N + 1)))[:, None]).T @ bq
-        prec = _kron_preconditioner(a, bq, N, lam0) if precondition else (lambda R: R)
-        hn = np.linalg.norm(H) or 1.0
-        X = np.zeros_like(H)
-        R = H.copy()
-        Z = prec(R)
-        Pd = Z.copy()
-        rz = np.vdot(R, Z)
-        k = 0
-        rel = np.linalg.norm(R) / hn
-        while rel > tol and k < maxiter:
-            AP = A(Pd)
-            alpha = rz / np.vdot(Pd, AP)
-            X += alpha * Pd
-            R -= alpha * AP
-            k += 1
-            rel = np.linalg.norm(R) / hn
-            Z = prec(R)
-            rz_new = np.vdot(R, Z)
-            Pd = Z + (rz_new / rz) * Pd
-            rz = rz_new
-        # the recursive residual drifts from the true one; report the true one
-        rel = np.linalg.norm(A(X) - H) / hn
-        m_out[idx], its[idx], res[idx] = X.ravel(), k, rel
+        x, _ = spla.cg(A, h, rtol=tol, atol=0.0, maxiter=maxiter, M=M, callback=count)
+        # report the true residual (the recursive one drifts from it)
+        m_out[idx], res[idx] = x, _residual(sg1, x)
     seconds = time.perf_counter() - t0
     conv = (res <= max(10 * tol, 1e-12)) & np.isfinite(m_out).all(axis=-1)
-    msg = "" if conv.all() else f"CG stopped at relative residual {np.max(res):.2e} > tol after {np.max(its)} iterations"
-    return SolverResult(solver="exact-cg", mean=embed_effective(m_out, D), converged=conv, iterations=its,
-                        residual=res, seconds=seconds,
-                        variance=_variance(sg, V.positive("beta", beta)) if beta is not None else None,
-                        message=msg)
+    msg = (
+        "" if conv.all() else f"CG stopped at relative residual {np.max(res):.2e} > tol after {np.max(its)} iterations"
+    )
+    return SolverResult(
+        solver="exact-cg",
+        mean=embed_effective(m_out, D),
+        converged=conv,
+        iterations=its,
+        residual=res,
+        seconds=seconds,
+        variance=_variance(sg, V.positive("beta", beta)) if beta is not None else None,
+        message=msg,
+    )

@@ -43,7 +43,11 @@ class SolverResult:
         return bool(np.all(self.converged))
 
     def masked_mean(self) -> np.ndarray:
-        """Means with non-converged problems replaced by NaN (the paper's convention)."""
+        """Means (..., K) with non-converged problems replaced by NaN (the paper's convention).
+
+        The one "NaN where the solver failed" helper: any metric of it, e.g.
+        ``metrics.query_error(res.masked_mean(), test)``, is NaN exactly for the failed runs.
+        """
         out = np.array(self.mean, dtype=float, copy=True)
         out[~np.asarray(self.converged, dtype=bool)] = np.nan
         return out

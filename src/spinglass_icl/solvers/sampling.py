@@ -35,8 +35,9 @@ def sample_exact(sg: SpinGlass, beta: float, n: int, rng: np.random.Generator) -
     """n exact draws W ~ N(A⁻¹h, (βA)⁻¹), shape (n, K)."""
     sg = _single(sg)
     beta, n = V.positive("beta", beta), V.positive_int("n", n)
+    rng = V.generator("rng", rng)
     D, Ke = sg.D, n_effective(sg.D)
-    A = sg.gram_effective + sg.lambda0 * np.eye(Ke)
+    A = sg.hessian_effective()
     L = np.linalg.cholesky(A)
     mean = sla.cho_solve((L, True), sg.h_effective)
     z = rng.standard_normal((Ke, n))
@@ -47,8 +48,17 @@ def sample_exact(sg: SpinGlass, beta: float, n: int, rng: np.random.Generator) -
     return out
 
 
-def langevin(sg: SpinGlass, beta: float, *, chains: int = 256, steps: int = 2000, burn_in: int = 500,
-             dt: float | None = None, metropolis: bool = True, rng: np.random.Generator) -> SolverResult:
+def langevin(
+    sg: SpinGlass,
+    beta: float,
+    *,
+    chains: int = 256,
+    steps: int = 2000,
+    burn_in: int = 500,
+    dt: float | None = None,
+    metropolis: bool = True,
+    rng: np.random.Generator,
+) -> SolverResult:
     """Langevin / MALA sampling of p(W) ∝ exp(−βE(W)) on the effective spins.
 
     dt defaults to 0.5/λ_max(A) (MALA) or 0.05/λ_max (unadjusted).  Returns a SolverResult whose
@@ -61,11 +71,12 @@ def langevin(sg: SpinGlass, beta: float, *, chains: int = 256, steps: int = 2000
     sg = _single(sg)
     beta = V.positive("beta", beta)
     chains, steps = V.positive_int("chains", chains), V.positive_int("steps", steps)
+    rng = V.generator("rng", rng)
     if not 0 <= burn_in < steps:
         raise V.InputError(f"burn_in must be in [0, steps), got {burn_in}")
     t0 = time.perf_counter()
     D, Ke = sg.D, n_effective(sg.D)
-    A = sg.gram_effective + sg.lambda0 * np.eye(Ke)
+    A = sg.hessian_effective()
     h = sg.h_effective
     lmax = float(np.linalg.eigvalsh(A)[-1])
     dt = V.positive("dt", dt) if dt is not None else (0.5 if metropolis else 0.05) / lmax
@@ -124,9 +135,14 @@ def langevin(sg: SpinGlass, beta: float, *, chains: int = 256, steps: int = 2000
         msg = f"chains diverged (inf/NaN) after {done} steps: dt = {dt:.3g} is too large for 2/λ_max = {2 / lmax:.3g}"
     elif not ok:
         msg = f"acceptance rate {acceptance:.3g} < {MIN_ACCEPTANCE}: the chains barely moved (dt = {dt:.3g} too large)"
-    return SolverResult(solver="langevin-mala" if metropolis else "langevin", mean=embed_effective(mean, D),
-                        variance=var, converged=np.array(ok), iterations=np.array(done),
-                        residual=np.array(res), seconds=time.perf_counter() - t0,
-                        message=msg,
-                        extra={"cov": cov, "acceptance": acceptance,
-                               "dt": dt, "samples": kept})
+    return SolverResult(
+        solver="langevin-mala" if metropolis else "langevin",
+        mean=embed_effective(mean, D),
+        variance=var,
+        converged=np.array(ok),
+        iterations=np.array(done),
+        residual=np.array(res),
+        seconds=time.perf_counter() - t0,
+        message=msg,
+        extra={"cov": cov, "acceptance": acceptance, "dt": dt, "samples": kept},
+    )

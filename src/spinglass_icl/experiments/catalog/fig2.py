@@ -2,7 +2,8 @@
 
 (a) test (and train) loss per epoch of the merged linear attention trained with full-batch Adam
 (lr 0.01, no weight decay, 300 epochs, D=10, N=100, P_test=200 fresh prompts) for P=10 and
-P=1000 training prompts -- mean ± std over ``repeats`` independent training sets;
+P=1000 training prompts -- mean ± std over ``repeats`` independent training sets; the final W's exact
+population error (``final_test_population``, ``theory.population_error``) as a star at the last epoch;
 (b, c) the learned W of the first repeat for both P;
 (d, e) the paper's AMP mean m and variance v as (D+1)×(D+1) images for P=5000, λ0=0.01, β=100,
 θ=0.9, with their distance to the exact Boltzmann mean m* = A⁻¹h and variances diag((βA)⁻¹).
@@ -21,11 +22,13 @@ from ...solvers.amp import amp
 from ...solvers.exact import solve_exact
 from ...spinglass import SpinGlass
 from ...training import GramData, adam_gram
-from ..common import draw_repeats, generators
+from .. import panels
+from ..common import draw_repeats, generators, population_rows
 from ..spec import Experiment
+from ..sweep import grid, pick
 
-FULL = dict(D=10, N=100, train_P=[10, 1000], P_test=200, lr=0.01, epochs=300, weight_decay=0.0, repeats=10,
-            amp_P=5000, lambda0=0.01, beta=100.0, damping=0.9, steps=100)
+FULL = dict(D=10, N=100, train_P=[10, 1000], P_test=200, lr=0.01, epochs=300, weight_decay=0.0, repeats=10)
+FULL.update(amp_P=5000, lambda0=0.01, beta=100.0, damping=0.9, steps=100)
 QUICK = {**FULL, "repeats": 4}
 
 TRAIN_KEYS = ("D", "N", "P_test", "lr", "epochs", "weight_decay", "repeats")
@@ -33,8 +36,8 @@ AMP_KEYS = ("D", "N", "lambda0", "beta", "damping", "steps")
 
 
 def points(p: dict) -> list[dict]:
-    pts = [{"panel": "train", "P": int(P), **{k: p[k] for k in TRAIN_KEYS}} for P in p["train_P"]]
-    return pts + [{"panel": "amp", "P": int(p["amp_P"]), **{k: p[k] for k in AMP_KEYS}}]
+    train = grid({"P": [int(P) for P in p["train_P"]]}, {"panel": "train", **pick(p, TRAIN_KEYS)})
+    return train + [{"panel": "amp", "P": int(p["amp_P"]), **pick(p, AMP_KEYS)}]
 
 
 def _train(pt: dict, seed: int, device: str) -> dict:
@@ -44,30 +47,35 @@ def _train(pt: dict, seed: int, device: str) -> dict:
     train = SpinGlass(draw_repeats(spec, pt["P"], R, rng))
     test = SpinGlass(draw_repeats(spec, pt["P_test"], R, rng))
     W0 = paper_init((R, D + 1, D + 1), D, tgen, dtype=torch.float64)
-    tr = adam_gram(GramData.from_spinglass(train, device=device), [W0], lr=pt["lr"], epochs=pt["epochs"],
-                   weight_decay=pt["weight_decay"], test=GramData.from_spinglass(test, device=device))
+    opts = dict(lr=pt["lr"], epochs=pt["epochs"], weight_decay=pt["weight_decay"])
+    train_data, test_data = GramData.from_spinglass(train, device=device), GramData.from_spinglass(test, device=device)
+    tr = adam_gram(train_data, [W0], test=test_data, **opts)
+    assert tr.test_loss is not None  # a test set was given
     # adam_gram records losses before each step (and the test loss after the last one too).
-    return {"train_loss": tr.train_loss, "test_loss": tr.test_loss, "test_epochs": tr.test_epochs,
-            "W": tr.W[0], "final_test_loss": float(np.mean(tr.test_loss[:, -1])),
-            "final_test_loss_std": float(np.std(tr.test_loss[:, -1])),
-            "final_train_loss": float(np.mean(tr.train_loss[:, -1])),
-            "contrast": float(np.mean(contrast_ratio(tr.W)))}
+    final_test, final_train = tr.test_loss[:, -1], tr.train_loss[:, -1]
+    out = dict(train_loss=tr.train_loss, test_loss=tr.test_loss, test_epochs=tr.test_epochs, W=tr.W[0])
+    out.update(final_test_loss=float(np.mean(final_test)), final_test_loss_std=float(np.std(final_test)))
+    out.update(final_train_loss=float(np.mean(final_train)), contrast=float(np.mean(contrast_ratio(tr.W))))
+    exact = population_rows(tr.W, spec)  # the final W's exact test error (no test-prompt noise)
+    return {**out, "final_test_population": float(np.mean(exact)), "final_test_population_std": float(np.std(exact))}
 
 
 def _amp(pt: dict, seed: int) -> dict:
     rng, _ = generators(seed)
     sg = SpinGlass(draw_repeats(PromptSpec(D=pt["D"], N=pt["N"]), pt["P"], 1, rng), pt["lambda0"])
-    res = amp(sg, beta=pt["beta"], damping=pt["damping"], steps=pt["steps"], seed=rng)
+    res = amp(sg, beta=pt["beta"], damping=pt["damping"], steps=pt["steps"], rng=rng)
     ex = solve_exact(sg, beta=pt["beta"])
+    assert res.variance is not None and ex.variance is not None  # both define variances here
     D1 = pt["D"] + 1
-    return {"m": res.mean[0].reshape(D1, D1), "v": res.variance[0].reshape(D1, D1),
-            "m_exact": ex.mean[0].reshape(D1, D1), "v_exact": ex.variance[0].reshape(D1, D1),
-            "converged": bool(res.converged[0]), "iterations": int(res.iterations[0]),
-            "rel_dist_m_exact": float(relative_distance(res.mean[0], ex.mean[0])),
-            "rel_dist_v_exact": float(relative_distance(res.variance[0], ex.variance[0])),
-            "contrast": float(contrast_ratio(res.mean[0])),
-            "contrast_exact": float(contrast_ratio(ex.mean[0])),
-            "m_diag_mean": float(np.mean(np.diag(res.mean[0].reshape(D1, D1))[:-1]))}
+    m, v = res.mean[0].reshape(D1, D1), res.variance[0].reshape(D1, D1)
+    m_ex, v_ex = ex.mean[0].reshape(D1, D1), ex.variance[0].reshape(D1, D1)
+    out = dict(
+        m=m, v=v, m_exact=m_ex, v_exact=v_ex, converged=bool(res.converged[0]), iterations=int(res.iterations[0])
+    )
+    out.update(rel_dist_m_exact=float(relative_distance(res.mean[0], ex.mean[0])))
+    out.update(rel_dist_v_exact=float(relative_distance(res.variance[0], ex.variance[0])))
+    out.update(contrast=float(contrast_ratio(res.mean[0])), contrast_exact=float(contrast_ratio(ex.mean[0])))
+    return {**out, "m_diag_mean": float(np.mean(np.diag(m)[:-1]))}
 
 
 def compute(pt: dict, seed: int, device: str) -> dict:
@@ -78,27 +86,29 @@ def compute(pt: dict, seed: int, device: str) -> dict:
 def plot(records: list[dict], params: dict):
     trains = sorted((r for r in records if r["panel"] == "train"), key=lambda r: r["P"])
     amps = [r for r in records if r["panel"] == "amp"]
-    with plotting.style():
-        fig, ax = plotting.figure(3, 2, width=3.3, height=2.9)
-        a = ax[0, 0]
-        for r in trains:
-            te, tl = np.asarray(r["test_loss"]), np.asarray(r["train_loss"])
-            line = plotting.band(a, r["test_epochs"], te.mean(0), te.std(0), marker="", label=f"test, P={r['P']}")
-            a.plot(np.arange(tl.shape[1]), tl.mean(0), ls="--", color=line.get_color(), lw=1,
-                   label=f"train, P={r['P']}")
-        a.set(yscale="log", xlabel="epoch", ylabel="loss (MSE)", title="(a) Adam training, merged model")
-        a.legend(fontsize=7)
-        for a, r, tag in zip(ax[0, 1:3], trains, "bc"):
-            plotting.matrix(a, r["W"], f"({tag}) learned W, P={r['P']}")
-        if amps:
-            r = amps[0]
-            plotting.matrix(ax[1, 0], r["m"], f"(d) AMP mean m, P={r['P']}\n|m−m*|/|m*| = {r['rel_dist_m_exact']:.3f}")
-            plotting.matrix(ax[1, 1], np.log10(r["v"]), f"(e) AMP variance, log10 v\n|v−v*|/|v*| = "
-                            f"{r['rel_dist_v_exact']:.3f}", symmetric=False)
-            plotting.matrix(ax[1, 2], np.asarray(r["m"]) - np.asarray(r["m_exact"]),
-                            "m − m* (exact Boltzmann mean A⁻¹h)")
-        for a in list(ax[0, 1:]) + list(ax[1]):
-            a.set(xlabel="column n", ylabel="row m")
+    fig, ax = plotting.figure(3, 2, width=3.3, height=2.9)
+    a = ax[0, 0]
+    for r in trains:
+        te, tl = np.asarray(r["test_loss"]), np.asarray(r["train_loss"])
+        line = plotting.band(a, r["test_epochs"], te.mean(0), te.std(0), marker="", label=f"test, P={r['P']}")
+        a.plot(np.arange(tl.shape[1]), tl.mean(0), ls="--", color=line.get_color(), lw=1, label=f"train, P={r['P']}")
+        exact = r.get("final_test_population", np.nan)  # NaN: stored before it existed
+        a.plot(r["test_epochs"][-1], exact, "*", ms=8, color=line.get_color(), label=f"exact, P={r['P']}")
+    a.set(yscale="log", xlabel="epoch", ylabel="loss (MSE)")
+    a.set_title("Adam training, merged model\n★: exact population error")
+    panels.legend(a, loc="center right", bbox_to_anchor=(1.0, 0.55), fontsize=6)  # inside: free of curves there
+    for a, r in zip(ax[0, 1:3], trains):
+        panels.weights(a, r["W"], f"learned W, P={r['P']}")
+    if amps:
+        r = amps[0]
+        title = f"AMP mean m, P={r['P']}\n|m−m*|/|m*| = {r['rel_dist_m_exact']:.3f}"
+        panels.weights(ax[1, 0], r["m"], title, label="mean m")
+        title = f"AMP variance\n|v−v*|/|v*| = {r['rel_dist_v_exact']:.3f}"
+        plotting.matrix(ax[1, 1], np.log10(r["v"]), title, symmetric=False, label="log10 v")
+        ax[1, 1].set(xlabel="column n", ylabel="row m")
+        dm = np.asarray(r["m"]) - np.asarray(r["m_exact"])
+        panels.weights(ax[1, 2], dm, "m − m* (exact mean A⁻¹h)", label="m − m*")
+    panels.letters(ax.ravel())
     return fig
 
 
@@ -107,19 +117,25 @@ def summary(records: list[dict], params: dict) -> dict:
     for r in sorted(records, key=lambda r: (r["panel"], r["P"])):
         if r["panel"] == "train":
             out[f"P{r['P']}_final_test_loss"] = round(r["final_test_loss"], 4)
+            out[f"P{r['P']}_final_test_population"] = round(r["final_test_population"], 4)
             # float32 Gram-form losses carry ~1e-7 roundoff (can print as -0.0): 3 significant digits
             out[f"P{r['P']}_final_train_loss"] = float(f"{r['final_train_loss']:.3g}")
             out[f"P{r['P']}_contrast"] = round(r["contrast"], 3)
         else:
-            out.update({"amp_converged": r["converged"], "amp_iterations": r["iterations"],
-                        "amp_rel_dist_to_exact_mean": round(r["rel_dist_m_exact"], 4),
-                        "amp_rel_dist_to_exact_variance": round(r["rel_dist_v_exact"], 4),
-                        "amp_contrast": round(r["contrast"], 4), "amp_diag_mean": round(r["m_diag_mean"], 4)})
+            out.update(amp_converged=r["converged"], amp_iterations=r["iterations"])
+            out.update(amp_rel_dist_to_exact_mean=round(r["rel_dist_m_exact"], 4))
+            out.update(amp_rel_dist_to_exact_variance=round(r["rel_dist_v_exact"], 4))
+            out.update(amp_contrast=round(r["contrast"], 4), amp_diag_mean=round(r["m_diag_mean"], 4))
     return out
 
 
 EXPERIMENT = Experiment(
     id="fig2",
     title="Fig. 2: Adam training for P=10 vs P=1000, learned W, and the AMP mean/variance at P=5000",
-    quick=QUICK, full=FULL, points=points, compute=compute, plot=plot, summary=summary, uses_device=True,
+    quick=QUICK,
+    full=FULL,
+    points=points,
+    compute=compute,
+    plot=plot,
+    summary=summary,
 )

@@ -20,22 +20,33 @@ from ...metrics import contrast_ratio
 from ...prompts import Features, PromptSpec
 from ...solvers.amp import amp
 from ...spinglass import SpinGlass
+from .. import panels
 from ..common import draw_repeats, generators, nested_spinglasses, with_gram
 from ..spec import Experiment
+from ..sweep import grid, pick
 
 
 def _grid(lo: float, hi: float, n: int) -> list[int]:
     return [int(x) for x in np.linspace(lo, hi, n).astype(int)]
 
 
-FULL = dict(D=20, N=_grid(2, 100, 50), P=_grid(20, 1000, 50), lambda0=1.0, beta=100.0, damping=0.9,
-            steps=100, repeats=10, amp_batch=2)
+FULL = dict(
+    D=20,
+    N=_grid(2, 100, 50),
+    P=_grid(20, 1000, 50),
+    lambda0=1.0,
+    beta=100.0,
+    damping=0.9,
+    steps=100,
+    repeats=10,
+    amp_batch=2,
+)
 QUICK = {**FULL, "N": _grid(2, 100, 8), "P": _grid(20, 1000, 8), "repeats": 3}
 
 
 def points(p: dict) -> list[dict]:
-    keys = [k for k in FULL if k != "N"]
-    return [{"N": int(N), **{k: p[k] for k in keys}} for N in sorted(set(p["N"]))]
+    """One point per N (nested prompt prefixes across P inside it: common random numbers, one Gram per repeat)."""
+    return grid({"N": [int(N) for N in sorted(set(p["N"]))]}, pick(p, (k for k in FULL if k != "N")))
 
 
 def _slice(sg: SpinGlass, sl: slice) -> SpinGlass:
@@ -59,16 +70,21 @@ def compute(pt: dict, seed: int, device: str) -> dict:
         # AMP in small batches: their J and J∘J (2·8·K² bytes each) stay in the CPU cache.
         for s in range(0, R, chunk):
             sl = slice(s, min(R, s + chunk))
-            res = amp(_slice(sg, sl), beta=pt["beta"], damping=pt["damping"], steps=pt["steps"], seed=rng)
+            res = amp(_slice(sg, sl), beta=pt["beta"], damping=pt["damping"], steps=pt["steps"], rng=rng)
             conv[i, sl], iters[i, sl] = res.converged, res.iterations
-            with np.errstate(invalid="ignore", over="ignore"):
-                cr[i, sl] = np.where(res.converged, contrast_ratio(res.W), np.nan)
+            cr[i, sl] = contrast_ratio(res.masked_mean())  # NaN where AMP did not converge
     n_ok = conv.sum(axis=1)
     cell = np.where(n_ok > 0, np.where(conv, cr, 0.0).sum(axis=1) / np.maximum(n_ok, 1), np.nan)
-    return {"P_values": np.array(Ps), "contrast_per_repeat": cr, "converged_per_repeat": conv.astype(float),
-            "iterations_per_repeat": iters, "contrast": cell, "converged": conv.mean(axis=1),
-            "contrast_mean": float(np.nanmean(cell)) if np.isfinite(cell).any() else float("nan"),
-            "converged_fraction": float(conv.mean())}
+    return {
+        "P_values": np.array(Ps),
+        "contrast_per_repeat": cr,
+        "converged_per_repeat": conv.astype(float),
+        "iterations_per_repeat": iters,
+        "contrast": cell,
+        "converged": conv.mean(axis=1),
+        "contrast_mean": float(np.nanmean(cell)) if np.isfinite(cell).any() else float("nan"),
+        "converged_fraction": float(conv.mean()),
+    }
 
 
 def _heat(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,17 +104,18 @@ def _edges(x: np.ndarray) -> np.ndarray:
 def plot(records: list[dict], params: dict):
     Ns, Ps, C = _heat(records, "contrast")
     _, _, F = _heat(records, "converged")
-    with plotting.style():
-        fig, ax = plotting.figure(2, 1, width=3.7, height=3.1)
-        for a, M, title, cmap, lim in ((ax[0, 0], C, "(a) contrast ratio of the AMP mean\n(blank: no converged AMP run)", "viridis", None),
-                                       (ax[0, 1], F, "AMP converged fraction", "magma", (0, 1))):
-            im = a.pcolormesh(_edges(Ps), _edges(Ns), M, cmap=cmap, shading="flat",
-                              **({"vmin": lim[0], "vmax": lim[1]} if lim else {}))
-            fig.colorbar(im, ax=a, shrink=0.85)
-            a.set(xlabel="task diversity P", ylabel="context length N", title=title)
-        D = params["D"]
-        ax[0, 0].axvline(D * (D + 1), color="w", lw=0.8, ls=":")
-        ax[0, 0].annotate("D(D+1)", (D * (D + 1), Ns[-1]), color="w", fontsize=7, va="top", ha="left")
+    fig, ax = plotting.figure(2, 1, width=3.7, height=3.1)
+    for a, M, title, cmap, label, lim in (
+        (ax[0, 0], C, "contrast ratio of the AMP mean\n(blank: no converged AMP run)", "viridis", "contrast ratio", {}),
+        (ax[0, 1], F, "AMP converged fraction", "magma", "fraction of runs converged", {"vmin": 0, "vmax": 1}),
+    ):
+        im = a.pcolormesh(_edges(Ps), _edges(Ns), M, cmap=cmap, shading="flat", **lim)
+        fig.colorbar(im, ax=a, shrink=0.85, label=label)
+        a.set(xlabel="task diversity P", ylabel="context length N", title=title)
+    D = params["D"]
+    panels.threshold(ax[0, 0], D * (D + 1), color="w", label=None)
+    ax[0, 0].annotate("D(D+1)", (D * (D + 1), Ns[-1]), color="w", fontsize=7, va="top", ha="left")
+    panels.letters(ax.ravel())
     return fig
 
 
@@ -106,19 +123,27 @@ def summary(records: list[dict], params: dict) -> dict:
     Ns, Ps, C = _heat(records, "contrast")
     _, _, F = _heat(records, "converged")
     with np.errstate(invalid="ignore"):
-        return {"N_range": [int(Ns[0]), int(Ns[-1])], "P_range": [int(Ps[0]), int(Ps[-1])],
-                "contrast_smallest_N_P": round(float(C[0, 0]), 4), "contrast_largest_N_P": round(float(C[-1, -1]), 4),
-                "contrast_largest_N_smallest_P": round(float(C[-1, 0]), 4),
-                "contrast_smallest_N_largest_P": round(float(C[0, -1]), 4),
-                "contrast_vs_P_at_largest_N": [round(float(c), 3) for c in C[-1]],
-                "contrast_vs_N_at_largest_P": [round(float(c), 3) for c in C[:, -1]],
-                "converged_fraction": round(float(np.mean(F)), 4),
-                "n_amp_runs": int(len(Ns) * len(Ps) * params["repeats"])}
+        return {
+            "N_range": [int(Ns[0]), int(Ns[-1])],
+            "P_range": [int(Ps[0]), int(Ps[-1])],
+            "contrast_smallest_N_P": round(float(C[0, 0]), 4),
+            "contrast_largest_N_P": round(float(C[-1, -1]), 4),
+            "contrast_largest_N_smallest_P": round(float(C[-1, 0]), 4),
+            "contrast_smallest_N_largest_P": round(float(C[0, -1]), 4),
+            "contrast_vs_P_at_largest_N": [round(float(c), 3) for c in C[-1]],
+            "contrast_vs_N_at_largest_P": [round(float(c), 3) for c in C[:, -1]],
+            "converged_fraction": round(float(np.mean(F)), 4),
+            "n_amp_runs": int(len(Ns) * len(Ps) * params["repeats"]),
+        }
 
 
 EXPERIMENT = Experiment(
     id="fig4a",
     title="Fig. 4a: contrast ratio of the AMP mean on the (N, P) grid -- ICL emerges with P and N",
-    quick=QUICK, full=FULL, points=points, compute=compute, plot=plot, summary=summary,
-    notes="One point = one N; nested prompt prefixes across P (common random numbers, one Gram per repeat).",
+    quick=QUICK,
+    full=FULL,
+    points=points,
+    compute=compute,
+    plot=plot,
+    summary=summary,
 )

@@ -9,6 +9,8 @@ Choices (SPEC §7): by default the comparison is *paired* -- AMP, exact and Adam
 training set, so their differences are not sampling noise; ``pairing="unpaired"`` reproduces the
 paper's code, where AMP is fitted on a training set of its own.  Adam's weight decay wd targets the
 ground state at λ0 = wd/2 (SPEC §3), while the paper compares with λ0 = wd; both are reported.
+Beside each Monte-Carlo test error ``<series>_mean`` the exact population error of the same weights
+(``<series>_population_mean``, ``theory.population_error``: no test-prompt noise) -- markers and lines.
 """
 
 from __future__ import annotations
@@ -16,48 +18,86 @@ from __future__ import annotations
 import numpy as np
 
 from ... import plotting
+from ... import validation as V
 from ...prompts import PromptSpec
-from ..common import (nan_mean_std, plot_theory_vs_training, theory_vs_training_point,
-                      theory_vs_training_summary)
+from ...theory import icl_error_theory
+from .. import panels
+from ..common import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
 from ..spec import Experiment
+from ..sweep import grid, nan_mean_std, pick
 
-FULL = dict(D=20, N=list(range(10, 201, 10)), P=10000, P_test=1000, repeats=50, lambda0=0.01, beta=100.0,
-            damping=0.9, steps=100, lr=1e-3, epochs=5000, weight_decay=0.01, pairing="paired", chunk=10)
+FULL = dict(
+    D=20,
+    N=list(range(10, 201, 10)),
+    P=10000,
+    P_test=1000,
+    repeats=50,
+    lambda0=0.01,
+    beta=100.0,
+    damping=0.9,
+    steps=100,
+    lr=1e-3,
+    epochs=5000,
+    weight_decay=0.01,
+    pairing="paired",
+    chunk=10,
+)
 QUICK = {**FULL, "N": [10, 50, 200], "P_test": 500, "repeats": 5, "chunk": 5}
 
+
 def points(p: dict) -> list[dict]:
-    keys = [k for k in FULL if k != "N"]
-    return [{"N": int(N), **{k: p[k] for k in keys}} for N in p["N"]]
+    V.choice("pairing", p["pairing"], ("paired", "unpaired"))  # refused before any point runs
+    return grid({"N": [int(N) for N in p["N"]]}, pick(p, (k for k in FULL if k != "N")))
 
 
 def compute(pt: dict, seed: int, device: str) -> dict:
-    """Per repeat (arrays, R): test errors of AMP, Adam, exact at λ0 and at wd/2; plus their means/stds."""
-    return theory_vs_training_point(PromptSpec(D=pt["D"], N=pt["N"]), pt, seed, device, pt["pairing"])
+    """Per repeat (arrays, R): test errors of AMP, Adam, exact at λ0 and at wd/2; plus their means/stds, and the
+    asymptotic min-norm error (Lu et al., τ = P/(D(D+1)), α = N/D) as ``theory_asymptotic``."""
+    out = theory_vs_training_point(PromptSpec(D=pt["D"], N=pt["N"]), pt, seed, device, pt["pairing"], population=True)
+    return {**out, "theory_asymptotic": float(icl_error_theory(pt["D"], pt["N"], pt["P"]))}
 
 
 def plot(records: list[dict], params: dict):
     wd = params["weight_decay"]
-    with plotting.style():
-        fig, ax = plotting.figure(2, 1, width=3.6, height=3.0)
-        a = ax[0, 0]
-        plot_theory_vs_training(a, records, "N", params)
-        a.set(xlabel="context length N", ylabel="test loss (fresh tasks)", yscale="log",
-              title=f"(b) theory vs training, P={params['P']}, D={params['D']} ({params['pairing']})")
-        a.legend()
-        b = ax[0, 1]
-        recs = sorted(records, key=lambda r: r["N"])
-        N = np.array([r["N"] for r in recs], float)
-        for key, lab, mk in (("amp", "Adam − AMP", "o"), ("exact", f"Adam − exact(λ0={params['lambda0']:g})", "s"),
-                             ("exact_wd2", f"Adam − exact(λ0={wd / 2:g})", "^")):
-            diffs = [np.asarray(r["adam_per_repeat"]) - np.asarray(r[f"{key}_per_repeat"]) for r in recs]
-            stats = [nan_mean_std(d) for d in diffs]
-            rel = [m / r["adam_mean"] for (m, _), r in zip(stats, recs)]
-            err = [sd / r["adam_mean"] for (_, sd), r in zip(stats, recs)]
-            plotting.band(b, N, rel, err, marker=mk, label=lab)
-        b.axhline(0, color="k", lw=0.6)
-        b.set(xlabel="context length N", ylabel="paired difference / Adam test loss",
-              title="per-training-set differences (mean ± std)")
-        b.legend()
+    fig, ax = plotting.figure(2, 1, width=3.6, height=3.0)
+    a, b = ax[0]
+    plot_theory_vs_training(a, records, "N", params)
+    Ng = np.linspace(min(params["N"]), max(params["N"]), 200)
+    a.plot(
+        Ng,
+        icl_error_theory(params["D"], Ng, params["P"]),
+        "-",
+        color="0.6",
+        lw=1.5,
+        zorder=0,
+        label="asymptotic theory (Lu et al.)",
+    )
+    a.set(
+        xlabel="context length N",
+        ylabel=f"test loss: markers {params['P_test']} test\nprompts, lines exact population error",
+        yscale="log",
+        title=f"theory vs training ({params['pairing']})\nP={params['P']}, D={params['D']}",
+    )
+    recs = sorted(records, key=lambda r: r["N"])
+    N = np.array([r["N"] for r in recs], float)
+    for key, lab, mk in (
+        ("amp", "Adam − AMP", "o"),
+        ("exact", f"Adam − exact(λ0={params['lambda0']:g})", "s"),
+        ("exact_wd2", f"Adam − exact(λ0={wd / 2:g})", "^"),
+    ):
+        stats = [nan_mean_std(np.asarray(r["adam_per_repeat"]) - np.asarray(r[f"{key}_per_repeat"])) for r in recs]
+        rel = [m / r["adam_mean"] for (m, _), r in zip(stats, recs)]
+        err = [sd / r["adam_mean"] for (_, sd), r in zip(stats, recs)]
+        plotting.band(b, N, rel, err, marker=mk, label=lab)
+    b.axhline(0, color="k", lw=0.6)
+    b.set(
+        xlabel="context length N",
+        ylabel="paired difference / Adam test loss",
+        title="per-training-set differences (mean ± std)",
+    )
+    for axis in (a, b):
+        panels.legend(axis)
+    panels.letters([a, b])
     return fig
 
 
@@ -73,16 +113,21 @@ def summary(records: list[dict], params: dict) -> dict:
     out["mean_rel_gap_adam_exact_wd2"] = round(mean_rel("exact_wd2"), 5)
     out["paired_rel_diff_adam_minus_amp"] = [round(r["adam_minus_amp_mean"] / r["adam_mean"], 4) for r in recs]
     out["amp_within_adam_std"] = bool(all(abs(r["adam_mean"] - r["amp_mean"]) < r["adam_std"] for r in recs))
-    out["better_match_for_adam"] = ("exact at λ0=wd/2" if out["mean_rel_gap_adam_exact_wd2"]
-                                    < out["mean_rel_gap_adam_exact"] else f"exact at λ0={params['lambda0']:g}")
+    out["better_match_for_adam"] = (
+        "exact at λ0=wd/2"
+        if out["mean_rel_gap_adam_exact_wd2"] < out["mean_rel_gap_adam_exact"]
+        else f"exact at λ0={params['lambda0']:g}"
+    )
     return out
 
 
 EXPERIMENT = Experiment(
     id="fig4b",
     title="Fig. 4b: test loss vs N -- paper AMP (λ0=0.01) vs merged model trained with Adam (paired)",
-    quick=QUICK, full=FULL, points=points, compute=compute, plot=plot, summary=summary,
-    notes="Paired by default (same training set for AMP/exact/Adam); pairing=unpaired is the paper's code. "
-          "Adam's wd corresponds to λ0 = wd/2; both λ0 = wd/2 and the paper's λ0 = 0.01 are reported.",
-    uses_device=True,
+    quick=QUICK,
+    full=FULL,
+    points=points,
+    compute=compute,
+    plot=plot,
+    summary=summary,
 )

@@ -1,20 +1,19 @@
 """figS2 -- how the distributions of the fields and couplings change with the context length N.
 
-For every draw index d and every N, one independent training set of P prompts gives the block
-entries h1 (off-diagonal entries of the D×D field block), h2, J1, J2, J3 (see fig1).  Each is
-histogrammed per draw on SPEC's fixed 100-bin ranges, 1 is added to every bin (so no bin is
-empty), and the histogram is normalised to p_N.  The plotted quantity is
+For every draw index d and every N, one independent training set of P prompts gives h and J.  The
+entries of h1 (off-diagonal entries of the D×D field block), h2, J1, J2, J3 are counted as the authors
+count them (every off-diagonal entry of the symmetric J, both (i, j) and (j, i); exact zeros left out;
+see :mod:`..histograms`), histogrammed per draw on SPEC's fixed 100-bin ranges with 1 added to every bin,
+and normalised to p_N.  The divergence (bits) is set by the option ``direction``:
 
-    KL_N = KL(p_N || p_ref) = Σ_bins p_N log₂(p_N / p_ref)   (bits),
+- ``"ref_to_N"`` (default, the paper's): KL(p_ref ‖ p_N) = Σ_bins p_ref log₂(p_ref / p_N), as the authors'
+  per-draw ``scipy.stats.entropy(counts_N20 + 1, counts_N + 1, base=2)``;
+- ``"N_to_ref"``: the reverse, KL(p_N ‖ p_ref) = Σ_bins p_N log₂(p_N / p_ref) (the default before issue 12).
 
-the divergence of the reference (N = N_ref = 20) histogram *from* the N histogram, with p_ref
-from the reference training set of the **same draw index** (one reference set per draw, shared
-by all N; at N = N_ref the reference itself is used, so KL = 0 exactly there and N = 21 shows
-the draw-to-draw noise floor).  Mean ± std over draws; x-axis N/D.  Values outside a range are
-not counted (SPEC's ranges; their fraction is reported).
-
-Points are chunks of draws, each computing every N for its draws (which is what pairs them).
-Option ``builder`` as in fig1 (``"paper"``: the authors' transposed, /N builder).
+p_ref is the N = N_ref (= 20) histogram of the **same draw index** (one reference set per draw, shared by all
+N; KL = 0 at N = N_ref, N = 21 shows the noise floor).  Mean ± std over draws; x-axis N/D; values outside a
+range are not counted.  Points are chunks of draws, each computing every N for its draws and storing both
+directions (``direction`` re-plots from the store).  ``builder`` as in fig1.
 """
 
 from __future__ import annotations
@@ -26,126 +25,124 @@ import numpy as np
 
 from ... import plotting
 from ...prompts import PromptSpec
-from ...spinglass import SpinGlass
 from ...validation import InputError, choice, positive_int
-from .. import stats
-from ..common import draw_repeats, generators
-from ..spec import Experiment
-from .fig1 import BUILDERS, block_values
+from .. import panels, stats
+from ..common import generators
+from ..histograms import QUANTITIES, draw_counts
+from ..spec import Experiment, Record
+from .fig1 import BUILDERS
 
-QUANTITIES = ("h1", "h2", "J1", "J2", "J3")
 RANGES = {"h1": (-0.2, 0.4), "h2": (-0.3, 0.3), "J1": (-0.1, 0.1), "J2": (-0.3, 0.3), "J3": (-0.5, 0.5)}  # SPEC §5
-_BATCH = 25  # draws per SpinGlass batch (memory ~ 3·R·K² doubles)
+DIRECTIONS = {"ref_to_N": "KL($p_{{{ref}}}\\,\\|\\,p_N$)", "N_to_ref": "KL($p_N\\,\\|\\,p_{{{ref}}}$)"}
 
 
-def _values(sg: SpinGlass) -> dict[str, np.ndarray]:
-    """Per-draw values (R, n) of the five quantities (h1 = off-diagonal entries only)."""
-    v = block_values(sg)
-    return {"h1": v["h1_off"], "h2": v["h2"], "J1": v["J1"], "J2": v["J2"], "J3": v["J3"]}
-
-
-def histograms(spec: PromptSpec, P: int, builder: str, draws: int, bins: int,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Raw per-draw counts (draws, 5, bins) on the fixed ranges, and outside counts (5,)."""
-    counts, out = [], np.zeros(len(QUANTITIES), dtype=np.int64)
-    for start in range(0, draws, _BATCH):
-        r = min(_BATCH, draws - start)
-        vals = _values(SpinGlass(draw_repeats(spec, P, r, rng), 0.0, paper_builder=builder == "paper"))
-        per = []
-        for i, q in enumerate(QUANTITIES):
-            e = stats.edges(*RANGES[q], bins)
-            per.append(stats.binned_rows(vals[q], e))
-            out[i] += stats.outside(vals[q], e)
-        counts.append(np.stack(per, axis=1))
-    return np.concatenate(counts), out
+def divergence(ref: np.ndarray, counts_N: np.ndarray, direction: str) -> np.ndarray:
+    """Per-draw KL in bits between raw histograms (..., bins), 1 added to every bin, shape (...): ``"ref_to_N"``
+    KL(p_ref ‖ p_N) = scipy.stats.entropy(ref + 1, counts_N + 1, base=2); ``"N_to_ref"`` the reverse."""
+    p, q = ref + 1, counts_N + 1
+    return stats.kl_bits(*((p, q) if choice("direction", direction, tuple(DIRECTIONS)) == "ref_to_N" else (q, p)))
 
 
 def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     choice("builder", params["builder"], BUILDERS)
+    choice("direction", params["direction"], tuple(DIRECTIONS))  # not part of a point: both are stored
     Ns = [positive_int("N", n) for n in np.atleast_1d(params["N"])]
     if params["N_ref"] not in Ns:
-        raise InputError(f"N_ref={params['N_ref']} must be one of N={Ns}")
+        raise InputError(f"N_ref={params['N_ref']} must be one of N={Ns}; add it to N or choose another N_ref")
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
-    base = {"P": params["P"], "D": params["D"], "N": Ns, "N_ref": params["N_ref"], "builder": params["builder"],
-            "bins": params["bins"]}
+    base = {**{k: params[k] for k in ("P", "D", "N_ref", "builder", "bins")}, "N": Ns}
     return [dict(base, chunk=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
 
 
 def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[str, Any]:
-    """KL (len(N), 5, draws) of one chunk of draws, plus summed raw histograms (len(N), 5, bins)."""
+    """KL in both directions (len(N), 5, draws) of one chunk of draws, summed raw histograms
+    (len(N), 5, bins), outside counts; scalars: entries per draw and each direction's mean KL at the last N."""
     rng, _ = generators(seed)
-    Ns, n, bins = list(point["N"]), int(point["draws"]), int(point["bins"])
+    Ns, n, bins = [int(N) for N in point["N"]], int(point["draws"]), int(point["bins"])
     P, D, builder = point["P"], point["D"], point["builder"]
-    ref, out_ref = histograms(PromptSpec(D=D, N=point["N_ref"]), P, builder, n, bins, rng)
-    kl = np.zeros((len(Ns), len(QUANTITIES), n))
-    hist = np.zeros((len(Ns), len(QUANTITIES), bins), dtype=np.int64)
-    outside = np.zeros((len(Ns), len(QUANTITIES)), dtype=np.int64)
+
+    def draw(N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # every N draws from the same stream, in order
+        return draw_counts(PromptSpec(D=D, N=N), P, builder == "paper", n, RANGES, bins, rng)
+
+    ref, out_ref, entries = draw(point["N_ref"])
+    kl = {d: np.zeros((len(Ns), len(QUANTITIES), n)) for d in DIRECTIONS}
+    hist, outside = np.zeros((len(Ns), len(QUANTITIES), bins), np.int64), np.zeros((len(Ns), len(QUANTITIES)), np.int64)
     for k, N in enumerate(Ns):
-        if N == point["N_ref"]:
-            h, o = ref, out_ref
-        else:
-            h, o = histograms(PromptSpec(D=D, N=N), P, builder, n, bins, rng)
-        kl[k] = np.moveaxis(stats.kl_bits(h + 1, ref + 1), 0, -1)
-        hist[k] = h.sum(axis=0)
-        outside[k] = o
-    return {"kl": kl, "hist": hist, "outside": outside, "Ns": np.array(Ns)}
+        h, o = (ref, out_ref) if N == point["N_ref"] else draw(N)[:2]
+        for d in DIRECTIONS:
+            kl[d][k] = divergence(ref, h, d).T  # (draws, 5) -> (5, draws)
+        hist[k], outside[k] = h.sum(axis=0), o
+    out: dict[str, Any] = {f"kl_{d}": v for d, v in kl.items()} | {"hist": hist, "outside": outside, "Ns": np.array(Ns)}
+    for i, q in enumerate(QUANTITIES):
+        out[f"entries_{q}"] = int(entries[i])
+        out.update({f"KL_{q}_bits_Nmax_{d}": float(v[-1, i].mean()) for d, v in kl.items()})
+    return out
 
 
-def aggregate(records: list[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-    """KL pooled over chunks: Ns, mean and std (len(N), 5), mean histograms, outside fractions."""
+def aggregate(records: list[Record], direction: str) -> dict[str, Any]:
+    """KL of ``direction`` pooled over chunks: Ns, mean and std (len(N), 5), mean histograms, outside fractions."""
+    if any(f"kl_{direction}" not in r for r in records):
+        raise InputError(
+            f"no KL for direction={direction!r} in these records: use one of {list(DIRECTIONS)} "
+            "(records from before issue 12 need a rerun into a new folder)"
+        )
     Ns = np.asarray(records[0]["Ns"])
-    kl = np.concatenate([np.asarray(r["kl"]) for r in records], axis=-1)
-    hist = sum(np.asarray(r["hist"]) for r in records)
-    outside = sum(np.asarray(r["outside"]) for r in records)
-    totals = hist.sum(axis=-1) + outside
-    return {"Ns": Ns, "mean": kl.mean(axis=-1), "std": kl.std(axis=-1), "hist": hist, "draws": kl.shape[-1],
-            "outside_fraction": outside / np.maximum(totals, 1)}
+    kl = np.concatenate([np.asarray(r[f"kl_{direction}"]) for r in records], axis=-1)
+    hist = np.sum([r["hist"] for r in records], axis=0)
+    outside = np.sum([r["outside"] for r in records], axis=0)
+    return {
+        "Ns": Ns,
+        "mean": kl.mean(axis=-1),
+        "std": kl.std(axis=-1),
+        "hist": hist,
+        "draws": int(kl.shape[-1]),
+        "outside_fraction": outside / np.maximum(hist.sum(axis=-1) + outside, 1),
+    }
 
 
-def plot(records: list[Mapping[str, Any]], params: Mapping[str, Any]):
-    agg = aggregate(records)
+def plot(records: list[Record], params: Mapping[str, Any]):
+    agg = aggregate(records, params["direction"])
     Ns, D = agg["Ns"], float(params["D"])
-    with plotting.style():
-        fig, ax = plotting.figure(len(QUANTITIES), 2, width=2.7, height=2.5)
-        show = sorted({int(Ns[0]), int(Ns[len(Ns) // 2]), int(Ns[-1])})
-        for i, q in enumerate(QUANTITIES):
-            plotting.band(ax[0, i], Ns / D, agg["mean"][:, i], agg["std"][:, i])
-            ax[0, i].set_title(f"{q}")
-            ax[0, i].set_xlabel("N / D")
-            ax[0, i].set_ylabel(rf"KL($p_N\,\|\,p_{{{params['N_ref']}}}$) [bits]")
-            e = stats.edges(*RANGES[q], int(params["bins"]))
-            for N in show:
-                k = int(np.flatnonzero(Ns == N)[0])
-                c = agg["hist"][k, i].astype(float)
-                ax[1, i].stairs(c / max(c.sum(), 1) / np.diff(e)[0], e, label=f"N={N}")
-            ax[1, i].set_xlabel(q)
-            ax[1, i].set_ylabel("density (pooled)")
-        ax[1, 0].legend(frameon=False)
-        fig.suptitle(f"figS2: distance of the J/h distributions from N={params['N_ref']} "
-                     f"(P={params['P']}, D={params['D']}, {agg['draws']} draws, builder={params['builder']})")
+    label = DIRECTIONS[params["direction"]].format(ref=params["N_ref"]) + " [bits]"
+    fig, ax = plotting.figure(len(QUANTITIES), 2, width=2.7, height=2.5)
+    show = sorted({int(Ns[0]), int(Ns[len(Ns) // 2]), int(Ns[-1])})
+    for i, q in enumerate(QUANTITIES):
+        plotting.band(ax[0, i], Ns / D, agg["mean"][:, i], agg["std"][:, i])
+        ax[0, i].set(title=q, xlabel="N / D", ylabel=label)
+        e = stats.edges(*RANGES[q], int(params["bins"]))
+        for N in show:
+            c = agg["hist"][int(np.flatnonzero(Ns == N)[0]), i].astype(float)
+            ax[1, i].stairs(c / max(c.sum(), 1) / np.diff(e)[0], e, label=f"N={N}")
+        ax[1, i].set(title=f"{q}, pooled", xlabel=q, ylabel="density")
+    panels.legend(ax[1, -1])
+    panels.letters(ax.ravel())
+    fig.suptitle(
+        f"figS2: {label} per draw vs N/D (P={params['P']}, D={params['D']}, {agg['draws']} draws, "
+        f"builder={params['builder']})"
+    )
     return fig
 
 
-def summary(records: list[Mapping[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
-    agg = aggregate(records)
-    out: dict[str, Any] = {"draws": int(agg["draws"]), "N": [int(n) for n in agg["Ns"]]}
+def summary(records: list[Record], params: Mapping[str, Any]) -> dict[str, Any]:
+    agg = aggregate(records, params["direction"])
+    out: dict[str, Any] = {"direction": params["direction"], "draws": agg["draws"], "N": [int(n) for n in agg["Ns"]]}
     for i, q in enumerate(QUANTITIES):
         out[f"KL_{q}_bits"] = [round(float(x), 4) for x in agg["mean"][:, i]]
         out[f"KL_{q}_std"] = [round(float(x), 4) for x in agg["std"][:, i]]
         out[f"{q}_outside_fraction_max"] = float(agg["outside_fraction"][:, i].max())
+        out[f"{q}_entries_per_draw"] = int(records[0][f"entries_{q}"])
     return out
 
 
-_N_PAPER = [20, 21] + list(range(40, 201, 20))
+_COMMON = dict(P=1000, D=20, N_ref=20, builder="correct", direction="ref_to_N", bins=100)
 
 EXPERIMENT = Experiment(
     id="figS2",
-    title="KL divergence of the J/h histograms from their N=20 shape, vs N/D",
-    quick=dict(P=1000, D=20, N=[20, 21, 40, 80, 120, 200], N_ref=20, draws=16, chunk=8, builder="correct", bins=100),
-    full=dict(P=1000, D=20, N=_N_PAPER, N_ref=20, draws=1000, chunk=25, builder="correct", bins=100),
+    title="KL divergence between the J/h histograms at N=20 and at N, vs N/D",
+    quick=dict(_COMMON, N=[20, 21, 40, 80, 120, 200], draws=16, chunk=8),
+    full=dict(_COMMON, N=[20, 21] + list(range(40, 201, 20)), draws=1000, chunk=25),
     points=points,
     compute=compute,
     plot=plot,
     summary=summary,
-    notes="KL(p_N || p_20) in bits, +1 pseudo-count per bin, reference from the same draw index.",
 )

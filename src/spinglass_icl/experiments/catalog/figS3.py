@@ -8,9 +8,10 @@ Synthetic problem with (D+1)² spins (D=10: an 11×11 W): h on the D×D block's 
 ~ N(μ_h1diag, σ²), on the other entries of rows 1..D (last column included) ~ N(μ_h1off, σ²), on
 row D+1 ~ N(μ_h2, σ²); J symmetric with zero diagonal, entries of block 𝒞 (within rows 1..D)
 ~ J1's fit, 𝒟 (between rows 1..D and row D+1) ~ J2's, ℰ (within row D+1) ~ J3's; λ_i = ``lam``.
-The paper's AMP (β, θ, steps; m, v started from N(0,1)) runs on it through :class:`RawCouplings`,
-a duck-typed stand-in for :class:`~spinglass_icl.spinglass.SpinGlass` (the AMP equations are not
-copied).  The exact Gaussian mean m* = (diag(λ) − J)⁻¹ h is shown beside it.
+The paper's AMP (β, θ, steps; m, v started from N(0,1)) runs on it through
+:class:`~spinglass_icl.solvers.amp.RawCouplings` (the AMP equations are not copied).  fit_D=5
+(fig1's settings) gives the paper's h1 diagonal ≈ 0.2; fit_D=10 gives ≈ 0.1.  The exact Gaussian
+mean m* = (diag(λ) − J)⁻¹ h is shown beside it.
 
 *(choice)* steps = 300: with θ = 0.9 and these couplings the step error shrinks by only ~3 % per
 step, so at the 100 steps used elsewhere most synthetic draws have not reached 10⁻⁶ (they are
@@ -20,58 +21,26 @@ flagged, never silently used); 115–170 steps suffice in our runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ... import plotting
 from ...metrics import contrast_ratio
-from ...prompts import PromptSpec
-from ...solvers.amp import amp
-from ...validation import InputError, array, positive, positive_int
-from .. import stats
+from ...solvers.amp import RawCouplings, amp
+from ...validation import InputError, positive, positive_int
+from .. import panels, stats
 from ..common import generators
 from ..spec import Experiment
 from .fig1 import QUANTITIES, draw_block_values
 
 
-@dataclass(frozen=True)
-class RawCouplings:
-    """Couplings J (K, K) (diagonal ignored), fields h (K,) and on-site terms λ (K,) of the energy
-    E = −½Σ_{i≠j} J_ij W_i W_j − Σ h_i W_i + ½Σ λ_i W_i², in the interface the AMP solver reads."""
-
-    J: np.ndarray
-    h: np.ndarray
-    lam: np.ndarray
-
-    def __post_init__(self) -> None:
-        K = len(self.h)
-        array("J", self.J, shape=(K, K))
-        array("lam", self.lam, shape=(K,))
-
-    @property
-    def K(self) -> int:
-        return len(self.h)
-
-    @property
-    def batch_shape(self) -> tuple[int, ...]:
-        return ()
-
-    def hessian(self) -> np.ndarray:
-        """diag(λ) − J without its diagonal: the precision matrix of the Boltzmann law."""
-        J = np.array(self.J, dtype=float)
-        np.fill_diagonal(J, 0.0)
-        return np.diag(self.lam) - J
-
-
 def fitted_distributions(D: int, N: int, P: int, draws: int, rng: np.random.Generator) -> dict[str, float]:
     """Gaussian (mean, std) of every fig1 block quantity from ``draws`` draws: keys mu_q, sd_q."""
-    vals, _ = draw_block_values(PromptSpec(D=D, N=N), P, 0.0, "correct", draws, rng)
+    vals, _ = draw_block_values(dict(D=D, N=N, P=P, lambda0=0.0, builder="correct"), draws, rng)
     out = {}
     for q in QUANTITIES:
-        mu, sd = stats.mean_std(stats.moments(np.concatenate([v.ravel() for v in vals[q]])))
-        out[f"mu_{q}"], out[f"sd_{q}"] = mu, sd
+        out[f"mu_{q}"], out[f"sd_{q}"] = stats.mean_std(stats.moments(vals[q]))
     return out
 
 
@@ -94,7 +63,7 @@ def synthetic_problem(D: int, fit: Mapping[str, float], lam: float, rng: np.rand
     return RawCouplings(J=J, h=H.ravel(), lam=np.full(K, float(lam)))
 
 
-def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+def points(params: dict) -> list[dict[str, Any]]:
     keys = ("D", "fit_D", "fit_N", "fit_P", "fit_draws", "lam", "beta", "damping", "steps", "tol")
     base = {k: params[k] for k in keys}
     positive("lam", params["lam"])
@@ -109,47 +78,62 @@ def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[st
     A = prob.hessian()
     if np.linalg.eigvalsh(A)[0] <= 0:
         raise InputError("the synthetic problem is not positive definite (lam too small for the drawn J)")
-    res = amp(prob, beta=point["beta"], damping=point["damping"], steps=point["steps"], tol=point["tol"], seed=rng)
+    res = amp(prob, beta=point["beta"], damping=point["damping"], steps=point["steps"], tol=point["tol"], rng=rng)
     exact = np.linalg.solve(A, prob.h)
     m, v = res.mean, res.variance
+    assert v is not None  # AMP always returns variances
     shape = (D + 1, D + 1)
     finite = bool(np.isfinite(m).all())
-    return dict(fit, converged=bool(res.converged), iterations=int(res.iterations), message=res.message,
-                m=m.reshape(shape), v=v.reshape(shape), exact=exact.reshape(shape), h=prob.h.reshape(shape),
-                rel_diff_to_exact=float(np.linalg.norm(m - exact) / np.linalg.norm(exact)) if finite else float("nan"),
-                contrast_amp=float(contrast_ratio(m.reshape(shape))) if finite else float("nan"),
-                contrast_exact=float(contrast_ratio(exact.reshape(shape))),
-                min_eig_hessian=float(np.linalg.eigvalsh(A)[0]))
+    return dict(
+        fit,
+        converged=bool(res.converged),
+        iterations=int(res.iterations),
+        message=res.message,
+        m=m.reshape(shape),
+        v=v.reshape(shape),
+        exact=exact.reshape(shape),
+        h=prob.h.reshape(shape),
+        rel_diff_to_exact=float(np.linalg.norm(m - exact) / np.linalg.norm(exact)) if finite else float("nan"),
+        contrast_amp=float(contrast_ratio(m.reshape(shape))) if finite else float("nan"),
+        contrast_exact=float(contrast_ratio(exact.reshape(shape))),
+        min_eig_hessian=float(np.linalg.eigvalsh(A)[0]),
+    )
 
 
-def plot(records: list[Mapping[str, Any]], params: Mapping[str, Any]):
+def plot(records: list[dict], params: dict):
     r = min(records, key=lambda r: r["repeat"])
-    with plotting.style():
-        fig, ax = plotting.figure(4, 1, width=3.0, height=2.7)
-        plotting.matrix(ax[0, 0], r["h"], "synthetic fields h")
-        plotting.matrix(ax[0, 1], r["m"], f"AMP mean m ({'converged' if r['converged'] else 'NOT converged'}, "
-                                          f"{r['iterations']} steps)")
-        plotting.matrix(ax[0, 2], r["v"], "AMP variance v", symmetric=False)
-        plotting.matrix(ax[0, 3], r["exact"],
-                        f"exact mean (diag λ − J)⁻¹h\nAMP rel. diff {r['rel_diff_to_exact']:.3f}")
-        for a in ax[0]:
-            a.set_xlabel("column n")
-            a.set_ylabel("row m")
-        fig.suptitle(f"figS3: paper AMP on synthetic couplings (D={params['D']}, λ={params['lam']}, "
-                     f"β={params['beta']}, θ={params['damping']}; fits from D={params['fit_D']} draws: "
-                     f"h1 diag N({r['mu_h1_diag']:.3f}, {r['sd_h1_diag']:.3f}²))")
+    fig, ax = plotting.figure(4, 1, width=3.0, height=2.7)
+    status = f"{'converged' if r['converged'] else 'NOT converged'}, {r['iterations']} steps"
+    panels.weights(ax[0, 0], r["h"], "synthetic fields h", label="field h")
+    panels.weights(ax[0, 1], r["m"], f"AMP mean m ({status})", label="mean m")
+    panels.weights(ax[0, 2], r["v"], "AMP variance v", label="variance v")
+    panels.weights(
+        ax[0, 3],
+        r["exact"],
+        f"exact mean (diag λ − J)⁻¹h\nAMP rel. diff {r['rel_diff_to_exact']:.3f}",
+        label="exact mean",
+    )
+    panels.letters(ax.ravel())
+    fig.suptitle(
+        f"figS3: paper AMP on synthetic couplings (D={params['D']}, λ={params['lam']}, "
+        f"β={params['beta']}, θ={params['damping']}; fits from D={params['fit_D']} draws: "
+        f"h1 diag N({r['mu_h1_diag']:.3f}, {r['sd_h1_diag']:.3f}²))"
+    )
     return fig
 
 
-def summary(records: list[Mapping[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
+def summary(records: list[dict], params: dict) -> dict[str, Any]:
     r0 = min(records, key=lambda r: r["repeat"])
-    return {"repeats": len(records), "converged": int(sum(bool(r["converged"]) for r in records)),
-            "iterations": [int(r["iterations"]) for r in records],
-            "rel_diff_amp_vs_exact": [round(float(r["rel_diff_to_exact"]), 4) for r in records],
-            "contrast_amp": [round(float(r["contrast_amp"]), 4) for r in records],
-            "contrast_exact": [round(float(r["contrast_exact"]), 4) for r in records],
-            "fit": {k: round(float(r0[k]), 5) for k in r0 if k.startswith(("mu_", "sd_"))},
-            "mean_v": float(np.mean(r0["v"]))}
+    return {
+        "repeats": len(records),
+        "converged": int(sum(bool(r["converged"]) for r in records)),
+        "iterations": [int(r["iterations"]) for r in records],
+        "rel_diff_amp_vs_exact": [round(float(r["rel_diff_to_exact"]), 4) for r in records],
+        "contrast_amp": [round(float(r["contrast_amp"]), 4) for r in records],
+        "contrast_exact": [round(float(r["contrast_exact"]), 4) for r in records],
+        "fit": {k: round(float(r0[k]), 5) for k in r0 if k.startswith(("mu_", "sd_"))},
+        "mean_v": float(np.mean(r0["v"])),
+    }
 
 
 _COMMON = dict(D=10, fit_D=5, fit_N=100, fit_P=1000, lam=1.0, beta=100.0, damping=0.9, steps=300, tol=1e-6)
@@ -163,5 +147,4 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
-    notes="fit_D=5 (fig1's settings) gives the paper's h1 diagonal ≈ 0.2; fit_D=10 gives ≈ 0.1.",
 )

@@ -14,14 +14,14 @@ Points are (N, chunk of draws).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ... import plotting
 from ...validation import InputError, choice, positive_int
-from .. import stats
+from .. import panels, stats
 from ..common import generators
 from ..spec import Experiment
 
@@ -38,8 +38,11 @@ def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     if min(Ns) < D:
         raise InputError(f"figS5 needs N >= D (ratio D/N <= 1), got N={min(Ns)} < D={D}")
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
-    return [dict(D=D, N=N, bins=params["bins"], method=params["method"], chunk=i, draws=min(chunk, total - s))
-            for N in Ns for i, s in enumerate(range(0, total, chunk))]
+    return [
+        dict(D=D, N=N, bins=params["bins"], method=params["method"], chunk=i, draws=min(chunk, total - s))
+        for N in Ns
+        for i, s in enumerate(range(0, total, chunk))
+    ]
 
 
 def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[str, Any]:
@@ -48,11 +51,17 @@ def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[st
     D, N = point["D"], point["N"]
     ev = stats.wishart_eigenvalues(D, N, point["draws"], rng, point["method"]) / N
     e = bin_edges(D, N, point["bins"])
-    return {"hist": stats.binned(ev, e), "edges": e, "moments": stats.moments(ev),
-            "outside": stats.outside(ev, e), "min": float(ev.min()), "max": float(ev.max())}
+    return {
+        "hist": stats.binned(ev, e),
+        "edges": e,
+        "moments": stats.moments(ev),
+        "outside": stats.outside(ev, e),
+        "min": float(ev.min()),
+        "max": float(ev.max()),
+    }
 
 
-def aggregate(records: list[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+def aggregate(records: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
     """Per N: pooled counts, edges, KS distance to MP, moments and their exact values."""
     groups: dict[int, list] = defaultdict(list)
     for r in records:
@@ -61,48 +70,61 @@ def aggregate(records: list[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
     for N, rs in sorted(groups.items()):
         D = int(rs[0]["D"])
         e = np.asarray(rs[0]["edges"])
-        counts = sum(np.asarray(r["hist"]) for r in rs)
-        n, s1, s2 = sum(np.asarray(r["moments"], dtype=float) for r in rs)
+        counts = np.asarray(sum(np.asarray(r["hist"]) for r in rs))
+        n, s1, s2 = np.asarray(sum(np.asarray(r["moments"], dtype=float) for r in rs))
         q = D / N
-        out[N] = {"D": D, "q": q, "edges": e, "counts": counts, "draws": sum(int(r["draws"]) for r in rs),
-                  "ks": stats.ks_binned(counts, stats.mp_bin_probabilities(e, q)),
-                  "mean": s1 / n, "second": s2 / n, "second_exact": 1.0 + (D + 1) / N,
-                  "min": min(float(r["min"]) for r in rs), "max": max(float(r["max"]) for r in rs),
-                  "outside": sum(int(r["outside"]) for r in rs)}
+        out[N] = {
+            "D": D,
+            "q": q,
+            "edges": e,
+            "counts": counts,
+            "draws": sum(int(r["draws"]) for r in rs),
+            "ks": stats.ks_binned(counts, stats.mp_bin_probabilities(e, q)),
+            "mean": s1 / n,
+            "second": s2 / n,
+            "second_exact": 1.0 + (D + 1) / N,
+            "min": min(float(r["min"]) for r in rs),
+            "max": max(float(r["max"]) for r in rs),
+            "outside": sum(int(r["outside"]) for r in rs),
+        }
     return out
 
 
-def plot(records: list[Mapping[str, Any]], params: Mapping[str, Any]):
+def plot(records: list[dict], params: dict):
     agg = aggregate(records)
     n = len(agg)
     ncols = min(3, n)
-    with plotting.style():
-        fig, ax = plotting.figure(ncols, -(-n // ncols), width=3.0, height=2.5)
-        for a in ax.ravel()[n:]:
-            a.axis("off")
-        for a, (N, g) in zip(ax.ravel(), agg.items()):
-            e, c = g["edges"], g["counts"]
-            a.stairs(c / c.sum() / np.diff(e)[0], e, fill=True, alpha=0.5, label=f"{g['draws']} draws")
-            x = np.linspace(e[0], e[-1], 800)
-            a.plot(x, stats.mp_density(x, g["q"]), "r-", lw=1.0, label="Marchenko–Pastur")
-            lo, hi = stats.mp_edges(g["q"])
-            a.set_xlim(max(0.0, lo - 0.15 * (hi - lo)), e[-1])
-            a.set_title(f"N={N} (D/N={g['q']:.3g}), KS={g['ks']:.3f}")
-            a.set_xlabel("eigenvalue of X Xᵀ/N")
-            a.set_ylabel("density")
-        ax[0, 0].legend(frameon=False)
-        fig.suptitle(f"figS5: spectrum of X Xᵀ/N, D={params['D']}")
+    fig, ax = plotting.figure(ncols, -(-n // ncols), width=3.0, height=2.5)
+    for a in ax.ravel()[n:]:
+        a.set_visible(False)
+    for a, (N, g) in zip(ax.ravel(), agg.items()):
+        e, c = g["edges"], g["counts"]
+        a.stairs(c / c.sum() / np.diff(e)[0], e, fill=True, alpha=0.5, label=f"{g['draws']} draws")
+        x = np.linspace(e[0], e[-1], 800)
+        a.plot(x, stats.mp_density(x, g["q"]), "r-", lw=1.0, label="Marchenko–Pastur")
+        lo, hi = stats.mp_edges(g["q"])
+        a.set_xlim(max(0.0, lo - 0.15 * (hi - lo)), e[-1])
+        a.set(title=f"N={N} (D/N={g['q']:.3g}), KS={g['ks']:.3f}", xlabel="eigenvalue of X Xᵀ/N", ylabel="density")
+    panels.legend(ax[0, -1] if n >= ncols else ax[0, 0])
+    panels.letters(ax.ravel())
+    fig.suptitle(f"figS5: spectrum of X Xᵀ/N, D={params['D']}")
     return fig
 
 
-def summary(records: list[Mapping[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
+def summary(records: list[dict], params: dict) -> dict[str, Any]:
     agg = aggregate(records)
-    return {f"N={N}": {"draws": g["draws"], "KS_to_MP": round(float(g["ks"]), 4),
-                       "mean": round(float(g["mean"]), 4), "mean_sq": round(float(g["second"]), 4),
-                       "mean_sq_exact": round(float(g["second_exact"]), 4),
-                       "support": [round(g["min"], 3), round(g["max"], 3)],
-                       "mp_support": [round(float(x), 3) for x in stats.mp_edges(g["q"])]}
-            for N, g in agg.items()}
+    return {
+        f"N={N}": {
+            "draws": g["draws"],
+            "KS_to_MP": round(float(g["ks"]), 4),
+            "mean": round(float(g["mean"]), 4),
+            "mean_sq": round(float(g["second"]), 4),
+            "mean_sq_exact": round(float(g["second_exact"]), 4),
+            "support": [round(g["min"], 3), round(g["max"], 3)],
+            "mp_support": [round(float(x), 3) for x in stats.mp_edges(g["q"])],
+        }
+        for N, g in agg.items()
+    }
 
 
 _N = [100, 500, 1000, 2000, 5000, 10000]
@@ -116,5 +138,4 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
-    notes="Wishart spectra by the bidiagonal (Dumitriu–Edelman) model; method=explicit forms X.",
 )

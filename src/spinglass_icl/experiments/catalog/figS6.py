@@ -25,7 +25,8 @@ from matplotlib.ticker import NullFormatter
 
 from ... import plotting
 from ...models import paper_init
-from ..common import generators, torch_threads
+from .. import panels
+from ..common import generators
 from ..spec import Experiment
 
 FULL = dict(D=10, N=50, P=10, lr=0.01, epochs=1000, repeats=5000, n_traces=20, bins=60)
@@ -37,8 +38,8 @@ def loss_terms(W11: torch.Tensor, W21: torch.Tensor, C: torch.Tensor, w: torch.T
     R, P, D = w.shape
     u = w / math.sqrt(D)
     B = W11 @ C - torch.eye(D, dtype=C.dtype)
-    r = (W21 @ C)[:, 0]                                              # (R, D)
-    cross = torch.einsum("rpi,rij,rj->r", u, B, r)                  # Σ_μ u_μᵀ B rᵀ
+    r = (W21 @ C)[:, 0]  # (R, D)
+    cross = torch.einsum("rpi,rij,rj->r", u, B, r)  # Σ_μ u_μᵀ B rᵀ
     total = P * (B * B).sum((-2, -1)) + 2 * cross + (u * u).sum((-2, -1)) * (r * r).sum(-1)
     return total / (P * D * D)
 
@@ -68,26 +69,24 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     opt = torch.optim.Adam([W11, W21], lr=pt["lr"])
     dist = np.empty((R, E + 1))
     loss = np.empty((R, E))
-    with torch_threads(1):  # (R, 10, 10) ops: threading costs more than it gains
-        for e in range(E):
-            opt.zero_grad(set_to_none=True)
-            L = loss_terms(W11, W21, C, w)
-            L.sum().backward()  # repeats are independent: each gets its own gradient (Adam is per entry)
-            loss[:, e] = L.detach().numpy()
-            dist[:, e] = distance(W11, W21).detach().numpy()
-            opt.step()
+    for e in range(E):
+        opt.zero_grad(set_to_none=True)
+        L = loss_terms(W11, W21, C, w)
+        L.sum().backward()  # repeats are independent: each gets its own gradient (Adam is per entry)
+        loss[:, e] = L.detach().numpy()
+        dist[:, e] = distance(W11, W21).detach().numpy()
+        opt.step()
     with torch.no_grad():
         dist[:, E] = distance(W11, W21).numpy()
         Cinv = torch.linalg.inv(C)
         d_min = distance(Cinv, torch.zeros_like(W21)).numpy()  # the exact minimiser's distance
     q = np.quantile(dist, [0.1, 0.5, 0.9], axis=0)
-    return {"dist_mean": dist.mean(0), "dist_std": dist.std(0), "dist_q10": q[0], "dist_median": q[1],
-            "dist_q90": q[2], "loss_mean": loss.mean(0), "traces": dist[: pt["n_traces"]],
-            "final_dist": dist[:, E], "exact_min_dist": d_min,
-            "initial_dist_mean": float(dist[:, 0].mean()), "final_dist_mean": float(dist[:, E].mean()),
-            "final_dist_median": float(np.median(dist[:, E])), "exact_min_dist_mean": float(d_min.mean()),
-            "final_loss_mean": float(loss[:, -1].mean()),
-            "final_W21_rms": float(W21.detach().pow(2).mean().sqrt())}
+    out = dict(dist_mean=dist.mean(0), dist_std=dist.std(0), dist_q10=q[0], dist_median=q[1], dist_q90=q[2])
+    out.update(loss_mean=loss.mean(0), traces=dist[: pt["n_traces"]], final_dist=dist[:, E], exact_min_dist=d_min)
+    out.update(initial_dist_mean=float(dist[:, 0].mean()), final_dist_mean=float(dist[:, E].mean()))
+    out.update(final_dist_median=float(np.median(dist[:, E])), exact_min_dist_mean=float(d_min.mean()))
+    out.update(final_loss_mean=float(loss[:, -1].mean()), final_W21_rms=float(W21.detach().pow(2).mean().sqrt()))
+    return out
 
 
 def points(p: dict) -> list[dict]:
@@ -97,37 +96,41 @@ def points(p: dict) -> list[dict]:
 def plot(records: list[dict], params: dict):
     r = records[0]
     ep = np.arange(len(r["dist_mean"]))
-    with plotting.style():
-        fig, ax = plotting.figure(2, 1, width=3.6, height=2.9)
-        a = ax[0, 0]
-        for tr in np.asarray(r["traces"]):
-            a.plot(ep, tr, color="0.75", lw=0.5)
-        a.fill_between(ep, r["dist_q10"], r["dist_q90"], alpha=0.25, lw=0, label="10–90% of repeats")
-        a.plot(ep, r["dist_median"], lw=1.5, label="median")
-        a.axhline(r["exact_min_dist_mean"], color="k", ls=":", lw=1, label="minimiser W11 = C⁻¹ (mean)")
-        a.set(yscale="log", xlabel="epoch", ylabel="mean(W11−I)² + mean(W21²)",
-              title=f"distance to (I, 0), D={params['D']}, N={params['N']}, P={params['P']}")
-        a.legend(fontsize=7)
-        b = ax[0, 1]
-        fd, dm = np.asarray(r["final_dist"]), np.asarray(r["exact_min_dist"])
-        bins = np.geomspace(max(min(fd.min(), dm.min()), 1e-12), max(fd.max(), dm.max()), params["bins"])
-        b.hist(fd, bins=bins, alpha=0.6, label=f"Adam, epoch {params['epochs']}")
-        b.hist(dm, bins=bins, histtype="step", color="k", label="exact minimiser C⁻¹")
-        b.set(xscale="log", xlabel="final distance", ylabel="count", title=f"{len(fd)} repeats")
-        b.xaxis.set_minor_formatter(NullFormatter())  # minor log labels collide on a one-decade axis
-        b.legend(fontsize=7)
+    fig, ax = plotting.figure(2, 1, width=4.4, height=2.9)
+    a, b = ax[0]
+    for tr in np.asarray(r["traces"]):
+        a.plot(ep, tr, color="0.75", lw=0.5)
+    a.fill_between(ep, r["dist_q10"], r["dist_q90"], alpha=0.25, lw=0, label="10–90% of repeats")
+    a.plot(ep, r["dist_median"], lw=1.5, label="median")
+    a.axhline(r["exact_min_dist_mean"], color="k", ls=":", lw=1, label="minimiser W11 = C⁻¹ (mean)")
+    a.set(yscale="log", xlabel="epoch", ylabel="mean(W11−I)² + mean(W21²)")
+    a.set_title(f"distance to (I, 0), D={params['D']}, N={params['N']}, P={params['P']}")
+    fd, dm = np.asarray(r["final_dist"]), np.asarray(r["exact_min_dist"])
+    bins = np.geomspace(max(min(fd.min(), dm.min()), 1e-12), max(fd.max(), dm.max()), params["bins"])
+    b.hist(fd, bins=bins, alpha=0.6, label=f"Adam, epoch {params['epochs']}")
+    b.hist(dm, bins=bins, histtype="step", color="k", label="exact minimiser C⁻¹")
+    b.set(xscale="log", xlabel="final distance", ylabel="count", title=f"{len(fd)} repeats")
+    b.xaxis.set_minor_formatter(NullFormatter())  # minor log labels collide on a one-decade axis
+    for axis in (a, b):
+        panels.legend(axis)
+    panels.letters([a, b])
     return fig
 
 
 def summary(records: list[dict], params: dict) -> dict:
     r = records[0]
-    return {k: float(f"{float(r[k]):.4g}") for k in ("initial_dist_mean", "final_dist_mean", "final_dist_median",
-                                                "exact_min_dist_mean", "final_loss_mean", "final_W21_rms")}
+    keys = ["initial_dist_mean", "final_dist_mean", "final_dist_median", "exact_min_dist_mean", "final_loss_mean"]
+    return {k: float(f"{float(r[k]):.4g}") for k in keys + ["final_W21_rms"]}
 
 
 EXPERIMENT = Experiment(
     id="figS6",
     title="Fig. S6: Adam on (w W21/√D + W11) C ≈ I -- distance of (W11, W21) to (I, 0) per epoch",
-    quick=QUICK, full=FULL, points=points, compute=compute, plot=plot, summary=summary,
-    notes="Loss = (1/P) Σ_μ |(w^μ W21/√D + W11) C − I|²_F / D²; unique minimiser W11 = C⁻¹, W21 = 0.",
+    quick=QUICK,
+    full=FULL,
+    points=points,
+    compute=compute,
+    plot=plot,
+    summary=summary,
+    threads=1,  # (R, 10, 10) tensor ops: threading costs more than it gains
 )

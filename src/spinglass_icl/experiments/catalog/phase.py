@@ -1,18 +1,21 @@
-"""Beyond the paper: the ICL transition collapses at α = P/(D(D+1)).
+"""Beyond the paper: the ICL transition collapses at τ = P/(D(D+1)).
 
-For each token dimension D (context length N = c_N·D, so that the ICL error floor ~ D/N is the
-same for every D) and each α on a log grid from 0.1 to 10, P = round(α·D(D+1)) prompts with fresh
+The load τ = P/(D(D+1)) counts prompts per effective spin (parameter ``tau``; fig. S1's P/D² is
+``P_over_D2``).  For each token dimension D (context length N = c_N·D, so that the ICL error floor
+~ D/N is the same for every D) and each τ on a log grid from 0.1 to 10, P = round(τ·D(D+1)) prompts with fresh
 tasks are drawn ``repeats`` times (batched in one point) and the exact ground state is computed at
 a small λ0 (ridge) and at λ0 = 0 (minimum norm).  Per repeat, on P_test fresh-task prompts:
 
-* the test error of both ground states -- the min-norm one has the interpolation peak at α = 1
+* the test error of both ground states -- the min-norm one has the interpolation peak at τ = 1
   (P equal to the number of effective spins D(D+1));
 * their contrast ratio with the identity (the ICL solution is c·diag(I_D, 0));
-* the flat-direction fraction of SᵀS/P among the D(D+1) effective spins, theory 1 − min(α, 1);
+* the flat-direction fraction of SᵀS/P among the D(D+1) effective spins, theory 1 − min(τ, 1);
 * the test error of the ICL solution W = c*·diag(I_D, 0) with c* fitted on the training set, the
-  large-α asymptote.
+  large-τ asymptote;
+* beside each Monte-Carlo test error ``X`` the exact population error of the same weights ``X_population``
+  (``theory.population_error``, no test-prompt noise; lines in the figure, the Monte-Carlo ones markers).
 
-Curves for different D plotted against α should collapse onto each other.
+Curves for different D plotted against τ should collapse onto each other.
 """
 
 from __future__ import annotations
@@ -22,26 +25,31 @@ from typing import Any
 
 import numpy as np
 
-from ... import plotting
 from ...features import n_effective
-from ...metrics import contrast_ratio, test_error
+from ...metrics import contrast_ratio, query_error
 from ...prompts import PromptSpec
-from ...spinglass import SpinGlass
-from ..common import draw_repeats, effective_flat_fraction, generators, ground_states, icl_solution, nan_mean_std
+from ...spinglass import SpinGlass, flat_fraction_theory
+from ...theory import icl_error_asymptotic, icl_error_theory
+from .. import panels
+from ..common import draw_repeats, generators, ground_states, icl_solution, population_errors
 from ..spec import Experiment
+from ..sweep import column, grid, groups, pick, repeat_stats
 
-# 10^(k/10), k = -10..10 (α = 1 on the grid), plus 0.9 and 1.1 to resolve the peak
-ALPHA = sorted({round(10 ** (k / 10), 4) for k in range(-10, 11)} | {0.9, 1.1})
+# 10^(k/10), k = -10..10 (τ = 1 on the grid), plus 0.9 and 1.1 to resolve the peak
+TAU = sorted({round(10 ** (k / 10), 4) for k in range(-10, 11)} | {0.9, 1.1})
 
-# D = 40 (1640 effective spins, P up to 16400): dense Cholesky/lstsq still fit (≈ 5 s per repeat at α = 10)
-FULL = dict(D=[5, 10, 20, 40], c_N=5, alpha=ALPHA, P_test=1000, repeats=10, lambda0=1e-3)
+# D = 40 (1640 effective spins, P up to 16400): dense Cholesky/lstsq still fit (≈ 5 s per repeat at τ = 10)
+FULL = dict(D=[5, 10, 20, 40], c_N=5, tau=TAU, P_test=1000, repeats=10, lambda0=1e-3)
 QUICK = {**FULL, "D": [4, 6, 8], "P_test": 500, "repeats": 6}
 
 
 def points(p: Mapping[str, Any]) -> list[dict]:
-    return [{"D": int(D), "N": int(p["c_N"] * D), "alpha": float(a), "P": max(1, int(round(a * n_effective(D)))),
-             "P_test": p["P_test"], "repeats": p["repeats"], "lambda0": p["lambda0"]}
-            for D in p["D"] for a in p["alpha"]]
+    axes: dict[str, list[Any]] = {"D": [int(D) for D in p["D"]], "tau": [float(t) for t in p["tau"]]}
+
+    def size(pt: dict) -> dict:  # N = c_N·D, P = τ·D(D+1)
+        return {"N": int(p["c_N"] * pt["D"]), "P": max(1, int(round(pt["tau"] * n_effective(pt["D"]))))}
+
+    return grid(axes, pick(p, ("P_test", "repeats", "lambda0")), derive=size)
 
 
 def compute(pt: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
@@ -53,92 +61,76 @@ def compute(pt: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
     test = draw_repeats(spec, pt["P_test"], pt["repeats"], rng)
     sg = SpinGlass(train, pt["lambda0"])
     gs = ground_states(sg, [pt["lambda0"], 0.0])
-    arrays = {
-        "ridge_test_error": test_error(gs[float(pt["lambda0"])], test),
-        "minnorm_test_error": test_error(gs[0.0], test),
-        "ridge_contrast": contrast_ratio(gs[float(pt["lambda0"])]),
-        "minnorm_contrast": contrast_ratio(gs[0.0]),
-        "icl_test_error": test_error(icl_solution(train), test),
-        "flat_fraction": effective_flat_fraction(sg),
-    }
-    out: dict[str, Any] = {f"{k}_per_repeat": v for k, v in arrays.items()}
-    for k, v in arrays.items():
-        out[f"{k}_mean"], out[f"{k}_std"] = nan_mean_std(v)
-    # the min-norm error at α ≈ 1 is heavy-tailed across repeats: the median is reported beside the mean
-    out["minnorm_test_error_median"] = float(np.median(arrays["minnorm_test_error"]))
-    out["flat_fraction_theory"] = 1.0 - min(pt["P"], n_effective(pt["D"])) / n_effective(pt["D"])
+    ridge, minnorm = gs[float(pt["lambda0"])], gs[0.0]
+    arrays = dict(ridge_test_error=query_error(ridge, test), minnorm_test_error=query_error(minnorm, test))
+    arrays.update(ridge_contrast=contrast_ratio(ridge), minnorm_contrast=contrast_ratio(minnorm))
+    W_icl = icl_solution(train)
+    arrays.update(icl_test_error=query_error(W_icl, test), flat_fraction=sg.flat_fraction())
+    exact = population_errors({"ridge_test_error": ridge, "minnorm_test_error": minnorm, "icl_test_error": W_icl}, spec)
+    out = repeat_stats({**arrays, **exact})
+    # the min-norm error at τ ≈ 1 is heavy-tailed across repeats: the median is reported beside the mean
+    for k in ("minnorm_test_error", "minnorm_test_error_population"):
+        out[f"{k}_median"] = float(np.median(out[f"{k}_per_repeat"]))
+    out["flat_fraction_theory"] = flat_fraction_theory(pt["P"], pt["D"])
+    out["theory_asymptotic"] = float(icl_error_theory(pt["D"], pt["N"], pt["P"]))  # Lu et al., min-norm, D → ∞
     return out
-
-
-def _by_D(records: list[dict]) -> dict[int, list[dict]]:
-    out: dict[int, list[dict]] = {}
-    for r in sorted(records, key=lambda r: (r["D"], r["alpha"])):
-        out.setdefault(int(r["D"]), []).append(r)
-    return out
-
-
-def _col(recs: list[dict], key: str) -> np.ndarray:
-    return np.array([r[key] for r in recs], float)
 
 
 def plot(records: list[dict], params: Mapping[str, Any]):
-    groups = _by_D(records)
-    with plotting.style():
-        fig, ax = plotting.figure(2, 2, width=3.7, height=2.9)
-        (a, b), (c, d) = ax
-        for i, (D, recs) in enumerate(groups.items()):
-            col = f"C{i}"
-            al = _col(recs, "alpha")
-            lab = f"D={D}, N={recs[0]['N']}"
-            a.plot(al, _col(recs, "minnorm_test_error_median"), "o-", ms=3, color=col, label=lab)
-            a.plot(al, _col(recs, "icl_test_error_mean"), ":", color=col)
-            b.plot(al, _col(recs, "ridge_test_error_mean"), "o-", ms=3, color=col, label=lab)
-            b.plot(al, _col(recs, "icl_test_error_mean"), ":", color=col)
-            c.plot(al, _col(recs, "minnorm_contrast_mean"), "o-", ms=3, color=col, label=f"{lab}, λ0=0")
-            c.plot(al, _col(recs, "ridge_contrast_mean"), "s--", ms=3, color=col, label=f"λ0={params['lambda0']:g}")
-            d.plot(al, _col(recs, "flat_fraction_mean"), "o", ms=4, color=col, mfc="none", label=lab)
-        grid = np.geomspace(min(params["alpha"]), max(params["alpha"]), 200)
-        d.plot(grid, 1 - np.minimum(grid, 1.0), "k-", lw=0.8, label="1 − min(α, 1)")
-        for axis in (a, b, c, d):
-            axis.axvline(1.0, color="k", lw=0.6, ls=":")
-            axis.set(xscale="log", xlabel="α = P / (D(D+1))")
-        a.set(yscale="log", ylabel="test error (fresh tasks)",
-              title="(a) min-norm ground state (median), dotted: ICL c*·I")
-        b.set(yscale="log", ylabel="test error (fresh tasks)",
-              title=f"(b) ground state λ0={params['lambda0']:g}, dotted: ICL c*·I")
-        c.set(ylabel="contrast ratio with I", ylim=(0, 1), title="(c) contrast ratio")
-        d.set(ylabel="flat fraction of SᵀS/P", ylim=(-0.03, 1.03), title="(d) flat directions (effective spins)")
-        a.legend()
-        b.legend()
-        c.legend(fontsize=6, ncol=2)
-        d.legend()
+    fig, ax = panels.figure(2, 2, width=3.7, height=2.9)
+    (a, b), (c, d) = ax
+    for i, (D, recs) in enumerate(groups(records, "D", sort="tau").items()):
+        col, tau, lab = f"C{i}", column(recs, "tau"), f"D={D}, N={recs[0]['N']}"
+        for axis, mc, key in ((a, "minnorm", "median"), (b, "ridge", "mean")):
+            exact = column(recs, f"{mc}_test_error_population_{key}", default=np.nan)  # NaN: stored before it
+            panels.markers_and_line(axis, tau, column(recs, f"{mc}_test_error_{key}"), exact, color=col, label=lab)
+            axis.plot(tau, column(recs, "icl_test_error_mean"), ":", color=col)
+        c.plot(tau, column(recs, "minnorm_contrast_mean"), "o-", ms=3, color=col, label=f"{lab}, λ0=0")
+        c.plot(tau, column(recs, "ridge_contrast_mean"), "s--", ms=3, color=col, label=f"λ0={params['lambda0']:g}")
+        d.plot(tau, column(recs, "flat_fraction_mean"), "o", ms=4, color=col, mfc="none", label=lab)
+    g = np.geomspace(min(params["tau"]), max(params["tau"]), 200)
+    d.plot(g, 1 - np.minimum(g, 1.0), "k-", lw=0.8, label="1 − min(τ, 1)")
+    a.plot(g, icl_error_asymptotic(g, params["c_N"]), "k-", lw=1, label=f"D → ∞, α = N/D = {params['c_N']:g}")
+    for axis in (a, b, c, d):
+        panels.threshold(axis, 1.0, label="P = D(D+1)" if axis is d else None)
+        axis.set(xscale="log", xlabel="τ = P / (D(D+1))")
+        panels.legend(axis)
+    ylabel = f"test error: markers {params['P_test']} test prompts,\nlines exact population error"
+    a.set(yscale="log", ylabel=ylabel)
+    a.set_title("min-norm ground state (median)\ndotted: ICL c*·I, black: Lu et al.")
+    b.set(yscale="log", ylabel=ylabel)
+    b.set_title(f"ground state λ0={params['lambda0']:g}\ndotted: ICL solution c*·I")
+    c.set(ylabel="contrast ratio with I", ylim=(0, 1), title="contrast ratio")
+    d.set(ylabel="flat fraction of SᵀS/P", ylim=(-0.03, 1.03), title="flat directions (effective spins)")
+    panels.letters(ax.ravel())
     return fig
 
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
-    """Per D: α at the peak of the min-norm (mean and median) and ridge test error, and at the
-    largest α the contrast ratios and the test errors beside the ICL asymptote."""
+    """Per D: τ at the peak of the min-norm (mean and median) and ridge test error, and at the
+    largest τ the contrast ratios and the test errors beside the ICL asymptote."""
     out: dict[str, Any] = {}
     offsets = []
-    for D, recs in _by_D(records).items():
-        al = _col(recs, "alpha")
-        peak = {s: float(al[int(np.nanargmax(_col(recs, key)))]) for s, key in
-                (("minnorm", "minnorm_test_error_mean"), ("minnorm_median", "minnorm_test_error_median"),
-                 ("ridge", "ridge_test_error_mean"))}
+    for D, recs in groups(records, "D", sort="tau").items():
+        tau = column(recs, "tau")
+        keys = {"minnorm": "minnorm_test_error_mean", "minnorm_median": "minnorm_test_error_median"}
+        keys["ridge"] = "ridge_test_error_mean"
+        peak = {s: float(tau[int(np.nanargmax(column(recs, key)))]) for s, key in keys.items()}
         offsets += [abs(peak["minnorm"] - 1.0), abs(peak["minnorm_median"] - 1.0)]
         last = recs[-1]
+        gap = np.abs(column(recs, "flat_fraction_mean") - column(recs, "flat_fraction_theory"))
         out[f"D={D}"] = {
-            "alpha_peak_minnorm": peak["minnorm"], "alpha_peak_minnorm_median": peak["minnorm_median"],
-            "alpha_peak_ridge": peak["ridge"],
-            "peak_minnorm_test_error_median": round(float(np.nanmax(_col(recs, "minnorm_test_error_median"))), 3),
-            "alpha_max": float(al[-1]),
-            "contrast_minnorm_at_alpha_max": round(last["minnorm_contrast_mean"], 4),
-            "contrast_ridge_at_alpha_max": round(last["ridge_contrast_mean"], 4),
-            "test_error_minnorm_at_alpha_max": round(last["minnorm_test_error_mean"], 4),
-            "test_error_icl_at_alpha_max": round(last["icl_test_error_mean"], 4),
-            "test_error_at_alpha_min": round(recs[0]["minnorm_test_error_mean"], 4),
-            "max_flat_fraction_gap": round(float(np.max(np.abs(_col(recs, "flat_fraction_mean")
-                                                               - _col(recs, "flat_fraction_theory")))), 4),
+            "tau_peak_minnorm": peak["minnorm"],
+            "tau_peak_minnorm_median": peak["minnorm_median"],
+            "tau_peak_ridge": peak["ridge"],
+            "peak_minnorm_test_error_median": round(float(np.nanmax(column(recs, "minnorm_test_error_median"))), 3),
+            "tau_max": float(tau[-1]),
+            "contrast_minnorm_at_tau_max": round(last["minnorm_contrast_mean"], 4),
+            "contrast_ridge_at_tau_max": round(last["ridge_contrast_mean"], 4),
+            "test_error_minnorm_at_tau_max": round(last["minnorm_test_error_mean"], 4),
+            "test_error_icl_at_tau_max": round(last["icl_test_error_mean"], 4),
+            "test_error_at_tau_min": round(recs[0]["minnorm_test_error_mean"], 4),
+            "max_flat_fraction_gap": round(float(np.max(gap)), 4),
         }
     out["max_peak_rel_offset"] = round(max(offsets), 4)
     return out
@@ -146,8 +138,12 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
 
 EXPERIMENT = Experiment(
     id="phase",
-    title="Beyond the paper: the ICL transition collapses at α = P/(D(D+1)) (exact ground states, several D)",
-    quick=QUICK, full=FULL, points=points, compute=compute, plot=plot, summary=summary,
-    notes="N = c_N·D; ground states at λ0 (ridge) and λ0 = 0 (min-norm, lstsq); flat fraction among the "
-          "D(D+1) effective spins with numpy's rank tolerance.",
+    title="Beyond the paper: the ICL transition collapses at τ = P/(D(D+1)) (exact ground states, several D)",
+    quick=QUICK,
+    full=FULL,
+    points=points,
+    compute=compute,
+    plot=plot,
+    summary=summary,
+    seed_aliases={"tau": "alpha"},  # published as ``alpha``: same draws under the new name
 )

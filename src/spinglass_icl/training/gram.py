@@ -1,10 +1,11 @@
-"""Full-batch Adam training of simplified linear attention (SPEC §3 "training correspondence").
+"""Full-batch Adam on the Gram form of simplified linear attention (SPEC §3 "training correspondence").
 
 The loss L(W) = (1/P) Σ_μ (s^μ·W − y^μ)² depends on the data only through G = SᵀS/P = −J,
 c = Sᵀy/P = h and ⟨y²⟩:  L(W) = wᵀGw − 2cᵀw + ⟨y²⟩,  ∇L = 2(Gw − c).  :func:`adam_gram` trains on
 this Gram form -- one K×K matrix-vector product per step instead of a pass over P prompts --
 batched over independent repeats, and follows the same trajectory as :func:`adam_explicit`
-(torch.optim.Adam on the explicit forward pass) to floating-point tolerance.
+(torch.optim.Adam on the explicit forward pass, the independent reference) to floating-point
+tolerance.  The update is :class:`~.adam.Adam`, the project's one Adam.
 
 Weight decay is PyTorch's Adam convention (gradient += wd·W), so the minimiser is the ground
 state at λ0 = wd/2.
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from . import validation as V
-from .spinglass import SpinGlass
+from .. import validation as V
+from ..spinglass import SpinGlass
+from .adam import Adam
 
 MODELS = ("merged", "separate")
 
@@ -31,8 +34,9 @@ def _to_backend(x, dtype: str, device: str):
     """numpy on the CPU (its batched gemv is ~10× faster than torch.bmm there), torch elsewhere."""
     if device == "cpu":
         return np.ascontiguousarray(np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=dtype))
-    return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x,
-                           dtype=getattr(torch, dtype), device=device)
+    return torch.as_tensor(
+        np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=getattr(torch, dtype), device=device
+    )
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -46,69 +50,42 @@ class GramData:
     G: (R, K, K) = SᵀS/P; c: (R, K) = Sᵀy/P; y2: (R,) = ⟨y²⟩.
     """
 
-    G: object
-    c: object
-    y2: object
+    G: Any
+    c: Any
+    y2: Any
 
     @classmethod
-    def from_spinglass(cls, sg: SpinGlass, *, dtype: str = "float32", device: str = "cpu") -> "GramData":
+    def from_spinglass(cls, sg: SpinGlass, *, dtype: str = "float32", device: str = "cpu") -> GramData:
         V.choice("dtype", dtype, DTYPES)
         nb = len(sg.batch_shape)
 
         def t(x: np.ndarray, tail: int):
             x = np.asarray(x)
-            return _to_backend(x.reshape((-1,) + x.shape[nb:nb + tail] if tail else (-1,)), dtype, device)
+            return _to_backend(x.reshape((-1,) + x.shape[nb : nb + tail] if tail else (-1,)), dtype, device)
 
         return cls(G=t(sg.gram, 2), c=t(sg.h, 1), y2=t(sg.y2, 0))
 
-    def loss(self, w):
-        """Mean squared error of flat weights w (R, K); shape (R,)."""
-        Gw = (self.G @ w[..., None])[..., 0]
-        return (w * (Gw - 2 * self.c)).sum(-1) + self.y2
+    def loss(self, w, Gw=None):
+        """Mean squared error ⟨(s·w − y)²⟩ of flat weights w (R, K), shape (R,), from the Gram form
+        wᵀGw − 2cᵀw + ⟨y²⟩ (``Gw``: G w if already computed).  It is a mean of squares, but the
+        expanded form cancels three O(1) terms and can round to slightly below 0 (-5e-8 seen in
+        float32 at an interpolating minimum): clamped at 0, the true value's lower bound."""
+        Gw = (self.G @ w[..., None])[..., 0] if Gw is None else Gw
+        loss = (w * (Gw - 2 * self.c)).sum(-1) + self.y2
+        return loss.clamp(min=0) if isinstance(loss, torch.Tensor) else np.maximum(loss, 0)
 
 
 @dataclass
 class TrainResult:
-    """Final merged weights (R, D+1, D+1), train/test loss (R, epochs or records) before each step,
-    the epochs at which the test loss was recorded, and the wall time."""
+    """Final merged weights (R, D+1, D+1) (shape (R, 0, 0) for a model without a spin-model
+    projection), train/test loss (R, epochs or records) before each step, the epochs at which the
+    test loss was recorded, and the wall time."""
 
     W: np.ndarray
     train_loss: np.ndarray
     test_loss: np.ndarray | None
     seconds: float
     test_epochs: np.ndarray | None = None
-
-
-def adam_update(p, g, m, v, t: int, *, lr: float, betas=(0.9, 0.999), eps: float = 1e-8,
-                weight_decay: float = 0.0):
-    """One step of torch.optim.Adam's update (no amsgrad; weight decay added to the gradient), out
-    of place, at step number t ≥ 1.  Arithmetic operators only, so numpy arrays and torch tensors
-    both work.  Returns the new (p, m, v)."""
-    b1, b2 = betas
-    if weight_decay:
-        g = g + weight_decay * p
-    m = m + (1 - b1) * (g - m)
-    v = b2 * v + (1 - b2) * (g * g)
-    denom = v**0.5 / math.sqrt(1 - b2**t) + eps
-    return p - (lr / (1 - b1**t)) * (m / denom), m, v
-
-
-class Adam:
-    """Batched Adam (:func:`adam_update`) over a list of parameters, numpy or torch."""
-
-    def __init__(self, params: list, lr: float, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
-        self.params, self.lr, self.betas, self.eps, self.wd = list(params), lr, betas, eps, weight_decay
-        self.m = [0 * p for p in self.params]
-        self.v = [0 * p for p in self.params]
-        self.t = 0
-
-    def step(self, grads: list) -> list:
-        self.t += 1
-        for i, g in enumerate(grads):
-            self.params[i], self.m[i], self.v[i] = adam_update(
-                self.params[i], g, self.m[i], self.v[i], self.t, lr=self.lr, betas=self.betas, eps=self.eps,
-                weight_decay=self.wd)
-        return self.params
 
 
 def _check(lr: float, epochs: int, weight_decay: float) -> tuple[float, int, float]:
@@ -121,6 +98,7 @@ def _check_init(init: list, model: str, R: int, n: int) -> None:
     if not isinstance(init, (list, tuple)) or len(init) != want:
         raise V.InputError(f"init for the {model} model must be a list of {want} array(s)")
     shapes = [tuple(p.shape) for p in init]
+    names: tuple[str, ...]
     if model == "merged":
         names, expect = ("W",), [(R, n, n)]
     else:  # W_q and W_k share their d_k
@@ -139,9 +117,20 @@ def _progress(total: int, show: bool, desc: str):
     return tqdm(total=total, disable=not show, desc=desc, leave=False)
 
 
-def adam_gram(train: GramData, init: list, *, model: str = "merged", lr: float, epochs: int,
-              weight_decay: float = 0.0, test: GramData | None = None, record_every: int = 1,
-              betas=(0.9, 0.999), eps: float = 1e-8, progress: bool = False) -> TrainResult:
+def adam_gram(
+    train: GramData,
+    init: list,
+    *,
+    model: str = "merged",
+    lr: float,
+    epochs: int,
+    weight_decay: float = 0.0,
+    test: GramData | None = None,
+    record_every: int = 1,
+    betas=(0.9, 0.999),
+    eps: float = 1e-8,
+    progress: bool = False,
+) -> TrainResult:
     """Full-batch Adam on the Gram form, all R repeats at once.
 
     init: ``[W]`` with W (R, D+1, D+1) for the merged model, ``[W_q, W_k]`` (R, d_k, D+1) for the
@@ -165,19 +154,24 @@ def adam_gram(train: GramData, init: list, *, model: str = "merged", lr: float, 
     opt = Adam(params, lr, betas, eps, weight_decay)
 
     def flat(ps: list):
-        W = ps[0] if model == "merged" else ps[0].transpose(-1, -2) @ ps[1] if on_torch \
+        W = (
+            ps[0]
+            if model == "merged"
+            else ps[0].transpose(-1, -2) @ ps[1]
+            if on_torch
             else np.swapaxes(ps[0], -1, -2) @ ps[1]
+        )
         return W.reshape(R, n * n)
 
     train_loss = np.empty((R, epochs))
     test_epochs = [e for e in range(epochs) if e % record_every == 0] + [epochs]
-    test_loss = np.empty((R, len(test_epochs))) if test is not None else None
+    test_loss = np.empty((R, len(test_epochs)))
     j = 0
     with _progress(epochs, progress, "adam") as bar:
         for e in range(epochs):
             w = flat(params)
             Gw = (train.G @ w[..., None])[..., 0]
-            train_loss[:, e] = _to_numpy((w * (Gw - 2 * train.c)).sum(-1) + train.y2)
+            train_loss[:, e] = _to_numpy(train.loss(w, Gw))
             if test is not None and e % record_every == 0:
                 test_loss[:, j] = _to_numpy(test.loss(w))
                 j += 1
@@ -192,15 +186,29 @@ def adam_gram(train: GramData, init: list, *, model: str = "merged", lr: float, 
     w = flat(params)
     if test is not None:
         test_loss[:, j] = _to_numpy(test.loss(w))
-    return TrainResult(W=_to_numpy(w).reshape(R, n, n), train_loss=train_loss,
-                       test_loss=test_loss, seconds=time.perf_counter() - t0,
-                       test_epochs=np.array(test_epochs) if test is not None else None)
+    return TrainResult(
+        W=_to_numpy(w).reshape(R, n, n),
+        train_loss=train_loss,
+        test_loss=test_loss if test is not None else None,
+        seconds=time.perf_counter() - t0,
+        test_epochs=np.array(test_epochs) if test is not None else None,
+    )
 
 
-def adam_explicit(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, lr: float, epochs: int,
-                  weight_decay: float = 0.0, X_test: torch.Tensor | None = None,
-                  y_test: torch.Tensor | None = None, betas=(0.9, 0.999), eps: float = 1e-8,
-                  progress: bool = False) -> TrainResult:
+def adam_explicit(
+    model: torch.nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    lr: float,
+    epochs: int,
+    weight_decay: float = 0.0,
+    X_test: torch.Tensor | None = None,
+    y_test: torch.Tensor | None = None,
+    betas=(0.9, 0.999),
+    eps: float = 1e-8,
+    progress: bool = False,
+) -> TrainResult:
     """torch.optim.Adam on the explicit forward pass: X (R, P, D+1, N+1), y (R, P).
 
     The loss is the sum over repeats of each repeat's mean squared error, so every repeat gets
@@ -214,7 +222,7 @@ def adam_explicit(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, l
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     R = y.shape[0]
     train_loss = torch.empty((R, epochs), dtype=y.dtype)
-    test_loss = torch.empty((R, epochs), dtype=y.dtype) if X_test is not None else None
+    test_loss = torch.empty((R, epochs), dtype=y.dtype)
     with _progress(epochs, progress, "adam") as bar:
         for e in range(epochs):
             opt.zero_grad(set_to_none=True)
@@ -226,7 +234,11 @@ def adam_explicit(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, l
                     test_loss[:, e] = torch.mean((model(X_test) - y_test) ** 2, dim=-1).cpu()
             opt.step()
             bar.update()
-    W = model.merged_weight().detach() if hasattr(model, "merged_weight") else None
-    return TrainResult(W=None if W is None else W.cpu().double().numpy(), train_loss=train_loss.double().numpy(),
-                       test_loss=None if test_loss is None else test_loss.double().numpy(),
-                       seconds=time.perf_counter() - t0)
+    merged = getattr(model, "merged_weight", None)  # the spin configuration of an SLA module
+    W = merged().detach().cpu().double().numpy() if merged is not None else np.full((R, 0, 0), np.nan)
+    return TrainResult(
+        W=W,
+        train_loss=train_loss.double().numpy(),
+        test_loss=None if X_test is None else test_loss.double().numpy(),
+        seconds=time.perf_counter() - t0,
+    )

@@ -1,7 +1,7 @@
-"""Adam training for any stacked-repeat model of :mod:`spinglass_icl.architectures` (figS8).
+"""Adam training for any stacked-repeat model of :mod:`spinglass_icl.models` (figS8).
 
 :func:`fit` trains R independent repeats at once: every parameter carries the repeat axis
-first, the loss is Σ_r MSE_r, and the optimiser (:class:`StackedAdam`, torch.optim.Adam's
+first, the loss is Σ_r MSE_r, and the optimiser (:class:`~.adam.Adam`, torch.optim.Adam's
 update) acts per coordinate, so repeat r follows exactly the trajectory it would follow alone
 (tested in float64).  Options: full batch (the paper's protocol; ``grad_chunk`` accumulates the
 full-batch gradient over chunks of prompts to bound memory without changing it) or minibatches
@@ -10,7 +10,7 @@ weight decay (gradient += wd·θ), a learning-rate schedule, and early stopping 
 per repeat (a stopped repeat is frozen; its best parameters are restored at the end).
 
 Prompts are explicit, X (R or 1, P, D+1, N+1), or -- for FLA/MHLA -- their reduced form
-:class:`~spinglass_icl.architectures.PromptStats` (C = X Xᵀ, b), which makes a step O(P·D²)
+:class:`~spinglass_icl.models.PromptStats` (C = X Xᵀ, b), which makes a step O(P·D²)
 instead of O(P·D·N) with the same gradients (tested in float64).
 
 Tensors live on the model's device and dtype (float32 by default, float64 in the tests); losses
@@ -28,51 +28,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import validation as V
-from .architectures import REDUCED_MODELS, PromptStats
-from .training import adam_update
+from .. import validation as V
+from ..models.layers import PromptStats
+from ..models.registry import SCHEDULES
+from .adam import Adam
 
-SCHEDULES = ("constant", "cosine", "linear")
 
-
-def lr_factor(schedule: str | Callable[[int, int], float] | None, epoch: int, epochs: int) -> float:
+def lr_factor(schedule: str | Callable[[int, int], float] | None, epoch: int, epochs: int, warmup: int = 0) -> float:
     """Multiplier of the base learning rate in ``epoch`` (0-based) of ``epochs``.
 
-    ``"constant"``/None: 1; ``"cosine"``: ½(1 + cos(π e/epochs)); ``"linear"``: 1 − e/epochs;
-    a callable ``f(epoch, epochs)`` is used as is.
+    The first ``warmup`` epochs ramp linearly, (e+1)/warmup; the schedule then runs over the
+    remaining epochs: ``"constant"``/None: 1; ``"cosine"``: ½(1 + cos(π t)); ``"linear"``: 1 − t,
+    t = (e − warmup)/(epochs − warmup); a callable ``f(epoch, epochs)`` is used as is.
     """
     if callable(schedule):
         return float(schedule(epoch, epochs))
     schedule = "constant" if schedule is None else V.choice("schedule", schedule, SCHEDULES)
-    t = epoch / epochs
+    if epoch < warmup:
+        return (epoch + 1) / warmup
+    t = (epoch - warmup) / (epochs - warmup)
     return {"constant": 1.0, "cosine": 0.5 * (1 + math.cos(math.pi * t)), "linear": 1.0 - t}[schedule]
-
-
-class StackedAdam:
-    """torch.optim.Adam's update (no amsgrad; decay added to the gradient) for parameters whose
-    first axis is the repeat axis, with a per-repeat ``active`` mask: inactive repeats (stopped
-    early) keep their parameters and moments unchanged."""
-
-    def __init__(self, params: list[nn.Parameter], lr: float, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
-        self.params, self.lr, self.betas, self.eps, self.wd = list(params), lr, betas, eps, weight_decay
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-        self.t = 0
-
-    @torch.no_grad()
-    def step(self, lr: float | None = None, active: torch.Tensor | None = None) -> None:
-        self.t += 1
-        lr = self.lr if lr is None else lr
-        for p, m, v in zip(self.params, self.m, self.v):
-            g = p.grad if p.grad is not None else torch.zeros_like(p)
-            p_new, m_new, v_new = adam_update(p, g, m, v, self.t, lr=lr, betas=self.betas, eps=self.eps,
-                                              weight_decay=self.wd)
-            if active is None:
-                m.copy_(m_new), v.copy_(v_new), p.copy_(p_new)
-            else:
-                a = active.view((-1,) + (1,) * (p.ndim - 1))
-                m.copy_(torch.where(a, m_new, m)), v.copy_(torch.where(a, v_new, v)), p.copy_(torch.where(a, p_new, p))
 
 
 @dataclass
@@ -99,23 +74,25 @@ def _as(x, ref: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(x, dtype=ref.dtype, device=ref.device)
 
 
-def _prompts(model: nn.Module, X, ref: torch.Tensor) -> "torch.Tensor | PromptStats":
+def _prompts(model: nn.Module, X, ref: torch.Tensor) -> torch.Tensor | PromptStats:
     """Explicit prompts as a tensor, or PromptStats (for the models that accept them), on ref's
     dtype and device."""
     if isinstance(X, PromptStats):
-        if getattr(model, "name", None) not in REDUCED_MODELS:
-            raise V.InputError(f"PromptStats are for {', '.join(REDUCED_MODELS)}; model "
-                               f"{getattr(model, 'name', type(model).__name__)!r} needs explicit prompts X")
+        if not getattr(model, "accepts_stats", False):
+            raise V.InputError(
+                f"model {getattr(model, 'name', type(model).__name__)!r} needs explicit prompts X; "
+                "PromptStats are for the models that accept them (FLA, MHLA)"
+            )
         return X.to(ref.dtype, ref.device)
     return _as(X, ref)
 
 
-def _axes(X: "torch.Tensor | PromptStats") -> tuple[int, int]:
+def _axes(X: torch.Tensor | PromptStats) -> tuple[int, int]:
     """(repeats or 1, P) of explicit prompts or PromptStats."""
-    return (X.repeats, X.n_prompts) if isinstance(X, PromptStats) else tuple(X.shape[:2])
+    return (X.repeats, X.n_prompts) if isinstance(X, PromptStats) else (int(X.shape[0]), int(X.shape[1]))
 
 
-def _take(X: "torch.Tensor | PromptStats", idx) -> "torch.Tensor | PromptStats":
+def _take(X: torch.Tensor | PromptStats, idx) -> torch.Tensor | PromptStats:
     """Prompts ``idx`` (slice or index tensor) of every repeat."""
     return X.take(idx) if isinstance(X, PromptStats) else X[:, idx]
 
@@ -129,25 +106,44 @@ def mse(model: nn.Module, X, y, *, chunk: int | None = None) -> torch.Tensor:
     X, y = _prompts(model, X, ref), _as(y, ref)
     P = _axes(X)[1]
     step = chunk or P
-    total = 0
+    total = torch.zeros((), dtype=ref.dtype, device=ref.device)
     for s in range(0, P, step):
-        total = total + ((model(_take(X, slice(s, s + step))) - y[:, s:s + step]) ** 2).sum(-1)
+        total = total + ((model(_take(X, slice(s, s + step))) - y[:, s : s + step]) ** 2).sum(-1)
     return total / P
 
 
-def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float = 0.0,
-        batch_size: int | None = None, grad_chunk: int | None = None,
-        schedule: str | Callable[[int, int], float] | None = None,
-        X_val=None, y_val=None, patience: int | None = None, min_delta: float = 0.0, val_every: int = 1,
-        restore_best: bool = True, betas=(0.9, 0.999), eps: float = 1e-8,
-        generator: torch.Generator | None = None, progress: bool = False, desc: str = "adam") -> FitResult:
+def fit(
+    model: nn.Module,
+    X,
+    y,
+    *,
+    lr: float,
+    epochs: int,
+    generator: torch.Generator,
+    weight_decay: float = 0.0,
+    batch_size: int | None = None,
+    grad_chunk: int | None = None,
+    schedule: str | Callable[[int, int], float] | None = None,
+    warmup: int = 0,
+    X_val=None,
+    y_val=None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    val_every: int = 1,
+    restore_best: bool = True,
+    betas=(0.9, 0.999),
+    eps: float = 1e-8,
+    progress: bool = False,
+    desc: str = "adam",
+) -> FitResult:
     """Train all R repeats of ``model`` on X (R or 1, P, D+1, N+1), y (R or 1, P) with Adam.
 
-    X (and X_val) may be :class:`~spinglass_icl.architectures.PromptStats` for FLA/MHLA: the same
+    X (and X_val) may be :class:`~spinglass_icl.models.PromptStats` for FLA/MHLA: the same
     training at O(P·D²) per step.
     batch_size: None = full batch; otherwise minibatches of that many prompts per step, in a
-    fresh random order every epoch drawn from ``generator`` (CPU torch generator; same order for
-    all repeats).  grad_chunk: evaluate the full-batch (or minibatch) gradient in chunks of this
+    fresh random order every epoch drawn from ``generator`` (required: a CPU torch generator; same
+    order for all repeats).  ``warmup`` epochs of linear lr warm-up precede ``schedule``.
+    grad_chunk: evaluate the full-batch (or minibatch) gradient in chunks of this
     many prompts and accumulate -- the same gradient with less memory.  Early stopping needs
     X_val, y_val: the held-out loss is evaluated every ``val_every`` epochs; a repeat stops after
     ``patience`` evaluations without an improvement larger than ``min_delta``.
@@ -161,6 +157,10 @@ def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float =
             raise V.InputError("early stopping (patience) needs held-out prompts X_val, y_val")
     if schedule is not None and not callable(schedule):
         V.choice("schedule", schedule, SCHEDULES)
+    if not isinstance(generator, torch.Generator):
+        raise V.InputError(f"fit needs a torch.Generator for the minibatch order, got {generator!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < epochs:
+        raise V.InputError(f"warmup must be an integer in [0, epochs={epochs}), got {warmup!r}")
     params = list(model.parameters())
     ref = params[0]
     R = ref.shape[0]
@@ -168,8 +168,10 @@ def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float =
         raise V.InputError("every parameter must carry the repeat axis first (stacked repeats)")
     X, y = _prompts(model, X, ref), _as(y, ref)
     if y.ndim != 2 or _axes(X) != tuple(y.shape[:2]) or _axes(X)[0] not in (1, R):
-        raise V.InputError(f"need X (R or 1, P, D+1, N+1) and y of shape (R or 1, P); got X with (repeats, P) = "
-                           f"{_axes(X)}, y {tuple(y.shape)} for R={R}")
+        raise V.InputError(
+            f"need X (R or 1, P, D+1, N+1) and y of shape (R or 1, P); got X with (repeats, P) = "
+            f"{_axes(X)}, y {tuple(y.shape)} for R={R}"
+        )
     P = _axes(X)[1]
     B = P if batch_size is None else min(V.positive_int("batch_size", batch_size), P)
     chunk = V.positive_int("grad_chunk", grad_chunk) if grad_chunk is not None else None
@@ -178,7 +180,7 @@ def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float =
         X_val, y_val = _prompts(model, X_val, ref), _as(y_val, ref)
 
     t0 = time.perf_counter()
-    opt = StackedAdam(params, lr, betas, eps, weight_decay)
+    opt = Adam(params, lr, betas, eps, weight_decay)
     active = torch.ones(R, dtype=torch.bool, device=ref.device)
     stopped = torch.full((R,), epochs, dtype=torch.long, device=ref.device)
     train_loss = torch.empty((R, epochs), dtype=ref.dtype, device=ref.device)
@@ -211,12 +213,12 @@ def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float =
     epochs_run = 0
     with tqdm(total=epochs, disable=not progress, desc=desc, leave=False) as bar:
         for e in range(epochs):
-            lr_e = lr * lr_factor(schedule, e, epochs)
+            lr_e = lr * lr_factor(schedule, e, epochs, warmup)
             order = torch.randperm(P, generator=generator).to(ref.device) if B < P else None
             epoch_loss = torch.zeros(R, dtype=ref.dtype, device=ref.device)
             n_batches = 0
             for s in range(0, P, B):
-                idx = order[s:s + B] if order is not None else None
+                idx = order[s : s + B] if order is not None else None
                 Xb = _take(X, idx) if idx is not None else X
                 yb = y[:, idx] if idx is not None else y
                 nb = _axes(Xb)[1]
@@ -226,12 +228,12 @@ def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float =
                 batch_loss = torch.zeros(R, dtype=ref.dtype, device=ref.device)
                 for c in range(0, nb, step):
                     # Σ over chunks of (Σ_chunk sq. error)/n_batch = the batch mean: same gradient.
-                    part = ((model(_take(Xb, slice(c, c + step))) - yb[:, c:c + step]) ** 2).sum(-1) / nb
+                    part = ((model(_take(Xb, slice(c, c + step))) - yb[:, c : c + step]) ** 2).sum(-1) / nb
                     part.sum().backward()
                     batch_loss += part.detach()
                 epoch_loss += batch_loss
                 n_batches += 1
-                opt.step(lr_e, active if patience is not None else None)
+                opt.step(lr=lr_e, active=active if patience is not None else None)
             train_loss[:, e] = epoch_loss / n_batches
             epochs_run = e + 1
             bar.update()
@@ -247,8 +249,12 @@ def fit(model: nn.Module, X, y, *, lr: float, epochs: int, weight_decay: float =
     def np_(t: torch.Tensor) -> np.ndarray:
         return t.detach().cpu().double().numpy() if t.is_floating_point() else t.detach().cpu().numpy()
 
-    return FitResult(train_loss=np_(train_loss[:, :epochs_run]),
-                     val_loss=np_(torch.stack(val_hist, dim=1)) if has_val else None,
-                     val_epochs=np.array(val_epochs) if has_val else None,
-                     best_epoch=np_(best_epoch) if has_val else np.full(R, -1),
-                     stopped_epoch=np_(stopped), seconds=time.perf_counter() - t0, steps=opt.t)
+    return FitResult(
+        train_loss=np_(train_loss[:, :epochs_run]),
+        val_loss=np_(torch.stack(val_hist, dim=1)) if has_val else None,
+        val_epochs=np.array(val_epochs) if has_val else None,
+        best_epoch=np_(best_epoch) if has_val else np.full(R, -1),
+        stopped_epoch=np_(stopped),
+        seconds=time.perf_counter() - t0,
+        steps=opt.t,
+    )

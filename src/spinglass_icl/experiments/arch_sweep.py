@@ -1,0 +1,278 @@
+"""figS8's machinery: parameters generated from the architecture registry, one point's data and
+training, and the per-repeat table behind the figure.
+
+Every architecture registered with ``in_figure=True`` gets the figS8 parameters ``<name>_<field>``
+for each :class:`~spinglass_icl.models.Budget` field (lr, epochs, batch_size, schedule, warmup,
+weight_decay) and each of its model options (e.g. ``tf_d_model``), with its declared quick/full
+defaults.  :class:`RegistryParams` computes them when read, so an architecture registered after
+import (a test's toy model) is part of figS8 at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import validation as V
+from ..models import Architecture, Budget, PromptStats, architectures, get, names
+from ..prompts import Features, PromptSpec, features_from_prompts, sample_prompts
+from .common import stack_features
+
+BUDGET_FIELDS = tuple(f.name for f in dataclasses.fields(Budget))
+STUCK = 0.8  # a repeat is "stuck" on the plateau when its test error >= STUCK × that of ŷ = 0
+
+
+def arch_params(arch: Architecture, size: str) -> dict[str, Any]:
+    """The figS8 parameters of one architecture at ``size``: its budget fields and model options."""
+    b = arch.budget(size)
+    own = {f"{arch.name}_{k}": getattr(b, k) for k in BUDGET_FIELDS}
+    return {**own, **{f"{arch.name}_{k}": v for k, v in arch.options(size).items()}}
+
+
+class RegistryParams(Mapping):
+    """``base`` plus, for every architecture in the figure, :func:`arch_params`; ``models`` lists
+    AMP and all of them.  Read live from the registry."""
+
+    def __init__(self, base: Mapping[str, Any], size: str):
+        self.base, self.size = dict(base), size
+
+    def _all(self) -> dict[str, Any]:
+        out = {**self.base, "models": ",".join(model_names())}
+        for arch in architectures(in_figure=True):
+            out.update(arch_params(arch, self.size))
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+BUDGET_DOCS = {
+    "lr": "Adam learning rate",
+    "epochs": "passes over the P training prompts",
+    "batch_size": "minibatch size (0 = full batch)",
+    "schedule": "lr schedule after the warm-up: constant, cosine or linear",
+    "warmup": "epochs of linear lr warm-up",
+    "weight_decay": "Adam weight decay (PyTorch convention: gradient += wd·θ)",
+}
+
+
+def parameter_docs() -> dict[str, str]:
+    """One line per generated parameter (for ``spinglass-icl params figS8``)."""
+    out = {}
+    for arch in architectures(in_figure=True):
+        out.update({f"{arch.name}_{k}": f"{arch.label}: {d}" for k, d in BUDGET_DOCS.items()})
+        for k in {**arch.quick_options, **arch.full_options}:
+            out[f"{arch.name}_{k}"] = f"{arch.label}: model option {k} (0 = the class default)"
+    return out
+
+
+def model_names() -> tuple[str, ...]:
+    """What figS8 can draw: the paper's AMP and every registered architecture in the figure."""
+    return ("amp",) + names(in_figure=True)
+
+
+def parse_models(value: str | Sequence[str]) -> list[str]:
+    """The ``models`` parameter (comma-separated string or list) as names, each one checked."""
+    out = [m.strip() for m in (value.split(",") if isinstance(value, str) else value) if str(m).strip()]
+    if not out:
+        raise V.InputError("models is empty; choose from: " + ", ".join(model_names()))
+    for m in out:
+        if m not in model_names():
+            raise V.InputError(f"unknown model {m!r} in models; registered: {', '.join(model_names())}")
+    return out
+
+
+def budget(name: str, p: Mapping[str, Any]) -> Budget:
+    """Architecture ``name``'s budget from parameters or a point, checked against P."""
+    b = Budget(**{k: p[f"{name}_{k}"] for k in BUDGET_FIELDS})
+    if get(name).gram and (b.batch_size or b.schedule != "constant" or b.warmup):
+        raise V.InputError(
+            f"{name} trains full-batch on the Gram form: set {name}_batch_size=0, "
+            f"{name}_schedule=constant, {name}_warmup=0"
+        )
+    return b.check(int(p["P"]), who=name)
+
+
+def options(name: str, p: Mapping[str, Any]) -> dict[str, Any]:
+    """Model options of architecture ``name`` from a point (0 means the class default, e.g. d_k)."""
+    keys = get(name).full_options.keys() | get(name).quick_options.keys()
+    return {k: p[f"{name}_{k}"] for k in keys if p.get(f"{name}_{k}")}
+
+
+def own_keys(name: str, p: Mapping[str, Any]) -> list[str]:
+    """Parameters a point of model ``name`` carries beyond the data ones."""
+    if name == "amp":
+        return ["lambda0", "beta", "damping", "steps"]
+    keys = [k for k in p if k.startswith(f"{name}_")]
+    return keys + ([] if get(name).accepts_stats or get(name).gram else ["grad_chunk"])
+
+
+def draw_data(
+    pt: Mapping[str, Any], rng: np.random.Generator, arch: Architecture | None, dtype: torch.dtype, device: str
+) -> list[tuple[Features, Any, torch.Tensor]]:
+    """Training and test data of a point, repeat by repeat (so at most one repeat's float64 prompts
+    are held at a time): Features (R, P, ·) for the spin glass and, for a trained architecture,
+    PromptStats (if it accepts them) or explicit prompts X on ``device``, and labels y (R, P)."""
+    spec = PromptSpec(D=pt["D"], N=pt["N"])
+    out = []
+    for n in (pt["P"], pt["P_test"]):  # all training sets first, then all test sets
+        feats, stats, explicit, ys = [], [], [], []
+        for _ in range(pt["repeats"]):
+            q = sample_prompts(spec, n, rng)
+            feats.append(features_from_prompts(q))
+            if arch is not None and arch.accepts_stats:
+                stats.append(PromptStats.from_prompts(q.X[None], dtype=dtype, device=device))
+            elif arch is not None and not arch.gram:
+                explicit.append(torch.as_tensor(q.X, dtype=dtype, device=device))
+            ys.append(q.y)
+        X = PromptStats.cat(stats) if stats else torch.stack(explicit) if explicit else None
+        out.append((stack_features(feats), X, torch.as_tensor(np.stack(ys), dtype=dtype, device=device)))
+    return out
+
+
+def repeat_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (model, N, repeat): test error and the ŷ = 0 error of the same test set.
+    Repeats are numbered 0, 1, ... through a model's batches of an N in batch order."""
+    rows = []
+    done: dict[tuple[str, int], int] = {}
+    for r in sorted(records, key=lambda r: (model_order(r["model"]), int(r["N"]), int(r["batch"]))):
+        test, trivial = np.ravel(r[f"{r['model']}_test"]), np.ravel(r["trivial_test"])
+        first = done.get((r["model"], int(r["N"])), 0)
+        done[(r["model"], int(r["N"]))] = first + len(test)
+        rows += [
+            {
+                "model": r["model"],
+                "N": int(r["N"]),
+                "repeat": first + i,
+                "test_error": float(t),
+                "trivial_error": float(z),
+            }
+            for i, (t, z) in enumerate(zip(test, trivial))
+        ]
+    return rows
+
+
+def model_order(name: str) -> int:
+    order = model_names()
+    return order.index(name) if name in order else len(order)
+
+
+def write_repeats_csv(records: Sequence[Mapping[str, Any]], params: Mapping[str, Any], folder: str | Path) -> list[str]:
+    """Write FOLDER/repeats.csv (model, N, repeat, test_error, trivial_error); returns its path."""
+    path = Path(folder) / "repeats.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["model", "N", "repeat", "test_error", "trivial_error"])
+        w.writeheader()
+        w.writerows(repeat_rows(records))
+    return [str(path)]
+
+
+def per_model(rows: Sequence[Mapping[str, Any]], model: str) -> dict[str, np.ndarray]:
+    """Sorted N, nan-mean and nan-std of the test error over repeats, the stuck repeats' (N, error)."""
+    mine = [r for r in rows if r["model"] == model]
+    Ns = np.array(sorted({r["N"] for r in mine}), float)
+    vals = [np.array([r["test_error"] for r in mine if r["N"] == n]) for n in Ns]
+    with np.errstate(invalid="ignore"):
+        mean = np.array([np.nanmean(v) if np.isfinite(v).any() else np.nan for v in vals])
+        std = np.array([np.nanstd(v) if np.isfinite(v).any() else np.nan for v in vals])
+    stuck = [(r["N"], r["test_error"]) for r in mine if r["test_error"] >= STUCK * r["trivial_error"]]
+    return {"N": Ns, "mean": mean, "std": std, "stuck": np.array(stuck, float).reshape(-1, 2)}
+
+
+def label(name: str) -> str:
+    return "AMP (paper)" if name == "amp" else get(name).label
+
+
+def budget_text(p: Mapping[str, Any], models: Sequence[str]) -> str:
+    """The Adam budgets of the trained models, one line per distinct budget, for a figure title."""
+    groups: dict[str, list[str]] = {}
+    for n in models:
+        if n != "amp":
+            b = budget(n, p)
+            batch = f"batch {b.batch_size}" if b.batch_size else "full batch"
+            warm = f", {b.warmup} warm-up" if b.warmup else ""
+            text = f"lr={b.lr:g}×{b.epochs} ep, {batch}, {b.schedule}{warm}, wd={b.weight_decay:g}"
+            groups.setdefault(text, []).append(n.upper())
+    return "\n".join(f"Adam {'/'.join(names)}: {text}" for text, names in groups.items())
+
+
+def draw(ax, records: Sequence[Mapping[str, Any]], models: Sequence[str], weight_decay: float) -> None:
+    """Mean ± std over repeats per model (stuck repeats as dots, counted in the label) and the
+    reference lines (ground state at λ0 = weight_decay/2, ŷ = 0), taken once per data set."""
+    from .. import plotting
+
+    rows = repeat_rows(records)
+    for name in models:
+        m = per_model(rows, name)
+        if not m["N"].size:
+            continue
+        n_stuck = len(m["stuck"])
+        text = label(name) + (f" ({n_stuck} stuck)" if n_stuck else "")
+        line = plotting.band(
+            ax, m["N"], m["mean"], m["std"], marker="o" if name == "amp" else get(name).marker, label=text
+        )
+        if n_stuck:
+            ax.scatter(m["stuck"][:, 0], m["stuck"][:, 1], s=9, color=line.get_color(), lw=0, alpha=0.7)
+    ref = list({(int(r["N"]), int(r["batch"])): r for r in records}.values())
+    Ns = sorted({int(r["N"]) for r in ref})
+    for key, style, text in (
+        ("exact", dict(color="k", ls=":", lw=1.2), f"ground state (λ0={weight_decay / 2:g})"),
+        ("trivial", dict(color="0.6", ls="--", lw=0.8), "ŷ = 0"),
+    ):
+        ax.plot(
+            Ns,
+            [np.mean(np.concatenate([np.ravel(r[f"{key}_test"]) for r in ref if int(r["N"]) == n])) for n in Ns],
+            label=text,
+            **style,
+        )
+
+
+def plot(records: list[dict], params: Mapping[str, Any]):
+    """Every model as mean ± std over repeats; stuck repeats (test ≥ 0.8 × ŷ=0's) as dots, counted in the legend."""
+    models = parse_models(params["models"])
+    from .. import plotting
+
+    with plotting.style():
+        fig, ax = plotting.figure(1, 1, width=6.4, height=3.8)
+        draw(ax[0, 0], records, models, params["weight_decay"])
+        ax[0, 0].set(
+            xlabel="context length N",
+            ylabel="test error (fresh tasks)",
+            yscale="log",
+            title=f"S8: other architectures, P={params['P']}, D={params['D']}\n" + budget_text(params, models),
+        )
+        ax[0, 0].title.set_fontsize(6)
+        ax[0, 0].legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return fig
+
+
+def summary(records: list[dict], params: Mapping[str, Any]) -> dict:
+    """Per model: mean test error over all N and repeats, at the largest N, stuck repeats at N ≥ 40."""
+    rows, out = repeat_rows(records), {}
+    n_max = max(r["N"] for r in rows)
+    models = parse_models(params["models"])
+    for name in models:
+        m = per_model(rows, name)
+        if m["N"].size:
+            out[f"mean_test_{name}"] = round(float(np.nanmean(m["mean"])), 4)
+            out[f"test_at_N{n_max}_{name}"] = round(float(m["mean"][-1]), 4)
+            out[f"stuck_N40plus_{name}"] = int(np.sum(m["stuck"][:, 0] >= 40))
+    out["mean_test_trivial"] = round(float(np.mean([r["trivial_error"] for r in rows])), 4)
+    out["all_linear_beat_trivial"] = all(
+        out[f"mean_test_{n}"] < out["mean_test_trivial"]
+        for n in models
+        if n != "amp" and get(n).linear and f"mean_test_{n}" in out
+    )
+    return out

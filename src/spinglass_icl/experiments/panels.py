@@ -1,0 +1,137 @@
+"""Standard figure panels of the catalog: error vs a parameter with bands, weight images, the
+P = D(D+1) marker, panel letters and legends that stay off the data.
+
+Each helper draws on a given matplotlib Axes and returns nothing the caller must keep.  The house
+style (fonts, sizes) is applied once by the runner around ``plot()``, never here.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+from .. import plotting
+from ..plotting import figure
+from .spec import Record
+from .sweep import column
+
+__all__ = [
+    "bands",
+    "blocks",
+    "figure",
+    "legend",
+    "letters",
+    "markers_and_line",
+    "plain_log_ticks",
+    "threshold",
+    "weights",
+]
+
+
+def bands(
+    ax: Any,
+    records: Sequence[Record],
+    x: str,
+    series: Sequence[tuple[str, str]],
+    *,
+    markers: str = "os^dv<>",
+    **kw: Any,
+) -> None:
+    """Mean ± std bands of several series against ``x``: ``series`` lists (key, label) pairs read
+    from the records' ``<key>_mean`` and ``<key>_std`` (records already sorted by ``x``).  A series whose
+    records carry ``<key>_population_mean`` (the exact population error beside a Monte-Carlo test error)
+    is drawn as markers ± band with the exact value as a line of the same colour."""
+    xs = column(records, x)
+    for (key, label), mk in zip(series, markers):
+        std = column(records, f"{key}_std") if f"{key}_std" in records[0] else None
+        exact = f"{key}_population_mean" in records[0]
+        line = plotting.band(ax, xs, column(records, f"{key}_mean"), std, marker=mk, label=label, **kw)
+        if exact:
+            line.set_linestyle("none")
+            ax.plot(xs, column(records, f"{key}_population_mean"), "-", lw=1, color=line.get_color())
+
+
+def markers_and_line(
+    ax: Any,
+    x: Any,
+    markers: Any,
+    line: Any,
+    *,
+    err: Any = None,
+    line_x: Any = None,
+    color: str | None = None,
+    label: str | None = None,
+    marker: str = "o",
+    ls: str = "-",
+) -> None:
+    """A measured series as markers (± ``err`` bars) and its exact or theoretical counterpart as a line of
+    the same colour (e.g. Monte-Carlo test error vs exact population error; sampled vs closed form).
+    ``line`` is drawn at ``line_x`` (default ``x``) with line style ``ls``; only the markers carry the legend
+    ``label``."""
+    pts = ax.errorbar(x, markers, err, fmt=marker, ms=3, color=color, label=label)
+    ax.plot(x if line_x is None else line_x, line, ls=ls, lw=1, color=pts.lines[0].get_color())
+
+
+def plain_log_ticks(ax: Any, xticks: Iterable[float]) -> None:
+    """Plain numbers (no powers of ten) on log axes: major ticks of x at ``xticks``, minor y ticks labelled."""
+    ax.set_xticks(sorted(xticks))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
+
+
+def threshold(ax: Any, x: float, label: str | None = "P = D(D+1)", **kw: Any) -> None:
+    """The interpolation threshold (by default P = D(D+1), in the axis' own units ``x``)."""
+    ax.axvline(x, **{"color": "k", "lw": 0.8, "ls": ":", "label": label, **kw})
+
+
+def weights(ax: Any, W: np.ndarray, title: str, *, label: str = "weight value") -> None:
+    """A weight (or field) matrix as an image, rows m and columns n labelled, colorbar labelled."""
+    plotting.matrix(ax, W, title, label=label)
+    ax.set(xlabel="column n", ylabel="row m")
+
+
+def legend(ax: Any, **kw: Any) -> None:
+    """A legend outside the axes, to the right, so that it never covers data (none if nothing is labelled)."""
+    if not ax.get_legend_handles_labels()[0]:
+        return
+    ax.legend(**{"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, "fontsize": 7, **kw})
+
+
+def letters(axes: Iterable[Any]) -> None:
+    """Letter the visible panels (a), (b), ... in the given order, in front of their titles
+    (a letter already in front of a title is replaced, so the order here is the one that counts)."""
+    visible = [a for a in axes if a.get_visible()]
+    for letter, ax in zip(string.ascii_lowercase, visible):
+        title = ax.get_title()
+        if title.startswith("(") and ") " in title[:6]:
+            title = title.split(") ", 1)[1]
+        ax.set_title(f"({letter}) {title}")
+
+
+def blocks(ax: Any, D: int, K: int, kind: str) -> None:
+    """Lines and labels of the spin blocks on an image of h (``kind="h"``: 𝒜 = rows 1..D, ℬ = row D+1)
+    or of J (``kind="J"``: 𝒞 within 𝒜, 𝒟 between 𝒜 and ℬ, ℰ within ℬ); K = (D+1)² spins."""
+    if kind == "h":
+        ax.axhline(D - 0.5, color="k", lw=0.8)
+        tr = ax.get_yaxis_transform()  # x in axes units, y in data units
+        ax.text(1.03, (D - 1) / 2, r"$\mathcal{A}$", ha="left", va="center", transform=tr)
+        ax.text(1.03, D, r"$\mathcal{B}$", ha="left", va="center", transform=tr)
+        return
+    cut = D * (D + 1) - 0.5
+    ax.axhline(cut, color="k", lw=0.8)
+    ax.axvline(cut, color="k", lw=0.8)
+    mid_a, mid_b = cut / 2, (cut + K - 0.5) / 2
+    labels = (
+        (mid_a, mid_a, r"$\mathcal{C}$"),
+        (mid_b, mid_a, r"$\mathcal{D}$"),
+        (mid_a, mid_b, r"$\mathcal{D}$"),
+        (mid_b, mid_b, r"$\mathcal{E}$"),
+    )
+    for x, y, lab in labels:
+        ax.text(x, y, lab, ha="center", va="center", fontsize=11, color="0.25")

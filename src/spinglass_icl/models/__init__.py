@@ -1,0 +1,51 @@
+"""Models of in-context linear regression, stacked over R independent repeats.
+
+* :mod:`.layers`: initialisation (:func:`paper_init`), the base class, stacked layers, :class:`PromptStats`;
+* :mod:`.sla`: simplified linear attention (merged / separate), the spin model's own architecture;
+* :mod:`.linear`: full and multi-head linear attention (FLA, MHLA);
+* :mod:`.softmax`: softmax attention (SA) and a small transformer (TF);
+* :mod:`.registry`: one :class:`Architecture` entry per model, :func:`make_model` by name.
+"""
+
+from .layers import PromptStats, StackedModel, as_dtype, normal, paper_init
+from .linear import FLA, MHLA
+from .registry import (
+    SCHEDULES,
+    Architecture,
+    Budget,
+    architectures,
+    effective_weight,
+    get,
+    make_model,
+    names,
+    projection_report,
+    register,
+    unregister,
+)
+from .sla import MergedSLA, SeparateSLA
+from .softmax import SA, TF
+
+__all__ = [
+    "FLA",
+    "MHLA",
+    "SA",
+    "TF",
+    "MergedSLA",
+    "SeparateSLA",
+    "PromptStats",
+    "StackedModel",
+    "Architecture",
+    "Budget",
+    "SCHEDULES",
+    "architectures",
+    "as_dtype",
+    "effective_weight",
+    "get",
+    "make_model",
+    "names",
+    "normal",
+    "paper_init",
+    "projection_report",
+    "register",
+    "unregister",
+]
