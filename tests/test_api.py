@@ -69,3 +69,15 @@ def test_round_trip_through_the_flat_api():
     np.testing.assert_allclose(cg.mean, exact.mean, rtol=1e-8, atol=1e-10)
     test = sgi.sample_features(spec, 300, rng)
     assert 0.0 < float(sgi.query_error(exact.W, test)) < 1.0
+
+
+def test_spinglass_refuses_what_is_not_a_batch_of_prompts():
+    import numpy as np
+
+    from spinglass_icl.prompts import Features
+
+    with pytest.raises(sgi.InputError, match="needs Features"):
+        sgi.SpinGlass(None)
+    empty = Features(a=np.zeros((0, 4)), b=np.zeros((0, 4)), y=np.zeros(0), N=5)
+    with pytest.raises(sgi.InputError, match="at least one prompt"):
+        sgi.SpinGlass(empty)

@@ -62,7 +62,13 @@ class SpinGlass:
     def __post_init__(self) -> None:
         V.nonneg("lambda0", self.lambda0)
         f = self.features
+        if not isinstance(f, Features):
+            raise V.InputError(
+                f"SpinGlass needs Features, got {type(f).__name__}; build them with sample_features(spec, P, rng)"
+            )
         V.array("features.a", f.a, min_ndim=2)
+        if f.P < 1 or f.D < 1:
+            raise V.InputError(f"SpinGlass needs at least one prompt and D >= 1, got P={f.P}, D={f.D}")
         V.array("features.b", f.b, shape=f.a.shape[-2:])
         V.array("features.y", f.y, shape=f.a.shape[-2:-1])
 
