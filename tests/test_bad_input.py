@@ -148,6 +148,10 @@ def test_malformed_scheduler_address_is_refused_before_connecting(address, tmp_p
 # -- 5. strict JSON ---------------------------------------------------------------------------------------
 
 
+# a demo small enough for a subprocess test: two repeats, 20 epochs, D = 3
+TINY_DEMO = ("--set", "repeats=2", "--set", "epochs=20", "--set", "D=3", "--set", "N=10", "--set", "P_test=50")
+
+
 def test_demo_json_is_strict_and_nan_is_null(tmp_path):
     # P = 10 < D(D+1): the paper's AMP does not converge, its error is NaN -> null
     p = cli(
@@ -157,16 +161,7 @@ def test_demo_json_is_strict_and_nan_is_null(tmp_path):
         "--json",
         "--set",
         "P=10,60",
-        "--set",
-        "repeats=2",
-        "--set",
-        "epochs=20",
-        "--set",
-        "D=3",
-        "--set",
-        "N=10",
-        "--set",
-        "P_test=50",
+        *TINY_DEMO,
     )
     assert p.returncode == 0, p.stderr
     rows = strict_loads(p.stdout)
@@ -183,16 +178,7 @@ def test_reproduce_and_ground_state_json_are_strict(tmp_path):
         "--json",
         "--set",
         "P=10",
-        "--set",
-        "repeats=2",
-        "--set",
-        "epochs=20",
-        "--set",
-        "D=3",
-        "--set",
-        "N=10",
-        "--set",
-        "P_test=50",
+        *TINY_DEMO,
     )
     assert p.returncode == 0, p.stderr
     out = strict_loads(p.stdout)
