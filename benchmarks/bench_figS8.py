@@ -24,7 +24,7 @@ from spinglass_icl.experiments.common import generators, torch_threads
 from spinglass_icl.models import Budget, get, make_model
 from spinglass_icl.solvers.exact import solve_exact
 from spinglass_icl.spinglass import SpinGlass
-from spinglass_icl.training import fit
+from spinglass_icl.training import context_prefix, fit
 
 # The recipes figS8 used before the registry (commit ce341af): the linear models fig4b's 5000 full-batch
 # epochs; SA and TF their minibatch budgets, weight decay 0.01 for all.
@@ -52,16 +52,24 @@ def clock(device: str) -> float:
 
 
 def train_seconds(pt: dict, name: str, b: Budget, options: dict, cap: int, device: str = "cpu") -> tuple[float, bool]:
-    """Seconds of training ``name`` with budget b on the point's data, scaled from ≤ cap epochs."""
+    """Seconds of training ``name`` with budget b on the point's data, each stage (a curriculum's cut
+    prompts, then the whole prompts) timed for ≤ cap epochs and scaled to its epochs."""
     rng, tgen = generators(0)
     arch = get(name)
     (_, X, y), _ = draw_data(pt, rng, arch, torch.float32, device)
     model = make_model(name, pt["D"], pt["repeats"], generator=tgen, device=device, **options)
-    run = Budget(**{**b.__dict__, "epochs": min(b.epochs, cap), "warmup": 0})
     chunk = None if arch.accepts_stats else 1000
-    t0 = clock(device)
-    fit(model, X, y, generator=tgen, grad_chunk=chunk, **run.fit_kwargs())
-    return (clock(device) - t0) * b.epochs / run.epochs, run.epochs < b.epochs
+    stages = [(X, b.epochs)]
+    if b.curriculum_epochs:
+        stages.insert(0, (context_prefix(X, max(1, round(b.curriculum_frac * pt["N"]))), b.curriculum_epochs))
+    total, scaled = 0.0, False
+    for Xs, epochs in stages:
+        run = Budget(**{**b.__dict__, "epochs": min(epochs, cap), "warmup": 0, "curriculum_epochs": 0})
+        t0 = clock(device)
+        fit(model, Xs, y, generator=tgen, grad_chunk=chunk, **run.fit_kwargs())
+        total += (clock(device) - t0) * epochs / run.epochs
+        scaled |= run.epochs < epochs
+    return total, scaled
 
 
 def setup_seconds(pt: dict) -> float:
@@ -73,11 +81,17 @@ def setup_seconds(pt: dict) -> float:
     return time.process_time() - t0
 
 
-def main(Ns=(100, 200), cap: int = 2, quick: bool = False, device: str = "cpu") -> list[dict]:
+def main(
+    Ns=(100, 200),
+    cap: int = 2,
+    quick: bool = False,
+    device: str = "cpu",
+    models=("amp", "sla", "fla", "mhla", "sa", "tf"),
+) -> list[dict]:
     rows = []
     with torch_threads(1):
         for N in Ns:
-            for name in ("amp", "sla", "fla", "mhla", "sa", "tf"):
+            for name in models:
                 pt = point(N, name, quick=quick)
                 if name in ("amp", "sla"):  # cheap: the whole point, same recipe before and after (SLA: Gram form)
                     t0 = clock(device)
@@ -112,13 +126,14 @@ if __name__ == "__main__":
     ap.add_argument("--N", default="100,200")
     ap.add_argument("--cap", type=int, default=2, help="train at most this many epochs and scale (default 2)")
     ap.add_argument("--device", default="cpu", help="cpu (CPU seconds) or cuda (wall seconds)")
+    ap.add_argument("--models", default="amp,sla,fla,mhla,sa,tf", help="comma list (default: all six)")
     a = ap.parse_args()
     print(
         f"one figS8 point = 5 repeats, D=20, P=10000, float32, 1 thread, {a.device}; seconds (* = training scaled "
         f"from <= {a.cap} epochs)"
     )
-    rows = main(tuple(int(n) for n in a.N.split(",")), a.cap, device=a.device)
+    rows = main(tuple(int(n) for n in a.N.split(",")), a.cap, device=a.device, models=tuple(a.models.split(",")))
     for N in sorted({r["N"] for r in rows}):
         old = sum(r["old"] for r in rows if r["N"] == N)
         new = sum(r["new"] for r in rows if r["N"] == N)
-        print(f"N={N}: all six models {old:.0f} s before, {new:.0f} s after")
+        print(f"N={N}: {a.models} {old:.0f} s before, {new:.0f} s after")

@@ -6,8 +6,9 @@ test error of every repeat, the ŷ = 0 error of the same test set, the number of
 
     python benchmarks/bench_figS8_recipe.py --variants sa_base,sa_wd0 --N 40,100,200 --repeats 3
 
-A variant is a name in VARIANTS (a training budget plus model options), or ``sa_registry`` /
-``tf_registry`` for the budget the registry declares; the data of (N, seed) are drawn once and
+A variant is a name in VARIANTS (a training budget plus model options, optionally a curriculum over N
+``curr=(frac, epochs)`` and held-out prompts ``val``), or ``sa_registry`` / ``tf_registry`` for the budget
+the registry declares; the data of (N, seed) -- training, test and held-out prompts -- are drawn once and
 shared by all variants.
 """
 
@@ -24,6 +25,17 @@ from spinglass_icl.models import make_model
 from spinglass_icl.prompts import PromptSpec, sample_prompts
 from spinglass_icl.training import fit, mse
 
+_TF = dict(model="tf", lr=3e-3, epochs=8, batch=250, warm=1, wd=0.0, kw=dict(d_model=32))
+
+
+def _tf(**changes) -> dict:
+    """A TF variant: the first-round budget (lr 3e-3, 8 epochs of 250, 1 warm-up, wd 0, d_model 32) with changes."""
+    return {**_TF, **changes}
+
+
+_CURR = dict(epochs=6, curr=(0.25, 16))  # 16 epochs on the first N/4 context examples, then 6 on whole prompts
+_ES2 = dict(val=True, val_first=True)  # the epoch of lowest loss on P_test held-out prompts, in both stages
+
 VARIANTS: dict[str, dict] = {
     # the old SA budget (shorter): lr 1e-2, batch 500, cosine, wd 0.01
     "sa_base": dict(model="sa", lr=1e-2, epochs=30, batch=500, warm=0, wd=0.01),
@@ -34,10 +46,17 @@ VARIANTS: dict[str, dict] = {
     "sa_vy_wd0": dict(model="sa", lr=1e-2, epochs=30, batch=500, warm=0, wd=0.0, init="vy"),
     "sa_kq3": dict(model="sa", lr=1e-2, epochs=30, batch=500, warm=0, wd=0.0, init="kq3"),
     "sa_vy_short": dict(model="sa", lr=1e-2, epochs=10, batch=500, warm=1, wd=0.0, init="vy"),
-    "tf_base": dict(model="tf", lr=1e-3, epochs=8, batch=250, warm=0, wd=0.01, kw=dict(d_model=32)),
-    "tf_warm": dict(model="tf", lr=3e-3, epochs=8, batch=250, warm=1, wd=0.0, kw=dict(d_model=32)),
-    "tf_d16": dict(model="tf", lr=3e-3, epochs=8, batch=250, warm=1, wd=0.0, kw=dict(d_model=16)),
-    "tf_d16_b100": dict(model="tf", lr=1e-3, epochs=8, batch=100, warm=1, wd=0.0, kw=dict(d_model=16)),
+    "tf_base": _tf(lr=1e-3, warm=0, wd=0.01),
+    "tf_warm": _tf(),
+    "tf_d16": _tf(kw=dict(d_model=16)),
+    "tf_d16_b100": _tf(lr=1e-3, batch=100, kw=dict(d_model=16)),
+    "tf_lr1e2": _tf(lr=1e-2),
+    "tf_b100": _tf(lr=2e-3, batch=100),
+    "tf_curr": _tf(**_CURR),
+    "tf_curr_b100": _tf(lr=2e-3, batch=100, **_CURR),
+    "tf_curr_b100_es": _tf(lr=2e-3, batch=100, val=True, **_CURR),  # held out in the second stage only
+    "tf_curr_b100_es2": _tf(lr=2e-3, batch=100, **_CURR, **_ES2),
+    "tf_es2_lr3e3": _tf(batch=100, **_CURR, **_ES2),  # = the registry's TF budget
 }
 
 
@@ -47,7 +66,7 @@ def registry_variant(model: str) -> dict:
 
     arch = get(model)
     b = arch.full
-    return dict(
+    v = dict(
         model=model,
         lr=b.lr,
         epochs=b.epochs,
@@ -57,12 +76,17 @@ def registry_variant(model: str) -> dict:
         schedule=b.schedule,
         kw=dict(arch.full_options),
     )
+    if b.curriculum_epochs:
+        v["curr"] = (b.curriculum_frac, b.curriculum_epochs)
+    if b.val_prompts:  # held-out prompts (this script draws P_test of them) watched in every stage
+        v.update(val=True, val_first=True)
+    return v
 
 
 def data(N: int, seeds: list[int], P: int, P_test: int, D: int = 20):
     spec = PromptSpec(D=D, N=N)
     out = []
-    for n, off in ((P, 0), (P_test, 1000)):
+    for n, off in ((P, 0), (P_test, 1000), (P_test, 2000)):
         Xs, ys = [], []
         for s in seeds:
             q = sample_prompts(spec, n, np.random.default_rng([N, s, off]))
@@ -72,7 +96,7 @@ def data(N: int, seeds: list[int], P: int, P_test: int, D: int = 20):
     return out
 
 
-def run(name: str, v: dict, N: int, train, test, seed: int, D: int = 20) -> dict:
+def run(name: str, v: dict, N: int, train, test, seed: int, D: int = 20, val=None) -> dict:
     (X, y), (Xt, yt) = train, test
     R = X.shape[0]
     g = torch.Generator().manual_seed(seed)
@@ -85,6 +109,25 @@ def run(name: str, v: dict, N: int, train, test, seed: int, D: int = 20) -> dict
             model.Wq.mul_(3**0.5)
             model.Wk.mul_(3**0.5)
     t0 = time.process_time()
+    if "curr" in v:  # a first stage on prompts cut to the first frac·N context examples
+        frac, e1 = v["curr"]
+        n1 = max(1, round(frac * N))
+        Xs = torch.cat([X[..., :n1], X[..., -1:]], dim=-1)
+        first_val = dict(X_val=val[0], y_val=val[1]) if v.get("val_first") else {}
+        fit(
+            model,
+            Xs,
+            y,
+            lr=v["lr"],
+            epochs=e1,
+            batch_size=v["batch"],
+            schedule="cosine",
+            warmup=v["warm"],
+            weight_decay=v["wd"],
+            generator=g,
+            grad_chunk=1000,
+            **first_val,
+        )
     res = fit(
         model,
         X,
@@ -97,6 +140,7 @@ def run(name: str, v: dict, N: int, train, test, seed: int, D: int = 20) -> dict
         warmup=v["warm"],
         generator=g,
         grad_chunk=1000,
+        **(dict(X_val=val[0], y_val=val[1]) if v.get("val") else {}),
     )
     test_err = mse(model, Xt, yt, chunk=1000).double().numpy()
     sec = time.process_time() - t0
@@ -110,6 +154,7 @@ def run(name: str, v: dict, N: int, train, test, seed: int, D: int = 20) -> dict
         stuck=stuck,
         train=res.train_loss[:, -1].round(4).tolist(),
         cpu_s=round(sec, 1),
+        best_epoch=res.best_epoch.tolist(),
         **{k: str(x) for k, x in v.items()},
     )
 
@@ -129,12 +174,12 @@ def main(argv: list[str] | None = None, quick: bool = False) -> list[dict]:
     torch.set_num_threads(1)
     rows = []
     for N in [int(n) for n in a.N.split(",")]:
-        train, test = data(N, list(range(a.repeats)), a.P, a.P_test)
+        train, test, val = data(N, list(range(a.repeats)), a.P, a.P_test)
         for name in a.variants.split(","):
             v = registry_variant(name.split("_")[0]) if name.endswith("_registry") else VARIANTS[name]
             if quick:
                 v = {**v, "epochs": 1, "batch": 100, "warm": 0}
-            r = run(name, v, N, train, test, seed=17)
+            r = run(name, v, N, train, test, seed=17, val=val)
             rows.append(r)
             line = (
                 f"{name:14s} N={N:4d} stuck {r['stuck']}/{a.repeats} test {r['test']} trivial "

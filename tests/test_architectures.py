@@ -25,7 +25,7 @@ from spinglass_icl.models import (
 from spinglass_icl.prompts import Prompts, PromptSpec, features_from_prompts, sample_prompts
 from spinglass_icl.solvers.exact import solve_exact
 from spinglass_icl.spinglass import SpinGlass
-from spinglass_icl.training import Adam, fit, lr_factor, mse
+from spinglass_icl.training import Adam, context_prefix, fit, lr_factor, mse
 from spinglass_icl.validation import InputError
 
 F64 = torch.float64
@@ -524,6 +524,10 @@ def test_random_draws_need_a_generator():
         (dict(schedule="warp"), "schedule"),
         (dict(warmup=5, epochs=5), "warmup"),
         (dict(weight_decay=-0.1), "weight_decay"),
+        (dict(curriculum_epochs=-1), "curriculum_epochs"),
+        (dict(curriculum_epochs=2, curriculum_frac=0.0), "curriculum_frac"),
+        (dict(curriculum_epochs=2, curriculum_frac=1.5), "curriculum_frac"),
+        (dict(curriculum_epochs=2, warmup=2), "curriculum_epochs"),
     ],
 )
 def test_budget_refuses_what_cannot_run(bad, match):
@@ -539,3 +543,44 @@ def test_warmup_then_schedule():
     X, y, _ = prompts(D=2, N=4, P=8, R=1, seed=72)
     with pytest.raises(InputError, match="warmup"):
         fit(make_model("fla", 2, 1, generator=gen(), dtype=F64), X, y, generator=gen(), lr=0.1, epochs=3, warmup=3)
+
+
+def test_context_prefix_keeps_the_first_examples_and_the_query():
+    X, _, _ = prompts(D=2, N=6, P=4, R=2, seed=80)
+    Xs = context_prefix(X, 2)
+    assert Xs.shape == (2, 4, 3, 3)
+    assert torch.equal(Xs[..., :2], X[..., :2]) and torch.equal(Xs[..., -1], X[..., -1])
+    assert context_prefix(X, 6) is X and context_prefix(X, 9) is X
+    with pytest.raises(InputError):
+        context_prefix(X, 0)
+
+
+@pytest.mark.parametrize("name, held_out", [("sa", False), ("tf", False), ("tf", True)])
+def test_curriculum_is_a_first_stage_on_cut_prompts(name, held_out):
+    """fit(curriculum_epochs=E1) = fit on the prompts cut to round(frac·N) examples for E1 epochs, then
+    fit on the whole prompts, each stage with its own Adam and schedule (float64, to the last digit);
+    with held-out prompts each stage keeps its best epoch and the second starts from the first's."""
+    X, y, _ = prompts(D=2, N=8, P=12, R=2, seed=81)
+    kw: dict = dict(lr=0.02, batch_size=4, schedule="cosine", warmup=1)
+    if held_out:
+        Xv, yv, _ = prompts(D=2, N=8, P=6, R=2, seed=83)
+        kw.update(X_val=Xv, y_val=yv)
+    a = make_model(name, 2, 2, generator=gen(3), dtype=F64, **kwargs_for(name))
+    b = make_model(name, 2, 2, generator=gen(3), dtype=F64, **kwargs_for(name))
+    ra = fit(a, X, y, generator=gen(4), epochs=3, curriculum_epochs=4, curriculum_frac=0.25, **kw)
+    g = gen(4)
+    r1 = fit(b, X[..., [0, 1, 8]], y, generator=g, epochs=4, **kw)
+    r2 = fit(b, X, y, generator=g, epochs=3, **kw)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    assert ra.train_loss.shape == (2, 7) and ra.steps == r1.steps + r2.steps == 7 * 3
+    assert np.array_equal(ra.train_loss, np.concatenate([r1.train_loss, r2.train_loss], axis=1))
+
+
+def test_curriculum_needs_explicit_prompts():
+    X, y, _ = prompts(D=2, N=4, P=8, R=1, seed=82)
+    m = make_model("fla", 2, 1, generator=gen(), dtype=F64)
+    with pytest.raises(InputError, match="explicit prompts"):
+        fit(m, PromptStats.from_prompts(X), y, generator=gen(), lr=0.1, epochs=2, curriculum_epochs=2)
+    with pytest.raises(InputError, match="curriculum_frac"):
+        fit(m, X, y, generator=gen(), lr=0.1, epochs=2, curriculum_epochs=2, curriculum_frac=2.0)

@@ -65,6 +65,14 @@ def test_points_one_per_model_and_every_repeat_once():
     assert "tf_epochs" not in fla[0] and "lambda0" not in fla[0] and "grad_chunk" not in fla[0]
     assert "tf_epochs" in next(p for p in pts if p["model"] == "tf")
     assert fla == [p for p in figS8.points({**params, "tf_epochs": 7}) if p["model"] == "fla"]
+    # a model without a curriculum or held-out prompts leaves those fields out (its key predates them)
+    assert not any("curriculum" in k or "val_prompts" in k for p in pts if p["model"] != "tf" for k in p)
+    tf = next(p for p in pts if p["model"] == "tf")
+    assert (tf["tf_curriculum_epochs"], tf["tf_val_prompts"]) == (16, 1000)
+    sa = next(p for p in figS8.points({**params, "sa_curriculum_epochs": 5}) if p["model"] == "sa")
+    assert (sa["sa_curriculum_epochs"], sa["sa_curriculum_frac"]) == (5, 0.25)
+    assert arch_sweep.budget("sa", sa).curriculum_epochs == 5
+    assert arch_sweep.budget("fla", fla[0]).curriculum_epochs == 0
     # AMP's points have the layout of the stored full run (docs/data/figS8-full): their keys are reusable
     amp = next(p for p in pts if p["model"] == "amp")
     assert sorted(amp) == sorted(
@@ -106,6 +114,10 @@ def test_points_one_per_model_and_every_repeat_once():
         ({"tf_schedule": "warp"}, "schedule"),
         ({"sa_warmup": 40}, "warmup"),
         ({"sla_batch_size": 100}, "Gram form"),
+        ({"sla_curriculum_epochs": 2}, "Gram form"),
+        ({"sla_val_prompts": 100}, "Gram form"),
+        ({"fla_curriculum_epochs": 2}, "prompt statistics"),
+        ({"sa_curriculum_epochs": 2, "sa_curriculum_frac": 1.5}, "curriculum_frac"),
     ],
 )
 def test_bad_models_and_budgets_refused_before_any_point(override, match):
@@ -306,3 +318,19 @@ def test_linear_attention_trains_on_prompt_statistics(monkeypatch):
     sa = pts[2]
     assert isinstance(seen["sa"], torch.Tensor)
     assert seen["sa"].shape == (sa["repeats"], sa["P"], sa["D"] + 1, sa["N"] + 1)
+
+
+def test_held_out_prompts_are_drawn_last():
+    """A budget with val_prompts draws them after the training and test sets, which stay the same."""
+    from spinglass_icl.experiments.common import generators
+
+    params = figS8.EXPERIMENT.params("quick", {"sa_val_prompts": 50})
+    pt = next(p for p in figS8.points(params) if p["model"] == "sa" and p["N"] == 10)
+    plain = {k: v for k, v in pt.items() if k != "sa_val_prompts"}
+    with_val = arch_sweep.draw_data(pt, generators(3)[0], arch_sweep.get("sa"), torch.float64, "cpu")
+    without = arch_sweep.draw_data(plain, generators(3)[0], arch_sweep.get("sa"), torch.float64, "cpu")
+    assert len(with_val) == 3 and len(without) == 2 and with_val[2][1].shape[:2] == (2, 50)
+    for a, b in zip(with_val, without):
+        assert torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
+    rec = figS8.compute(pt, seed=5, device="cpu")
+    assert np.all(np.isfinite(rec["sa_test"]))

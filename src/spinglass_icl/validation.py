@@ -265,6 +265,7 @@ PARAMETER_RULES: dict[str, Rule] = {
     "c_N": Rule(low=1, doc="context length per token dimension: N = c_N·D"),
     "tau": Rule(real=True, low=0, low_open=True, doc="load τ = P/(D(D+1)) (1: the interpolation threshold)"),
     "T": Rule(low=1, doc="task-pool size: distinct task vectors the P prompts draw from"),
+    "frac": Rule(real=True, low=0, low_open=True, high=1, doc="fraction of the context length N"),
 }
 _LIST_DOC = " (one value or a comma list)"
 

@@ -65,7 +65,12 @@ BUDGET_DOCS = {
     "schedule": "lr schedule after the warm-up: constant, cosine or linear",
     "warmup": "epochs of linear lr warm-up",
     "weight_decay": "Adam weight decay (PyTorch convention: gradient += wd·θ)",
+    "curriculum_epochs": "first epochs on prompts cut to their first curriculum_frac·N examples (0 = none)",
+    "curriculum_frac": "fraction of N kept by the curriculum's first stage",
+    "val_prompts": "held-out prompts (fresh tasks); the epoch of lowest held-out loss is kept (0 = none)",
 }
+# Fields a point leaves out while their switch is off (0), so that its key is the one it had before they existed.
+OPTIONAL_FIELDS = {"curriculum_epochs": ("curriculum_epochs", "curriculum_frac"), "val_prompts": ("val_prompts",)}
 
 
 def parameter_docs() -> dict[str, str]:
@@ -95,12 +100,20 @@ def parse_models(value: str | Sequence[str]) -> list[str]:
 
 
 def budget(name: str, p: Mapping[str, Any]) -> Budget:
-    """Architecture ``name``'s budget from parameters or a point, checked against P."""
-    b = Budget(**{k: p[f"{name}_{k}"] for k in BUDGET_FIELDS})
-    if get(name).gram and (b.batch_size or b.schedule != "constant" or b.warmup):
+    """Architecture ``name``'s budget from parameters or a point, checked against P (a field a point
+    leaves out takes the :class:`Budget` default)."""
+    b = Budget(**{k: p[f"{name}_{k}"] for k in BUDGET_FIELDS if f"{name}_{k}" in p})
+    if get(name).gram and (
+        b.batch_size or b.schedule != "constant" or b.warmup or b.curriculum_epochs or b.val_prompts
+    ):
         raise V.InputError(
-            f"{name} trains full-batch on the Gram form: set {name}_batch_size=0, "
-            f"{name}_schedule=constant, {name}_warmup=0"
+            f"{name} trains full-batch on the Gram form: set {name}_batch_size=0, {name}_schedule=constant, "
+            f"{name}_warmup=0, {name}_curriculum_epochs=0, {name}_val_prompts=0"
+        )
+    if get(name).accepts_stats and b.curriculum_epochs:
+        raise V.InputError(
+            f"{name} trains on prompt statistics, which cannot be cut to fewer context examples: "
+            f"set {name}_curriculum_epochs=0"
         )
     return b.check(int(p["P"]), who=name)
 
@@ -116,18 +129,25 @@ def own_keys(name: str, p: Mapping[str, Any]) -> list[str]:
     if name == "amp":
         return ["lambda0", "beta", "damping", "steps"]
     keys = [k for k in p if k.startswith(f"{name}_")]
+    for switch, fields in OPTIONAL_FIELDS.items():
+        if not p.get(f"{name}_{switch}"):
+            keys = [k for k in keys if k.removeprefix(f"{name}_") not in fields]
     return keys + ([] if get(name).accepts_stats or get(name).gram else ["grad_chunk"])
 
 
 def draw_data(
     pt: Mapping[str, Any], rng: np.random.Generator, arch: Architecture | None, dtype: torch.dtype, device: str
 ) -> list[tuple[Features, Any, torch.Tensor]]:
-    """Training and test data of a point, repeat by repeat (so at most one repeat's float64 prompts
-    are held at a time): Features (R, P, ·) for the spin glass and, for a trained architecture,
-    PromptStats (if it accepts them) or explicit prompts X on ``device``, and labels y (R, P)."""
+    """Training, test and (if the architecture's budget asks for them) held-out data of a point, repeat
+    by repeat (so at most one repeat's float64 prompts are held at a time): Features (R, P, ·) for the
+    spin glass and, for a trained architecture, PromptStats (if it accepts them) or explicit prompts X
+    on ``device``, and labels y (R, P).  The held-out sets are drawn last: the others do not change."""
     spec = PromptSpec(D=pt["D"], N=pt["N"])
+    sizes = [pt["P"], pt["P_test"]]  # all training sets first, then all test sets, then held-out ones
+    if arch is not None and not arch.gram and budget(arch.name, pt).val_prompts:
+        sizes.append(budget(arch.name, pt).val_prompts)
     out = []
-    for n in (pt["P"], pt["P_test"]):  # all training sets first, then all test sets
+    for n in sizes:
         feats, stats, explicit, ys = [], [], [], []
         for _ in range(pt["repeats"]):
             q = sample_prompts(spec, n, rng)
@@ -203,7 +223,9 @@ def budget_text(p: Mapping[str, Any], models: Sequence[str]) -> str:
             b = budget(n, p)
             batch = f"batch {b.batch_size}" if b.batch_size else "full batch"
             warm = f", {b.warmup} warm-up" if b.warmup else ""
-            text = f"lr={b.lr:g}×{b.epochs} ep, {batch}, {b.schedule}{warm}, wd={b.weight_decay:g}"
+            curr = f"{b.curriculum_epochs} ep at {b.curriculum_frac:g}·N + " if b.curriculum_epochs else ""
+            val = f", best of {b.val_prompts} held out" if b.val_prompts else ""
+            text = f"lr={b.lr:g}×{curr}{b.epochs} ep, {batch}, {b.schedule}{warm}, wd={b.weight_decay:g}{val}"
             groups.setdefault(text, []).append(n.upper())
     return "\n".join(f"Adam {'/'.join(names)}: {text}" for text, names in groups.items())
 

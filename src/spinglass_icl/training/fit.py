@@ -7,7 +7,9 @@ update) acts per coordinate, so repeat r follows exactly the trajectory it would
 full-batch gradient over chunks of prompts to bound memory without changing it) or minibatches
 (one shuffled order per epoch, shared by the repeats, from an explicit generator), PyTorch-style
 weight decay (gradient += wd·θ), a learning-rate schedule, and early stopping on a held-out loss
-per repeat (a stopped repeat is frozen; its best parameters are restored at the end).
+per repeat (a stopped repeat is frozen; its best parameters are restored at the end), and a
+curriculum over N (Garg et al. 2022): a first stage on prompts cut to their first frac·N context
+examples, then the budget on the whole prompts.
 
 Prompts are explicit, X (R or 1, P, D+1, N+1), or -- for FLA/MHLA -- their reduced form
 :class:`~spinglass_icl.models.PromptStats` (C = X Xᵀ, b), which makes a step O(P·D²)
@@ -19,6 +21,7 @@ are kept on the device during the loop and copied to numpy once at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -97,6 +100,15 @@ def _take(X: torch.Tensor | PromptStats, idx) -> torch.Tensor | PromptStats:
     return X.take(idx) if isinstance(X, PromptStats) else X[:, idx]
 
 
+def context_prefix(X: torch.Tensor, n: int) -> torch.Tensor:
+    """Prompts X (R, P, D+1, N+1) cut to their first ``n`` context examples and the query:
+    (R, P, D+1, n+1).  The labels y are unchanged (the query is the same)."""
+    n = V.positive_int("context examples", n)
+    if n >= X.shape[-1] - 1:
+        return X
+    return torch.cat([X[..., :n], X[..., -1:]], dim=-1)
+
+
 @torch.no_grad()
 def mse(model: nn.Module, X, y, *, chunk: int | None = None) -> torch.Tensor:
     """Per-repeat mean squared query error (R,) on prompts X (R or 1, P, D+1, N+1) or their
@@ -133,6 +145,8 @@ def fit(
     restore_best: bool = True,
     betas=(0.9, 0.999),
     eps: float = 1e-8,
+    curriculum_epochs: int = 0,
+    curriculum_frac: float = 0.25,
     progress: bool = False,
     desc: str = "adam",
 ) -> FitResult:
@@ -147,7 +161,35 @@ def fit(
     many prompts and accumulate -- the same gradient with less memory.  Early stopping needs
     X_val, y_val: the held-out loss is evaluated every ``val_every`` epochs; a repeat stops after
     ``patience`` evaluations without an improvement larger than ``min_delta``.
+    curriculum_epochs > 0: first train that many epochs on the prompts cut to their first
+    round(curriculum_frac·N) context examples (:func:`context_prefix`; a fresh Adam with the same
+    lr, warm-up, schedule, batch size and weight decay), then ``epochs`` on the whole prompts.  Held-out
+    prompts (whole) are watched in both stages: with ``restore_best`` the second stage starts from the
+    first one's best epoch.  Cheaper per epoch (attention costs O(N²)) and, for softmax models, much
+    faster to leave the plateau (REPRODUCTION.md, figS8).  The result's train_loss holds both stages'
+    epochs; steps and seconds are their sums, the held-out record is the second stage's.
     """
+    if curriculum_epochs:
+        curriculum_epochs = V.positive_int("curriculum_epochs", curriculum_epochs)
+        if isinstance(X, PromptStats) or not 0 < curriculum_frac <= 1:
+            raise V.InputError(
+                "a curriculum needs explicit prompts X and 0 < curriculum_frac <= 1, got "
+                f"{'PromptStats' if isinstance(X, PromptStats) else 'X'} and curriculum_frac={curriculum_frac!r}"
+            )
+        X = _as(X, next(model.parameters()))
+        n = max(1, round(curriculum_frac * (X.shape[-1] - 1)))
+        common = dict(lr=lr, generator=generator, weight_decay=weight_decay, batch_size=batch_size,
+                      grad_chunk=grad_chunk, schedule=schedule, warmup=warmup, betas=betas, eps=eps,
+                      X_val=X_val, y_val=y_val, patience=patience, min_delta=min_delta, val_every=val_every,
+                      restore_best=restore_best, progress=progress)  # fmt: skip
+        first = fit(model, context_prefix(X, n), y, epochs=curriculum_epochs, desc=f"{desc} (N={n})", **common)
+        rest = fit(model, X, y, epochs=epochs, desc=desc, **common)
+        return dataclasses.replace(
+            rest,
+            train_loss=np.concatenate([first.train_loss, rest.train_loss], axis=1),
+            seconds=first.seconds + rest.seconds,
+            steps=first.steps + rest.steps,
+        )
     lr, epochs = V.positive("lr", lr), V.positive_int("epochs", epochs)
     weight_decay, min_delta = V.nonneg("weight_decay", weight_decay), V.nonneg("min_delta", min_delta)
     val_every = V.positive_int("val_every", val_every)

@@ -9,7 +9,8 @@ Models: the paper's AMP mean on the spin glass of the prompts, and every archite
 registry (:mod:`spinglass_icl.models.registry`; its ``<name>_*`` parameters -- budget and model
 options -- come from there, :mod:`..arch_sweep`).  Architectures trained on the Gram form (merged
 SLA) use :func:`~spinglass_icl.training.adam_gram`, the others :func:`~spinglass_icl.training.fit`
-on explicit prompts or, if they accept them, on :class:`~spinglass_icl.models.PromptStats`.
+on explicit prompts or, if they accept them, on :class:`~spinglass_icl.models.PromptStats` (with the
+held-out prompts a budget asks for, drawn after the test sets so that those stay the same).
 Models with a spin-model projection also report W_eff's contrast, its own test error and its
 distance to the exact ground state at λ0 = weight_decay/2 of the same training set; ``exact`` (that
 ground state's test error) and ``trivial`` (ŷ = 0) are reference lines stored with every point.  A repeat
@@ -81,7 +82,7 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     rng, tgen = generators(seed)
     D, R, dtype = pt["D"], pt["repeats"], getattr(torch, pt["dtype"])
     t0 = time.perf_counter()
-    (f_train, X, y), (f_test, X_test, y_test) = sweep.draw_data(pt, rng, arch, dtype, device)
+    (f_train, X, y), (f_test, X_test, y_test), *held_out = sweep.draw_data(pt, rng, arch, dtype, device)
     ground = solve_exact(SpinGlass(f_train, pt["weight_decay"] / 2)).mean
     out: dict = {"exact_test": query_error(ground, f_test), "trivial_test": np.mean(f_test.y**2, axis=-1)}
     if arch is None:
@@ -110,7 +111,8 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     else:
         chunk = None if arch.accepts_stats else (pt["grad_chunk"] or None)  # statistics need no chunking
         model = make_model(name, D, R, generator=tgen, dtype=dtype, device=device, **sweep.options(name, pt))
-        fitted = fit(model, X, y, generator=tgen, grad_chunk=chunk, **sweep.budget(name, pt).fit_kwargs())
+        val = {"X_val": held_out[0][1], "y_val": held_out[0][2]} if held_out else {}
+        fitted = fit(model, X, y, generator=tgen, grad_chunk=chunk, **val, **sweep.budget(name, pt).fit_kwargs())
         out[f"{name}_test"] = mse(model, X_test, y_test, chunk=chunk).cpu().double().numpy()
         out[f"{name}_train"] = fitted.train_loss[:, -1]
         if arch.projected:
