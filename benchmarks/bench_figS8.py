@@ -56,7 +56,8 @@ def train_seconds(pt: dict, name: str, b: Budget, options: dict, cap: int, devic
     prompts, then the whole prompts) timed for ≤ cap epochs and scaled to its epochs."""
     rng, tgen = generators(0)
     arch = get(name)
-    (_, X, y), _ = draw_data(pt, rng, arch, torch.float32, device)
+    (_, X, y), _, *held_out = draw_data(pt, rng, arch, torch.float32, device)
+    val = {"X_val": held_out[0][1], "y_val": held_out[0][2]} if held_out else {}  # evaluated every epoch
     model = make_model(name, pt["D"], pt["repeats"], generator=tgen, device=device, **options)
     chunk = None if arch.accepts_stats else 1000
     stages = [(X, b.epochs)]
@@ -66,7 +67,7 @@ def train_seconds(pt: dict, name: str, b: Budget, options: dict, cap: int, devic
     for Xs, epochs in stages:
         run = Budget(**{**b.__dict__, "epochs": min(epochs, cap), "warmup": 0, "curriculum_epochs": 0})
         t0 = clock(device)
-        fit(model, Xs, y, generator=tgen, grad_chunk=chunk, **run.fit_kwargs())
+        fit(model, Xs, y, generator=tgen, grad_chunk=chunk, **val, **run.fit_kwargs())
         total += (clock(device) - t0) * epochs / run.epochs
         scaled |= run.epochs < epochs
     return total, scaled
@@ -76,7 +77,7 @@ def setup_seconds(pt: dict) -> float:
     """Drawing the prompts (features, statistics or explicit) and the exact ground state."""
     rng, _ = generators(0)
     t0 = time.process_time()
-    (f, _, _), _ = draw_data(pt, rng, get(pt["model"]) if pt["model"] != "amp" else None, torch.float32, "cpu")
+    (f, _, _), *_ = draw_data(pt, rng, get(pt["model"]) if pt["model"] != "amp" else None, torch.float32, "cpu")
     solve_exact(SpinGlass(f, pt["weight_decay"] / 2))
     return time.process_time() - t0
 
