@@ -24,7 +24,7 @@ from spinglass_icl.experiments.common import generators, torch_threads
 from spinglass_icl.models import Budget, get, make_model
 from spinglass_icl.solvers.exact import solve_exact
 from spinglass_icl.spinglass import SpinGlass
-from spinglass_icl.training import context_prefix, fit
+from spinglass_icl.training import context_prefix, curriculum_context, fit
 
 # The recipes figS8 used before the registry (commit ce341af): the linear models fig4b's 5000 full-batch
 # epochs; SA and TF their minibatch budgets, weight decay 0.01 for all.
@@ -62,7 +62,7 @@ def train_seconds(pt: dict, name: str, b: Budget, options: dict, cap: int, devic
     chunk = None if arch.accepts_stats else 1000
     stages = [(X, b.epochs)]
     if b.curriculum_epochs:
-        stages.insert(0, (context_prefix(X, max(1, round(b.curriculum_frac * pt["N"]))), b.curriculum_epochs))
+        stages.insert(0, (context_prefix(X, curriculum_context(pt["N"], b.curriculum_frac)), b.curriculum_epochs))
     total, scaled = 0.0, False
     for Xs, epochs in stages:
         run = Budget(**{**b.__dict__, "epochs": min(epochs, cap), "warmup": 0, "curriculum_epochs": 0})

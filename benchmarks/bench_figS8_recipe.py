@@ -23,7 +23,7 @@ import torch
 
 from spinglass_icl.models import make_model
 from spinglass_icl.prompts import PromptSpec, sample_prompts
-from spinglass_icl.training import fit, mse
+from spinglass_icl.training import context_prefix, curriculum_context, fit, mse
 
 _TF = dict(model="tf", lr=3e-3, epochs=8, batch=250, warm=1, wd=0.0, kw=dict(d_model=32))
 
@@ -111,8 +111,7 @@ def run(name: str, v: dict, N: int, train, test, seed: int, D: int = 20, val=Non
     t0 = time.process_time()
     if "curr" in v:  # a first stage on prompts cut to the first frac·N context examples
         frac, e1 = v["curr"]
-        n1 = max(1, round(frac * N))
-        Xs = torch.cat([X[..., :n1], X[..., -1:]], dim=-1)
+        Xs = context_prefix(X, curriculum_context(N, frac))
         first_val = dict(X_val=val[0], y_val=val[1]) if v.get("val_first") else {}
         fit(
             model,

@@ -144,8 +144,9 @@ def draw_data(
     on ``device``, and labels y (R, P).  The held-out sets are drawn last: the others do not change."""
     spec = PromptSpec(D=pt["D"], N=pt["N"])
     sizes = [pt["P"], pt["P_test"]]  # all training sets first, then all test sets, then held-out ones
-    if arch is not None and not arch.gram and budget(arch.name, pt).val_prompts:
-        sizes.append(budget(arch.name, pt).val_prompts)
+    held_out = budget(arch.name, pt).val_prompts if arch is not None and not arch.gram else 0
+    if held_out:
+        sizes.append(held_out)
     out = []
     for n in sizes:
         feats, stats, explicit, ys = [], [], [], []

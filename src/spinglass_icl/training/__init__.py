@@ -2,7 +2,7 @@
 attention (:mod:`.gram`), and Adam for any stacked-repeat torch model (:mod:`.fit`)."""
 
 from .adam import Adam, adam_update
-from .fit import FitResult, context_prefix, fit, lr_factor, mse
+from .fit import FitResult, context_prefix, curriculum_context, fit, lr_factor, mse
 from .gram import DTYPES, MODELS, GramData, TrainResult, adam_explicit, adam_gram
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "adam_gram",
     "adam_update",
     "context_prefix",
+    "curriculum_context",
     "fit",
     "lr_factor",
     "mse",

@@ -100,6 +100,11 @@ def _take(X: torch.Tensor | PromptStats, idx) -> torch.Tensor | PromptStats:
     return X.take(idx) if isinstance(X, PromptStats) else X[:, idx]
 
 
+def curriculum_context(N: int, frac: float) -> int:
+    """Context examples of a curriculum's first stage for prompts of N: round(frac·N), at least 1."""
+    return max(1, round(frac * N))
+
+
 def context_prefix(X: torch.Tensor, n: int) -> torch.Tensor:
     """Prompts X (R, P, D+1, N+1) cut to their first ``n`` context examples and the query:
     (R, P, D+1, n+1).  The labels y are unchanged (the query is the same)."""
@@ -162,7 +167,7 @@ def fit(
     X_val, y_val: the held-out loss is evaluated every ``val_every`` epochs; a repeat stops after
     ``patience`` evaluations without an improvement larger than ``min_delta``.
     curriculum_epochs > 0: first train that many epochs on the prompts cut to their first
-    round(curriculum_frac·N) context examples (:func:`context_prefix`; a fresh Adam with the same
+    :func:`curriculum_context` examples (:func:`context_prefix`; a fresh Adam with the same
     lr, warm-up, schedule, batch size and weight decay), then ``epochs`` on the whole prompts.  Held-out
     prompts (whole) are watched in both stages: with ``restore_best`` the second stage starts from the
     first one's best epoch.  Cheaper per epoch (attention costs O(N²)) and, for softmax models, much
@@ -177,7 +182,7 @@ def fit(
                 f"{'PromptStats' if isinstance(X, PromptStats) else 'X'} and curriculum_frac={curriculum_frac!r}"
             )
         X = _as(X, next(model.parameters()))
-        n = max(1, round(curriculum_frac * (X.shape[-1] - 1)))
+        n = curriculum_context(X.shape[-1] - 1, curriculum_frac)
         common = dict(lr=lr, generator=generator, weight_decay=weight_decay, batch_size=batch_size,
                       grad_chunk=grad_chunk, schedule=schedule, warmup=warmup, betas=betas, eps=eps,
                       X_val=X_val, y_val=y_val, patience=patience, min_delta=min_delta, val_every=val_every,
