@@ -57,6 +57,10 @@ class Experiment:
     # optional extra tables from the records (records, params, folder) -> paths written, called by the
     # runner whenever it exports results.csv (e.g. figS8's per-repeat repeats.csv)
     export: Callable[[list[Record], dict[str, Any], Any], list[str]] | None = None
+    # meaning and unit of each results.csv column ({column: "meaning [unit]"}); a column family may be
+    # declared once with a ``*`` wildcard (e.g. ``"<series>_mean"`` as ``"*_mean"``); printed by
+    # ``spinglass-icl columns ID`` and the experiment's gallery page
+    columns: Mapping[str, str] | None = None
 
     def params(self, size: str = "quick", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Parameters at ``size`` with ``overrides`` applied (unknown keys are an error; a single value
