@@ -106,6 +106,12 @@ class SpinGlass:
         """The same data at another λ0, reusing the couplings and fields already computed."""
         return self._carry(SpinGlass(self.features, lambda0, self.paper_builder))
 
+    def with_gram(self, gram: np.ndarray) -> SpinGlass:
+        """This problem with its Gram matrix SᵀS/P (…, K, K) supplied instead of computed; the caller
+        guarantees that it belongs to ``features`` (e.g. running sums over nested prompt sets)."""
+        self.__dict__["gram"] = gram  # fills functools.cached_property's slot (frozen dataclass)
+        return self
+
     def select(self, index: tuple[int, ...]) -> SpinGlass:
         """The problem at batch ``index`` (a tuple of ints over the batch dims), sharing what is computed."""
         f = self.features
