@@ -282,29 +282,6 @@ def test_declared_rules_accept_every_default_of_the_catalog():
                 V.experiment_param(key, value, exp.quick[key], exp.full[key], experiment=exp_id)
 
 
-def test_memory_guard(monkeypatch):
-    monkeypatch.setattr(V, "available_memory", lambda: 2**30)
-    V.memory("x", 2**29)
-    msg = raises_one_line(V.memory, "ground-state --D 9", 3 * 2**30, match="needs about 3 GiB")
-    assert "1 GiB are available" in msg and "--force" in msg
-    V.memory("x", 3 * 2**30, force=True)
-    assert V.available_memory() == 2**30
-
-
-def test_available_memory_is_positive():
-    assert V.available_memory() > 0
-
-
-def test_spin_glass_bytes_counts_features_spin_vectors_and_matrices():
-    D, P = 3, 50  # D+1 = 4, K = 16, D(D+1) = 12
-    base = 8 * (3 * P * 4 + 3 * 16)
-    assert V.spin_glass_bytes(D, P, matrix="none") == base
-    assert V.spin_glass_bytes(D, P, matrix="effective") == base + 8 * 3 * 12**2
-    assert V.spin_glass_bytes(D, P, matrix="full") == base + 8 * 3 * 16**2
-    assert V.spin_glass_bytes(D, 5, matrix="dual") == 8 * (3 * 5 * 4 + 3 * 16) + 8 * 3 * 25
-    assert V.spin_glass_bytes(10**5, 10) > 2**40  # the 74.5 GiB case is refused, not attempted
-
-
 def test_out_folder(tmp_path):
     assert V.out_folder(tmp_path / "a" / "b").is_dir()
     (tmp_path / "file").write_text("x")

@@ -92,6 +92,7 @@ def _notes(notes: Sequence[str]) -> None:
 
 
 def cmd_ground_state(args: argparse.Namespace) -> int:
+    from . import resources as R
     from . import validation as V
 
     V.device(args.device)
@@ -108,10 +109,10 @@ def cmd_ground_state(args: argparse.Namespace) -> int:
     # before allocating anything: AMP needs the full K×K couplings, the exact solver the cheaper of
     # the D(D+1)² primal and P² dual matrices (twice, for AMP's distance to it), CG neither
     matrix = {"exact": "dual", "cg": "none"}.get(args.solver, "full")
-    need = V.spin_glass_bytes(D, P, test_prompts=T, matrix=matrix)
+    need = R.spin_glass_bytes(D, P, test_prompts=T, matrix=matrix)
     if args.solver.startswith("amp"):
-        need += V.spin_glass_bytes(D, P, matrix="dual")
-    V.memory(
+        need += R.spin_glass_bytes(D, P, matrix="dual")
+    R.memory(
         f"ground-state --D {D} --P {P} ({args.solver})",
         need,
         force=args.force,

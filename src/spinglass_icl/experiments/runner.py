@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .. import resources as R
 from .. import validation as V
 from . import registry
 from .spec import Record, point_key
@@ -211,16 +212,16 @@ def _points(experiment_id: str, params: dict[str, Any]) -> list[dict]:
 
 def _memory_guard(experiment_id: str, points: list[dict], force: bool) -> None:
     """Refuse points whose spin glass cannot fit in memory (a lower estimate: the couplings on the
-    D(D+1) effective spins and the features of the P prompts, see validation.spin_glass_bytes)."""
+    D(D+1) effective spins and the features of the P prompts, see resources.spin_glass_bytes)."""
     worst, where = 0.0, None
     for p in points:
         D, P = p.get("D"), p.get("P")
         if isinstance(D, int) and isinstance(P, int):
-            need = V.spin_glass_bytes(D, P, matrix="dual")
+            need = R.spin_glass_bytes(D, P, matrix="dual")
             if need > worst:
                 worst, where = need, p
     if where is not None:
-        V.memory(
+        R.memory(
             f"{experiment_id} at D={where['D']}, P={where['P']}", worst, force=force, hint="use smaller D or P (--set)"
         )
 
