@@ -20,6 +20,12 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 SOLVERS = ("exact", "cg", "amp", "amp-onsager")
+_CONVERGE_HINT = {  # the option that helps when a solver does not converge (ground-state exit 3)
+    "exact": "raise --lambda0 (the Hessian is singular to working precision)",
+    "cg": "raise --lambda0 (CG needs a positive definite Hessian) or use --solver exact",
+    "amp": "raise --damping or --steps, or use --solver amp-onsager or exact",
+    "amp-onsager": "raise --steps or --lambda0, or use --solver exact",
+}
 # the one stated demo time (README quotes it, a test checks): `time spinglass-icl demo` took 7.3 s and
 # 8.9 s wall on the shared 2-core machine (load ~4) at quick size, importing torch included
 DEMO_TIME = "about 10 s on 2 CPU cores"
@@ -124,7 +130,7 @@ def cmd_ground_state(args: argparse.Namespace) -> int:
     from .metrics import contrast_ratio, query_error
     from .prompts import PromptSpec, sample_features
     from .solvers.amp import amp
-    from .solvers.exact import _auto, solve_cg, solve_exact
+    from .solvers.exact import auto_method, solve_cg, solve_exact
     from .spinglass import SpinGlass
 
     spec = PromptSpec(D=D, N=N)
@@ -137,7 +143,7 @@ def cmd_ground_state(args: argparse.Namespace) -> int:
     _ = sg.h
     if args.solver.startswith("amp"):
         _ = sg.J
-    elif args.solver == "exact" and _auto(sg) == "cholesky":
+    elif args.solver == "exact" and auto_method(sg) == "cholesky":
         _ = sg.gram_effective
     couplings_seconds = time.perf_counter() - t0
     if args.solver == "exact":
@@ -148,7 +154,7 @@ def cmd_ground_state(args: argparse.Namespace) -> int:
         # the paper's AMP runs as published; the Onsager version is run to an exact-solution residual
         kw = dict(beta=args.beta, damping=args.damping, steps=args.steps, rng=rng)
         if args.solver == "amp-onsager":
-            res = amp(sg, **kw, onsager=True, init="cavity", criterion="residual", tol=1e-10)
+            res = amp(sg, **kw, onsager=True, init="cavity", criterion="residual", tol=1e-10, step="conjugate")
         else:
             res = amp(sg, **kw)
     ok = bool(res.converged)
@@ -176,8 +182,9 @@ def cmd_ground_state(args: argparse.Namespace) -> int:
     else:
         for k, v in out.items():
             print(f"{k:>17}: {v}")
-        if not ok:
-            print(f"solver did not converge: {res.message}", file=sys.stderr)
+    if not ok:  # exit 3: a script can tell a result that must not be used
+        print(f"error: {args.solver} did not converge ({res.message}); {_CONVERGE_HINT[args.solver]}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -15,6 +15,12 @@ With the Onsager reaction term −β² (Σ_j J_ij² v_j) m_i added to the numera
 
 a diagonally preconditioned Richardson step whose fixed point is exactly m* = A⁻¹h.
 
+Both are run on the scaled variances u = βv, in which β cancels (m_i ← (h_i + Σ_j J_ij m_j)/
+(λ_i − Σ_j J_ij² u_j), u_i ← 1/(λ_i − Σ_j J_ij² u_j)): the same iterates without forming β², so any
+finite β > 0 is accepted (β enters only the paper's random start u = βv and its step error).
+The damped Onsager iteration diverges where the TAP variances have no positive fixed point (e.g.
+D = 20, P = 1000); ``step="conjugate"`` converges there (BENCHMARKS.md, "Onsager AMP").
+
 Both run vectorised over all spins and over any batch of independent problems (each problem
 stops on its own); :func:`amp_paper_reference` is a literal per-spin transcription used by the
 tests and the benchmark.
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -88,6 +94,43 @@ class RawCouplings:
 
 
 CRITERIA = ("step", "residual")
+STEPS = ("damped", "conjugate")
+
+
+@dataclass(frozen=True)
+class AmpConfig:
+    """Options of :func:`amp` (checked on construction; an out-of-range value is an InputError).
+
+    beta: inverse temperature, any finite β > 0 (the iteration runs on the scaled variances u = βv,
+    in which β cancels, so no power of β is ever formed).  damping θ: x ← θx + (1−θ)x_new.
+    steps: iterations at most.  tol: see ``criterion``.  onsager: add the Onsager term (fixed point =
+    exact m*).  init: see :func:`initial_state`.  criterion: ``"step"`` is the paper's
+    mean-squared-step error < tol; ``"residual"`` stops when |h − A m|/|h| < tol.
+    step: ``"damped"`` is the published update; ``"conjugate"`` (Onsager only) keeps its direction
+    (h − A m)/(λ − Σ_j J_ij² u_j) but takes conjugate directions with exact step lengths and restarts
+    the TAP variances at 1/λ whenever they lose positivity -- the same fixed point, convergent wherever
+    A is positive definite (BENCHMARKS.md, "Onsager AMP").
+    """
+
+    beta: float = 100.0
+    damping: float = 0.9
+    steps: int = 100
+    tol: float = 1e-6
+    onsager: bool = False
+    init: str = "paper"
+    criterion: str = "step"
+    step: str = "damped"
+
+    def __post_init__(self) -> None:
+        V.positive("beta", self.beta)
+        V.damping(self.damping)
+        V.positive_int("steps", self.steps)
+        V.positive("tol", self.tol)
+        V.choice("init", self.init, INITS)
+        V.choice("criterion", self.criterion, CRITERIA)
+        V.choice("step", self.step, STEPS)
+        if self.step == "conjugate" and not self.onsager:
+            raise V.InputError("step='conjugate' needs onsager=True (the paper's AMP has no exact fixed point)")
 
 
 def _mv(M: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -95,8 +138,16 @@ def _mv(M: np.ndarray, x: np.ndarray) -> np.ndarray:
     return (M @ x[..., None])[..., 0]
 
 
-def _check(beta: float, damping: float, steps: int, tol: float) -> tuple[float, float, int, float]:
-    return V.positive("beta", beta), V.damping(damping), V.positive_int("steps", steps), V.positive("tol", tol)
+def _scaled_start(
+    shape: tuple[int, ...], init: str, rng: np.random.Generator, beta: float, lam: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Starting (m, u = βv): ``"paper"`` draws m and v from N(0, 1); ``"cavity"`` m = 0, u = 1/λ."""
+    V.choice("init", init, INITS)
+    with np.errstate(divide="ignore", over="ignore"):
+        if init == "paper":
+            m, v = rng.standard_normal(shape), rng.standard_normal(shape)
+            return m, beta * v  # overflows only for β near the float limit: flagged as diverged
+        return np.zeros(shape), np.broadcast_to(1.0 / lam, shape).copy()
 
 
 def initial_state(
@@ -104,119 +155,183 @@ def initial_state(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Starting (m, v), each of ``shape``: ``"paper"`` draws both from N(0, 1) with ``rng`` (v can be
     negative, as published); ``"cavity"`` starts from m = 0, v = 1/(βλ) (``rng`` unused)."""
-    V.choice("init", init, INITS)
-    if init == "paper":
-        return rng.standard_normal(shape), rng.standard_normal(shape)
-    with np.errstate(divide="ignore"):
-        return np.zeros(shape), 1.0 / (beta * lam)
+    m, u = _scaled_start(shape, init, rng, beta, lam)
+    return m, u / beta
 
 
-def amp(
-    sg: Couplings,
-    *,
-    rng: np.random.Generator,
-    beta: float = 100.0,
-    damping: float = 0.9,
-    steps: int = 100,
-    tol: float = 1e-6,
-    onsager: bool = False,
-    init: str = "paper",
-    criterion: str = "step",
-) -> SolverResult:
+@dataclass(frozen=True)
+class _Problem:
+    """What the iteration reads, with the squared couplings and diagonals computed once."""
+
+    J: np.ndarray  # (..., K, K)
+    J2: np.ndarray
+    Jd: np.ndarray  # (..., K) diagonals, left out of every sum over j != i
+    J2d: np.ndarray
+    h: np.ndarray
+    lam: np.ndarray
+    hn: np.ndarray  # |h| per problem (1 where h = 0)
+    A: np.ndarray | None  # the Hessian, where the criterion or the step needs it
+
+    @classmethod
+    def of(cls, sg: Couplings, cfg: AmpConfig) -> _Problem:
+        J = sg.J
+        Jd = np.diagonal(J, axis1=-2, axis2=-1)
+        hn = np.linalg.norm(sg.h, axis=-1)
+        need_A = cfg.criterion == "residual" or cfg.step == "conjugate"
+        return cls(J, J * J, Jd, Jd * Jd, sg.h, sg.lam, np.where(hn > 0, hn, 1.0), sg.hessian() if need_A else None)
+
+    def hessian(self) -> np.ndarray:
+        assert self.A is not None  # built in of() for the options that read it
+        return self.A
+
+    def cavity_field(self, m: np.ndarray) -> np.ndarray:
+        return _mv(self.J, m) - self.Jd * m
+
+    def reaction(self, u: np.ndarray) -> np.ndarray:
+        """Σ_{j≠i} J_ij² u_j: the Onsager/TAP reaction on the scaled variances u = βv."""
+        return _mv(self.J2, u) - self.J2d * u
+
+
+@dataclass
+class _State:
+    m: np.ndarray  # (..., K) means
+    u: np.ndarray  # (..., K) scaled variances βv
+    active: np.ndarray  # (...) still iterating
+    iters: np.ndarray
+    err: np.ndarray
+    p: np.ndarray | None = None  # conjugate step: the search direction and r·z of the last step
+    rz: np.ndarray | None = None
+    restarts: int = 0
+
+
+def _damped(pr: _Problem, st: _State, cfg: AmpConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The published update (paper or Onsager), damped: new (m, u) and the paper's step error."""
+    reaction = pr.reaction(st.u)
+    d = pr.lam - reaction  # = denom/β of the paper's equations
+    num = pr.h + pr.cavity_field(st.m)
+    if cfg.onsager:
+        num = num - reaction * st.m
+    m_new, u_new = num / d, 1.0 / d
+    step_err = np.mean((m_new - st.m) ** 2, axis=-1) + np.mean(((u_new - st.u) / cfg.beta) ** 2, axis=-1)
+    th = cfg.damping
+    return th * st.m + (1 - th) * m_new, th * st.u + (1 - th) * u_new, step_err
+
+
+def _conjugate(pr: _Problem, st: _State, cfg: AmpConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Onsager AMP's preconditioned direction with conjugate directions and exact step lengths."""
+    A = pr.hessian()
+    d = pr.lam - pr.reaction(st.u)
+    lost = st.active & ~np.all(d > 0, axis=-1)  # TAP variances without a positive fixed point here
+    if lost.any():
+        st.restarts += int(np.count_nonzero(lost))
+        st.u = np.where(lost[..., None], 1.0 / pr.lam, st.u)
+        d = np.where(lost[..., None], pr.lam, d)
+    r = pr.h - _mv(A, st.m)
+    z = r / d
+    rz = np.sum(r * z, axis=-1)
+    if st.p is None or st.rz is None:
+        p = z
+    else:
+        restart = (lost | ~(st.rz > 0))[..., None]
+        p = np.where(restart, z, z + (rz / st.rz)[..., None] * st.p)
+    alpha = rz / np.sum(p * _mv(A, p), axis=-1)
+    m_new = st.m + alpha[..., None] * p
+    st.p, st.rz = p, rz
+    u_new = cfg.damping * st.u + (1 - cfg.damping) / d
+    step_err = np.mean((m_new - st.m) ** 2, axis=-1) + np.mean(((u_new - st.u) / cfg.beta) ** 2, axis=-1)
+    return m_new, u_new, step_err
+
+
+def _advance(pr: _Problem, st: _State, cfg: AmpConfig, new: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    m_new, u_new, step_err = new
+    a = st.active[..., None]
+    st.m = np.where(a, m_new, st.m)
+    st.u = np.where(a, u_new, st.u)
+    st.iters = st.iters + st.active
+    if cfg.criterion == "step":
+        st.err = np.where(st.active, step_err, st.err)
+    else:
+        r = np.linalg.norm(pr.h - _mv(pr.hessian(), st.m), axis=-1) / pr.hn
+        st.err = np.where(st.active, r, st.err)
+    finite = np.isfinite(st.m).all(axis=-1) & np.isfinite(st.u).all(axis=-1)
+    st.active = st.active & finite & ~(st.err < cfg.tol)
+
+
+def _failure(converged: np.ndarray, finite: np.ndarray, positive: np.ndarray, met: np.ndarray, steps: int) -> str:
+    """One line saying how many runs failed and why ("" if none)."""
+    n_bad = int(np.size(converged) - np.count_nonzero(converged))
+    if not n_bad:
+        return ""
+    reasons = []
+    if not finite.all():
+        reasons.append(f"{np.count_nonzero(~finite)} diverged to inf/NaN")
+    if not (positive | ~finite).all():
+        reasons.append(f"{np.count_nonzero(finite & ~positive)} with negative variances")
+    if (finite & positive & ~met).any():
+        reasons.append(f"{np.count_nonzero(finite & positive & ~met)} not converged in {steps} steps")
+    return f"{n_bad} of {np.size(converged)} runs failed: " + ", ".join(reasons)
+
+
+def amp(sg: Couplings, *, rng: np.random.Generator, **options: Any) -> SolverResult:
     """Run AMP on every problem of ``sg`` (batch dims allowed); means and variances (..., K).
 
-    rng: draws the paper's random initial state (required, explicit randomness).
-
-    onsager: add the Onsager term (fixed point = exact m*).  init: see :func:`initial_state`.
-    criterion: ``"step"`` is the paper's mean-squared-step error < tol; ``"residual"`` stops when
-    the relative residual |h − A m|/|h| < tol (what an exact solution needs).
+    rng: draws the paper's random initial state (required, explicit randomness).  options: the
+    fields of :class:`AmpConfig` (beta, damping, steps, tol, onsager, init, criterion, step).
     A problem is ``converged`` only if it met the criterion with finite values and positive
-    variances; otherwise its result is flagged (and its mean may be inf/NaN).
+    variances; otherwise its result is flagged (and its mean may be inf/NaN), and ``message`` says why.
     """
-    beta, damping, steps, tol = _check(beta, damping, steps, tol)
+    try:
+        cfg = AmpConfig(**options)
+    except TypeError as exc:
+        raise V.InputError(f"amp: {exc}") from None
     rng = V.generator("rng", rng)
-    V.choice("criterion", criterion, CRITERIA)
     t0 = time.perf_counter()
-    J = sg.J
-    K = sg.K
-    Jd = np.diagonal(J, axis1=-2, axis2=-1)
-    J2 = J * J
-    J2d = Jd * Jd
-    h, lam = sg.h, sg.lam
+    pr = _Problem.of(sg, cfg)
     batch = sg.batch_shape
-    m, v = initial_state(batch + (K,), init, rng, beta, lam)
-    active = np.ones(batch, dtype=bool)
-    iters = np.zeros(batch, dtype=int)
-    err = np.full(batch, np.inf)
-    hn = np.linalg.norm(h, axis=-1)
-    hn = np.where(hn > 0, hn, 1.0)
-    A = sg.hessian() if criterion == "residual" else None
+    m, u = _scaled_start(batch + (sg.K,), cfg.init, rng, cfg.beta, pr.lam)
+    st = _State(m, u, np.ones(batch, dtype=bool), np.zeros(batch, dtype=int), np.full(batch, np.inf))
+    step = _conjugate if cfg.step == "conjugate" else _damped
     with np.errstate(all="ignore"):
-        for _ in range(steps):
-            if not active.any():
+        for _ in range(cfg.steps):
+            if not st.active.any():
                 break
-            Jm = _mv(J, m) - Jd * m
-            J2v = _mv(J2, v) - J2d * v
-            denom = beta * lam - beta**2 * J2v
-            num = beta * h + beta * Jm
-            if onsager:
-                num = num - beta**2 * J2v * m
-            m_new, v_new = num / denom, 1.0 / denom
-            step_err = np.mean((m_new - m) ** 2, axis=-1) + np.mean((v_new - v) ** 2, axis=-1)
-            a = active[..., None]
-            m = np.where(a, damping * m + (1 - damping) * m_new, m)
-            v = np.where(a, damping * v + (1 - damping) * v_new, v)
-            iters = iters + active
-            if criterion == "step":
-                err = np.where(active, step_err, err)
-            else:
-                assert A is not None  # built above for this criterion
-                r = np.linalg.norm(h - _mv(A, m), axis=-1) / hn
-                err = np.where(active, r, err)
-            finite = np.isfinite(m).all(axis=-1) & np.isfinite(v).all(axis=-1)
-            active = active & finite & ~(err < tol)
-        finite = np.isfinite(m).all(axis=-1) & np.isfinite(v).all(axis=-1)
-        positive = np.all(v > 0, axis=-1)
-        converged = (err < tol) & finite & positive
-        A_ = A if A is not None else sg.hessian()
-        residual = np.linalg.norm(h - _mv(A_, np.where(np.isfinite(m), m, 0.0)), axis=-1) / hn
-    n_bad = int(np.size(converged) - np.count_nonzero(converged))
-    msg = ""
-    if n_bad:
-        reasons = []
-        if not finite.all():
-            reasons.append(f"{np.count_nonzero(~finite)} diverged to inf/NaN")
-        if not (positive | ~finite).all():
-            reasons.append(f"{np.count_nonzero(finite & ~positive)} with negative variances")
-        if (finite & positive & ~(err < tol)).any():
-            reasons.append(f"{np.count_nonzero(finite & positive & ~(err < tol))} not converged in {steps} steps")
-        msg = f"{n_bad} of {np.size(converged)} runs failed: " + ", ".join(reasons)
+            _advance(pr, st, cfg, step(pr, st, cfg))
+        finite = np.isfinite(st.m).all(axis=-1) & np.isfinite(st.u).all(axis=-1)
+        positive = np.all(st.u > 0, axis=-1)
+        met = st.err < cfg.tol
+        converged = met & finite & positive
+        A = pr.A if pr.A is not None else sg.hessian()
+        residual = np.linalg.norm(pr.h - _mv(A, np.where(np.isfinite(st.m), st.m, 0.0)), axis=-1) / pr.hn
+        variance = st.u / cfg.beta
     return SolverResult(
-        solver="amp-onsager" if onsager else "amp-paper",
-        mean=m,
-        variance=v,
+        solver="amp-onsager" if cfg.onsager else "amp-paper",
+        mean=st.m,
+        variance=variance,
         converged=converged,
-        iterations=iters,
+        iterations=st.iters,
         residual=residual,
         seconds=time.perf_counter() - t0,
-        message=msg,
-        extra={"error": err},
+        message=_failure(converged, finite, positive, met, cfg.steps),
+        extra={"error": st.err, "variance_restarts": st.restarts},
     )
 
 
-def amp_paper_reference(J, h, lam, m0, v0, *, beta: float, damping: float, steps: int, tol: float = 1e-6):
+def amp_paper_reference(J: Any, h: Any, lam: Any, m0: Any, v0: Any, **options: Any) -> tuple[Any, Any, int, float]:
     """Literal per-spin loop of the paper's AMP equations, in torch as the authors wrote it.
 
-    J (K, K), h, lam, m0, v0 (K,) torch tensors.  Returns (m, v, iterations, error).  O(K²) Python
-    work per sweep: for tests and the benchmark only.
+    J (K, K), h, lam, m0, v0 (K,) torch tensors; options: beta, damping, steps, tol of
+    :class:`AmpConfig`.  Returns (m, v, iterations, error).  O(K²) Python work per sweep: for tests
+    and the benchmark only.
     """
     import torch
 
+    cfg = AmpConfig(**options)
+    beta, damping = cfg.beta, cfg.damping
     m, v = m0.clone(), v0.clone()
     K = len(h)
     err = float("inf")
     t = 0
-    for t in range(1, steps + 1):  # noqa: B007  (t, the sweeps done, is returned)
+    for t in range(1, cfg.steps + 1):  # noqa: B007  (t, the sweeps done, is returned)
         m_new = torch.empty_like(m)
         v_new = torch.empty_like(v)
         for i in range(K):
@@ -228,6 +343,6 @@ def amp_paper_reference(J, h, lam, m0, v0, *, beta: float, damping: float, steps
         err = float(torch.mean((m_new - m) ** 2) + torch.mean((v_new - v) ** 2))
         m = damping * m + (1 - damping) * m_new
         v = damping * v + (1 - damping) * v_new
-        if err < tol:
+        if err < cfg.tol:
             break
     return m, v, t, err
