@@ -9,8 +9,9 @@ from matplotlib.figure import Figure
 from conftest import make_spinglass
 from spinglass_icl.experiments import panels
 from spinglass_icl.experiments.catalog import figS1, phase
+from spinglass_icl.experiments.points import grid, pick
+from spinglass_icl.experiments.records import column, groups, nan_mean_std, repeat_stats, select
 from spinglass_icl.experiments.spec import point_seed
-from spinglass_icl.experiments.sweep import column, grid, groups, nan_mean_std, pick, repeat_stats, select
 from spinglass_icl.prompts import PromptSpec, sample_features, sample_prompts
 from spinglass_icl.solvers.amp import amp
 from spinglass_icl.solvers.sampling import langevin, sample_exact
@@ -73,6 +74,10 @@ def test_flat_mask_rules():
     lam = np.array([-1e-18, 1e-17, 1e-3, 2.0])
     assert flat_mask(lam).tolist() == [True, True, False, False]  # rank rule: n·eps·λ_max ≈ 1.8e-15
     assert flat_mask(lam, 1e-2).tolist() == [True, True, True, False]
+    assert flat_mask(lam, rtol=1e-2).tolist() == [True, True, True, False]  # 1e-3 < 1e-2·2
+    # Hessian eigenvalues λ0 + (Gram eigenvalue): the shift takes λ0 off before the rule
+    assert flat_mask(lam + 0.5, shift=0.5).tolist() == [True, True, False, False]
+    assert not flat_mask(lam + 0.5).any()
 
 
 @pytest.mark.parametrize("bad", [0, 1.5, None, "seed"])

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from conftest import make_features, stack
 from spinglass_icl.features import effective_index, feature_matrix, n_effective, n_spins
-from spinglass_icl.spinglass import SpinGlass, effective_gram, flat_fraction_theory
+from spinglass_icl.prompts import Features
+from spinglass_icl.spinglass import SpinGlass, effective_gram, flat_fraction_theory, inverse_diagonal
+from spinglass_icl.validation import InputError
 
 
 def brute_force(f, lambda0: float, *, paper: bool = False):
@@ -207,3 +209,48 @@ def test_fields_carry_the_signal_on_the_diagonal():
     h1 = sg.blocks()["h1"]
     np.testing.assert_allclose(np.diag(h1), N / (D * (N + 1)), rtol=0.06)
     assert np.abs(h1 - np.diag(np.diag(h1))).max() < 0.03
+
+
+def test_kernel_is_the_feature_inner_product():
+    """SSᵀ/P from the features, batched, and its non-zero spectrum is the Gram's."""
+    f = stack([make_features(2, 5, 7, seed=s) for s in range(2)])
+    sg = SpinGlass(f)
+    S = feature_matrix(f)
+    np.testing.assert_allclose(sg.kernel(), S @ np.swapaxes(S, -1, -2) / 7, rtol=1e-12, atol=1e-15)
+    top = np.linalg.eigvalsh(sg.gram)[..., -7:]
+    np.testing.assert_allclose(np.linalg.eigvalsh(sg.kernel()), top, rtol=1e-9, atol=1e-13)
+
+
+def test_inverse_diagonal_against_inverse_and_on_flat_directions():
+    rng = np.random.default_rng(3)
+    B = rng.standard_normal((2, 5, 5))
+    A = B @ np.swapaxes(B, -1, -2) + 0.1 * np.eye(5)
+    np.testing.assert_allclose(inverse_diagonal(A), np.diagonal(np.linalg.inv(A), axis1=-2, axis2=-1), rtol=1e-10)
+    # rank 3 < 5: every entry touches the flat directions, so diag(A⁻¹) is inf (not a huge finite number)
+    C = B[0, :, :3] @ B[0, :, :3].T
+    assert np.all(np.isinf(inverse_diagonal(C)))
+    assert np.all(np.isfinite(inverse_diagonal(C + 1e-6 * np.eye(5))))
+    sg = SpinGlass(make_features(2, 5, 30, seed=1), 0.3)
+    want = np.diag(np.linalg.inv(sg.hessian_effective()))
+    np.testing.assert_allclose(sg.hessian_inverse_diagonal(), want, rtol=1e-10)
+
+
+def test_features_take_prefix_stack_concat():
+    fs = [make_features(2, 5, 6, seed=s) for s in range(3)]
+    f = Features.stack(fs)
+    assert f.a.shape == (3, 6, 3) and f.y.shape == (3, 6) and f.N == 5 and f.batch_shape == (3,)
+    one = f.take(1)
+    assert np.array_equal(one.a, fs[1].a) and np.array_equal(one.y, fs[1].y) and one.N == 5
+    assert f.take(slice(1, 3)).a.shape == (2, 6, 3) and f.take(()) is f
+    pre = f.prefix(4)
+    assert np.array_equal(pre.b, f.b[:, :4]) and np.array_equal(pre.y, f.y[:, :4]) and pre.P == 4
+    joined = Features.concat([f.prefix(2), Features(a=f.a[:, 2:], b=f.b[:, 2:], y=f.y[:, 2:], N=5)])
+    assert all(np.array_equal(getattr(joined, k), getattr(f, k)) for k in "aby")
+    with pytest.raises(InputError):
+        f.prefix(7)
+    with pytest.raises(InputError):
+        fs[0].take(0)  # no batch dims to index
+    with pytest.raises(InputError):
+        Features.stack([fs[0], make_features(2, 6, 6, seed=0)])  # different N
+    with pytest.raises(InputError):
+        Features.concat([])

@@ -114,8 +114,7 @@ class SpinGlass:
 
     def select(self, index: tuple[int, ...]) -> SpinGlass:
         """The problem at batch ``index`` (a tuple of ints over the batch dims), sharing what is computed."""
-        f = self.features
-        one = Features(a=f.a[index], b=f.b[index], y=f.y[index], N=f.N)
+        one = self.features.take(tuple(index))
         return self._carry(SpinGlass(one, self.lambda0, self.paper_builder), tuple(index))
 
     # -- couplings and fields ----------------------------------------------------------------
@@ -228,6 +227,20 @@ class SpinGlass:
         out = np.swapaxes(f.a * (t / (self.P * (f.N + 1) ** 2))[..., None], -1, -2) @ b
         return out + self.lambda0 * M
 
+    def kernel(self) -> np.ndarray:
+        """The P×P kernel of the dual problem, SSᵀ/P = (a·a')(b·b')/((N+1)² P), shape (..., P, P): the same
+        non-zero spectrum as SᵀS/P, in O(P² D) without a feature matrix (b's last entry is 0, so the
+        effective and the full features give the same kernel)."""
+        f = self.features
+        aT, bT = np.swapaxes(f.a, -1, -2), np.swapaxes(f.b, -1, -2)
+        return (f.a @ aT) * (f.b @ bT) / (f.N + 1) ** 2 / self.P
+
+    def hessian_inverse_diagonal(self) -> np.ndarray:
+        """diag(A⁻¹) on the D(D+1) effective spins, shape (..., D(D+1)): :func:`inverse_diagonal` of
+        :meth:`hessian_effective` (inf on spins that a flat direction touches, i.e. at λ0 = 0 below
+        P = D(D+1)).  Marginal variances of the Boltzmann law are this divided by β."""
+        return inverse_diagonal(self.hessian_effective())
+
     # -- spectrum --------------------------------------------------------------------------------
     def gram_spectrum(self, *, small: bool = False) -> np.ndarray:
         """Eigenvalues of SᵀS/P (ascending), shape (..., K).
@@ -238,9 +251,8 @@ class SpinGlass:
         """
         if not small:
             return np.linalg.eigvalsh(self.gram)
-        f = self.features
         if self.P < n_effective(self.D):
-            ev = np.linalg.eigvalsh((f.a @ f.a.T) * (f.b @ f.b.T) / ((f.N + 1) ** 2 * self.P))
+            ev = np.linalg.eigvalsh(self.kernel())
         else:
             ev = np.linalg.eigvalsh(self.gram_effective)
         return np.sort(np.concatenate([np.zeros(self.K - ev.size), ev]))
@@ -281,16 +293,43 @@ class SpinGlass:
         }
 
 
-def flat_mask(eigenvalues: np.ndarray, tol: float | None = None) -> np.ndarray:
-    """Which eigenvalues (..., n) of SᵀS/P count as zero -- the one rule of the project.
+# -- linear algebra of the landscape: the flat-direction rule and diag(A⁻¹) ----------------------------------
+def flat_mask(
+    eigenvalues: np.ndarray, tol: float | None = None, *, rtol: float | None = None, shift: float = 0.0
+) -> np.ndarray:
+    """Which eigenvalues (..., n) of SᵀS/P count as zero -- the one rule of the project.  Boolean, shape (..., n).
 
-    ``tol=None`` (default): below numpy's rank tolerance n·eps·λ_max of their row (scale-free);
-    a number: |λ| < tol, the absolute threshold of SPEC §5's fig. S7 (1e-5).
+    Eigenvalues of a Hessian A = SᵀS/P + λ0 I are tested with ``shift=λ0`` (their data part λ − λ0).
+    Rules (the data part d = λ − shift, λ_max = max |λ| of the row):
+
+    * default (``tol=None, rtol=None``): d < n·eps·λ_max, numpy's matrix-rank tolerance (scale-free:
+      what rounding cannot tell from 0);
+    * ``rtol``: d < rtol·λ_max (a relative cutoff, e.g. 1e-12 for a pseudo-inverse);
+    * ``tol``: |d| < tol, an absolute threshold (SPEC §5's fig. S7 uses 1e-5).
     """
-    lam = np.asarray(eigenvalues)
-    if tol is None:
-        return lam < lam.shape[-1] * np.finfo(float).eps * np.max(np.abs(lam), axis=-1, keepdims=True)
-    return np.abs(lam) < V.positive("tol", tol)
+    lam = np.asarray(eigenvalues, dtype=float)
+    data = lam - shift if shift else lam
+    if tol is not None:
+        return np.abs(data) < V.positive("tol", tol)
+    scale = np.max(np.abs(lam), axis=-1, keepdims=True)
+    rel = lam.shape[-1] * np.finfo(float).eps if rtol is None else V.positive("rtol", rtol)
+    return data < rel * scale
+
+
+def inverse_diagonal(A: np.ndarray, tol: float | None = None) -> np.ndarray:
+    """diag(A⁻¹) of symmetric positive semi-definite matrices A (..., n, n), shape (..., n) -- the one
+    computation of marginal variances (solvers) and of tr(Q A⁻¹) (theory).
+
+    Through the eigendecomposition A = U diag(λ) Uᵀ: (A⁻¹)_ii = Σ_k U_ik²/λ_k, with eigenvalues in
+    :func:`flat_mask` (``tol`` as there) taken as exact zeros, so an entry that a flat direction
+    touches is inf (a singular A has no inverse; its Boltzmann law is improper along those directions).
+    """
+    w, U = np.linalg.eigh(A)
+    flat = flat_mask(w, tol)
+    inv = np.where(~flat, 1.0 / np.where(~flat, w, 1.0), np.inf)
+    with np.errstate(invalid="ignore"):
+        out = np.einsum("...ik,...k,...ik->...i", U, inv, U)
+    return np.where(np.isnan(out), np.inf, out)  # 0·inf: a flat direction orthogonal to spin i
 
 
 def flat_fraction_theory(P: int, D: int, *, effective: bool = True) -> float:

@@ -31,7 +31,6 @@ import math
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
 
 from . import validation as V
 from .metrics import as_matrix
@@ -235,19 +234,15 @@ def thermal_error(sg: SpinGlass, beta: Any, noise: float = 0.0) -> np.ndarray:
     """tr(Q (βA)⁻¹): the excess population error of a Boltzmann sample over its mean, shape broadcast(batch, β).
 
     Needs λ0 > 0 (at λ0 = 0 the flat directions of a singular A make it infinite).  Zero modes do not
-    enter (Q vanishes on them).  Costs one Cholesky of A per problem.
+    enter (Q vanishes on them).  Costs one eigendecomposition of A per problem
+    (:meth:`SpinGlass.hessian_inverse_diagonal`).
     """
     beta = _positive_array("beta", beta)
     if sg.lambda0 <= 0:
         raise InputError("thermal_error needs lambda0 > 0: at lambda0 = 0 the Boltzmann law is improper")
     q = _effective_q(sg.D, sg.N, noise)
-    A = sg.hessian_effective()  # gram_effective + λ0 I
-    flat = A.reshape((-1,) + A.shape[-2:])
-    tr = np.empty(flat.shape[0])
-    for i, Ai in enumerate(flat):
-        Linv = sla.solve_triangular(np.linalg.cholesky(Ai), np.eye(Ai.shape[0]), lower=True)
-        tr[i] = np.sum(q * np.sum(Linv**2, axis=0))  # (A⁻¹)_kk = Σ_j (L⁻¹)_jk²
-    return tr.reshape(sg.batch_shape) / beta
+    tr = np.sum(q * sg.hessian_inverse_diagonal(), axis=-1)  # Q is diagonal: tr(Q A⁻¹) = Σ_k q_k (A⁻¹)_kk
+    return tr / beta
 
 
 def thermal_directions(sg: SpinGlass, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -56,7 +56,7 @@ def _single(sg1: SpinGlass, method: str) -> tuple[np.ndarray, int, bool]:
             rhs = f.y
         return sla.lstsq(S, rhs, lapack_driver="gelsd")[0], 1, True
     if method == "dual":
-        kern = (f.a @ f.a.T) * (f.b @ f.b.T) / (f.N + 1) ** 2 / P
+        kern = sg1.kernel()
         if lam0 > 0:
             alpha = sla.cho_solve(sla.cho_factor(kern + lam0 * np.eye(P)), f.y / P)
         else:
@@ -66,7 +66,9 @@ def _single(sg1: SpinGlass, method: str) -> tuple[np.ndarray, int, bool]:
     raise AssertionError(method)
 
 
-def _auto(sg: SpinGlass) -> str:
+def auto_method(sg: SpinGlass) -> str:
+    """The direct method ``solve_exact(sg, "auto")`` uses: ``lstsq`` at λ0 = 0 (the minimum-norm ground
+    state), else ``cholesky`` when P ≥ D(D+1) and ``dual`` (the P×P kernel) below."""
     if sg.lambda0 == 0.0:
         return "lstsq"
     return "cholesky" if sg.P >= n_effective(sg.D) else "dual"
@@ -83,7 +85,7 @@ def solve_exact(sg: SpinGlass, method: str = "auto", *, beta: float | None = Non
         return solve_cg(sg, beta=beta)
     if beta is not None:
         beta = V.positive("beta", beta)
-    method = _auto(sg) if method == "auto" else method
+    method = auto_method(sg) if method == "auto" else method
     t0 = time.perf_counter()
     batch = sg.batch_shape
     Ke = n_effective(sg.D)
@@ -123,15 +125,10 @@ def _failure_message(res_bad: np.ndarray) -> str:
 
 
 def _variance(sg: SpinGlass, beta: float) -> np.ndarray:
-    """diag((βA)⁻¹) on all K spins, shape (..., K)."""
+    """diag((βA)⁻¹) on all K spins, shape (..., K): the effective spins' from
+    :meth:`SpinGlass.hessian_inverse_diagonal`, 1/(βλ0) (inf at λ0 = 0) on the zero modes."""
     D, lam0 = sg.D, sg.lambda0
-    Ke = n_effective(D)
-    w, U = np.linalg.eigh(sg.hessian_effective())
-    tol = Ke * np.finfo(float).eps * np.max(np.abs(w), axis=-1, keepdims=True)
-    inv = np.where(w > tol, 1.0 / np.where(w > tol, w, 1.0), np.inf)
-    with np.errstate(invalid="ignore"):
-        var_eff = np.einsum("...ik,...k,...ik->...i", U, inv, U) / beta
-    var_eff = np.where(np.isnan(var_eff), np.inf, var_eff)
+    var_eff = sg.hessian_inverse_diagonal() / beta
     zero = np.inf if lam0 == 0 else 1.0 / (beta * lam0)
     out = np.full(sg.batch_shape + (D + 1, D + 1), zero)
     out[..., :, :D] = var_eff.reshape(sg.batch_shape + (D + 1, D))

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .. import validation as V
+from .._progress import progress as progress_bar
 from ..spinglass import SpinGlass
 from .adam import Adam
 
@@ -111,12 +112,6 @@ def _check_init(init: list, model: str, R: int, n: int) -> None:
         V.array("init", _to_numpy(p))
 
 
-def _progress(total: int, show: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not show, desc=desc, leave=False)
-
-
 def adam_gram(
     train: GramData,
     init: list,
@@ -167,7 +162,7 @@ def adam_gram(
     test_epochs = [e for e in range(epochs) if e % record_every == 0] + [epochs]
     test_loss = np.empty((R, len(test_epochs)))
     j = 0
-    with _progress(epochs, progress, "adam") as bar:
+    with progress_bar(epochs, progress, "adam") as bar:
         for e in range(epochs):
             w = flat(params)
             Gw = (train.G @ w[..., None])[..., 0]
@@ -223,7 +218,7 @@ def adam_explicit(
     R = y.shape[0]
     train_loss = torch.empty((R, epochs), dtype=y.dtype)
     test_loss = torch.empty((R, epochs), dtype=y.dtype)
-    with _progress(epochs, progress, "adam") as bar:
+    with progress_bar(epochs, progress, "adam") as bar:
         for e in range(epochs):
             opt.zero_grad(set_to_none=True)
             per_repeat = torch.mean((model(X) - y) ** 2, dim=-1)
