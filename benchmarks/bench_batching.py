@@ -36,7 +36,7 @@ import time
 
 import torch
 
-from spinglass_icl.experiments.common import torch_threads
+from spinglass_icl.experiments._threads import torch_threads
 from spinglass_icl.models import PromptStats, make_model
 from spinglass_icl.training import fit
 

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from spinglass_icl.experiments.common import torch_threads
+from spinglass_icl.experiments._threads import torch_threads
 from spinglass_icl.models import get, make_model
 from spinglass_icl.prompts import PromptSpec, sample_prompts
 from spinglass_icl.training import fit

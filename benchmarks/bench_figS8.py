@@ -18,9 +18,10 @@ import time
 
 import torch
 
-from spinglass_icl.experiments.arch_sweep import draw_data
+from spinglass_icl.experiments._threads import torch_threads
 from spinglass_icl.experiments.catalog import figS8
-from spinglass_icl.experiments.common import generators, torch_threads
+from spinglass_icl.experiments.draws import generators
+from spinglass_icl.experiments.trained_models import draw_data
 from spinglass_icl.models import Budget, get, make_model
 from spinglass_icl.solvers.exact import solve_exact
 from spinglass_icl.spinglass import SpinGlass
@@ -117,7 +118,7 @@ def main(
 
 
 def figS8_budget(pt: dict, name: str) -> Budget:
-    from spinglass_icl.experiments.arch_sweep import budget
+    from spinglass_icl.experiments.trained_models import budget
 
     return budget(name, pt)
 

@@ -48,3 +48,22 @@ def stack(fs: list[Features]) -> Features:
     return Features(
         a=np.stack([f.a for f in fs]), b=np.stack([f.b for f in fs]), y=np.stack([f.y for f in fs]), N=fs[0].N
     )
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """``quick_run(id) -> (RunSummary, records)``: experiment ``id`` at its quick size through the real
+    runner, computed once per test session and shared by every test that reads it."""
+    from spinglass_icl.experiments.runner import records, run
+
+    out = tmp_path_factory.mktemp("quick")
+    done: dict[str, tuple] = {}
+
+    def get(exp_id: str) -> tuple:
+        if exp_id not in done:
+            s = run(exp_id, "quick", out=out, progress=False)
+            assert not s.failed, s.failed
+            done[exp_id] = (s, records(s.folder))
+        return done[exp_id]
+
+    return get

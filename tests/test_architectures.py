@@ -363,12 +363,12 @@ def test_benchmark_smoke():
     assert [r["model"] for r in rows] == ["amp", "sla", "fla", "mhla", "sa", "tf"]
     assert all(r["scaled"] == (False, False) for r in rows[:2]) and all(r["scaled"][0] for r in rows[2:])
     # a budget with a curriculum and held-out prompts (as TF's full one): both stages timed and scaled
-    from spinglass_icl.experiments import arch_sweep
+    from spinglass_icl.experiments import trained_models
     from spinglass_icl.experiments.catalog import figS8
 
     over = {"models": "tf", "N": [10], "tf_curriculum_epochs": 3, "tf_val_prompts": 20}
     pt = figS8.points(figS8.EXPERIMENT.params("quick", over))[0]
-    seconds, scaled = bench.train_seconds(pt, "tf", arch_sweep.budget("tf", pt), {"d_model": 8}, cap=1)
+    seconds, scaled = bench.train_seconds(pt, "tf", trained_models.budget("tf", pt), {"d_model": 8}, cap=1)
     assert seconds > 0 and scaled
 
 

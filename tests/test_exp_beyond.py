@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from spinglass_icl.experiments import registry
 from spinglass_icl.experiments.catalog import phase, pool
-from spinglass_icl.experiments.common import icl_solution, pool_features, pool_sets, population_rows
-from spinglass_icl.experiments.runner import records, run
+from spinglass_icl.experiments.draws import pool_sets
+from spinglass_icl.experiments.reference import icl_solution, population_rows
 from spinglass_icl.features import predict
 from spinglass_icl.metrics import query_error
 from spinglass_icl.prompts import Features, PromptSpec, sample_features
@@ -19,13 +19,9 @@ from spinglass_icl.spinglass import SpinGlass
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict:
-    """Both experiments at their quick size through the runner (≈ 10 s together): (summary, records)."""
-    out = tmp_path_factory.mktemp("beyond")
-    res = {i: run(i, "quick", out=out, progress=False) for i in ("phase", "pool")}
-    for s in res.values():
-        assert not s.failed, s.failed
-    return {i: (s.summary, records(s.folder)) for i, s in res.items()}
+def runs(quick_run) -> dict:
+    """Both experiments at their quick size through the runner (the session's shared runs): (summary, records)."""
+    return {i: (quick_run(i)[0].summary, quick_run(i)[1]) for i in ("phase", "pool")}
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +62,12 @@ def test_flat_fraction_is_one_minus_rank_over_K(P, seed):
 def test_pool_features_sizes_and_shared_task():
     rng = np.random.default_rng(3)
     spec = PromptSpec(D=4, N=20, task_pool=1)
-    train, test = pool_features(spec, (2000, 1000), rng)
+    (train, test), _ = pool_sets(spec, (2000, 1000), rng)
     assert train.a.shape == (2000, 5) and test.a.shape == (1000, 5) and test.y.shape == (1000,)
     # one task w: E[a_{1..D}] = N·w/√D for train and test alike (fresh tasks would give 0)
     m_train, m_test = train.a[:, :4].mean(0), test.a[:, :4].mean(0)
     assert np.linalg.norm(m_train - m_test) < 0.15 * np.linalg.norm(m_train)
-    other, _ = pool_features(spec, (2000, 1), np.random.default_rng(4))
+    (other, _), _ = pool_sets(spec, (2000, 1), np.random.default_rng(4))
     assert np.linalg.norm(other.a[:, :4].mean(0) - m_train) > 0.15 * np.linalg.norm(m_train)
 
 
@@ -79,9 +75,9 @@ def test_single_task_leaves_exactly_D_flat_directions():
     # With one task w, a_{1..D}·w = √D·a_{D+1} for every prompt, so M = [w zᵀ; −√D zᵀ] never
     # enters a prediction: D flat directions remain however many prompts there are.
     D = 4
-    (train,) = pool_features(PromptSpec(D=D, N=10, task_pool=1), (500,), np.random.default_rng(1))
+    (train,), _ = pool_sets(PromptSpec(D=D, N=10, task_pool=1), (500,), np.random.default_rng(1))
     assert SpinGlass(train).flat_fraction() == pytest.approx(D / (D * (D + 1)))
-    (two,) = pool_features(PromptSpec(D=D, N=10, task_pool=2), (500,), np.random.default_rng(1))
+    (two,), _ = pool_sets(PromptSpec(D=D, N=10, task_pool=2), (500,), np.random.default_rng(1))
     assert SpinGlass(two).flat_fraction() == 0.0
 
 

@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from spinglass_icl.experiments import arch_sweep, registry
+from spinglass_icl.experiments import registry, trained_models
 from spinglass_icl.experiments.catalog import figS8
 from spinglass_icl.models import Architecture, Budget, StackedModel, names, normal, register, unregister
 from spinglass_icl.validation import InputError
@@ -20,11 +20,9 @@ MODELS = ("amp", "sla", "fla", "mhla", "sa", "tf")
 
 
 @pytest.fixture(scope="module")
-def quick_records() -> list[dict]:
-    """The six quick points (one per model) of N=20, 2 repeats: the records the runner would store."""
-    params = figS8.EXPERIMENT.params("quick")
-    pts = [p for p in figS8.points(params) if p["N"] == 20]
-    return [{**pt, **figS8.compute(pt, seed=figS8.EXPERIMENT.seed(7, pt), device="cpu")} for pt in pts]
+def quick_records(quick_run) -> list[dict]:
+    """The quick points (one per model) of N=20 from the session's shared quick run."""
+    return [r for r in quick_run("figS8")[1] if r["N"] == 20]
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +41,10 @@ def test_registered_and_sizes():
     assert (full["lambda0"], full["beta"], full["damping"]) == (0.01, 100.0, 0.9)
     assert full["models"].split(",") == list(MODELS) == ["amp", *names(in_figure=True)]
     assert quick["P"] > quick["D"] * (quick["D"] + 1)  # the ICL side of the transition
-    sla = arch_sweep.budget("sla", full)  # the paper's fig4b optimiser: Adam lr 1e-3, wd 0.01, full batch
+    sla = trained_models.budget("sla", full)  # the paper's fig4b optimiser: Adam lr 1e-3, wd 0.01, full batch
     assert (sla.lr, sla.epochs, sla.weight_decay, sla.batch_size) == (1e-3, 5000, 0.01, 0)
     for name in ("fla", "mhla", "sa", "tf"):  # minibatch Adam with a cosine decay at full size
-        b = arch_sweep.budget(name, full)
+        b = trained_models.budget(name, full)
         assert b.batch_size and b.schedule == "cosine" and b.weight_decay == (0.01 if name in LINEAR else 0.0)
     assert full["tf_d_model"] == 32 and quick["tf_d_model"] == 8
 
@@ -71,8 +69,8 @@ def test_points_one_per_model_and_every_repeat_once():
     assert (tf["tf_curriculum_epochs"], tf["tf_val_prompts"]) == (16, 1000)
     sa = next(p for p in figS8.points({**params, "sa_curriculum_epochs": 5}) if p["model"] == "sa")
     assert (sa["sa_curriculum_epochs"], sa["sa_curriculum_frac"]) == (5, 0.25)
-    assert arch_sweep.budget("sa", sa).curriculum_epochs == 5
-    assert arch_sweep.budget("fla", fla[0]).curriculum_epochs == 0
+    assert trained_models.budget("sa", sa).curriculum_epochs == 5
+    assert trained_models.budget("fla", fla[0]).curriculum_epochs == 0
     # AMP's points have the layout of the stored full run (docs/data/figS8-full): their keys are reusable
     amp = next(p for p in pts if p["model"] == "amp")
     assert sorted(amp) == sorted(
@@ -180,7 +178,7 @@ def _fake(records: list[dict]) -> list[dict]:
 
 def test_repeat_rows_are_the_stored_arrays(quick_records):
     records = _fake(quick_records)
-    rows = arch_sweep.repeat_rows(records)
+    rows = trained_models.repeat_rows(records)
     assert len(rows) == 6 * 2 * 2 and list(rows[0]) == ["model", "N", "repeat", "test_error", "trivial_error"]
     for r in records:
         mine = [x for x in rows if x["model"] == r["model"] and x["N"] == r["N"]]
@@ -189,7 +187,7 @@ def test_repeat_rows_are_the_stored_arrays(quick_records):
         assert [x["trivial_error"] for x in mine] == list(np.asarray(r["trivial_test"], float))
     # a second batch continues the numbering
     second = [{**r, "batch": 1} for r in quick_records if r["model"] == "fla"]
-    more = arch_sweep.repeat_rows([r for r in quick_records if r["model"] == "fla"] + second)
+    more = trained_models.repeat_rows([r for r in quick_records if r["model"] == "fla"] + second)
     assert [x["repeat"] for x in more] == [0, 1, 2, 3]
 
 
@@ -276,11 +274,8 @@ def test_a_seventh_architecture_from_this_file_alone(tmp_path):
     assert "toy" not in figS8.EXPERIMENT.params("quick")["models"]
 
 
-@pytest.mark.slow
-def test_quick_run_through_the_runner(tmp_path):
-    from spinglass_icl.experiments.runner import run
-
-    res = run("figS8", "quick", out=str(tmp_path), progress=False)
+def test_quick_run_through_the_runner(quick_run):
+    res = quick_run("figS8")[0]
     assert not res.failed and res.summary["all_linear_beat_trivial"]
     assert any(f.endswith("figS8.png") for f in res.files) and any(f.endswith("repeats.csv") for f in res.files)
 
@@ -322,13 +317,13 @@ def test_linear_attention_trains_on_prompt_statistics(monkeypatch):
 
 def test_held_out_prompts_are_drawn_last():
     """A budget with val_prompts draws them after the training and test sets, which stay the same."""
-    from spinglass_icl.experiments.common import generators
+    from spinglass_icl.experiments.draws import generators
 
     params = figS8.EXPERIMENT.params("quick", {"sa_val_prompts": 50})
     pt = next(p for p in figS8.points(params) if p["model"] == "sa" and p["N"] == 10)
     plain = {k: v for k, v in pt.items() if k != "sa_val_prompts"}
-    with_val = arch_sweep.draw_data(pt, generators(3)[0], arch_sweep.get("sa"), torch.float64, "cpu")
-    without = arch_sweep.draw_data(plain, generators(3)[0], arch_sweep.get("sa"), torch.float64, "cpu")
+    with_val = trained_models.draw_data(pt, generators(3)[0], trained_models.get("sa"), torch.float64, "cpu")
+    without = trained_models.draw_data(plain, generators(3)[0], trained_models.get("sa"), torch.float64, "cpu")
     assert len(with_val) == 3 and len(without) == 2 and with_val[2][1].shape[:2] == (2, 50)
     for a, b in zip(with_val, without):
         assert torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
@@ -356,5 +351,5 @@ def test_shipped_full_run_matches_the_declared_recipes():
     for model in ("sa", "tf"):
         for N in range(40, 201, 10):
             mine = [r for r in rows if r["model"] == model and int(r["N"]) == N]
-            stuck = sum(float(r["test_error"]) >= arch_sweep.STUCK * float(r["trivial_error"]) for r in mine)
+            stuck = sum(float(r["test_error"]) >= trained_models.STUCK * float(r["trivial_error"]) for r in mine)
             assert len(mine) == 10 and stuck <= 1, (model, N, stuck)

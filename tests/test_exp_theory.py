@@ -10,19 +10,14 @@ import pytest
 
 from spinglass_icl.experiments import registry
 from spinglass_icl.experiments.catalog import asymptotics, temperature
-from spinglass_icl.experiments.runner import records, run
-from spinglass_icl.experiments.sweep import fit_inverse_D
+from spinglass_icl.experiments.records import fit_inverse_D
 from spinglass_icl.validation import InputError
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict:
-    """Both experiments at their quick size through the runner (≈ 15 s together)."""
-    out = tmp_path_factory.mktemp("theory")
-    res = {i: run(i, "quick", out=out, progress=False) for i in ("asymptotics", "temperature")}
-    for s in res.values():
-        assert not s.failed, s.failed
-    return {i: (s, records(s.folder)) for i, s in res.items()}
+def runs(quick_run) -> dict:
+    """Both experiments at their quick size through the runner (the session's shared runs)."""
+    return {i: quick_run(i) for i in ("asymptotics", "temperature")}
 
 
 def test_registered_and_sizes():
@@ -95,7 +90,8 @@ def test_temperature_samples_match_the_closed_form(runs):
 def test_building_blocks_for_exact_beside_monte_carlo():
     """sweep.zipped / nan_sem / column(default=) and panels.markers_and_line / bands with a population line."""
     from spinglass_icl.experiments import panels
-    from spinglass_icl.experiments.sweep import column, nan_sem, zipped
+    from spinglass_icl.experiments.points import zipped
+    from spinglass_icl.experiments.records import column, nan_sem
 
     assert zipped({"a": [1, 2], "b": [3, 4]}, ("a", "b"), "x") == [(1, 3), (2, 4)]
     with pytest.raises(InputError, match="one length"):

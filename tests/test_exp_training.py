@@ -8,7 +8,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from spinglass_icl.experiments import common
+from spinglass_icl.experiments import draws, reference
 from spinglass_icl.experiments.registry import get
 from spinglass_icl.prompts import PromptSpec
 from spinglass_icl.solvers.exact import solve_exact
@@ -42,20 +42,20 @@ def check_plot(exp_id: str, records: list[dict], params: dict) -> None:
 
 def test_nested_spinglasses_match_direct_grams():
     rng = np.random.default_rng(3)
-    f = common.draw_repeats(PromptSpec(D=3, N=7), 40, 2, rng)
-    for sg in common.nested_spinglasses(f, [5, 17, 40], 0.2):
+    f = draws.draw_repeats(PromptSpec(D=3, N=7), 40, 2, rng)
+    for sg in draws.nested_spinglasses(f, [5, 17, 40], 0.2):
         prefix = type(f)(a=f.a[:, : sg.P], b=f.b[:, : sg.P], y=f.y[:, : sg.P], N=f.N)
         ref = SpinGlass(prefix, 0.2)
         np.testing.assert_allclose(sg.gram, ref.gram, atol=1e-13)
         np.testing.assert_allclose(sg.h, ref.h)
     with pytest.raises(InputError):
-        list(common.nested_spinglasses(f, [10, 5], 0.2))
+        list(draws.nested_spinglasses(f, [10, 5], 0.2))
 
 
 def test_ground_states_match_solve_exact():
     rng = np.random.default_rng(4)
-    sg = SpinGlass(common.draw_repeats(PromptSpec(D=3, N=7), 30, 2, rng), 0.05)
-    gs = common.ground_states(sg, [0.05, 0.0])
+    sg = SpinGlass(draws.draw_repeats(PromptSpec(D=3, N=7), 30, 2, rng), 0.05)
+    gs = reference.ground_states(sg, [0.05, 0.0])
     np.testing.assert_allclose(gs[0.05], solve_exact(sg).mean, atol=1e-10)
     np.testing.assert_allclose(gs[0.0], solve_exact(SpinGlass(sg.features, 0.0)).mean, atol=1e-10)
 
@@ -65,7 +65,7 @@ def test_paper_cholesky_goes_through_explicit_prompts():
     the first token's is (LᵀL)_11 ≠ 1; draw_repeats must route it to the explicit sampler."""
     rng = np.random.default_rng(5)
     spec = PromptSpec(D=2, N=3, correlation=0.6, cholesky="paper")
-    f = common.draw_repeats(spec, 4000, 1, rng)
+    f = draws.draw_repeats(spec, 4000, 1, rng)
     L = np.linalg.cholesky(np.full((4, 4), 0.6) + 0.4 * np.eye(4))
     # b = query token: covariance (LᵀL)[N, N] per coordinate
     assert np.var(f.b[0, :, 0]) == pytest.approx((L.T @ L)[3, 3], rel=0.1)

@@ -14,7 +14,7 @@ from scipy import stats as sps
 
 from spinglass_icl.experiments import stats
 from spinglass_icl.experiments.catalog import figS2
-from spinglass_icl.experiments.common import draw_repeats, generators
+from spinglass_icl.experiments.draws import draw_repeats, generators
 from spinglass_icl.experiments.histograms import QUANTITIES, block_entries, counts, draw_counts
 from spinglass_icl.experiments.registry import get
 from spinglass_icl.experiments.runner import run

@@ -23,7 +23,7 @@ import numpy as np
 from ..prompts import PromptSpec
 from ..spinglass import SpinGlass
 from . import stats
-from .common import draw_repeats
+from .draws import draw_repeats
 
 QUANTITIES = ("h1", "h2", "J1", "J2", "J3")
 

@@ -16,8 +16,8 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from .. import plotting
 from ..plotting import figure
+from .records import column
 from .spec import Record
-from .sweep import column
 
 __all__ = [
     "bands",

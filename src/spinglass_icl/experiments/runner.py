@@ -54,7 +54,7 @@ def compute_point(experiment_id: str, point: dict, seed: int, device: str) -> tu
     """Worker side: compute one point -> ("done", seconds, result) or ("failed", seconds, message)."""
     import torch
 
-    from .common import torch_threads
+    from ._threads import torch_threads
 
     exp = registry.get(experiment_id)
     # the one place torch threads are limited: the experiment's own choice, else the worker's share

@@ -36,7 +36,7 @@ class Experiment:
     seed_aliases: {new name: old name} of point parameters renamed after results were published;
       the seed hashes the old name, so a renamed parameter draws the same data as before.
     threads: torch intra-op threads ``compute`` runs with (None: the runner's default); the runner
-      sets them around each point (``common.torch_threads``), experiments never do it themselves.
+      sets them around each point (``_threads.torch_threads``), experiments never do it themselves.
     """
 
     id: str

@@ -21,9 +21,10 @@ import numpy as np
 from ...prompts import PromptSpec
 from ...theory import finite_sizes, icl_error_asymptotic, icl_error_theory
 from .. import panels
-from ..common import minnorm_population_errors
+from ..points import grid, pick, zipped
+from ..records import column, fit_inverse_D, groups, nan_mean_std, nan_sem
+from ..reference import minnorm_population_errors
 from ..spec import Experiment
-from ..sweep import column, fit_inverse_D, grid, groups, nan_mean_std, nan_sem, pick, zipped
 
 # the cases (τ, α, ρ, κ): zipped lists tau, alpha, rho, kappa; κ = 0 stands for κ = ∞ (a fresh task per prompt)
 CASES = [(0.25, 1.0, 0.0, 0.0), (0.5, 1.0, 0.0, 0.0), (2.0, 1.0, 0.0, 0.0), (4.0, 2.0, 0.0, 0.0)]  # fresh tasks

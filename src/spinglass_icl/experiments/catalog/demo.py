@@ -28,9 +28,11 @@ from ...solvers.exact import solve_exact
 from ...spinglass import SpinGlass, flat_fraction_theory
 from ...training import GramData, adam_gram
 from .. import panels
-from ..common import draw_repeats, generators, population_errors
+from ..draws import draw_repeats, generators
+from ..points import grid, pick
+from ..records import column
+from ..reference import population_errors
 from ..spec import Experiment
-from ..sweep import column, grid, pick
 
 QUICK = dict(
     D=10,

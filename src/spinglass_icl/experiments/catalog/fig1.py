@@ -23,7 +23,7 @@ from ...prompts import PromptSpec
 from ...spinglass import SpinGlass
 from ...validation import choice, positive_int
 from .. import panels, stats
-from ..common import draw_repeats, generators
+from ..draws import draw_repeats, generators
 from ..spec import Experiment
 
 QUANTITIES = ("h1_diag", "h1_off", "h2", "J1", "J2", "J3")

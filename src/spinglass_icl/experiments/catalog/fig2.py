@@ -23,9 +23,10 @@ from ...solvers.exact import solve_exact
 from ...spinglass import SpinGlass
 from ...training import GramData, adam_gram
 from .. import panels
-from ..common import draw_repeats, generators, population_rows
+from ..draws import draw_repeats, generators
+from ..points import grid, pick
+from ..reference import population_rows
 from ..spec import Experiment
-from ..sweep import grid, pick
 
 FULL = dict(D=10, N=100, train_P=[10, 1000], P_test=200, lr=0.01, epochs=300, weight_decay=0.0, repeats=10)
 FULL.update(amp_P=5000, lambda0=0.01, beta=100.0, damping=0.9, steps=100)

@@ -26,9 +26,10 @@ from ...prompts import PromptSpec, sample_features
 from ...spinglass import SpinGlass
 from ...validation import choice, positive, positive_int
 from .. import panels, stats
-from ..common import generators, landscape_directions
+from ..draws import generators
+from ..points import pick
+from ..reference import landscape_directions
 from ..spec import Experiment
-from ..sweep import pick
 
 ENERGIES = ("correct", "paper")
 

@@ -21,9 +21,9 @@ from ...prompts import Features, PromptSpec
 from ...solvers.amp import amp
 from ...spinglass import SpinGlass
 from .. import panels
-from ..common import draw_repeats, generators, nested_spinglasses, with_gram
+from ..draws import draw_repeats, generators, nested_spinglasses
+from ..points import grid, pick
 from ..spec import Experiment
-from ..sweep import grid, pick
 
 
 def _grid(lo: float, hi: float, n: int) -> list[int]:
@@ -53,7 +53,7 @@ def _slice(sg: SpinGlass, sl: slice) -> SpinGlass:
     """The repeats ``sl`` of a batched spin glass, keeping its (injected) Gram matrix."""
     f = sg.features
     sub = SpinGlass(Features(a=f.a[sl], b=f.b[sl], y=f.y[sl], N=f.N), sg.lambda0)
-    return with_gram(sub, sg.gram[sl])
+    return sub.with_gram(sg.gram[sl])
 
 
 def compute(pt: dict, seed: int, device: str) -> dict:

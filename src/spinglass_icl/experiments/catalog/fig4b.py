@@ -22,9 +22,10 @@ from ... import validation as V
 from ...prompts import PromptSpec
 from ...theory import icl_error_theory
 from .. import panels
-from ..common import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
+from ..points import grid, pick
+from ..records import nan_mean_std
 from ..spec import Experiment
-from ..sweep import grid, nan_mean_std, pick
+from ..theory_vs_training import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
 
 FULL = dict(
     D=20,

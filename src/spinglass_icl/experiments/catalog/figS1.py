@@ -20,9 +20,11 @@ from ...prompts import PromptSpec
 from ...spinglass import SpinGlass
 from ...training import GramData, adam_gram
 from .. import panels
-from ..common import attention_init, draw_repeats, generators, population_rows
+from ..draws import attention_init, draw_repeats, generators
+from ..points import grid, pick
+from ..records import repeat_stats, select
+from ..reference import population_rows
 from ..spec import Experiment
-from ..sweep import grid, pick, repeat_stats, select
 
 P_OVER_D2 = [round(0.1 * k, 2) for k in range(1, 9)] + [round(0.8 + 0.05 * k, 2) for k in range(1, 9)]
 P_OVER_D2 += [round(1.2 + 0.1 * k, 2) for k in range(1, 9)]  # 0.1..0.8, 0.85..1.2, 1.3..2.0

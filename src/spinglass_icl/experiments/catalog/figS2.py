@@ -27,7 +27,7 @@ from ... import plotting
 from ...prompts import PromptSpec
 from ...validation import InputError, choice, positive_int
 from .. import panels, stats
-from ..common import generators
+from ..draws import generators
 from ..histograms import QUANTITIES, draw_counts
 from ..spec import Experiment, Record
 from .fig1 import BUILDERS

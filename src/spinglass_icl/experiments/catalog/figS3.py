@@ -30,7 +30,7 @@ from ...metrics import contrast_ratio
 from ...solvers.amp import RawCouplings, amp
 from ...validation import InputError, positive, positive_int
 from .. import panels, stats
-from ..common import generators
+from ..draws import generators
 from ..spec import Experiment
 from .fig1 import QUANTITIES, draw_block_values
 

@@ -25,9 +25,9 @@ import numpy as np
 from ... import plotting
 from ...prompts import PromptSpec
 from .. import panels
-from ..common import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
+from ..points import grid, pick
 from ..spec import Experiment
-from ..sweep import grid, pick
+from ..theory_vs_training import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
 
 FULL = dict(
     D=20,

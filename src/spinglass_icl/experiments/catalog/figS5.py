@@ -22,7 +22,7 @@ import numpy as np
 from ... import plotting
 from ...validation import InputError, choice, positive_int
 from .. import panels, stats
-from ..common import generators
+from ..draws import generators
 from ..spec import Experiment
 
 

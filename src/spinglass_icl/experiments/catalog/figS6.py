@@ -26,7 +26,7 @@ from matplotlib.ticker import NullFormatter
 from ... import plotting
 from ...models import paper_init
 from .. import panels
-from ..common import generators
+from ..draws import generators
 from ..spec import Experiment
 
 FULL = dict(D=10, N=50, P=10, lr=0.01, epochs=1000, repeats=5000, n_traces=20, bins=60)

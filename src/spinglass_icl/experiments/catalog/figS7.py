@@ -25,9 +25,9 @@ from ...prompts import PromptSpec, sample_features
 from ...spinglass import SpinGlass, flat_fraction_theory, flat_mask
 from ...validation import choice, positive, positive_int
 from .. import panels, stats
-from ..common import generators
+from ..draws import generators
+from ..records import groups
 from ..spec import Experiment
-from ..sweep import groups
 
 METHODS = ("small", "full")
 LOG_RANGE = (-20.0, 3.0)  # log10 λ bins of the spectra; exact zeros are clipped into the first bin

@@ -7,7 +7,7 @@ same P_test fresh prompts (fresh tasks), and each model is its own stored, resum
 
 Models: the paper's AMP mean on the spin glass of the prompts, and every architecture of the
 registry (:mod:`spinglass_icl.models.registry`; its ``<name>_*`` parameters -- budget and model
-options -- come from there, :mod:`..arch_sweep`).  Architectures trained on the Gram form (merged
+options -- come from there, :mod:`..trained_models`).  Architectures trained on the Gram form (merged
 SLA) use :func:`~spinglass_icl.training.adam_gram`, the others :func:`~spinglass_icl.training.fit`
 on explicit prompts or, if they accept them, on :class:`~spinglass_icl.models.PromptStats` (with the
 held-out prompts a budget asks for, drawn after the test sets so that those stay the same).
@@ -32,8 +32,8 @@ from ...solvers.exact import solve_exact
 from ...spinglass import SpinGlass
 from ...training import GramData, adam_gram, fit, mse
 from ...validation import choice, positive_int
-from .. import arch_sweep as sweep
-from ..common import generators
+from .. import trained_models
+from ..draws import generators
 from ..spec import Experiment
 
 SEED_PARAMS = ("D", "N", "P", "P_test", "batch", "repeats")  # a point's prompts depend on these only
@@ -46,16 +46,16 @@ FULL = {**_DATA, "lambda0": 0.01, "beta": 100.0, "damping": 0.9, "steps": 100, "
 # Quick (about a minute on one core): D=4 (20 effective spins), P=600 ≫ D(D+1), N ∈ {10, 20, 30}, 2 repeats;
 # AMP 200 steps (at this small P/D² the damped paper iteration often needs more than 100).
 QUICK = {**FULL, **dict(D=4, N=[10, 20, 30], P=600, P_test=500, repeats=2, batch_repeats=2, steps=200, grad_chunk=0)}
-PARAMETER_DOCS = {**sweep.parameter_docs(), "batch_repeats": "repeats trained at once in one point (stacked)",
+PARAMETER_DOCS = {**trained_models.parameter_docs(), "batch_repeats": "repeats trained at once in one point (stacked)",
                   "dtype": "training precision", "grad_chunk": "prompts per SA/TF gradient chunk"}  # fmt: skip
 
 
 def check(p: dict) -> None:
     """Refuse unknown models, precisions and budgets that cannot run, before any point runs."""
     choice("dtype", p["dtype"], ("float32", "float64"))
-    for name in sweep.parse_models(p["models"]):
+    for name in trained_models.parse_models(p["models"]):
         if name != "amp":
-            sweep.budget(name, p)
+            trained_models.budget(name, p)
 
 
 def points(p: dict) -> list[dict]:
@@ -66,8 +66,8 @@ def points(p: dict) -> list[dict]:
     for N in p["N"]:
         for b, start in enumerate(range(0, R, B)):
             data = {"N": int(N), "batch": b, "repeats": min(B, R - start)}
-            for name in sweep.parse_models(p["models"]):
-                own = {k: p[k] for k in list(COMMON) + sweep.own_keys(name, p) if k not in data}
+            for name in trained_models.parse_models(p["models"]):
+                own = {k: p[k] for k in list(COMMON) + trained_models.own_keys(name, p) if k not in data}
                 pts.append({**data, **own, "model": name})
     return pts
 
@@ -77,12 +77,12 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     models ``<m>_contrast``, ``<m>_distance``, ``<m>_proj_test``; trained models ``<m>_train``;
     AMP ``amp_converged``; scalars ``<model>_mean``, ``exact_mean``, ``<model>_seconds``."""
     name = pt["model"]
-    sweep.parse_models([name])
+    trained_models.parse_models([name])
     arch = None if name == "amp" else get(name)
     rng, tgen = generators(seed)
     D, R, dtype = pt["D"], pt["repeats"], getattr(torch, pt["dtype"])
     t0 = time.perf_counter()
-    (f_train, X, y), (f_test, X_test, y_test), *held_out = sweep.draw_data(pt, rng, arch, dtype, device)
+    (f_train, X, y), (f_test, X_test, y_test), *held_out = trained_models.draw_data(pt, rng, arch, dtype, device)
     ground = solve_exact(SpinGlass(f_train, pt["weight_decay"] / 2)).mean
     out: dict = {"exact_test": query_error(ground, f_test), "trivial_test": np.mean(f_test.y**2, axis=-1)}
     if arch is None:
@@ -90,7 +90,7 @@ def compute(pt: dict, seed: int, device: str) -> dict:
         out["amp_test"] = query_error(res.masked_mean(), f_test)  # NaN where AMP did not converge
         out["amp_converged"] = float(np.mean(res.converged))
     elif arch.gram:
-        b = sweep.budget(name, pt)
+        b = trained_models.budget(name, pt)
         gram = GramData.from_spinglass(SpinGlass(f_train, 0.0), dtype=pt["dtype"], device=device)
         tr = adam_gram(
             gram,
@@ -110,9 +110,11 @@ def compute(pt: dict, seed: int, device: str) -> dict:
         out[f"{name}_proj_test"] = out[f"{name}_test"]
     else:
         chunk = None if arch.accepts_stats else (pt["grad_chunk"] or None)  # statistics need no chunking
-        model = make_model(name, D, R, generator=tgen, dtype=dtype, device=device, **sweep.options(name, pt))
+        model = make_model(name, D, R, generator=tgen, dtype=dtype, device=device, **trained_models.options(name, pt))
         val = {"X_val": held_out[0][1], "y_val": held_out[0][2]} if held_out else {}
-        fitted = fit(model, X, y, generator=tgen, grad_chunk=chunk, **val, **sweep.budget(name, pt).fit_kwargs())
+        fitted = fit(
+            model, X, y, generator=tgen, grad_chunk=chunk, **val, **trained_models.budget(name, pt).fit_kwargs()
+        )
         out[f"{name}_test"] = mse(model, X_test, y_test, chunk=chunk).cpu().double().numpy()
         out[f"{name}_train"] = fitted.train_loss[:, -1]
         if arch.projected:
@@ -127,13 +129,13 @@ def compute(pt: dict, seed: int, device: str) -> dict:
 EXPERIMENT = Experiment(
     id="figS8",
     title="Fig. S8: test error vs N for AMP and every registered architecture (SLA, FLA, MHLA, SA, TF)",
-    quick=sweep.RegistryParams(QUICK, "quick"),
-    full=sweep.RegistryParams(FULL, "full"),
+    quick=trained_models.RegistryParams(QUICK, "quick"),
+    full=trained_models.RegistryParams(FULL, "full"),
     points=points,
     compute=compute,
-    plot=sweep.plot,
-    summary=sweep.summary,
+    plot=trained_models.plot,
+    summary=trained_models.summary,
     check=check,
-    export=sweep.write_repeats_csv,
+    export=trained_models.write_repeats_csv,
     seed_params=SEED_PARAMS,
 )

@@ -31,9 +31,11 @@ from ...prompts import PromptSpec
 from ...spinglass import SpinGlass, flat_fraction_theory
 from ...theory import icl_error_asymptotic, icl_error_theory
 from .. import panels
-from ..common import draw_repeats, generators, ground_states, icl_solution, population_errors
+from ..draws import draw_repeats, generators
+from ..points import grid, pick
+from ..records import column, groups, repeat_stats
+from ..reference import ground_states, icl_solution, population_errors
 from ..spec import Experiment
-from ..sweep import column, grid, groups, pick, repeat_stats
 
 # 10^(k/10), k = -10..10 (τ = 1 on the grid), plus 0.9 and 1.1 to resolve the peak
 TAU = sorted({round(10 ** (k / 10), 4) for k in range(-10, 11)} | {0.9, 1.1})

@@ -10,7 +10,7 @@ on both test sets, and one point with a fresh task per prompt (T = ∞, stored a
 
 The summary locates T*, where the fresh-task error has come down to 1.25× the fresh-task-per-prompt
 value, in units of D and of D(D+1): which one is constant across D says what the ground state needs.
-The pool is sampled task by task (``common.pool_sets``) so the in-distribution test can reuse its tasks.  Beside
+The pool is sampled task by task (``draws.pool_sets``) so the in-distribution test can reuse its tasks.  Beside
 each Monte-Carlo test error ``X`` the exact population error of the same W, ``X_population`` (fresh tasks, or
 averaged over the pool's tasks: ``theory.population_error(tasks=...)``).
 """
@@ -30,9 +30,11 @@ from ...prompts import PromptSpec
 from ...spinglass import SpinGlass
 from ...theory import icl_error_theory
 from .. import panels
-from ..common import draw_repeats, generators, ground_states, icl_solution, pool_sets, population_errors, stack_features
+from ..draws import draw_repeats, generators, pool_sets, stack_features
+from ..points import grid, pick
+from ..records import column, groups, repeat_stats, threshold_crossing
+from ..reference import ground_states, icl_solution, population_errors
 from ..spec import Experiment
-from ..sweep import column, grid, groups, pick, repeat_stats, threshold_crossing
 
 T_GRID = [1, 2, 3, 4, 6, 10, 16, 25, 40, 63, 100, 158, 251, 398, 631, 1000, 1585, 2512, 4000]  # ≈ 10^(k/5)
 FULL = dict(D=[5, 10, 20], c_N=5, P=4000, T=T_GRID, P_test=1000, repeats=10, lambda0=0.01)

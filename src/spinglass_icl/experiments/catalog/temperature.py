@@ -25,9 +25,9 @@ from ...spinglass import SpinGlass
 from ...theory import population_error, thermal_directions
 from ...validation import InputError
 from .. import panels
-from ..common import boltzmann_sample_errors
+from ..points import grid, pick
+from ..reference import boltzmann_sample_errors
 from ..spec import Experiment
-from ..sweep import grid, pick
 
 BETA = [float(m * 10**e) for e in range(1, 8) for m in (1, 3)][:-1]  # 10, 30, 100, ..., 1e7
 FULL = dict(D=20, N=40, P_over_DD1=[0.5, 1.0, 4.0], lambda0=0.01, beta=BETA, samples=1000, repeats=8)

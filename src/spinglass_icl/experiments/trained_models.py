@@ -22,7 +22,7 @@ import torch
 from .. import validation as V
 from ..models import Architecture, Budget, PromptStats, architectures, get, names
 from ..prompts import Features, PromptSpec, features_from_prompts, sample_prompts
-from .common import stack_features
+from .draws import stack_features
 
 BUDGET_FIELDS = tuple(f.name for f in dataclasses.fields(Budget))
 STUCK = 0.8  # a repeat is "stuck" on the plateau when its test error >= STUCK × that of ŷ = 0

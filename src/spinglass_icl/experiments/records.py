@@ -1,59 +1,19 @@
-"""Building blocks for declaring a sweep: points from a grid, per-repeat statistics, record tables.
+"""Per-repeat statistics and record tables: what ``compute`` returns and ``plot``/``summary`` read.
 
-A catalog file declares its parameters and builds ``points()`` with :func:`grid`; ``compute()``
-returns :func:`repeat_stats` of its per-repeat arrays; ``plot()``/``summary()`` read the records
-through :func:`groups` and :func:`column`; :func:`fit_inverse_D` fits a finite-size approach.
-One place for each of these chores.
+``compute`` returns :func:`repeat_stats` of its per-repeat arrays; ``plot`` and ``summary`` read the
+stored records through :func:`select`, :func:`groups` and :func:`column`; :func:`nan_mean_std` is the one
+mean over repeats that skips the ones that failed (NaN/inf); :func:`fit_inverse_D` fits a finite-size
+approach and :func:`threshold_crossing` locates a falling curve's crossing of a level.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..validation import InputError
-from .spec import Point, Record
-
-
-def pick(params: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
-    """The entries ``keys`` of ``params`` (the parameters every point carries unchanged)."""
-    return {k: params[k] for k in keys}
-
-
-def grid(
-    axes: Mapping[str, Iterable[Any]],
-    fixed: Mapping[str, Any] | None = None,
-    *,
-    derive: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
-    where: Callable[[dict[str, Any]], bool] | None = None,
-) -> list[Point]:
-    """One point per combination of the ``axes`` values (first axis slowest), each carrying
-    ``fixed`` and what ``derive(point)`` adds (e.g. N = c_N·D); points failing ``where`` are dropped.
-
-    Values are stored as given: cast them (int/float) before, since a point's seed hashes them.
-    """
-    names = list(axes)
-    out = []
-    for values in itertools.product(*(list(axes[n]) for n in names)):
-        pt: dict[str, Any] = dict(zip(names, values))
-        if derive is not None:
-            pt.update(derive(pt))
-        pt.update(fixed or {})
-        if where is None or where(pt):
-            out.append(pt)
-    return out
-
-
-def zipped(params: Mapping[str, Any], keys: Sequence[str], exp_id: str) -> list[tuple]:
-    """The lists ``params[k]`` for k in ``keys`` zipped into tuples (e.g. the cases of a sweep);
-    InputError naming the lengths unless all have one length."""
-    lengths = {k: len(params[k]) for k in keys}
-    if len(set(lengths.values())) != 1:
-        raise InputError(f"{exp_id}: {', '.join(keys)} are zipped: give them one length, got {lengths}")
-    return list(zip(*(params[k] for k in keys)))
+from .spec import Record
 
 
 def nan_mean_std(x: Any) -> tuple[float, float]:

@@ -1,0 +1,183 @@
+"""Theory against training, the computation fig4b and figS4 share: on each repeat's training set, the
+paper's AMP mean, the exact ground states and the merged linear attention trained with full-batch Adam
+(Gram form, paper init), all scored on the same fresh test prompts; and the panel and summary that
+draw and quote them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import validation as V
+from ..metrics import query_error
+from ..models import paper_init
+from ..prompts import PromptSpec
+from ..solvers.amp import amp
+from ..spinglass import SpinGlass
+from ..training import GramData, adam_gram
+from .draws import draw_repeats, generators
+from .records import nan_mean_std, repeat_stats
+from .reference import ground_states, population_errors
+
+
+def amp_and_adam_test_errors(
+    spec: PromptSpec,
+    *,
+    P: int,
+    P_test: int,
+    repeats: int,
+    lambda0: float,
+    beta: float,
+    damping: float,
+    steps: int,
+    lr: float,
+    epochs: int,
+    weight_decay: float,
+    rng: np.random.Generator,
+    torch_gen: torch.Generator,
+    device: str = "cpu",
+    chunk: int = 10,
+    pairing: str = "paired",
+    exact_lambdas: Sequence[float] = (),
+    population: bool = False,
+) -> dict[str, np.ndarray]:
+    """Test errors of theory and training (fig4b, figS4, figS8), arrays of length R:
+
+    ``amp`` the paper's AMP mean at ``lambda0`` (NaN where it did not converge; ``amp_converged``
+    flags), ``exact`` the exact ground state at ``lambda0``, ``exact@<λ>`` the exact ground state at
+    each extra λ0 of ``exact_lambdas`` (e.g. wd/2, the minimiser Adam's weight decay targets), and
+    ``adam`` the merged model trained with full-batch Adam (Gram form, paper init).  All on the same
+    fresh test prompts of each repeat.
+
+    pairing="paired" (default, the clean experiment): AMP, exact and Adam all use the same training
+    set.  pairing="unpaired" reproduces the paper's fig4b code: AMP is fitted on a training set of
+    its own, independent of the one Adam trains on (the exact ground states stay on Adam's set).
+    population=True adds ``<series>_population``: the exact population error of the same weights
+    (:func:`population_errors`; iid tokens only).
+    """
+    V.choice("pairing", pairing, ("paired", "unpaired"))
+    out: dict[str, list] = defaultdict(list)
+    test_spec = spec.fresh_tasks()
+    lambdas = [lambda0] + [float(x) for x in exact_lambdas]
+    for start in range(0, repeats, chunk):
+        r = min(chunk, repeats - start)
+        train = draw_repeats(spec, P, r, rng)
+        test = draw_repeats(test_spec, P_test, r, rng)
+        sg = SpinGlass(train, lambda0)
+        sg_amp = sg if pairing == "paired" else SpinGlass(draw_repeats(spec, P, r, rng), lambda0)
+        res = amp(sg_amp, beta=beta, damping=damping, steps=steps, rng=rng)
+        exact = ground_states(sg, lambdas)
+        W0 = paper_init((r, spec.D + 1, spec.D + 1), spec.D, torch_gen, torch.float64)
+        tr = adam_gram(
+            GramData.from_spinglass(sg, device=device), [W0], lr=lr, epochs=epochs, weight_decay=weight_decay
+        )
+        out["amp"].append(query_error(res.masked_mean(), test))  # NaN where AMP did not converge
+        out["amp_converged"].append(res.converged)
+        out["exact"].append(query_error(exact[float(lambda0)], test))
+        for lam in exact_lambdas:
+            out[f"exact@{float(lam):g}"].append(query_error(exact[float(lam)], test))
+        out["adam"].append(query_error(tr.W, test))
+        if population:
+            weights = {"amp": res.masked_mean(), "exact": exact[float(lambda0)], "adam": tr.W}
+            weights.update({f"exact@{float(lam):g}": exact[float(lam)] for lam in exact_lambdas})
+            for k, v in population_errors(weights, test_spec).items():
+                out[k].append(v)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def theory_vs_training_point(
+    spec: PromptSpec,
+    pt: Mapping[str, Any],
+    seed: int,
+    device: str,
+    pairing: str = "paired",
+    population: bool = False,
+) -> dict[str, Any]:
+    """One point of a theory-vs-training sweep (fig4b, figS4): :func:`amp_and_adam_test_errors` on
+    ``pt``'s settings, returned as per-repeat arrays (``<series>_per_repeat``), their nan-mean/std
+    (``<series>_mean``, ``<series>_std``) for series amp, adam, exact (λ0) and exact_wd2 (λ0 = wd/2,
+    the minimiser Adam's weight decay targets), the AMP converged fraction, and paired differences;
+    population=True (iid tokens only) adds the same statistics of ``<series>_population``, the exact
+    population error of the same weights beside their Monte-Carlo test error."""
+    rng, tgen = generators(seed)
+    wd2 = pt["weight_decay"] / 2
+    out = amp_and_adam_test_errors(
+        spec,
+        P=pt["P"],
+        P_test=pt["P_test"],
+        repeats=pt["repeats"],
+        lambda0=pt["lambda0"],
+        beta=pt["beta"],
+        damping=pt["damping"],
+        steps=pt["steps"],
+        lr=pt["lr"],
+        epochs=pt["epochs"],
+        weight_decay=pt["weight_decay"],
+        rng=rng,
+        torch_gen=tgen,
+        device=device,
+        chunk=pt["chunk"],
+        pairing=pairing,
+        exact_lambdas=[wd2],
+        population=population,
+    )
+    src = {"amp": "amp", "adam": "adam", "exact": "exact", "exact_wd2": f"exact@{float(wd2):g}"}
+    arrays = {k: out[v] for k, v in src.items()}
+    res: dict[str, Any] = {f"{k}_per_repeat": v for k, v in arrays.items()}
+    res["amp_converged_per_repeat"] = out["amp_converged"].astype(float)
+    res["amp_converged"] = float(np.mean(out["amp_converged"]))
+    for k, v in arrays.items():
+        res[f"{k}_mean"], res[f"{k}_std"] = nan_mean_std(v)
+    # paired differences: their spread is far below the spread across training sets
+    for k in ("amp", "exact_wd2", "exact"):
+        res[f"adam_minus_{k}_mean"] = nan_mean_std(arrays["adam"] - arrays[k])[0]
+    if population:
+        res.update(repeat_stats({f"{k}_population": out[f"{v}_population"] for k, v in src.items()}))
+    return res
+
+
+THEORY_SERIES = ("amp", "adam", "exact", "exact_wd2")
+
+
+def plot_theory_vs_training(ax, records: Sequence[Mapping[str, Any]], x: str, params: Mapping[str, Any]) -> None:
+    """Paper AMP and Adam (mean ± std over repeats) and the exact ground states at λ0 and wd/2,
+    against the sweep variable ``x`` of :func:`theory_vs_training_point` records.  Records with exact
+    population errors: AMP and Adam's Monte-Carlo test errors as markers (± band), their exact population
+    errors as lines, and the ground states' lines from their exact population errors."""
+    from .. import plotting
+
+    recs = sorted(records, key=lambda r: r[x])
+    xs = np.array([r[x] for r in recs], float)
+
+    def col(key: str) -> np.ndarray:
+        return np.array([r[key] for r in recs], float)
+
+    wd = params["weight_decay"]
+    exact = "_population_mean" if "adam_population_mean" in recs[0] else "_mean"
+    for k, mk, lab in (
+        ("amp", "o", f"paper AMP (λ0={params['lambda0']:g})"),
+        ("adam", "^", f"Adam (lr={params['lr']:g}, wd={wd:g})"),
+    ):
+        ls = "none" if exact != "_mean" else "-"  # markers: Monte-Carlo test error; line: the exact one
+        line = plotting.band(ax, xs, col(f"{k}_mean"), col(f"{k}_std"), marker=mk, ls=ls, label=lab)
+        if exact != "_mean":
+            ax.plot(xs, col(f"{k}{exact}"), "-", lw=1, color=line.get_color())
+    ax.plot(xs, col(f"exact{exact}"), "k--", lw=1, label=f"ground state λ0={params['lambda0']:g}")
+    ax.plot(xs, col(f"exact_wd2{exact}"), "k:", lw=1.2, label=f"ground state λ0=wd/2={wd / 2:g}")
+
+
+def theory_vs_training_summary(records: Sequence[Mapping[str, Any]], x: str) -> dict[str, Any]:
+    """The sweep variable, the mean of every series, AMP/Adam stds and AMP's converged fraction."""
+    recs = sorted(records, key=lambda r: r[x])
+    out: dict[str, Any] = {x: [r[x] for r in recs]}
+    for k in THEORY_SERIES:
+        out[f"{k}_mean"] = [round(r[f"{k}_mean"], 4) for r in recs]
+    for k in ("amp", "adam"):
+        out[f"{k}_std"] = [round(r[f"{k}_std"], 4) for r in recs]
+    out["amp_converged"] = [round(r["amp_converged"], 3) for r in recs]
+    return out
