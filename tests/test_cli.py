@@ -21,8 +21,11 @@ def cli(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess:
 
 def test_ground_state_json_all_solvers():
     base = ["ground-state", "--D", "4", "--N", "20", "--P", "300", "--lambda0", "0.01", "--json"]
-    outs = {s: json.loads(cli(*base, "--solver", s).stdout) for s in ("exact", "cg", "amp", "amp-onsager")}
+    procs = {s: cli(*base, "--solver", s, check_rc=None) for s in ("exact", "cg", "amp", "amp-onsager")}
+    outs = {s: json.loads(p.stdout) for s, p in procs.items()}
     for s, o in outs.items():
+        assert procs[s].returncode == (0 if o["converged"] else 3), s  # exit 3: did not converge
+        assert o["converged"] or len(procs[s].stderr.strip().splitlines()) == 1, s
         assert {"test_error", "contrast_ratio", "converged", "iterations", "seconds", "couplings_seconds"} <= set(o), s
     assert outs["exact"]["converged"] and outs["cg"]["converged"]
     assert outs["cg"]["test_error"] == pytest.approx(outs["exact"]["test_error"], rel=1e-8)
