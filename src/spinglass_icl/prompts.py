@@ -18,7 +18,7 @@ Every function takes an explicit ``numpy.random.Generator``; nothing reads globa
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 
@@ -83,6 +83,58 @@ class Features:
     def P(self) -> int:
         return self.a.shape[-2]
 
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading (repeat) dims, before the prompt axis."""
+        return self.a.shape[:-2]
+
+    def take(self, index: int | slice | tuple | np.ndarray) -> Features:
+        """The features at ``index`` of the leading (batch) dims -- an int, slice, array or tuple of
+        them, as numpy indexes ``a[index]`` -- keeping N and the prompt axis: a repeat, or some repeats."""
+        if isinstance(index, tuple) and not index:
+            return self
+        if len(self.batch_shape) == 0:
+            raise V.InputError("Features.take indexes the batch dims; these features have none (use prefix)")
+        return Features(a=self.a[index], b=self.b[index], y=self.y[index], N=self.N)
+
+    def prefix(self, P: int) -> Features:
+        """The first ``P`` prompts of every repeat (1 ≤ P ≤ self.P), shapes (..., P, D+1) and (..., P)."""
+        P = V.positive_int("P", P)
+        if P > self.P:
+            raise V.InputError(f"prefix of {P} prompts asked from features with only {self.P}")
+        return Features(a=self.a[..., :P, :], b=self.b[..., :P, :], y=self.y[..., :P], N=self.N)
+
+    @staticmethod
+    def stack(parts: list[Features]) -> Features:
+        """Features of the same N and shape stacked along a new leading axis (repeats): (len(parts), ...)."""
+        Features._same_N(parts)
+        return Features(
+            a=np.stack([f.a for f in parts]),
+            b=np.stack([f.b for f in parts]),
+            y=np.stack([f.y for f in parts]),
+            N=parts[0].N,
+        )
+
+    @staticmethod
+    def concat(parts: list[Features]) -> Features:
+        """Features of the same N and batch shape joined along the prompt axis: (..., Σ P, ·)."""
+        Features._same_N(parts)
+        return Features(
+            a=np.concatenate([f.a for f in parts], axis=-2),
+            b=np.concatenate([f.b for f in parts], axis=-2),
+            y=np.concatenate([f.y for f in parts], axis=-1),
+            N=parts[0].N,
+        )
+
+    @staticmethod
+    def _same_N(parts: list[Features]) -> None:
+        if not parts:
+            raise V.InputError("no features to join")
+        if len({f.N for f in parts}) > 1:
+            raise V.InputError(
+                f"features of different context lengths N cannot be joined: {sorted({f.N for f in parts})}"
+            )
+
 
 @dataclass(frozen=True)
 class Prompts:
@@ -98,12 +150,15 @@ class Prompts:
         return self.X.shape[-1] - 1
 
 
-def _tasks(spec: PromptSpec, P: int, rng: np.random.Generator) -> np.ndarray:
-    """Task vectors, shape (P, D): fresh per prompt or picked uniformly from a pool of K."""
+def _tasks(spec: PromptSpec, P: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Task vectors (P, D) -- fresh per prompt or picked uniformly from a pool of K -- with the pool
+    (K, D) and each prompt's index into it (P,) (fresh tasks: the pool is the P tasks, index 0..P-1)."""
     if spec.task_pool is None:
-        return spec.sigma_w * rng.standard_normal((P, spec.D))
+        w = spec.sigma_w * rng.standard_normal((P, spec.D))
+        return w, w, np.arange(P)
     pool = spec.sigma_w * rng.standard_normal((spec.task_pool, spec.D))
-    return pool[rng.integers(0, spec.task_pool, size=P)]
+    index = rng.integers(0, spec.task_pool, size=P)
+    return pool[index], pool, index
 
 
 def correlation_cholesky(n: int, c: float) -> np.ndarray:
@@ -112,12 +167,26 @@ def correlation_cholesky(n: int, c: float) -> np.ndarray:
     return np.linalg.cholesky(C)
 
 
-def sample_prompts(spec: PromptSpec, P: int, rng: np.random.Generator) -> Prompts:
-    """Draw P explicit prompts (SPEC §1).  Cost O(P·N·D)."""
+@overload
+def sample_prompts(
+    spec: PromptSpec, P: int, rng: np.random.Generator, return_tasks: Literal[False] = False
+) -> Prompts: ...
+@overload
+def sample_prompts(
+    spec: PromptSpec, P: int, rng: np.random.Generator, return_tasks: Literal[True]
+) -> tuple[Prompts, np.ndarray, np.ndarray]: ...
+def sample_prompts(
+    spec: PromptSpec, P: int, rng: np.random.Generator, return_tasks: bool = False
+) -> Prompts | tuple[Prompts, np.ndarray, np.ndarray]:
+    """Draw P explicit prompts (SPEC §1).  Cost O(P·N·D).
+
+    return_tasks=True also returns the task pool (K, D) and each prompt's index into it (P,) -- with
+    ``task_pool=None`` the pool is the P fresh tasks and the index 0..P-1; the draws are the same either way.
+    """
     P = V.positive_int("P", P)
     rng = V.generator("rng", rng)
     D, N = spec.D, spec.N
-    w = _tasks(spec, P, rng)
+    w, pool, index = _tasks(spec, P, rng)
     z = rng.standard_normal((P, D, N + 1))
     if spec.correlation > 0.0:
         L = correlation_cholesky(N + 1, spec.correlation)
@@ -132,7 +201,8 @@ def sample_prompts(spec: PromptSpec, P: int, rng: np.random.Generator) -> Prompt
     X[:, :D, :] = x
     X[:, D, :N] = y_all[:, :N]
     X[:, D, N] = 0.0
-    return Prompts(X=X, y=y_all[:, N], w=w)
+    out = Prompts(X=X, y=y_all[:, N], w=w)
+    return (out, pool, index) if return_tasks else out
 
 
 def features_from_prompts(prompts: Prompts) -> Features:
@@ -159,18 +229,30 @@ def _wishart2(n: int, P: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
     return c1, np.sqrt(c1) * z, z * z + c2
 
 
-def sample_features(spec: PromptSpec, P: int, rng: np.random.Generator) -> Features:
+@overload
+def sample_features(
+    spec: PromptSpec, P: int, rng: np.random.Generator, return_tasks: Literal[False] = False
+) -> Features: ...
+@overload
+def sample_features(
+    spec: PromptSpec, P: int, rng: np.random.Generator, return_tasks: Literal[True]
+) -> tuple[Features, np.ndarray, np.ndarray]: ...
+def sample_features(
+    spec: PromptSpec, P: int, rng: np.random.Generator, return_tasks: bool = False
+) -> Features | tuple[Features, np.ndarray, np.ndarray]:
     """Draw (a, b, y_query) for P prompts exactly in distribution without building X.
 
     Cost O(P·D) draws, independent of N.  Supports label noise, task pools and equicorrelated tokens
-    (correct covariance only; the authors' LᵀL variant needs :func:`sample_prompts`).
+    (correct covariance only; the authors' LᵀL variant needs :func:`sample_prompts`).  return_tasks=True
+    also returns the task pool (K, D) and each prompt's index into it (P,), as :func:`sample_prompts` does
+    (same draws).
     """
     P = V.positive_int("P", P)
     rng = V.generator("rng", rng)
     if spec.correlation > 0.0 and spec.cholesky != "correct":
         raise V.InputError("the direct sampler supports only cholesky='correct'; use sample_prompts")
     D, N, c, sx, sn = spec.D, spec.N, spec.correlation, spec.sigma_x, spec.noise
-    w = _tasks(spec, P, rng)
+    w, pool, index = _tasks(spec, P, rng)
     wnorm = np.linalg.norm(w, axis=1)
     u = w / wnorm[:, None]
     # Along u, in units of σ_x, token i has component g_i = √(1−c) g'_i + √c t (t shared by the N+1
@@ -213,4 +295,5 @@ def sample_features(spec: PromptSpec, P: int, rng: np.random.Generator) -> Featu
     a[:, D] = y2
     b = np.zeros((P, D + 1))
     b[:, :D] = along_u(g_q, perp_q)
-    return Features(a=a, b=b, y=y_q, N=N)
+    out = Features(a=a, b=b, y=y_q, N=N)
+    return (out, pool, index) if return_tasks else out
