@@ -9,16 +9,18 @@ import pytest
 from scipy import integrate, stats
 
 from spinglass_icl.bayes import dmmse_error, dmmse_predict, ridge_error, ridge_error_mp, ridge_predict
-from spinglass_icl.prompts import PromptSpec, sample_prompts
+from spinglass_icl.prompts import Prompts, PromptSpec, sample_prompts
 from spinglass_icl.validation import InputError
 
 
-def _prompts(D: int, N: int, noise: float, P: int, seed: int, pool: int | None = None):
+def _prompts(
+    D: int, N: int, noise: float, P: int, seed: int, pool: int | None = None
+) -> tuple[Prompts, np.ndarray, np.ndarray]:
     spec = PromptSpec(D=D, N=N, noise=noise, task_pool=pool)
     return sample_prompts(spec, P, np.random.default_rng(seed), return_tasks=True)
 
 
-def test_ridge_predict_is_the_gaussian_process_posterior_mean():
+def test_ridge_predict_is_the_gaussian_process_posterior_mean() -> None:
     """Function-space route: y_ctx, y_q jointly Gaussian with Cov = x_i·x_j/D + σ² δ_ij; E[y_q | y_ctx]."""
     D, N, noise = 3, 5, 0.4
     pr, _, _ = _prompts(D, N, noise, 7, 0)
@@ -29,7 +31,7 @@ def test_ridge_predict_is_the_gaussian_process_posterior_mean():
         assert got[p] == pytest.approx((xq @ x.T / D) @ np.linalg.solve(K, yc), rel=1e-10, abs=1e-12)
 
 
-def test_ridge_predict_noiseless_interpolates_and_is_min_norm():
+def test_ridge_predict_noiseless_interpolates_and_is_min_norm() -> None:
     """σ = 0, N ≥ D: the context determines w, so ŷ is the noiseless target; N < D: the min-norm solution."""
     pr, _, _ = _prompts(4, 6, 0.0, 20, 1)
     np.testing.assert_allclose(ridge_predict(pr.X, 0.0), pr.y, atol=1e-9)
@@ -40,7 +42,7 @@ def test_ridge_predict_noiseless_interpolates_and_is_min_norm():
         assert ridge_predict(pr.X[p], 0.0) == pytest.approx(w @ xq / math.sqrt(5), rel=1e-9)
 
 
-def test_dmmse_predict_matches_direct_posterior():
+def test_dmmse_predict_matches_direct_posterior() -> None:
     """Posterior over the pool from the product of the N Gaussian likelihoods, one task at a time."""
     D, N, noise, M = 3, 4, 0.7, 5
     pr, pool, _ = _prompts(D, N, noise, 6, 3, pool=M)
@@ -53,27 +55,27 @@ def test_dmmse_predict_matches_direct_posterior():
     assert dmmse_predict(pr.X[0], pool, noise).shape == ()
 
 
-def test_dmmse_predict_noiseless_picks_the_true_task():
+def test_dmmse_predict_noiseless_picks_the_true_task() -> None:
     pr, pool, idx = _prompts(3, 4, 0.0, 10, 4, pool=50)
     np.testing.assert_allclose(dmmse_predict(pr.X, pool, 0.0), pr.y, atol=1e-12)
     np.testing.assert_allclose(pool[idx], pr.w)
 
 
-def test_one_task_pool_knows_its_task():
+def test_one_task_pool_knows_its_task() -> None:
     """M = 1: the posterior is the one task, so the in-distribution error is the query's noise σ² exactly;
     on fresh tasks it is σ² + E|w − w_1|²/D = σ² + 2 (at D = 64 the 16 pools' |w_1|²/D spread by 0.18/4)."""
     assert dmmse_error(4, 6, 0.5, 1, "id", samples=500) == pytest.approx(0.25, abs=1e-12)
     assert dmmse_error(64, 2, 0.5, 1, "ood", samples=1600) == pytest.approx(2.25, abs=0.2)
 
 
-def test_noiseless_errors_vanish_when_the_context_determines_the_task():
+def test_noiseless_errors_vanish_when_the_context_determines_the_task() -> None:
     assert ridge_error(4, 6, 0.0) == 0.0
     assert ridge_error(4, 6, 1e-3) < 1e-5  # σ² + σ⁴ E[tr (XᵀX/D)⁻¹]/D + O(σ⁶)
     assert ridge_error(6, 2, 0.0) == pytest.approx(1 - 2 / 6)  # N < D: the unseen directions keep the prior
     assert dmmse_error(4, 6, 0.0, 64, "id", samples=400) == pytest.approx(0.0, abs=1e-18)
 
 
-def test_ridge_error_exact_against_quadrature_at_D1():
+def test_ridge_error_exact_against_quadrature_at_D1() -> None:
     """D = 1: XᵀX = χ²_N, so the error is σ² + σ² E[1/(χ²_N + σ²)] -- one quadrature."""
     for N, noise in ((3, 0.5), (8, 1.0)):
         s2 = noise**2
@@ -82,7 +84,7 @@ def test_ridge_error_exact_against_quadrature_at_D1():
         assert abs(e - exact) < 4 * se and abs(e / exact - 1) < 1e-3
 
 
-def test_ridge_error_against_monte_carlo_of_its_predictor():
+def test_ridge_error_against_monte_carlo_of_its_predictor() -> None:
     """The spectral formula against the squared errors of ridge_predict on sampled prompts (query noise
     included)."""
     D, N, noise = 4, 6, 0.5
@@ -92,14 +94,14 @@ def test_ridge_error_against_monte_carlo_of_its_predictor():
     assert abs(sq.mean() - e) < 4 * math.hypot(sq.std() / math.sqrt(sq.size), se)
 
 
-def test_ridge_error_large_D_approaches_marchenko_pastur():
+def test_ridge_error_large_D_approaches_marchenko_pastur() -> None:
     e = ridge_error(100, 200, 0.5, samples=40)  # finite-D excess ≈ 0.2/D relative
     assert e == pytest.approx(ridge_error_mp(100, 200, 0.5), rel=4e-3)
     assert ridge_error(8, 16, 0.5) > ridge_error_mp(8, 16, 0.5)  # finite D is worse (about 2 % at D = 8)
     assert ridge_error_mp(4, 2, 0.0) == pytest.approx(0.5)
 
 
-def test_dmmse_between_memorising_and_ridge():
+def test_dmmse_between_memorising_and_ridge() -> None:
     """Small pools: better than ridge on pool tasks, worse on fresh ones; a large pool approaches ridge."""
     D, N, noise = 2, 4, 0.5
     ridge = ridge_error(D, N, noise)
@@ -109,7 +111,7 @@ def test_dmmse_between_memorising_and_ridge():
         assert e == pytest.approx(ridge, rel=0.03)
 
 
-def test_bad_input_is_refused():
+def test_bad_input_is_refused() -> None:
     with pytest.raises(InputError, match="split"):
         dmmse_error(2, 3, 0.5, 4, "train")
     with pytest.raises(InputError, match="noise"):
