@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -25,68 +26,82 @@ from .records import nan_mean_std, repeat_stats
 from .reference import ground_states, population_errors
 
 
-def amp_and_adam_test_errors(
-    spec: PromptSpec,
-    *,
-    P: int,
-    P_test: int,
-    repeats: int,
-    lambda0: float,
-    beta: float,
-    damping: float,
-    steps: int,
-    lr: float,
-    epochs: int,
-    weight_decay: float,
-    rng: np.random.Generator,
-    torch_gen: torch.Generator,
-    device: str = "cpu",
-    chunk: int = 10,
-    pairing: str = "paired",
-    exact_lambdas: Sequence[float] = (),
-    population: bool = False,
+@dataclass(frozen=True)
+class Setting:
+    """The settings of one theory-vs-training point: data sizes, the paper's AMP (λ0, β, damping θ,
+    at most ``steps`` iterations), full-batch Adam (lr, epochs, weight decay wd), repeats solved
+    ``chunk`` at a time, the pairing of AMP's training set and the extra λ0 of exact ground states.
+
+    pairing="paired" (the clean experiment): AMP, exact and Adam all use the same training set;
+    "unpaired" reproduces the paper's fig4b code, where AMP is fitted on a training set of its own.
+    population=True adds the exact population error of every series (iid tokens only)."""
+
+    P: int
+    P_test: int
+    repeats: int
+    lambda0: float
+    beta: float
+    damping: float
+    steps: int
+    lr: float
+    epochs: int
+    weight_decay: float
+    chunk: int = 10
+    pairing: str = "paired"
+    exact_lambdas: tuple[float, ...] = ()
+    population: bool = False
+
+    def __post_init__(self) -> None:
+        V.choice("pairing", self.pairing, ("paired", "unpaired"))
+
+    @classmethod
+    def from_point(cls, pt: Mapping[str, Any], **extra: Any) -> Setting:
+        """The setting a point declares (its keys named as the fields), plus ``extra`` fields."""
+        names = [f.name for f in fields(cls) if f.name in pt and f.name not in extra]
+        return cls(**{k: pt[k] for k in names}, **extra)
+
+
+def _chunk_errors(
+    spec: PromptSpec, s: Setting, r: int, rng: np.random.Generator, torch_gen: torch.Generator, device: str
 ) -> dict[str, np.ndarray]:
-    """Test errors of theory and training (fig4b, figS4, figS8), arrays of length R:
-
-    ``amp`` the paper's AMP mean at ``lambda0`` (NaN where it did not converge; ``amp_converged``
-    flags), ``exact`` the exact ground state at ``lambda0``, ``exact@<λ>`` the exact ground state at
-    each extra λ0 of ``exact_lambdas`` (e.g. wd/2, the minimiser Adam's weight decay targets), and
-    ``adam`` the merged model trained with full-batch Adam (Gram form, paper init).  All on the same
-    fresh test prompts of each repeat.
-
-    pairing="paired" (default, the clean experiment): AMP, exact and Adam all use the same training
-    set.  pairing="unpaired" reproduces the paper's fig4b code: AMP is fitted on a training set of
-    its own, independent of the one Adam trains on (the exact ground states stay on Adam's set).
-    population=True adds ``<series>_population``: the exact population error of the same weights
-    (:func:`population_errors`; iid tokens only).
-    """
-    V.choice("pairing", pairing, ("paired", "unpaired"))
-    out: dict[str, list] = defaultdict(list)
+    """:func:`amp_and_adam_test_errors` of ``r`` repeats drawn together."""
     test_spec = spec.fresh_tasks()
-    lambdas = [lambda0] + [float(x) for x in exact_lambdas]
-    for start in range(0, repeats, chunk):
-        r = min(chunk, repeats - start)
-        train = draw_repeats(spec, P, r, rng)
-        test = draw_repeats(test_spec, P_test, r, rng)
-        sg = SpinGlass(train, lambda0)
-        sg_amp = sg if pairing == "paired" else SpinGlass(draw_repeats(spec, P, r, rng), lambda0)
-        res = amp(sg_amp, beta=beta, damping=damping, steps=steps, rng=rng)
-        exact = ground_states(sg, lambdas)
-        W0 = paper_init((r, spec.D + 1, spec.D + 1), spec.D, torch_gen, torch.float64)
-        tr = adam_gram(
-            GramData.from_spinglass(sg, device=device), [W0], lr=lr, epochs=epochs, weight_decay=weight_decay
-        )
-        out["amp"].append(query_error(res.masked_mean(), test))  # NaN where AMP did not converge
-        out["amp_converged"].append(res.converged)
-        out["exact"].append(query_error(exact[float(lambda0)], test))
-        for lam in exact_lambdas:
-            out[f"exact@{float(lam):g}"].append(query_error(exact[float(lam)], test))
-        out["adam"].append(query_error(tr.W, test))
-        if population:
-            weights = {"amp": res.masked_mean(), "exact": exact[float(lambda0)], "adam": tr.W}
-            weights.update({f"exact@{float(lam):g}": exact[float(lam)] for lam in exact_lambdas})
-            for k, v in population_errors(weights, test_spec).items():
-                out[k].append(v)
+    train = draw_repeats(spec, s.P, r, rng)
+    test = draw_repeats(test_spec, s.P_test, r, rng)
+    sg = SpinGlass(train, s.lambda0)
+    sg_amp = sg if s.pairing == "paired" else SpinGlass(draw_repeats(spec, s.P, r, rng), s.lambda0)
+    res = amp(sg_amp, beta=s.beta, damping=s.damping, steps=s.steps, rng=rng)
+    exact = ground_states(sg, [s.lambda0, *s.exact_lambdas])
+    W0 = paper_init((r, spec.D + 1, spec.D + 1), spec.D, torch_gen, torch.float64)
+    tr = adam_gram(
+        GramData.from_spinglass(sg, device=device), [W0], lr=s.lr, epochs=s.epochs, weight_decay=s.weight_decay
+    )
+    weights = {"amp": res.masked_mean(), "exact": exact[float(s.lambda0)], "adam": tr.W}
+    weights.update({f"exact@{float(lam):g}": exact[float(lam)] for lam in s.exact_lambdas})
+    out = {k: query_error(W, test) for k, W in weights.items()}  # AMP: NaN where it did not converge
+    out["amp_converged"] = res.converged
+    if s.population:
+        out.update(population_errors(weights, test_spec))
+    return out
+
+
+def amp_and_adam_test_errors(
+    spec: PromptSpec, setting: Setting, rng: np.random.Generator, torch_gen: torch.Generator, device: str = "cpu"
+) -> dict[str, np.ndarray]:
+    """Test errors of theory and training (fig4b, figS4), arrays of length R = ``setting.repeats``:
+
+    ``amp`` the paper's AMP mean at λ0 (NaN where it did not converge; ``amp_converged`` flags),
+    ``exact`` the exact ground state at λ0, ``exact@<λ>`` the exact ground state at each extra λ0 of
+    ``setting.exact_lambdas`` (e.g. wd/2, the minimiser Adam's weight decay targets), and ``adam`` the
+    merged model trained with full-batch Adam (Gram form, paper init).  All on the same fresh test
+    prompts of each repeat; ``<series>_population`` the exact population error of the same weights
+    (:func:`population_errors`) when ``setting.population``.
+    """
+    out: dict[str, list] = defaultdict(list)
+    for start in range(0, setting.repeats, setting.chunk):
+        r = min(setting.chunk, setting.repeats - start)
+        for k, v in _chunk_errors(spec, setting, r, rng, torch_gen, device).items():
+            out[k].append(v)
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
@@ -106,26 +121,8 @@ def theory_vs_training_point(
     population error of the same weights beside their Monte-Carlo test error."""
     rng, tgen = generators(seed)
     wd2 = pt["weight_decay"] / 2
-    out = amp_and_adam_test_errors(
-        spec,
-        P=pt["P"],
-        P_test=pt["P_test"],
-        repeats=pt["repeats"],
-        lambda0=pt["lambda0"],
-        beta=pt["beta"],
-        damping=pt["damping"],
-        steps=pt["steps"],
-        lr=pt["lr"],
-        epochs=pt["epochs"],
-        weight_decay=pt["weight_decay"],
-        rng=rng,
-        torch_gen=tgen,
-        device=device,
-        chunk=pt["chunk"],
-        pairing=pairing,
-        exact_lambdas=[wd2],
-        population=population,
-    )
+    setting = Setting.from_point(pt, pairing=pairing, exact_lambdas=(wd2,), population=population)
+    out = amp_and_adam_test_errors(spec, setting, rng, tgen, device)
     src = {"amp": "amp", "adam": "adam", "exact": "exact", "exact_wd2": f"exact@{float(wd2):g}"}
     arrays = {k: out[v] for k, v in src.items()}
     res: dict[str, Any] = {f"{k}_per_repeat": v for k, v in arrays.items()}
