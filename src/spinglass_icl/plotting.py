@@ -4,12 +4,22 @@ no backend switching) and the house style is applied only inside :func:`style`."
 from __future__ import annotations
 
 import contextlib
+import math
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import Collection
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.legend import Legend
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import LogFormatter, LogFormatterSciNotation, MaxNLocator
+from matplotlib.transforms import ScaledTranslation
 from numpy.typing import ArrayLike
 
 STYLE: dict[Any, Any] = {
@@ -35,7 +45,7 @@ def style() -> Iterator[None]:
 
 
 def figure(
-    ncols: int = 1, nrows: int = 1, *, width: float = 3.2, height: float = 2.8, **kw
+    ncols: int = 1, nrows: int = 1, *, width: float = 3.2, height: float = 2.8, **kw: Any
 ) -> tuple[Figure, np.ndarray]:
     """A Figure with an (nrows, ncols) array of axes (always 2-D) and constrained layout."""
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
@@ -44,7 +54,7 @@ def figure(
 
 
 def matrix(
-    ax,
+    ax: Axes,
     M: np.ndarray,
     title: str = "",
     *,
@@ -52,30 +62,46 @@ def matrix(
     cmap: str | None = None,
     colorbar: bool = True,
     label: str = "value",
-):
+    axis_labels: tuple[str, str] = ("column", "row"),
+) -> AxesImage:
     """Draw a matrix as an image (colour scale symmetric about 0 unless ``symmetric=False``), with a
-    colorbar labelled ``label``."""
+    colorbar labelled ``label``, axes labelled ``axis_labels`` (x, y) and integer ticks."""
     M = np.asarray(M, dtype=float)
     finite = M[np.isfinite(M)]
     vmax = float(np.max(np.abs(finite))) if finite.size else 1.0
-    kw = dict(vmin=-vmax, vmax=vmax) if symmetric else {}
+    kw: dict[str, Any] = {"vmin": -vmax, "vmax": vmax} if symmetric else {}
     im = ax.imshow(M, cmap=cmap or ("RdBu_r" if symmetric else "viridis"), interpolation="nearest", **kw)
     ax.set_title(title)
+    ax.set(xlabel=axis_labels[0], ylabel=axis_labels[1])
+    integer_ticks(ax)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, shrink=0.8, label=label)
+        root(ax).colorbar(im, ax=ax, shrink=0.8, label=label)
     return im
 
 
+def root(ax: Axes) -> Figure:
+    """The top-level Figure that holds ``ax``."""
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure), "an Axes that is not in a figure"
+    return fig
+
+
+def integer_ticks(ax: Axes) -> None:
+    """Ticks at whole numbers only on both axes (matrix row/column indices: no 2.5)."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def band(
-    ax,
+    ax: Axes,
     x: ArrayLike,
     mean: ArrayLike,
     std: ArrayLike | None = None,
     *,
     label: str | None = None,
     marker: str = "o",
-    **kw,
-):
+    **kw: Any,
+) -> Line2D:
     """A curve with a ±std band (NaNs are skipped); x, mean, std of one shape (n,)."""
     xs, m = np.asarray(x, float), np.asarray(mean, float)
     (line,) = ax.plot(xs, m, marker=marker, ms=3, label=label, **kw)
@@ -83,6 +109,201 @@ def band(
         sd = np.asarray(std, float)
         ax.fill_between(xs, m - sd, m + sd, color=line.get_color(), alpha=0.2, lw=0)
     return line
+
+
+def plain_number(x: float) -> str:
+    """A tick value as a plain number (0.05, 3, 2000); powers of ten as 10^k only beyond 1e-4..1e5."""
+    if 1e-4 <= abs(x) < 1e5:
+        return f"{x:.6g}"
+    k = math.log10(abs(x))
+    return f"$10^{{{round(k)}}}$" if abs(k - round(k)) < 1e-9 else f"{x:.0e}"
+
+
+class PlainLogFormatter(LogFormatter):
+    """Log-axis tick labels as plain numbers ("6", "0.2") instead of "6×10⁰"; which ticks carry a
+    label (decades, or also the minor ticks on an axis spanning little more than a decade) is
+    matplotlib's own choice (``LogFormatter``)."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return plain_number(x) if super().__call__(x, pos) else ""
+
+
+def plain_log_axes(ax: Axes) -> None:
+    """Plain-number tick labels on each log-scaled axis of ``ax`` whose labels are matplotlib's
+    default (a formatter set on purpose is kept)."""
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() != "log":
+            continue
+        if type(axis.get_major_formatter()) is LogFormatterSciNotation:
+            axis.set_major_formatter(PlainLogFormatter())
+        if type(axis.get_minor_formatter()) is LogFormatterSciNotation:
+            axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
+
+
+# -- legends that cover no data --------------------------------------------------------------------
+
+_INSIDE: tuple[Any, ...] = ("upper right", "upper left", "lower left", "lower right", "center right")
+_INSIDE += ("center left", "upper center", "lower center")
+# the legends placed by legend(), with their options: finish() checks them again in the final layout
+_AUTO: weakref.WeakKeyDictionary[Legend, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _layout(fig: Figure) -> None:
+    """Run the figure's layout engine now, so that axes positions are those of the saved figure."""
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+
+
+def _in_data_coords(ax: Axes, artist: Any) -> bool:
+    return bool(artist.get_visible()) and artist.get_transform() == ax.transData
+
+
+def data_points(ax: Axes, step: float = 2.0, *, reference_lines: bool = False) -> np.ndarray:
+    """(n, 2) display coordinates of everything ``ax`` draws in data coordinates: line and marker
+    vertices, and points every ``step`` pixels along each drawn segment; only those inside the axes.
+    ``reference_lines``: also lines drawn across the axes (axhline, axvline)."""
+    pts: list[np.ndarray] = []
+    for line in ax.get_lines():
+        if not (_in_data_coords(ax, line) or (reference_lines and line.get_visible())):
+            continue
+        xy = line.get_transform().transform(np.asarray(line.get_xydata(), float))
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        pts.append(xy)
+        if line.get_linestyle() not in ("None", "none", "", " ") and len(xy) > 1:
+            pts.append(_densify(xy, step))
+    for coll in ax.collections:
+        if not _in_data_coords(ax, coll):
+            continue
+        for path in coll.get_paths():  # error bars, band outlines
+            xy = coll.get_transform().transform(path.vertices)
+            pts.append(_densify(xy[np.isfinite(xy).all(axis=1)], step))
+        offsets = np.asarray(coll.get_offsets(), float)
+        if offsets.size and coll.get_offset_transform() == ax.transData:  # scatter markers
+            pts.append(ax.transData.transform(offsets))
+    if not pts:
+        return np.zeros((0, 2))
+    xy = np.concatenate(pts)
+    b = ax.bbox
+    return xy[(xy[:, 0] >= b.x0) & (xy[:, 0] <= b.x1) & (xy[:, 1] >= b.y0) & (xy[:, 1] <= b.y1)]
+
+
+def _densify(xy: np.ndarray, step: float) -> np.ndarray:
+    if len(xy) < 2:
+        return xy
+    out = [xy[:1]]
+    for p0, p1 in zip(xy[:-1], xy[1:]):
+        n = int(min(2000, max(1, math.ceil(float(np.hypot(*(p1 - p0))) / step))))
+        t = np.linspace(0.0, 1.0, n + 1)[1:, None]
+        out.append(p0 + t * (p1 - p0))
+    return np.concatenate(out)
+
+
+def _filled(ax: Axes) -> list[Any]:
+    """Filled regions drawn in data coordinates (bands, histograms): (path, transform) pairs."""
+    out = []
+    for art in list(ax.collections) + list(ax.patches):
+        if not _in_data_coords(ax, art) or not (isinstance(art, (Collection, Patch)) and _is_filled(art)):
+            continue
+        paths = art.get_paths() if isinstance(art, Collection) else [art.get_path()]
+        out += [(path, art.get_transform()) for path in paths]
+    return out
+
+
+def _is_filled(art: Any) -> bool:
+    fc = np.asarray(art.get_facecolor(), float).reshape(-1, 4)
+    return bool(fc.size and (fc[:, 3] > 0).any()) and (not isinstance(art, Patch) or art.get_fill())
+
+
+def covers_data(ax: Axes, leg: Legend, *, strict: bool = True, pad: float = 3.0) -> bool:
+    """Whether legend ``leg`` of ``ax`` (its box grown by ``pad`` pixels) covers a data point or
+    segment of ``ax`` or, if ``strict``, a reference line or part of a filled band or histogram
+    (the layout must be current)."""
+    box = leg.get_window_extent().padded(pad)
+    pts = data_points(ax, reference_lines=strict)
+    if len(pts) and box.count_contains(pts) > 0:
+        return True
+    if not strict:
+        return False
+    grid = np.stack(np.meshgrid(np.linspace(box.x0, box.x1, 8), np.linspace(box.y0, box.y1, 5)), -1).reshape(-1, 2)
+    return any(path.contains_points(grid, transform).any() for path, transform in _filled(ax))
+
+
+def _below(ax: Axes, handles: list[Any], labels: list[str], kw: dict[str, Any]) -> Legend:
+    """The legend under the axes' x label, as wide as the axes at most (1-3 columns)."""
+    fig = root(ax)
+    tight = ax.get_tightbbox()
+    drop = (ax.bbox.y0 - (tight.y0 if tight is not None else ax.bbox.y0)) / fig.dpi + 0.04  # inches
+    where = ax.transAxes + ScaledTranslation(0, -drop, fig.dpi_scale_trans)
+    leg = None
+    for ncol in range(min(3, len(labels)), 0, -1):
+        if leg is not None:
+            leg.remove()
+        leg = ax.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            bbox_transform=where,
+            ncol=ncol,
+            borderaxespad=0.0,
+            **kw,
+        )
+        if leg.get_window_extent().width <= 1.05 * ax.bbox.width:
+            break
+    assert leg is not None
+    return leg
+
+
+def legend(ax: Axes, **kw: Any) -> Legend | None:
+    """The legend of ``ax`` where it covers no data: inside the axes at the first free place of
+    upper right, upper left, lower left, lower right, centre right/left, upper/lower centre (a place
+    over a filled band or a reference line only when no other is free), else below the axes.  ``kw`` goes to
+    ``Axes.legend`` (``loc`` given: placed there, unchecked).  None when nothing is labelled."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    kw = {"fontsize": 7, **kw}
+    if "loc" in kw:
+        return ax.legend(handles, labels, **kw)
+    _layout(root(ax))
+    return _place(ax, handles, labels, kw)
+
+
+def _place(ax: Axes, handles: list[Any], labels: list[str], kw: dict[str, Any]) -> Legend:
+    for strict in (True, False):
+        for loc in _INSIDE:
+            leg = ax.legend(handles, labels, loc=loc, **kw)
+            if not covers_data(ax, leg, strict=strict):
+                _AUTO[leg] = kw
+                return leg
+            leg.remove()
+    leg = _below(ax, handles, labels, kw)
+    _AUTO[leg] = kw
+    return leg
+
+
+def finish(fig: Figure) -> Figure:
+    """Make a figure publication-ready once all is drawn: plain-number ticks on log axes, then the
+    layout, and every legend placed by :func:`legend` checked again in the final layout (moved to
+    another free place, or below its axes, if the layout made it cover data).  Returns ``fig``."""
+    for ax in fig.axes:
+        plain_log_axes(ax)
+    for _ in range(2):
+        _layout(fig)
+        moved = False
+        for ax in fig.axes:
+            leg = ax.get_legend()
+            if leg is None or leg not in _AUTO or not covers_data(ax, leg, strict=False):
+                continue
+            handles, labels = ax.get_legend_handles_labels()
+            kw = _AUTO.pop(leg)
+            leg.remove()
+            _place(ax, handles, labels, kw)
+            moved = True
+        if not moved:
+            break
+    return fig
 
 
 def save(fig: Figure, stem: str) -> list[str]:

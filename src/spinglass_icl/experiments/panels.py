@@ -2,7 +2,8 @@
 P = D(D+1) marker, panel letters and legends that stay off the data.
 
 Each helper draws on a given matplotlib Axes and returns nothing the caller must keep.  The house
-style (fonts, sizes) is applied once by the runner around ``plot()``, never here.
+style (fonts, sizes) is applied once by the runner around ``plot()``, never here.  Every catalog
+``plot`` ends with :func:`finish` (plain-number log ticks, legends checked in the final layout).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import NullFormatter
 
 from .. import plotting
-from ..plotting import figure
+from ..plotting import PlainLogFormatter, figure, finish, legend
 from .records import column
 from .spec import Record
 
@@ -23,6 +24,7 @@ __all__ = [
     "bands",
     "blocks",
     "figure",
+    "finish",
     "legend",
     "letters",
     "markers_and_line",
@@ -63,26 +65,25 @@ def markers_and_line(
     *,
     err: Any = None,
     line_x: Any = None,
-    color: str | None = None,
-    label: str | None = None,
-    marker: str = "o",
-    ls: str = "-",
+    **style: Any,
 ) -> None:
     """A measured series as markers (± ``err`` bars) and its exact or theoretical counterpart as a line of
     the same colour (e.g. Monte-Carlo test error vs exact population error; sampled vs closed form).
-    ``line`` is drawn at ``line_x`` (default ``x``) with line style ``ls``; only the markers carry the legend
-    ``label``."""
-    pts = ax.errorbar(x, markers, err, fmt=marker, ms=3, color=color, label=label)
-    ax.plot(x if line_x is None else line_x, line, ls=ls, lw=1, color=pts.lines[0].get_color())
+    ``line`` is drawn at ``line_x`` (default ``x``).  ``style``: ``color``, ``marker`` (default "o"), ``ls``
+    (the line's style, default "-") and ``label`` (carried by the markers only)."""
+    opts = {"color": None, "label": None, "marker": "o", "ls": "-"}
+    if set(style) - set(opts):
+        raise TypeError(f"markers_and_line: unknown style {sorted(set(style) - set(opts))}")
+    opts.update(style)
+    pts = ax.errorbar(x, markers, err, fmt=opts["marker"], ms=3, color=opts["color"], label=opts["label"])
+    ax.plot(x if line_x is None else line_x, line, ls=opts["ls"], lw=1, color=pts.lines[0].get_color())
 
 
 def plain_log_ticks(ax: Any, xticks: Iterable[float]) -> None:
-    """Plain numbers (no powers of ten) on log axes: major ticks of x at ``xticks``, minor y ticks labelled."""
+    """Log x axis ticked at ``xticks`` only (e.g. one tick per D), labelled as plain numbers."""
     ax.set_xticks(sorted(xticks))
-    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(ScalarFormatter())
 
 
 def threshold(ax: Any, x: float, label: str | None = "P = D(D+1)", **kw: Any) -> None:
@@ -91,16 +92,8 @@ def threshold(ax: Any, x: float, label: str | None = "P = D(D+1)", **kw: Any) ->
 
 
 def weights(ax: Any, W: np.ndarray, title: str, *, label: str = "weight value") -> None:
-    """A weight (or field) matrix as an image, rows m and columns n labelled, colorbar labelled."""
-    plotting.matrix(ax, W, title, label=label)
-    ax.set(xlabel="column n", ylabel="row m")
-
-
-def legend(ax: Any, **kw: Any) -> None:
-    """A legend outside the axes, to the right, so that it never covers data (none if nothing is labelled)."""
-    if not ax.get_legend_handles_labels()[0]:
-        return
-    ax.legend(**{"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, "fontsize": 7, **kw})
+    """A weight (or field) matrix as an image: rows m and columns n labelled, integer ticks, colorbar labelled."""
+    plotting.matrix(ax, W, title, label=label, axis_labels=("column n", "row m"))
 
 
 def letters(axes: Iterable[Any]) -> None:

@@ -113,7 +113,7 @@ def plot(records: list[dict], params: Mapping[str, Any]):
     b.set(xlabel="1 / D", ylabel="error / theory", xlim=(0, None), title=title)
     panels.letters([a, b])
     fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=6)
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:

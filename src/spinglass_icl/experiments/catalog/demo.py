@@ -104,12 +104,13 @@ def plot(records: list[dict], params: dict):
     b.plot(P, column(recs, "zero_mode_fraction"), "d-", ms=3, label="flat-direction fraction")
     b.plot(P, column(recs, "zero_mode_theory"), "k:", label="1 − min(P, D(D+1))/(D+1)²")
     b.plot(P, column(recs, "amp_converged"), "s--", ms=3, label="paper AMP: fraction converged")
-    b.set(xscale="log", xlabel="task diversity P", ylim=(0, 1.05), title="ground state → c·I, flat directions vanish")
+    b.set(xscale="log", xlabel="task diversity P", ylabel="ratio or fraction", ylim=(0, 1.05))
+    b.set_title("ground state → c·I, flat directions vanish")
     for axis in (a, b):
         panels.threshold(axis, D * (D + 1))
         panels.legend(axis)
     panels.letters([a, b])
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: dict) -> dict:

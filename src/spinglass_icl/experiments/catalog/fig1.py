@@ -125,7 +125,7 @@ def plot(records: list[dict], params: dict):
     ax[1, 3].text(0.0, 0.55, "\n".join(lines), va="top", ha="left", fontsize=7, transform=ax[1, 3].transAxes)
     panels.letters(list(ax.ravel()[:7]))
     fig.suptitle("fig1: fields and couplings of the pre-training spin glass")
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: dict) -> dict[str, Any]:

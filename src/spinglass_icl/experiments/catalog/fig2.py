@@ -110,7 +110,7 @@ def plot(records: list[dict], params: dict):
         dm = np.asarray(r["m"]) - np.asarray(r["m_exact"])
         panels.weights(ax[1, 2], dm, "m − m* (exact mean A⁻¹h)", label="m − m*")
     panels.letters(ax.ravel())
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: dict) -> dict:

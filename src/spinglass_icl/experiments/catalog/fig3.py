@@ -113,7 +113,7 @@ def plot(records: list[dict], params: dict) -> Figure:
     fig.suptitle(
         f"fig3: energy landscape, D={params['D']}, N={params['N']}, λ0={params['lambda0']}, energy={params['energy']}"
     )
-    return fig
+    return panels.finish(fig)
 
 
 _SUMMARY_KEYS = ["flat_fraction", "valley_fraction", "flat_directions", "soft_eigenvalue", "stiff_eigenvalue"]

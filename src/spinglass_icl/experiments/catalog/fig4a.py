@@ -116,7 +116,7 @@ def plot(records: list[dict], params: dict):
     panels.threshold(ax[0, 0], D * (D + 1), color="w", label=None)
     ax[0, 0].annotate("D(D+1)", (D * (D + 1), Ns[-1]), color="w", fontsize=7, va="top", ha="left")
     panels.letters(ax.ravel())
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: dict) -> dict:

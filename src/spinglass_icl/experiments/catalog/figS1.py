@@ -116,7 +116,7 @@ def plot(records: list[dict], params: dict):
     for c in slots:
         c.set_visible(False)
     panels.letters(ax.ravel())
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: dict) -> dict:

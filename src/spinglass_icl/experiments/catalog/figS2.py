@@ -120,7 +120,7 @@ def plot(records: list[Record], params: Mapping[str, Any]):
         f"figS2: {label} per draw vs N/D (P={params['P']}, D={params['D']}, {agg['draws']} draws, "
         f"builder={params['builder']})"
     )
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[Record], params: Mapping[str, Any]) -> dict[str, Any]:

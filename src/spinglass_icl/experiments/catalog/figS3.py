@@ -119,7 +119,7 @@ def plot(records: list[dict], params: dict):
         f"β={params['beta']}, θ={params['damping']}; fits from D={params['fit_D']} draws: "
         f"h1 diag N({r['mu_h1_diag']:.3f}, {r['sd_h1_diag']:.3f}²))"
     )
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: dict) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def plot(records: list[dict], params: dict):
     )
     panels.legend(a)
     panels.letters([a])
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: dict) -> dict:

@@ -108,7 +108,7 @@ def plot(records: list[dict], params: dict):
     panels.legend(ax[0, -1] if n >= ncols else ax[0, 0])
     panels.letters(ax.ravel())
     fig.suptitle(f"figS5: spectrum of X Xᵀ/N, D={params['D']}")
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: dict) -> dict[str, Any]:

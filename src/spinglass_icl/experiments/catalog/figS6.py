@@ -114,7 +114,7 @@ def plot(records: list[dict], params: dict):
     for axis in (a, b):
         panels.legend(axis)
     panels.letters([a, b])
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: dict) -> dict:

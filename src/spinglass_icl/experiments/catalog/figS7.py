@@ -103,7 +103,7 @@ def plot(records: list[dict], params: dict):
     panels.legend(a)
     panels.letters(ax.ravel())
     fig.suptitle(f"figS7: uniqueness of the ground state (N={params['N']})")
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: dict) -> dict[str, Any]:

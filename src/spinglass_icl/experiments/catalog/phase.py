@@ -105,7 +105,7 @@ def plot(records: list[dict], params: Mapping[str, Any]):
     c.set(ylabel="contrast ratio with I", ylim=(0, 1), title="contrast ratio")
     d.set(ylabel="flat fraction of SᵀS/P", ylim=(-0.03, 1.03), title="flat directions (effective spins)")
     panels.letters(ax.ravel())
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:

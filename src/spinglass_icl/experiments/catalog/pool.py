@@ -117,7 +117,7 @@ def plot(records: list[dict], params: Mapping[str, Any]):
         axis.set(xscale="log")
         panels.legend(axis)
     panels.letters(ax.ravel())
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def plot(records: list[dict], params: Mapping[str, Any]):
     for axis in (a, b):
         panels.legend(axis)
     panels.letters([a, b])
-    return fig
+    return panels.finish(fig)
 
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
