@@ -48,11 +48,11 @@ def test_damaged_arrays_file_is_recomputed(done_run, damage):
         victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     else:
         victim.write_bytes(b"not a zip file at all")
-    with pytest.raises(InputError, match="missing or unreadable arrays file.*reproduce demo"):
-        plot("demo", out=out)  # plot names the fix instead of a FileNotFoundError/BadZipFile
+    with pytest.raises(InputError, match=f"cannot be trusted: arrays/{victim.name}.*reproduce demo"):
+        plot("demo", out=out)  # plot names the file and the fix instead of a FileNotFoundError/BadZipFile
     s = run("demo", out=out, overrides=SMALL, progress=False, make_plot=False)
     assert s.n_computed == 1 and s.n_cached == 2 and not s.failed
-    assert len(s.notes) == 1 and "missing or unreadable arrays file" in s.notes[0]
+    assert len(s.notes) == 1 and f"replacing their files: arrays/{victim.name}" in s.notes[0]
     assert _numbers(folder) == before  # the same seed gives the same numbers
     assert len(records(folder)) == 3
 
@@ -119,10 +119,11 @@ def test_interrupted_array_write_leaves_no_half_point(tmp_path):
     the point is not in the store (so it is recomputed) and the next open removes the leftover."""
     store = Store(tmp_path)
     store.put("k1", "demo", {"P": 1}, 0, seconds=0.1, result={"x": np.arange(3.0), "s": 1.0})
-    (tmp_path / "arrays" / ".k2.tmp.npz").write_bytes(b"half written")
+    (tmp_path / "arrays" / ".k2.npz.x1y2.tmp").write_bytes(b"half written")  # _io.atomic_file's name
+    (tmp_path / "arrays" / ".k3.tmp.npz").write_bytes(b"half written")  # the name before it
     store.close()
     store = Store(tmp_path)
-    assert store.done_keys() == {"k1"} and not list((tmp_path / "arrays").glob(".*.tmp.npz"))
+    assert store.done_keys() == {"k1"} and sorted(p.name for p in (tmp_path / "arrays").iterdir()) == ["k1.npz"]
     row = store.rows(["k1"])[0]
     assert store.arrays_ok(row) and np.array_equal(store.load_arrays(row)["x"], np.arange(3.0))
     assert store.damaged() == []

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
+
+from ._io import strict_json
 
 SOLVERS = ("exact", "cg", "amp", "amp-onsager")
 _CONVERGE_HINT = {  # the option that helps when a solver does not converge (ground-state exit 3)
@@ -61,28 +62,6 @@ def parse_set(items: Sequence[str] | None) -> dict[str, str]:
             raise InputError(f"--set {key} given twice ({key}={out[key]} and {key}={raw}); give each key once")
         out[key] = raw
     return out
-
-
-def strict_json(x: Any) -> Any:
-    """``x`` as plain JSON values: numpy arrays/scalars converted, NaN and ±inf as None (null)."""
-    import numpy as np
-
-    if isinstance(x, dict):
-        return {str(k): strict_json(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [strict_json(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return strict_json(x.tolist())
-    if isinstance(x, (np.bool_, bool)):
-        return bool(x)
-    if isinstance(x, (np.integer, int)):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        x = float(x)
-        return x if math.isfinite(x) else None
-    if x is None or isinstance(x, str):
-        return x
-    return str(x)
 
 
 def _print_json(obj: Any) -> None:
@@ -239,6 +218,9 @@ def _run(exp_id: str, args: argparse.Namespace, folder: str | None = None):
         progress=not args.json,
         folder=folder,
         force=args.force,
+        wait=getattr(args, "wait", False),
+        dry_run=getattr(args, "dry_run", False),
+        log=lambda line: print(line, file=sys.stderr),
     )
 
 
@@ -258,6 +240,9 @@ def _report(s, as_json: bool) -> None:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     s = _run(args.id, args)
+    if args.dry_run:  # checked and estimated (printed on stderr by the runner); nothing started
+        print(s.estimate)
+        return 0
     _report(s, args.json)
     if args.json:
         _print_json(
@@ -363,7 +348,11 @@ def _run_options(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--workers", type=int, default=1, help="local worker processes")
     p.add_argument("--seed", type=int, default=0, help="run seed (each point's seed derives from it)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (training only; the theory runs in float64 numpy)")
-    p.add_argument("--force", action="store_true", help="run even if the memory estimate exceeds the available memory")
+    p.add_argument(
+        "--force", action="store_true", help="run even if the memory or CPU estimate is beyond the machine or a CPU-year"
+    )
+    p.add_argument("--wait", action="store_true", help="if another run writes the same folder, wait for it to end")
+    p.add_argument("--dry-run", action="store_true", help="check the inputs, print the resource estimate, run nothing")
     p.add_argument("--json", action="store_true", help="print strict JSON on stdout (NaN/inf as null)")
 
 

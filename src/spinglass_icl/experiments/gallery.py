@@ -13,7 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ..cli import strict_json
+from .._io import strict_json
 from . import registry
 from .runner import run
 

@@ -61,6 +61,9 @@ class Experiment:
     # declared once with a ``*`` wildcard (e.g. ``"<series>_mean"`` as ``"*_mean"``); printed by
     # ``spinglass-icl columns ID`` and the experiment's gallery page
     columns: Mapping[str, str] | None = None
+    # optional estimate of one point's peak memory and CPU seconds (point -> resources.Estimate) where
+    # resources.generic does not describe it; read by the runner before anything starts
+    resources: Callable[[Point], Any] | None = None
 
     def params(self, size: str = "quick", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Parameters at ``size`` with ``overrides`` applied (unknown keys are an error; a single value

@@ -3,27 +3,33 @@
 Rows are keyed by a hash of the point's full configuration (experiment, parameters, seed), so a
 run that is killed at any moment -- SIGKILL included: SQLite commits are atomic -- and started
 again skips every finished point and never duplicates one.  Array-valued results go to
-``arrays/<key>.npz`` beside the database, written (via a temporary file, fsync and an atomic rename)
-before the row that references them is committed.
+``arrays/<key>.npz`` beside the database, written atomically (``_io.atomic_file``) before the row
+that references them is committed; the same transaction records the file's SHA-256 and the point
+it belongs to (table ``files``).
 
-Damage heals itself (README, "Bad input and damaged results"): a store that SQLite cannot read is
-set aside as ``store.sqlite.corrupt-<timestamp>`` (never deleted) and a fresh one is started, so the
-run recomputes its points; a finished point whose arrays file is missing or unreadable counts as not
-done (:meth:`Store.damaged`), so the run recomputes it.  Both are reported, never silent.
+Nothing damaged is trusted (README, "Reliability"): :meth:`Store.verify` checks every finished
+point's file against its recorded hash, so a missing, damaged or swapped file makes its point count
+as not done and the run recomputes it (and says which files it replaced).  A database that SQLite
+cannot read is, for a run (``repair=True``), set aside as ``store.sqlite.corrupt-<timestamp>``
+(never deleted) and a fresh one started; for a reader (``repair=False``: ``plot``, ``records``) it
+is a :class:`StoreDamaged` error that leaves the file where it is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
 import os
 import sqlite3
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._io import atomic_file, jsonable, unjson_number
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
@@ -37,26 +43,40 @@ CREATE TABLE IF NOT EXISTS points (
     arrays TEXT,
     error TEXT,
     finished_at REAL NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    sha256 TEXT NOT NULL
+);
 """
 
 
-def _jsonable(x: Any) -> Any:
-    """Scalars as plain JSON (non-finite floats as strings, which JSON cannot hold)."""
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        x = float(x)
-        return x if math.isfinite(x) else str(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
+class StoreDamaged(Exception):
+    """The SQLite file of a store cannot be read (``path``: the file; ``reason``: SQLite's words)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path} cannot be read ({reason})")
+        self.path = path
+        self.reason = reason
 
 
-def _unjson(x: Any) -> Any:
-    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
-        return float(x)
-    return x
+@dataclass(frozen=True)
+class BadFile:
+    """A finished point's arrays file that cannot be trusted: ``why`` is missing, damaged or changed
+    (its SHA-256 is not the one recorded: overwritten, or swapped with another point's file)."""
+
+    key: str
+    path: str
+    why: str
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def split_results(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -68,40 +88,52 @@ def split_results(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.
         elif isinstance(v, (list, tuple)):
             arrays[k] = np.asarray(v)
         elif isinstance(v, np.ndarray):
-            scalars[k] = _jsonable(v.item())
+            scalars[k] = jsonable(v.item(), nonfinite="text")
         else:
-            scalars[k] = _jsonable(v)
+            scalars[k] = jsonable(v, nonfinite="text")
     return scalars, arrays
+
+
+def _zip_ok(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.testzip() is None and bool(z.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return False
 
 
 class Store:
     """The store of one experiment's output folder.
 
-    ``recovered``: a one-line note when the database was unreadable and was set aside (else None).
+    repair: a run's store (True) sets an unreadable database aside and starts afresh (``recovered``
+    then holds a one-line note); a reader's (False) raises :class:`StoreDamaged` and changes nothing.
     """
 
-    def __init__(self, folder: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike, *, repair: bool = True) -> None:
         self.folder = Path(folder)
-        (self.folder / "arrays").mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "store.sqlite"
         self.recovered: str | None = None
-        for stale in (self.folder / "arrays").glob(".*.tmp.npz"):  # left by a run killed mid-write
-            stale.unlink(missing_ok=True)
+        if repair:
+            (self.folder / "arrays").mkdir(parents=True, exist_ok=True)
+            for pattern in (".*.tmp", ".*.tmp.npz"):  # left by a run killed mid-write (new, old names)
+                for stale in (self.folder / "arrays").glob(pattern):
+                    stale.unlink(missing_ok=True)
         try:
             self.db = self._open()
         except sqlite3.DatabaseError as exc:
+            if not repair:
+                raise StoreDamaged(self.path, str(exc)) from None
             self.recovered = self._set_aside(exc)
             self.db = self._open()
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60)
         try:
-            db.execute(SCHEMA)
-            db.commit()
             # a truncated or overwritten file may still open; quick_check reads every page once
             verdict = db.execute("PRAGMA quick_check").fetchone()
             if not verdict or verdict[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {verdict[0] if verdict else 'no answer'}")
+            db.executescript(SCHEMA)
             db.execute("SELECT COUNT(*) FROM points").fetchone()
         except sqlite3.DatabaseError:
             db.close()
@@ -147,33 +179,23 @@ class Store:
         result: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
-        """Record a finished (``result``) or failed (``error``) point; arrays first, then the row."""
+        """Record a finished (``result``) or failed (``error``) point; arrays first, then the row and
+        the file's hash in one transaction."""
         scalars, arrays = split_results(result or {})
-        rel = None
-        if arrays:
-            rel = f"arrays/{key}.npz"
-            tmp = self.folder / f"arrays/.{key}.tmp.npz"
-            with open(tmp, "wb") as fh:
+        rel = f"arrays/{key}.npz" if arrays else None
+        digest = None
+        if rel is not None:
+            with atomic_file(self.folder / rel, "wb") as fh:
                 np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub misreads **kw
-                fh.flush()
-                os.fsync(fh.fileno())  # on disk before the rename makes it visible
-            os.replace(tmp, self.folder / rel)
+            digest = sha256_file(self.folder / rel)
+        row = (key, experiment, json.dumps(config, sort_keys=True), seed, "failed" if error else "done")
         with self.db:
             self.db.execute(
                 "INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    experiment,
-                    json.dumps(config, sort_keys=True),
-                    seed,
-                    "failed" if error else "done",
-                    seconds,
-                    json.dumps(scalars),
-                    rel,
-                    error,
-                    time.time(),
-                ),
+                (*row, seconds, json.dumps(scalars), rel, error, time.time()),
             )
+            if rel is not None:
+                self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (rel, key, digest))
 
     def rows(self, keys: list[str] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts (config and scalars decoded), in the order of ``keys`` when given."""
@@ -188,7 +210,7 @@ class Store:
                 "seed": seed,
                 "status": status,
                 "seconds": seconds,
-                "scalars": {k: _unjson(v) for k, v in json.loads(scalars or "{}").items()},
+                "scalars": {k: unjson_number(v) for k, v in json.loads(scalars or "{}").items()},
                 "arrays": arrays,
                 "error": error,
                 "finished_at": finished,
@@ -204,16 +226,41 @@ class Store:
         with np.load(self.folder / row["arrays"]) as z:
             return {k: z[k] for k in z.files}
 
-    def arrays_ok(self, row: dict[str, Any]) -> bool:
-        """Whether the arrays file of ``row`` exists and is a readable zip (its directory and CRCs)."""
-        if not row["arrays"]:
-            return True
-        try:
-            with zipfile.ZipFile(self.folder / row["arrays"]) as z:
-                return z.testzip() is None and bool(z.namelist())
-        except (OSError, zipfile.BadZipFile, ValueError, EOFError):
-            return False
+    def _hashes(self) -> dict[str, tuple[str, str]]:
+        return {p: (k, h) for p, k, h in self.db.execute("SELECT path, key, sha256 FROM files")}
+
+    def check_file(self, row: dict[str, Any], recorded: tuple[str, str] | None) -> str | None:
+        """Why the arrays file of a finished ``row`` cannot be trusted (None if it can)."""
+        rel = row["arrays"]
+        path = self.folder / rel
+        if not path.is_file():
+            return "missing"
+        if recorded is None:  # written before hashes were recorded: trust a readable zip, record it
+            if not _zip_ok(path):
+                return "damaged"
+            with self.db:
+                self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (rel, row["key"], sha256_file(path)))
+            return None
+        key, digest = recorded
+        if key != row["key"]:
+            return "recorded for another point"
+        return None if sha256_file(path) == digest else "changed (damaged, overwritten or swapped)"
+
+    def verify(self, keys: list[str] | None = None) -> list[BadFile]:
+        """The finished points (among ``keys``) whose arrays file is missing, damaged or swapped."""
+        recorded = self._hashes()
+        bad = []
+        for r in self.rows(keys):
+            if r["status"] == "done" and r["arrays"]:
+                why = self.check_file(r, recorded.get(r["arrays"]))
+                if why is not None:
+                    bad.append(BadFile(r["key"], r["arrays"], why))
+        return bad
 
     def damaged(self, keys: list[str] | None = None) -> list[str]:
-        """Keys of finished points (among ``keys``) whose arrays file is missing or unreadable."""
-        return [r["key"] for r in self.rows(keys) if r["status"] == "done" and not self.arrays_ok(r)]
+        """Keys of finished points (among ``keys``) whose arrays file cannot be trusted."""
+        return [b.key for b in self.verify(keys)]
+
+    def arrays_ok(self, row: dict[str, Any]) -> bool:
+        """Whether the arrays file of ``row`` exists and matches its recorded hash."""
+        return not row["arrays"] or self.check_file(row, self._hashes().get(row["arrays"])) is None
