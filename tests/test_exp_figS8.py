@@ -12,7 +12,8 @@ from torch import nn
 
 from spinglass_icl.experiments import registry, trained_models
 from spinglass_icl.experiments.catalog import figS8
-from spinglass_icl.models import Architecture, Budget, StackedModel, names, normal, register, unregister
+from spinglass_icl.models import Architecture, StackedModel, names, normal, register, unregister
+from spinglass_icl.training import Budget
 from spinglass_icl.validation import InputError
 
 LINEAR = ("sla", "fla", "mhla")
@@ -96,7 +97,7 @@ def test_points_one_per_model_and_every_repeat_once():
     assert seeds[(10, 0, "fla")] != seeds[(10, 1, "fla")] != seeds[(20, 1, "fla")]
     as_list = figS8.points({**params, "models": ["amp", "fla"]})  # the CLI parses a,b into a list
     assert [p["model"] for p in as_list[:2]] == ["amp", "fla"] and len(as_list) == 20 * 2 * 2
-    odd = figS8.points({**params, "repeats": 7, "batch_repeats": 3, "models": "amp"})
+    odd = figS8.points({**params, "repeats": 7, "chunk": 3, "models": "amp"})
     assert [p["repeats"] for p in odd if p["N"] == 10] == [3, 3, 1]
 
 
@@ -287,9 +288,9 @@ def test_linear_attention_trains_on_prompt_statistics(monkeypatch):
     seen: dict = {}
     real_fit, real_mse = figS8.fit, figS8.mse
 
-    def fit(model, X, y, **kw):
+    def fit(model, X, y, *args, **kw):
         seen[model.name] = X
-        return real_fit(model, X, y, **kw)
+        return real_fit(model, X, y, *args, **kw)
 
     def mse(model, X, y, **kw):
         seen[model.name + "_test"] = X

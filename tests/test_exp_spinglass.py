@@ -96,7 +96,7 @@ def test_fig1_h1_diagonal_carries_the_signal():
 
 def test_fig1_paper_builder_changes_J_not_h1():
     (c,), _, _ = _run("fig1", {"draws": 30, "chunk": 30})
-    (p,), _, _ = _run("fig1", {"draws": 30, "chunk": 30, "builder": "paper"})
+    (p,), _, _ = _run("fig1", {"draws": 30, "chunk": 30, "convention": "paper"})
     assert p["mean_h1_diag"] == pytest.approx(c["mean_h1_diag"], rel=0.1)
 
 

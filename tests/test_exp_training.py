@@ -155,7 +155,7 @@ def test_figS4_finite_and_amp_matches_adam():
 def test_figS4_paper_cholesky_option():
     records, _ = run_points(
         "figS4",
-        {"c": [0.5], "repeats": 1, "chunk": 1, "P": 1500, "P_test": 200, "epochs": 200, "cholesky": "paper", "N": 30},
+        {"c": [0.5], "repeats": 1, "chunk": 1, "P": 1500, "P_test": 200, "epochs": 200, "convention": "paper", "N": 30},
     )
     assert np.isfinite(records[0]["adam_mean"])
 

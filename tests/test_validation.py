@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from conftest import make_features, make_spinglass, stack
 from spinglass_icl import validation as V
+from spinglass_icl.experiments import params as P
 from spinglass_icl.prompts import Features, PromptSpec, sample_features, sample_prompts
 from spinglass_icl.solvers.amp import amp
 from spinglass_icl.solvers.exact import solve_cg, solve_exact
@@ -235,7 +236,7 @@ def test_generator_passes_a_generator_through():
     ],
 )
 def test_experiment_param_parses_and_converts(name, raw, quick, full, expected):
-    out = V.experiment_param(name, raw, quick, full)
+    out = P.parse(name, raw, quick, full)
     assert out == expected and type(out) is type(expected)
     if isinstance(out, list):
         assert [type(x) for x in out] == [type(x) for x in expected]
@@ -259,7 +260,7 @@ def test_experiment_param_parses_and_converts(name, raw, quick, full, expected):
         ("lr", "-0.1", 0.01, 0.01, "> 0"),
         ("sa_lr", "-1", 0, 0.01, ">= 0"),
         ("damping", "1", 0.9, 0.9, "< 1"),
-        ("c", "0.3,1", [0.2], [0.1], "< 1"),
+        ("frac", "0.3,1.5", [0.2], [0.1], "<= 1"),
         ("D", "3,4", 10, 20, "one value expected"),
         ("D", True, 10, 20, "not a number"),
         ("models", "a,,b", ["merged"], ["merged"], "empty value"),
@@ -268,7 +269,7 @@ def test_experiment_param_parses_and_converts(name, raw, quick, full, expected):
     ],
 )
 def test_experiment_param_refuses_with_key_value_and_what_is_allowed(name, raw, quick, full, match):
-    msg = raises_one_line(V.experiment_param, name, raw, quick, full, experiment="figX", match=match)
+    msg = raises_one_line(P.parse, name, raw, quick, full, experiment="figX", match=match)
     assert msg.startswith(f"figX {name}=") and "takes" in msg
 
 
@@ -279,7 +280,7 @@ def test_declared_rules_accept_every_default_of_the_catalog():
         exp = registry.get(exp_id)
         for key in exp.quick:
             for value in (exp.quick[key], exp.full[key]):
-                V.experiment_param(key, value, exp.quick[key], exp.full[key], experiment=exp_id)
+                P.parse(key, value, exp.quick[key], exp.full[key], experiment=exp_id, own=exp.rules)
 
 
 def test_out_folder(tmp_path):

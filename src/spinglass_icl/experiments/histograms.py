@@ -26,6 +26,9 @@ from . import stats
 from .draws import draw_repeats
 
 QUANTITIES = ("h1", "h2", "J1", "J2", "J3")
+# fig1's quantities: the diagonal and off-diagonal entries of h1 apart, and every block of h and J
+BLOCK_VALUES = ("h1_diag", "h1_off", "h2", "J1", "J2", "J3")
+_DRAW_BATCH = 250  # draws per SpinGlass batch: bounds memory at ~R·K² doubles
 
 
 def block_entries(h: np.ndarray, J: np.ndarray, D: int) -> dict[str, np.ndarray]:
@@ -83,3 +86,24 @@ def draw_counts(
             out[i], entries[i] = out[i] + o, n.max()
         hists.append(np.stack(per, axis=1))
     return np.concatenate(hists), out, entries
+
+
+def draw_block_values(
+    spec: PromptSpec, P: int, lambda0: float, convention: str, draws: int, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], SpinGlass]:
+    """``draws`` independent draws (batched) of the block entries of h and J (SPEC §3) at the sizes
+    of ``spec``, P, λ0 and the builder ``convention`` (fig1), each pooled
+    into one flat array: h1 diagonal and off-diagonal, h2, J1, J2, J3 (off-diagonal, each pair once,
+    zero modes out); also the first batch's SpinGlass (for the example images)."""
+    parts: dict[str, list[np.ndarray]] = {q: [] for q in BLOCK_VALUES}
+    first = None
+    for start in range(0, draws, _DRAW_BATCH):
+        f = draw_repeats(spec, P, min(_DRAW_BATCH, draws - start), rng)
+        sg = SpinGlass(f, lambda0, paper_builder=convention == "paper")
+        b = sg.blocks()
+        b.update(h1_diag=np.diagonal(b["h1"], axis1=-2, axis2=-1), h1_off=b["h1"][..., ~np.eye(sg.D, dtype=bool)])
+        for q in BLOCK_VALUES:
+            parts[q].append(b[q].ravel())
+        first = sg if first is None else first
+    assert first is not None  # draws >= 1
+    return {q: np.concatenate(v) for q, v in parts.items()}, first

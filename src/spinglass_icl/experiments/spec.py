@@ -13,7 +13,10 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .params import Rule
 
 Point = dict[str, Any]
 Record = dict[str, Any]  # a point's parameters merged with its results (arrays as numpy)
@@ -33,8 +36,11 @@ class Experiment:
     seed_params: the point parameters its seed is derived from (None: all of them).  Points that
       agree on these draw the same data -- e.g. figS8's one point per model, whose models must see
       the same prompts -- while their keys (which hash every parameter) stay distinct.
-    seed_aliases: {new name: old name} of point parameters renamed after results were published;
-      the seed hashes the old name, so a renamed parameter draws the same data as before.
+    renamed: {new name: old name} of point parameters renamed after results were published; the
+      seed hashes the old name, so a renamed parameter draws the same data as before (the key, which
+      names the stored files, hashes today's names).
+    rules: the ranges and meanings (:class:`~.params.Rule`) of the parameters that are this
+      experiment's own; names shared across the catalog are declared once in :data:`.params.SHARED`.
     threads: torch intra-op threads ``compute`` runs with (None: the runner's default); the runner
       sets them around each point (``_threads.torch_threads``), experiments never do it themselves.
     """
@@ -49,7 +55,8 @@ class Experiment:
     plot: Callable[[list[Record], dict[str, Any]], Any]
     summary: Callable[[list[Record], dict[str, Any]], dict[str, Any]] | None = None
     seed_params: tuple[str, ...] | None = None
-    seed_aliases: Mapping[str, str] | None = None
+    renamed: Mapping[str, str] | None = None
+    rules: Mapping[str, Rule] | None = None
     threads: int | None = None
     # optional stricter checks of the merged parameters (params -> None, raising InputError), run by
     # the runner before any point, after the generic type/range checks of validation.experiment_param
@@ -82,9 +89,15 @@ class Experiment:
         """The seed of ``point`` in a run seeded ``run_seed`` (:func:`point_seed` of its seed_params)."""
         keys = self.seed_params
         pt = point if keys is None else {k: point[k] for k in keys}
-        if self.seed_aliases:
-            pt = {self.seed_aliases.get(k, k): v for k, v in pt.items()}
-        return point_seed(run_seed, pt)
+        return point_seed(run_seed, self.stored(pt))
+
+    def stored(self, point: Point) -> Point:
+        """``point`` under the parameter names it was published with (see ``renamed``)."""
+        return {self.renamed.get(k, k): v for k, v in point.items()} if self.renamed else dict(point)
+
+    def key(self, point: Point, seed: int) -> str:
+        """The store key of ``point`` run with ``seed`` (:func:`point_key`)."""
+        return point_key(self.id, point, seed)
 
 
 def point_key(experiment_id: str, point: Point, seed: int) -> str:

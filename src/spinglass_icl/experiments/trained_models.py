@@ -2,9 +2,9 @@
 training, and the per-repeat table behind the figure.
 
 Every architecture registered with ``in_figure=True`` gets the figS8 parameters ``<name>_<field>``
-for each :class:`~spinglass_icl.models.Budget` field (lr, epochs, batch_size, schedule, warmup,
+for each :class:`~spinglass_icl.training.Budget` field (lr, epochs, batch_size, schedule, warmup,
 weight_decay) and each of its model options (e.g. ``tf_d_model``), with its declared quick/full
-defaults.  :class:`RegistryParams` computes them when read, so an architecture registered after
+defaults.  :func:`registry_params` computes them when read, so an architecture registered after
 import (a test's toy model) is part of figS8 at once.
 """
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ import numpy as np
 import torch
 
 from .. import validation as V
-from ..models import Architecture, Budget, PromptStats, architectures, get, names
+from ..models import Architecture, PromptStats, architectures, get, names
 from ..prompts import Features, PromptSpec, features_from_prompts, sample_prompts
+from ..training import Budget, recipe
 from .draws import stack_features
+from .params import Rule, named_rule
 
 BUDGET_FIELDS = tuple(f.name for f in dataclasses.fields(Budget))
 STUCK = 0.8  # a repeat is "stuck" on the plateau when its test error >= STUCK × that of ŷ = 0
@@ -30,32 +33,39 @@ STUCK = 0.8  # a repeat is "stuck" on the plateau when its test error >= STUCK �
 
 def arch_params(arch: Architecture, size: str) -> dict[str, Any]:
     """The figS8 parameters of one architecture at ``size``: its budget fields and model options."""
-    b = arch.budget(size)
+    b = recipe(arch, size)
     own = {f"{arch.name}_{k}": getattr(b, k) for k in BUDGET_FIELDS}
     return {**own, **{f"{arch.name}_{k}": v for k, v in arch.options(size).items()}}
 
 
-class RegistryParams(Mapping):
-    """``base`` plus, for every architecture in the figure, :func:`arch_params`; ``models`` lists
-    AMP and all of them.  Read live from the registry."""
+class Live(Mapping[str, Any]):
+    """A mapping computed when read (``build()``), so that an architecture registered after import (a
+    test's toy model, a plugin) is part of the experiments that iterate the registry at once."""
 
-    def __init__(self, base: Mapping[str, Any], size: str):
-        self.base, self.size = dict(base), size
-
-    def _all(self) -> dict[str, Any]:
-        out = {**self.base, "models": ",".join(model_names())}
-        for arch in architectures(in_figure=True):
-            out.update(arch_params(arch, self.size))
-        return out
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self.build = build
 
     def __getitem__(self, key: str) -> Any:
-        return self._all()[key]
+        return self.build()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
+        return iter(self.build())
 
     def __len__(self) -> int:
-        return len(self._all())
+        return len(self.build())
+
+
+def registry_params(base: Mapping[str, Any], size: str) -> Live:
+    """``base`` plus, for every architecture in the figure, :func:`arch_params`; ``models`` lists AMP and
+    all of them.  Read live from the registry."""
+
+    def build() -> dict[str, Any]:
+        out = {**base, "models": ",".join(model_names())}
+        for arch in architectures(in_figure=True):
+            out.update(arch_params(arch, size))
+        return out
+
+    return Live(build)
 
 
 BUDGET_DOCS = {
@@ -73,14 +83,24 @@ BUDGET_DOCS = {
 OPTIONAL_FIELDS = {"curriculum_epochs": ("curriculum_epochs", "curriculum_frac"), "val_prompts": ("val_prompts",)}
 
 
-def parameter_docs() -> dict[str, str]:
-    """One line per generated parameter (for ``spinglass-icl params figS8``)."""
-    out = {}
-    for arch in architectures(in_figure=True):
-        out.update({f"{arch.name}_{k}": f"{arch.label}: {d}" for k, d in BUDGET_DOCS.items()})
-        for k in {**arch.quick_options, **arch.full_options}:
-            out[f"{arch.name}_{k}"] = f"{arch.label}: model option {k} (0 = the class default)"
-    return out
+# ranges of the budget fields that no shared rule covers (0 means "off" or "the default" for each)
+_BUDGET_RULES = {"batch_size": Rule(low=0), "warmup": Rule(low=0), "val_prompts": Rule(low=0), "schedule": Rule()}
+
+
+def parameter_rules(own: Mapping[str, Rule]) -> Live:
+    """``own`` plus the rule and meaning of every generated parameter ``<model>_<field>`` (live)."""
+
+    def build() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for arch in architectures(in_figure=True):
+            for k, doc in BUDGET_DOCS.items():
+                base = _BUDGET_RULES.get(k) or named_rule(k) or Rule()
+                out[f"{arch.name}_{k}"] = replace(base, doc=f"{arch.label}: {doc}")
+            for k in {**arch.quick_options, **arch.full_options}:
+                out[f"{arch.name}_{k}"] = Rule(low=0, doc=f"{arch.label}: model option {k} (0 = the class default)")
+        return {**out, **own}
+
+    return Live(build)
 
 
 def model_names() -> tuple[str, ...]:

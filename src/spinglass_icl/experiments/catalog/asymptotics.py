@@ -21,6 +21,7 @@ import numpy as np
 from ...prompts import PromptSpec
 from ...theory import finite_sizes, icl_error_asymptotic, icl_error_theory
 from .. import panels
+from ..params import Rule, described
 from ..points import grid, pick, zipped
 from ..records import column, fit_inverse_D, groups, nan_mean_std, nan_sem
 from ..reference import minnorm_population_errors
@@ -32,15 +33,19 @@ CASES += [(0.5, 2.0, 0.25, 0.0), (4.0, 2.0, 0.25, 0.0), (0.5, 1.0, 0.0, 2.0), (2
 FULL: dict[str, Any] = {k: [float(c[i]) for c in CASES] for i, k in enumerate(("tau", "alpha", "rho", "kappa"))}
 FULL.update(D=[10, 20, 40, 60, 80, 120, 160], repeats=[32, 16, 8, 4, 3, 2, 2], cg_from_D=20, cg_tol=1e-8)
 QUICK = {**FULL, "D": [10, 20, 40, 60], "repeats": [16, 8, 4, 2]}
-PARAMETER_DOCS = {
-    "tau": "τ = P/(D(D+1)) of each case (zipped with alpha, rho, kappa)",
-    "alpha": "α = N/D of each case",
-    "rho": "label-noise variance ρ = σ² of each case",
-    "kappa": "distinct tasks per token dimension κ = K/D of each case (0: a fresh task per prompt, κ = ∞)",
-    "D": "token dimensions (zipped with repeats)",
-    "repeats": "training sets per D",
-    "cg_from_D": "matrix-free CG from this D on (lstsq below)",
-    "cg_tol": "relative residual at which CG stops",
+RULES = {
+    "tau": described("tau", "τ = P/(D(D+1)) of each case (zipped with alpha, rho, kappa)"),
+    "alpha": described("alpha", "α = N/D of each case"),
+    "rho": Rule(real=True, low=0, doc="label-noise variance ρ = σ² of each case"),
+    "kappa": Rule(
+        real=True,
+        low=0,
+        doc="distinct tasks per token dimension κ = K/D of each case (0: κ = ∞, a fresh task per prompt)",
+    ),
+    "D": described("D", "token dimensions (zipped with repeats)"),
+    "repeats": described("repeats", "training sets per D"),
+    "cg_from_D": Rule(low=1, doc="matrix-free CG from this D on (lstsq below)"),
+    "cg_tol": described("tol", "relative residual at which CG stops"),
 }
 
 
@@ -148,4 +153,5 @@ EXPERIMENT = Experiment(
     plot=plot,
     summary=summary,
     check=check,
+    rules=RULES,
 )

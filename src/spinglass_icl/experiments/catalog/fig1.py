@@ -7,7 +7,7 @@ off-diagonal entries of the D×D block), h2, J1, J2, J3 pooled over many draws, 
 
 Points are chunks of draws storing histograms on fixed bins (from a pilot of ``pilot_draws`` draws
 with a constant seed, ±``range_sigmas`` pilot stds), raw moments and (chunk 0) one example draw.
-``builder="paper"``: the authors' feature map (``feature_matrix(convention="paper")``, D×D block
+``convention="paper"``: the authors' feature map (``feature_matrix(convention="paper")``, D×D block
 transposed, /N) changes which spins of 𝒟 couple most strongly; the histograms only by (N+1)/N.
 """
 
@@ -23,40 +23,25 @@ from ...prompts import PromptSpec
 from ...spinglass import SpinGlass
 from ...validation import choice, positive_int
 from .. import panels, stats
-from ..draws import draw_repeats, generators
+from ..draws import generators
+from ..histograms import BLOCK_VALUES, draw_block_values
+from ..params import CONVENTIONS, Rule
 from ..spec import Experiment
 
-QUANTITIES = ("h1_diag", "h1_off", "h2", "J1", "J2", "J3")
 PANELS = ("h1", "h2", "J1", "J2", "J3")  # h1 panel pools diag + off-diag
-BUILDERS = ("correct", "paper")
 PILOT_SEED = 20240802  # constant: the bins must not depend on the run seed or the chunk
-_DRAW_BATCH = 250  # draws per SpinGlass batch: bounds memory at ~R·K² doubles
-FULL = dict(P=1000, D=5, N=100, lambda0=0.0, draws=100_000, chunk=1000, builder="correct", bins=120)
+FULL = dict(P=1000, D=5, N=100, lambda0=0.0, draws=100_000, chunk=1000, convention="correct", bins=120)
 FULL.update(range_sigmas=8.0, pilot_draws=20)
 
 
-def draw_block_values(p: Mapping[str, Any], draws: int, rng: np.random.Generator) -> tuple[dict[str, Any], SpinGlass]:
-    """``draws`` independent draws (batched) of the block entries of h and J (SPEC §3) at the sizes
-    D, N, P, λ0 and ``builder`` of ``p``, each pooled
-    into one flat array: h1 diagonal and off-diagonal, h2, J1, J2, J3 (off-diagonal, each pair once,
-    zero modes out); also the first batch's SpinGlass (for the example images)."""
-    parts: dict[str, list[np.ndarray]] = {q: [] for q in QUANTITIES}
-    first = None
-    for start in range(0, draws, _DRAW_BATCH):
-        f = draw_repeats(PromptSpec(D=p["D"], N=p["N"]), p["P"], min(_DRAW_BATCH, draws - start), rng)
-        sg = SpinGlass(f, p["lambda0"], paper_builder=p["builder"] == "paper")
-        b = sg.blocks()
-        b.update(h1_diag=np.diagonal(b["h1"], axis1=-2, axis2=-1), h1_off=b["h1"][..., ~np.eye(sg.D, dtype=bool)])
-        for q in QUANTITIES:
-            parts[q].append(b[q].ravel())
-        first = sg if first is None else first
-    assert first is not None  # draws >= 1
-    return {q: np.concatenate(v) for q, v in parts.items()}, first
+def block_values(p: Mapping[str, Any], draws: int, rng: np.random.Generator) -> tuple[dict[str, Any], SpinGlass]:
+    """:func:`..histograms.draw_block_values` at the sizes, λ0 and convention of ``p``."""
+    return draw_block_values(PromptSpec(D=p["D"], N=p["N"]), p["P"], p["lambda0"], p["convention"], draws, rng)
 
 
 def bin_edges(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Fixed bins of every quantity for these parameters (deterministic pilot, see module doc)."""
-    vals, _ = draw_block_values(params, params["pilot_draws"], np.random.default_rng(PILOT_SEED))
+    vals, _ = block_values(params, params["pilot_draws"], np.random.default_rng(PILOT_SEED))
     k, bins = float(params["range_sigmas"]), int(params["bins"])
     lims = {q: (v.mean() - k * v.std(), v.mean() + k * v.std()) for q, v in vals.items()}
     joint = (min(lims["h1_diag"][0], lims["h1_off"][0]), max(lims["h1_diag"][1], lims["h1_off"][1]))
@@ -65,9 +50,9 @@ def bin_edges(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 
 def points(params: dict) -> list[dict[str, Any]]:
-    choice("builder", params["builder"], BUILDERS)
+    choice("convention", params["convention"], CONVENTIONS)
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
-    base = {k: params[k] for k in ("P", "D", "N", "lambda0", "builder", "bins", "range_sigmas", "pilot_draws")}
+    base = {k: params[k] for k in ("P", "D", "N", "lambda0", "convention", "bins", "range_sigmas", "pilot_draws")}
     return [dict(base, chunk=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
 
 
@@ -75,8 +60,8 @@ def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[st
     """Histograms (fixed bins), pooled moments and outside counts of one chunk of draws."""
     rng, _ = generators(seed)
     edges = bin_edges(point)
-    vals, first = draw_block_values(point, point["draws"], rng)
-    out = {k: v for q in QUANTITIES for k, v in stats.histogram_record(q, vals[q], edges[q]).items()}
+    vals, first = block_values(point, point["draws"], rng)
+    out = {k: v for q in BLOCK_VALUES for k, v in stats.histogram_record(q, vals[q], edges[q]).items()}
     if point["chunk"] == 0:
         out.update(h_example=first.h[0].reshape(first.D + 1, first.D + 1), J_example=first.J[0])
     return out
@@ -84,7 +69,7 @@ def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[st
 
 def pooled(records: list[dict]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every quantity's histogram pooled over the chunks (h1 = diagonal + off-diagonal), and its fits."""
-    pool = stats.pool_histograms(records, QUANTITIES, merge={"h1": ("h1_diag", "h1_off")})
+    pool = stats.pool_histograms(records, BLOCK_VALUES, merge={"h1": ("h1_diag", "h1_off")})
     return pool, stats.fit_pooled(pool, PANELS + ("h1_diag", "h1_off"))
 
 
@@ -118,7 +103,7 @@ def plot(records: list[dict], params: dict):
         panels.legend(a)
     ax[1, 3].axis("off")
     lines = [f"P={params['P']}, D={D}, N={params['N']}, λ0={params['lambda0']}"]
-    lines += [f"builder={params['builder']}, {sum(int(r['draws']) for r in records)} draws"]
+    lines += [f"convention={params['convention']}, {sum(int(r['draws']) for r in records)} draws"]
     lines += [f"{q}: N({fit[q]['mean']:.3g}, {fit[q]['std']:.3g}²)" for q in PANELS + ("h1_diag", "h1_off")]
     w, mu = (", ".join(f"{x:.3f}" for x in fit["h1"][k]) for k in ("mix_w", "mix_mean"))
     lines.append(f"h1 mixture: w={w} μ={mu}")
@@ -131,11 +116,20 @@ def plot(records: list[dict], params: dict):
 def summary(records: list[dict], params: dict) -> dict[str, Any]:
     pool, fit = pooled(records)
     out: dict[str, Any] = {"draws": sum(int(r["draws"]) for r in records)}
-    for q in QUANTITIES:
+    for q in BLOCK_VALUES:
         out[f"{q}_mean"], out[f"{q}_std"] = round(fit[q]["mean"], 5), round(fit[q]["std"], 5)
         out[f"{q}_outside_fraction"] = float(pool[q]["outside"] / max(pool[q]["moments"][0], 1))
     out["h1_mixture_weights"] = [round(float(w), 4) for w in fit["h1"]["mix_w"]]
     return {**out, "h1_mixture_means": [round(float(m), 4) for m in fit["h1"]["mix_mean"]]}
+
+
+RULES = {
+    "convention": Rule(
+        doc="coupling builder: correct (the model's feature map) or paper (the authors' builder: D×D block transposed, divided by N)"
+    ),
+    "pilot_draws": Rule(low=1, doc="draws of a pilot run that fix the histogram ranges"),
+    "range_sigmas": Rule(real=True, low=0, low_open=True, doc="histogram range in standard deviations"),
+}
 
 
 EXPERIMENT = Experiment(
@@ -147,4 +141,6 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
+    rules=RULES,
+    renamed={"convention": "builder"},
 )

@@ -24,6 +24,7 @@ from ...spinglass import SpinGlass
 from ...training import GramData, adam_gram
 from .. import panels
 from ..draws import draw_repeats, generators
+from ..params import Rule
 from ..points import grid, pick
 from ..reference import population_rows
 from ..spec import Experiment
@@ -130,6 +131,12 @@ def summary(records: list[dict], params: dict) -> dict:
     return out
 
 
+RULES = {
+    "train_P": Rule(low=1, doc="training-set sizes P of the Adam panels"),
+    "amp_P": Rule(low=1, doc="P of the AMP mean/variance images"),
+}
+
+
 EXPERIMENT = Experiment(
     id="fig2",
     title="Fig. 2: Adam training for P=10 vs P=1000, learned W, and the AMP mean/variance at P=5000",
@@ -139,4 +146,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
+    rules=RULES,
 )

@@ -9,7 +9,7 @@ with α ∈ [−L, L] (L = ``plane_extent``) and γ scaled to the same energy ri
 P; ``flat_fraction``/``valley_fraction``: fraction of the plane/soft axis within ``eps`` of E(m*);
 (3) the Hessian spectrum.  At P < D(D+1) the softest curvature is λ0 (a flat valley).
 
-``energy="paper"``: the authors' fig3 energy, which counts J's diagonal twice (``SpinGlass.energy``
+``convention="paper"``: the authors' fig3 energy, which counts J's diagonal twice (``SpinGlass.energy``
 and ``SpinGlass.hessian`` with ``convention="paper"``); m*, directions and energies are then its own.
 """
 
@@ -27,23 +27,22 @@ from ...spinglass import SpinGlass
 from ...validation import choice, positive, positive_int
 from .. import panels, stats
 from ..draws import generators
+from ..params import CONVENTIONS, Rule
 from ..points import pick
 from ..reference import landscape_directions
 from ..spec import Experiment
 
-ENERGIES = ("correct", "paper")
-
 
 def points(params: dict) -> list[dict[str, Any]]:
-    choice("energy", params["energy"], ENERGIES)
+    choice("convention", params["convention"], CONVENTIONS)
     choice("embedding", params["embedding"], ("tsne", "pca"))
-    keys = "D N lambda0 samples grid plane_grid plane_extent plane_rise eps energy embedding perplexity smoothing"
+    keys = "D N lambda0 samples grid plane_grid plane_extent plane_rise eps convention embedding perplexity smoothing"
     return [dict(pick(params, keys.split()), P=positive_int("P", P)) for P in np.atleast_1d(params["P"])]
 
 
 def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[str, Any]:
     rng, _ = generators(seed)
-    D, P, energy = point["D"], point["P"], point["energy"]
+    D, P, energy = point["D"], point["P"], point["convention"]
     sg = SpinGlass(sample_features(PromptSpec(D=D, N=point["N"]), P, rng), point["lambda0"])
     # -- view 1: random W, 2-D embedding, RBF surface
     W = rng.standard_normal((positive_int("samples", point["samples"]), n_spins(D)))
@@ -111,7 +110,7 @@ def plot(records: list[dict], params: dict) -> Figure:
         panels.legend(ax)
     panels.letters([a for a in fig.axes if a.get_label() != "<colorbar>"])
     fig.suptitle(
-        f"fig3: energy landscape, D={params['D']}, N={params['N']}, λ0={params['lambda0']}, energy={params['energy']}"
+        f"fig3: energy landscape, D={params['D']}, N={params['N']}, λ0={params['lambda0']}, convention={params['convention']}"
     )
     return panels.finish(fig)
 
@@ -127,8 +126,22 @@ def summary(records: list[dict], params: dict) -> dict[str, Any]:
     }
 
 
-_COMMON = dict(D=10, N=50, lambda0=0.01, P=[10, 1000], plane_extent=3.0, plane_rise=1.0, eps=0.05, energy="correct")
+_COMMON = dict(D=10, N=50, lambda0=0.01, P=[10, 1000], plane_extent=3.0, plane_rise=1.0, eps=0.05, convention="correct")
 _COMMON.update(embedding="tsne", perplexity=30.0, smoothing=1.0)
+
+RULES = {
+    "convention": Rule(doc="energy: correct, or paper (the authors' fig3 energy, which counts J's diagonal twice)"),
+    "samples": Rule(low=1, doc="random W ~ N(0, 1) whose energies are embedded"),
+    "grid": Rule(low=1, doc="interpolation mesh points per side"),
+    "plane_grid": Rule(low=1, doc="mesh points per side of the energy plane through m*"),
+    "plane_extent": Rule(real=True, low=0, low_open=True, doc="half-width L of the energy plane along the soft axis"),
+    "plane_rise": Rule(real=True, low=0, low_open=True, doc="energy rise that scales the plane's stiff axis"),
+    "smoothing": Rule(real=True, low=0, doc="RBF interpolation smoothing"),
+    "embedding": Rule(doc="2-D embedding of the random W's: tsne (scikit-learn) or pca"),
+    "perplexity": Rule(real=True, low=0, low_open=True, doc="t-SNE perplexity"),
+    "eps": Rule(real=True, low=0, low_open=True, doc="energy threshold above the ground state"),
+}
+
 
 EXPERIMENT = Experiment(
     id="fig3",
@@ -139,4 +152,6 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
+    rules=RULES,
+    renamed={"convention": "energy"},
 )

@@ -39,7 +39,7 @@ FULL = dict(
     damping=0.9,
     steps=100,
     repeats=10,
-    amp_batch=2,
+    chunk=2,
 )
 QUICK = {**FULL, "N": _grid(2, 100, 8), "P": _grid(20, 1000, 8), "repeats": 3}
 
@@ -61,7 +61,7 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     iterations; scalars: mean contrast over the row, converged fraction."""
     rng, _ = generators(seed)
     Ps = sorted(int(P) for P in pt["P"])
-    R, chunk = pt["repeats"], pt["amp_batch"]
+    R, chunk = pt["repeats"], pt["chunk"]
     train = draw_repeats(PromptSpec(D=pt["D"], N=pt["N"]), Ps[-1], R, rng)
     cr = np.full((len(Ps), R), np.nan)
     conv = np.zeros((len(Ps), R), dtype=bool)
@@ -146,4 +146,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
+    renamed={"chunk": "amp_batch"},
 )

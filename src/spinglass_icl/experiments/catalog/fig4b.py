@@ -22,6 +22,7 @@ from ... import validation as V
 from ...prompts import PromptSpec
 from ...theory import icl_error_theory
 from .. import panels
+from ..params import Rule
 from ..points import grid, pick
 from ..records import nan_mean_std
 from ..spec import Experiment
@@ -122,6 +123,13 @@ def summary(records: list[dict], params: dict) -> dict:
     return out
 
 
+RULES = {
+    "pairing": Rule(
+        doc="paired: AMP, exact and Adam share each training set; unpaired: the paper's code, AMP on a set of its own"
+    ),
+}
+
+
 EXPERIMENT = Experiment(
     id="fig4b",
     title="Fig. 4b: test loss vs N -- paper AMP (λ0=0.01) vs merged model trained with Adam (paired)",
@@ -131,4 +139,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
+    rules=RULES,
 )

@@ -21,6 +21,7 @@ from ...spinglass import SpinGlass
 from ...training import GramData, adam_gram
 from .. import panels
 from ..draws import attention_init, draw_repeats, generators
+from ..params import Rule
 from ..points import grid, pick
 from ..records import repeat_stats, select
 from ..reference import population_rows
@@ -136,6 +137,15 @@ def summary(records: list[dict], params: dict) -> dict:
     return out
 
 
+RULES = {
+    "P_over_D2": Rule(real=True, low=0, low_open=True, doc="load P/D² (figS1's axis; the peak is at D(D+1)/D²)"),
+    "curve_P": Rule(low=1, doc="P of the train/test-curve panels"),
+    "curve_lr": Rule(real=True, low=0, low_open=True, doc="Adam learning rate of each curve_P"),
+    "curve_epochs": Rule(low=1, doc="epochs of the curve panels"),
+    "curve_repeats": Rule(low=1, doc="repeats of the curve panels"),
+}
+
+
 EXPERIMENT = Experiment(
     id="figS1",
     title="Fig. S1: double descent of the test loss in P at P = D(D+1) (merged and separate attention, no wd)",
@@ -145,5 +155,6 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
-    seed_aliases={"P_over_D2": "alpha"},  # published as ``alpha``: same draws under the new name
+    renamed={"P_over_D2": "alpha"},  # published as ``alpha``: same draws under the new name
+    rules=RULES,
 )

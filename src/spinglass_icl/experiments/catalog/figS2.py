@@ -13,7 +13,7 @@ and normalised to p_N.  The divergence (bits) is set by the option ``direction``
 p_ref is the N = N_ref (= 20) histogram of the **same draw index** (one reference set per draw, shared by all
 N; KL = 0 at N = N_ref, N = 21 shows the noise floor).  Mean ± std over draws; x-axis N/D; values outside a
 range are not counted.  Points are chunks of draws, each computing every N for its draws and storing both
-directions (``direction`` re-plots from the store).  ``builder`` as in fig1.
+directions (``direction`` re-plots from the store).  ``convention`` as in fig1.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from ...validation import InputError, choice, positive_int
 from .. import panels, stats
 from ..draws import generators
 from ..histograms import QUANTITIES, draw_counts
+from ..params import CONVENTIONS, Rule
 from ..spec import Experiment, Record
-from .fig1 import BUILDERS
 
 RANGES = {"h1": (-0.2, 0.4), "h2": (-0.3, 0.3), "J1": (-0.1, 0.1), "J2": (-0.3, 0.3), "J3": (-0.5, 0.5)}  # SPEC §5
 DIRECTIONS = {"ref_to_N": "KL($p_{{{ref}}}\\,\\|\\,p_N$)", "N_to_ref": "KL($p_N\\,\\|\\,p_{{{ref}}}$)"}
@@ -44,13 +44,13 @@ def divergence(ref: np.ndarray, counts_N: np.ndarray, direction: str) -> np.ndar
 
 
 def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    choice("builder", params["builder"], BUILDERS)
+    choice("convention", params["convention"], CONVENTIONS)
     choice("direction", params["direction"], tuple(DIRECTIONS))  # not part of a point: both are stored
     Ns = [positive_int("N", n) for n in np.atleast_1d(params["N"])]
     if params["N_ref"] not in Ns:
         raise InputError(f"N_ref={params['N_ref']} must be one of N={Ns}; add it to N or choose another N_ref")
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
-    base = {**{k: params[k] for k in ("P", "D", "N_ref", "builder", "bins")}, "N": Ns}
+    base = {**{k: params[k] for k in ("P", "D", "N_ref", "convention", "bins")}, "N": Ns}
     return [dict(base, chunk=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
 
 
@@ -59,10 +59,10 @@ def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[st
     (len(N), 5, bins), outside counts; scalars: entries per draw and each direction's mean KL at the last N."""
     rng, _ = generators(seed)
     Ns, n, bins = [int(N) for N in point["N"]], int(point["draws"]), int(point["bins"])
-    P, D, builder = point["P"], point["D"], point["builder"]
+    P, D, convention = point["P"], point["D"], point["convention"]
 
     def draw(N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # every N draws from the same stream, in order
-        return draw_counts(PromptSpec(D=D, N=N), P, builder == "paper", n, RANGES, bins, rng)
+        return draw_counts(PromptSpec(D=D, N=N), P, convention == "paper", n, RANGES, bins, rng)
 
     ref, out_ref, entries = draw(point["N_ref"])
     kl = {d: np.zeros((len(Ns), len(QUANTITIES), n)) for d in DIRECTIONS}
@@ -118,7 +118,7 @@ def plot(records: list[Record], params: Mapping[str, Any]):
     panels.letters(ax.ravel())
     fig.suptitle(
         f"figS2: {label} per draw vs N/D (P={params['P']}, D={params['D']}, {agg['draws']} draws, "
-        f"builder={params['builder']})"
+        f"convention={params['convention']})"
     )
     return panels.finish(fig)
 
@@ -134,7 +134,14 @@ def summary(records: list[Record], params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_COMMON = dict(P=1000, D=20, N_ref=20, builder="correct", direction="ref_to_N", bins=100)
+_COMMON = dict(P=1000, D=20, N_ref=20, convention="correct", direction="ref_to_N", bins=100)
+
+RULES = {
+    "convention": Rule(doc="coupling builder: correct or paper, as in fig1"),
+    "N_ref": Rule(low=1, doc="context length of the reference histograms p_ref"),
+    "direction": Rule(doc="ref_to_N: KL(p_ref ‖ p_N), the paper's; N_to_ref: KL(p_N ‖ p_ref)"),
+}
+
 
 EXPERIMENT = Experiment(
     id="figS2",
@@ -145,4 +152,6 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
+    rules=RULES,
+    renamed={"convention": "builder"},
 )

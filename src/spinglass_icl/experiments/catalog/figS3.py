@@ -27,19 +27,21 @@ import numpy as np
 
 from ... import plotting
 from ...metrics import contrast_ratio
+from ...prompts import PromptSpec
 from ...solvers.amp import RawCouplings, amp
 from ...validation import InputError, positive, positive_int
 from .. import panels, stats
 from ..draws import generators
+from ..histograms import BLOCK_VALUES, draw_block_values
+from ..params import Rule
 from ..spec import Experiment
-from .fig1 import QUANTITIES, draw_block_values
 
 
 def fitted_distributions(D: int, N: int, P: int, draws: int, rng: np.random.Generator) -> dict[str, float]:
     """Gaussian (mean, std) of every fig1 block quantity from ``draws`` draws: keys mu_q, sd_q."""
-    vals, _ = draw_block_values(dict(D=D, N=N, P=P, lambda0=0.0, builder="correct"), draws, rng)
+    vals, _ = draw_block_values(PromptSpec(D=D, N=N), P, 0.0, "correct", draws, rng)
     out = {}
-    for q in QUANTITIES:
+    for q in BLOCK_VALUES:
         out[f"mu_{q}"], out[f"sd_{q}"] = stats.mean_std(stats.moments(vals[q]))
     return out
 
@@ -138,6 +140,15 @@ def summary(records: list[dict], params: dict) -> dict[str, Any]:
 
 _COMMON = dict(D=10, fit_D=5, fit_N=100, fit_P=1000, lam=1.0, beta=100.0, damping=0.9, steps=300, tol=1e-6)
 
+RULES = {
+    "fit_D": Rule(low=1, doc="D of the fig1-type draws whose fitted distributions are sampled"),
+    "fit_N": Rule(low=1, doc="N of the fig1-type draws whose fitted distributions are sampled"),
+    "fit_P": Rule(low=1, doc="P of the fig1-type draws whose fitted distributions are sampled"),
+    "fit_draws": Rule(low=1, doc="number of fig1-type draws whose fitted distributions are sampled"),
+    "lam": Rule(real=True, low=0, low_open=True, doc="on-site term λ_i of the synthetic spin glass"),
+}
+
+
 EXPERIMENT = Experiment(
     id="figS3",
     title="the paper's AMP on synthetic couplings drawn from the fitted fig1 distributions",
@@ -147,4 +158,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
+    rules=RULES,
 )

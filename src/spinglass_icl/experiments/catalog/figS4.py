@@ -10,8 +10,8 @@ Finding: the paper's AMP (no Onsager term) converges only for weak correlation (
 N = 200, P = 10⁴); beyond, its variances turn negative and it diverges, with either start.  The
 exact ground state at λ0 = wd/2 tracks Adam at every c.
 
-``cholesky="correct"`` (default) samples covariance L Lᵀ = the intended equicorrelation with the
-direct O(N+D) sampler; ``cholesky="paper"`` reproduces the authors' X·L (covariance LᵀL, which is
+``convention="correct"`` (default) samples covariance L Lᵀ = the intended equicorrelation with the
+direct O(N+D) sampler; ``convention="paper"`` reproduces the authors' X·L (covariance LᵀL, which is
 not equicorrelated) through explicit prompts -- slow at full size, fine at quick size.
 
 No exact population error beside the test errors here (unlike fig4b): ``theory.population_error`` assumes
@@ -25,6 +25,7 @@ import numpy as np
 from ... import plotting
 from ...prompts import PromptSpec
 from .. import panels
+from ..params import Rule
 from ..points import grid, pick
 from ..spec import Experiment
 from ..theory_vs_training import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
@@ -43,20 +44,20 @@ FULL = dict(
     lr=1e-3,
     epochs=5000,
     weight_decay=0.01,
-    cholesky="correct",
+    convention="correct",
     chunk=10,
 )
 QUICK = {**FULL, "c": [0.05, 0.2, 0.5, 0.95], "P_test": 500, "repeats": 4, "chunk": 4}
 
 
 def points(p: dict) -> list[dict]:
-    PromptSpec(D=p["D"], N=p["N"], cholesky=p["cholesky"])  # checks cholesky before any point runs
+    PromptSpec(D=p["D"], N=p["N"], cholesky=p["convention"])  # checks it before any point runs
     return grid({"c": [float(c) for c in p["c"]]}, pick(p, (k for k in FULL if k != "c")))
 
 
 def compute(pt: dict, seed: int, device: str) -> dict:
     """Per repeat (arrays, R) and mean/std: test errors of AMP, Adam, exact at λ0 and at wd/2."""
-    spec = PromptSpec(D=pt["D"], N=pt["N"], correlation=pt["c"], cholesky=pt["cholesky"])
+    spec = PromptSpec(D=pt["D"], N=pt["N"], correlation=pt["c"], cholesky=pt["convention"])
     return theory_vs_training_point(spec, pt, seed, device)
 
 
@@ -68,7 +69,7 @@ def plot(records: list[dict], params: dict):
         xlabel="token correlation c",
         ylabel="test loss (fresh tasks, same c)",
         title=f"correlated tokens (N={params['N']}, P={params['P']}, "
-        f"{'LLᵀ' if params['cholesky'] == 'correct' else 'paper LᵀL'})",
+        f"{'LLᵀ' if params['convention'] == 'correct' else 'paper LᵀL'})",
     )
     panels.legend(a)
     panels.letters([a])
@@ -87,6 +88,14 @@ def summary(records: list[dict], params: dict) -> dict:
     return out
 
 
+RULES = {
+    "c": Rule(real=True, low=0, high=1, high_open=True, doc="token correlation c"),
+    "convention": Rule(
+        doc="correlated-token sampler: correct (covariance L Lᵀ) or paper (the authors' X·L, covariance LᵀL)"
+    ),
+}
+
+
 EXPERIMENT = Experiment(
     id="figS4",
     title="Fig. S4: test loss vs token correlation c -- paper AMP vs Adam (paired), N=200",
@@ -96,4 +105,6 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
+    rules=RULES,
+    renamed={"convention": "cholesky"},
 )

@@ -27,6 +27,7 @@ from ... import plotting
 from ...models import paper_init
 from .. import panels
 from ..draws import generators
+from ..params import Rule
 from ..spec import Experiment
 
 FULL = dict(D=10, N=50, P=10, lr=0.01, epochs=1000, repeats=5000, n_traces=20, bins=60)
@@ -123,6 +124,11 @@ def summary(records: list[dict], params: dict) -> dict:
     return {k: float(f"{float(r[k]):.4g}") for k in keys + ["final_W21_rms"]}
 
 
+RULES = {
+    "n_traces": Rule(low=1, doc="per-epoch traces drawn"),
+}
+
+
 EXPERIMENT = Experiment(
     id="figS6",
     title="Fig. S6: Adam on (w W21/√D + W11) C ≈ I -- distance of (W11, W21) to (I, 0) per epoch",
@@ -133,4 +139,5 @@ EXPERIMENT = Experiment(
     plot=plot,
     summary=summary,
     threads=1,  # (R, 10, 10) tensor ops: threading costs more than it gains
+    rules=RULES,
 )

@@ -26,6 +26,7 @@ from ...spinglass import SpinGlass, flat_fraction_theory, flat_mask
 from ...validation import choice, positive, positive_int
 from .. import panels, stats
 from ..draws import generators
+from ..params import Rule
 from ..records import groups
 from ..spec import Experiment
 
@@ -131,6 +132,13 @@ QUICK.update(P=np.linspace(25, 600, 24).round().astype(int).tolist(), tol=1e-5, 
 FULL = {**QUICK, "spectrum_draws": 100, "chunk": 25, "D": np.linspace(10, 40, 7).round().astype(int).tolist()}
 FULL["P"] = np.linspace(25, 2000, 80).round().astype(int).tolist()
 
+RULES = {
+    "spectrum_P": Rule(low=1, doc="P of the spectrum panels"),
+    "spectrum_D": Rule(low=1, doc="D of the spectrum panels"),
+    "spectrum_draws": Rule(low=1, doc="draws pooled into each spectrum"),
+}
+
+
 EXPERIMENT = Experiment(
     id="figS7",
     title="zero modes of the Hessian SᵀS/P vs P and D: the ground state is unique past P = D(D+1)",
@@ -140,4 +148,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
+    rules=RULES,
 )

@@ -1,6 +1,6 @@
 """Fig. S8: other architectures do the same -- test error vs context length N.
 
-One point = one model, one N and one batch of ``batch_repeats`` repeats (independent training
+One point = one model, one N and one batch of ``chunk`` repeats (independent training
 sets, trained at once with stacked parameters).  A point's seed depends on its data parameters
 only (``SEED_PARAMS``), so every model of a repeat sees the same P prompts and is tested on the
 same P_test fresh prompts (fresh tasks), and each model is its own stored, resumable point.
@@ -26,28 +26,42 @@ import numpy as np
 import torch
 
 from ...metrics import contrast_ratio, query_error, relative_distance
-from ...models import get, make_model, paper_init, projection_report
+from ...models import get, make_model, paper_init
 from ...solvers.amp import amp
 from ...solvers.exact import solve_exact
 from ...spinglass import SpinGlass
-from ...training import GramData, adam_gram, fit, mse
+from ...training import GramData, HeldOut, adam_gram, fit, mse, projection_report
 from ...validation import choice, positive_int
 from .. import trained_models
 from ..draws import generators
+from ..params import Rule, described
 from ..spec import Experiment
 
 SEED_PARAMS = ("D", "N", "P", "P_test", "batch", "repeats")  # a point's prompts depend on these only
 COMMON = SEED_PARAMS + ("weight_decay", "dtype")
 # weight_decay: the reference ground state's λ0 = weight_decay/2 (the linear models' budgets use the same);
 # grad_chunk bounds the memory of explicit-prompt models (same gradient); 0 = whole batch at once.
-_DATA = dict(D=20, N=list(range(10, 201, 10)), P=10000, P_test=1000, repeats=10, batch_repeats=5)
-FULL = {**_DATA, "lambda0": 0.01, "beta": 100.0, "damping": 0.9, "steps": 100, "weight_decay": 0.01,
-        "dtype": "float32", "grad_chunk": 1000}  # fmt: skip
+_DATA = dict(D=20, N=list(range(10, 201, 10)), P=10000, P_test=1000, repeats=10, chunk=5)
+FULL = {
+    **_DATA,
+    "lambda0": 0.01,
+    "beta": 100.0,
+    "damping": 0.9,
+    "steps": 100,
+    "weight_decay": 0.01,
+    "dtype": "float32",
+    "grad_chunk": 1000,
+}
 # Quick (about a minute on one core): D=4 (20 effective spins), P=600 ≫ D(D+1), N ∈ {10, 20, 30}, 2 repeats;
 # AMP 200 steps (at this small P/D² the damped paper iteration often needs more than 100).
-QUICK = {**FULL, **dict(D=4, N=[10, 20, 30], P=600, P_test=500, repeats=2, batch_repeats=2, steps=200, grad_chunk=0)}
-PARAMETER_DOCS = {**trained_models.parameter_docs(), "batch_repeats": "repeats trained at once in one point (stacked)",
-                  "dtype": "training precision", "grad_chunk": "prompts per SA/TF gradient chunk"}  # fmt: skip
+QUICK = {**FULL, **dict(D=4, N=[10, 20, 30], P=600, P_test=500, repeats=2, chunk=2, steps=200, grad_chunk=0)}
+RULES = trained_models.parameter_rules(
+    {
+        "chunk": described("chunk", "repeats trained at once in one point (stacked)"),
+        "dtype": Rule(doc="training precision: float32 or float64"),
+        "grad_chunk": described("chunk", "prompts per SA/TF gradient chunk (0: the whole batch at once)"),
+    }
+)
 
 
 def check(p: dict) -> None:
@@ -60,7 +74,7 @@ def check(p: dict) -> None:
 
 def points(p: dict) -> list[dict]:
     """One point per (N, batch of repeats, model), carrying the data parameters and its model's own."""
-    R, B = positive_int("repeats", p["repeats"]), positive_int("batch_repeats", p["batch_repeats"])
+    R, B = positive_int("repeats", p["repeats"]), positive_int("chunk", p["chunk"])
     check(p)
     pts = []
     for N in p["N"]:
@@ -109,13 +123,13 @@ def compute(pt: dict, seed: int, device: str) -> dict:
         )
         out[f"{name}_proj_test"] = out[f"{name}_test"]
     else:
-        chunk = None if arch.accepts_stats else (pt["grad_chunk"] or None)  # statistics need no chunking
+        grad_chunk = None if arch.accepts_stats else (pt["grad_chunk"] or None)  # statistics need no chunking
         model = make_model(name, D, R, generator=tgen, dtype=dtype, device=device, **trained_models.options(name, pt))
-        val = {"X_val": held_out[0][1], "y_val": held_out[0][2]} if held_out else {}
+        watch = HeldOut(held_out[0][1], held_out[0][2]) if held_out else None
         fitted = fit(
-            model, X, y, generator=tgen, grad_chunk=chunk, **val, **trained_models.budget(name, pt).fit_kwargs()
+            model, X, y, trained_models.budget(name, pt), generator=tgen, held_out=watch, grad_chunk=grad_chunk
         )
-        out[f"{name}_test"] = mse(model, X_test, y_test, chunk=chunk).cpu().double().numpy()
+        out[f"{name}_test"] = mse(model, X_test, y_test, chunk=grad_chunk).cpu().double().numpy()
         out[f"{name}_train"] = fitted.train_loss[:, -1]
         if arch.projected:
             out.update({f"{name}_{k}": v for k, v in projection_report(model, f_test, ground).items()})
@@ -129,8 +143,8 @@ def compute(pt: dict, seed: int, device: str) -> dict:
 EXPERIMENT = Experiment(
     id="figS8",
     title="Fig. S8: test error vs N for AMP and every registered architecture (SLA, FLA, MHLA, SA, TF)",
-    quick=trained_models.RegistryParams(QUICK, "quick"),
-    full=trained_models.RegistryParams(FULL, "full"),
+    quick=trained_models.registry_params(QUICK, "quick"),
+    full=trained_models.registry_params(FULL, "full"),
     points=points,
     compute=compute,
     plot=trained_models.plot,
@@ -138,4 +152,5 @@ EXPERIMENT = Experiment(
     check=check,
     export=trained_models.write_repeats_csv,
     seed_params=SEED_PARAMS,
+    rules=RULES,
 )

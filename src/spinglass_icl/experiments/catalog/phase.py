@@ -147,5 +147,5 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     summary=summary,
-    seed_aliases={"tau": "alpha"},  # published as ``alpha``: same draws under the new name
+    renamed={"tau": "alpha"},  # published as ``alpha``: same draws under the new name
 )

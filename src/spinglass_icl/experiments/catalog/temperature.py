@@ -25,6 +25,7 @@ from ...spinglass import SpinGlass
 from ...theory import population_error, thermal_directions
 from ...validation import InputError
 from .. import panels
+from ..params import Rule, described
 from ..points import grid, pick
 from ..reference import boltzmann_sample_errors
 from ..spec import Experiment
@@ -32,14 +33,17 @@ from ..spec import Experiment
 BETA = [float(m * 10**e) for e in range(1, 8) for m in (1, 3)][:-1]  # 10, 30, 100, ..., 1e7
 FULL = dict(D=20, N=40, P_over_DD1=[0.5, 1.0, 4.0], lambda0=0.01, beta=BETA, samples=1000, repeats=8)
 QUICK = {**FULL, "D": 8, "N": 16, "samples": 200, "repeats": 3}
-PARAMETER_DOCS = {
-    "D": "token dimension",
-    "N": "context length",
-    "P_over_DD1": "training prompts P in units of D(D+1) (below, at, above the number of effective spins)",
-    "lambda0": "L2 strength λ0 (> 0: the Boltzmann law needs it)",
-    "beta": "inverse temperatures β sampled",
-    "samples": "exact Boltzmann draws per β and training set",
-    "repeats": "training sets per P",
+RULES = {
+    "P_over_DD1": Rule(
+        real=True,
+        low=0,
+        low_open=True,
+        doc="training prompts P in units of D(D+1) (below, at, above the number of effective spins)",
+    ),
+    "lambda0": described("lambda0", "L2 strength λ0 (> 0: the Boltzmann law needs it)"),
+    "beta": described("beta", "inverse temperatures β sampled"),
+    "samples": described("samples", "exact Boltzmann draws per β and training set"),
+    "repeats": described("repeats", "training sets per P"),
 }
 
 
@@ -141,4 +145,5 @@ EXPERIMENT = Experiment(
     plot=plot,
     summary=summary,
     check=check,
+    rules=RULES,
 )
