@@ -3,7 +3,10 @@
 Every user error (bad size, λ0 < 0, β ≤ 0, unknown experiment, malformed or out-of-range --set,
 an --out that is a file, a request larger than the machine's memory, a scheduler that does not
 answer …) ends with one ``error: …`` line on stderr and exit code 2, never a traceback; it is
-checked before anything runs.  ``--json`` output is strict JSON (NaN and inf become null).
+checked before anything runs (a bad ``--set`` value before the heavy imports, in well under a
+second).  Output: aligned tables for people; ``--json``: strict JSON (NaN and inf become null);
+``--quiet``: nothing on stdout but the output path(s) (ground-state: the measured error), on stderr
+only errors.  ``--out DIR`` means the same for every command: the parent folder, results in DIR/ID.
 
 Imports are lazy: ``--help`` and ``list`` must start in well under half a second, so nothing here
 imports numpy, torch, scipy or matplotlib at module level.
@@ -15,9 +18,12 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
+from . import _table
 from ._io import strict_json
 
 SOLVERS = ("exact", "cg", "amp", "amp-onsager")
@@ -76,21 +82,45 @@ def _notes(notes: Sequence[str]) -> None:
 # -- commands ------------------------------------------------------------------------------------
 
 
-def cmd_ground_state(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class _GroundState:
+    """The checked inputs of ``ground-state``."""
+
+    D: int
+    N: int
+    P: int
+    test_prompts: int
+    lambda0: float
+    noise: float
+    pool: int | None
+    seed: int
+
+
+def _ground_state_inputs(args: argparse.Namespace) -> _GroundState:
+    """Every ``ground-state`` option checked (InputError) and the memory it needs estimated, before
+    anything is allocated."""
     from . import resources as R
     from . import validation as V
 
     V.device(args.device)
     D, N = V.positive_int("D", args.D), V.positive_int("N", args.N)
     P, T = V.positive_int("P", args.P), V.positive_int("test-prompts", args.test_prompts)
-    lambda0 = V.nonneg("lambda0", args.lambda0)
-    if args.seed < 0:
-        raise V.InputError(f"seed must be >= 0, got {args.seed}")
+    g = _GroundState(
+        D=D,
+        N=N,
+        P=P,
+        test_prompts=T,
+        lambda0=V.nonneg("lambda0", args.lambda0),
+        noise=V.nonneg("noise", args.noise),
+        pool=None if args.pool is None else V.positive_int("pool", args.pool),
+        seed=int(V.finite_float("seed", args.seed, low=0)),
+    )
     V.positive("beta", args.beta)
     V.damping(args.damping)
     if args.steps is None:
         args.steps = 1000 if args.solver == "amp-onsager" else 100
     V.positive_int("steps", args.steps)
+    R.check_ranges("ground-state", {"D": D, "N": N, "P": P, "P_test": T, "steps": args.steps})
     # before allocating anything: AMP needs the full K×K couplings, the exact solver the cheaper of
     # the D(D+1)² primal and P² dual matrices (twice, for AMP's distance to it), CG neither
     matrix = {"exact": "dual", "cg": "none"}.get(args.solver, "full")
@@ -103,22 +133,16 @@ def cmd_ground_state(args: argparse.Namespace) -> int:
         force=args.force,
         hint="use a smaller --D/--P (or --solver cg, which never forms the K×K matrix)",
     )
+    return g
 
-    import numpy as np
 
-    from .metrics import contrast_ratio, query_error
-    from .prompts import PromptSpec, sample_features
+def _solve(sg: Any, args: argparse.Namespace, rng: Any) -> tuple[Any, float]:
+    """(solver result, seconds spent building the couplings/fields the solver reads first, so that
+    the result's ``seconds`` is the solver's own time)."""
     from .solvers.amp import amp
     from .solvers.exact import auto_method, solve_cg, solve_exact
-    from .spinglass import SpinGlass
 
-    spec = PromptSpec(D=D, N=N)
-    rng = np.random.default_rng(args.seed)
-    train = sample_features(spec, P, rng)
-    test = sample_features(spec, T, rng)
-    # build the couplings/fields the solver reads first, so `seconds` is the solver's own time
     t0 = time.perf_counter()
-    sg = SpinGlass(train, lambda0)
     _ = sg.h
     if args.solver.startswith("amp"):
         _ = sg.J
@@ -126,26 +150,59 @@ def cmd_ground_state(args: argparse.Namespace) -> int:
         _ = sg.gram_effective
     couplings_seconds = time.perf_counter() - t0
     if args.solver == "exact":
-        res = solve_exact(sg)
-    elif args.solver == "cg":
-        res = solve_cg(sg)
-    else:
-        # the paper's AMP runs as published; the Onsager version is run to an exact-solution residual
-        kw = dict(beta=args.beta, damping=args.damping, steps=args.steps, rng=rng)
-        if args.solver == "amp-onsager":
-            res = amp(sg, **kw, onsager=True, init="cavity", criterion="residual", tol=1e-10, step="conjugate")
-        else:
-            res = amp(sg, **kw)
+        return solve_exact(sg), couplings_seconds
+    if args.solver == "cg":
+        return solve_cg(sg), couplings_seconds
+    # the paper's AMP runs as published; the Onsager version is run to an exact-solution residual
+    kw: dict[str, Any] = dict(beta=args.beta, damping=args.damping, steps=args.steps, rng=rng)
+    if args.solver == "amp-onsager":
+        kw.update(onsager=True, init="cavity", criterion="residual", tol=1e-10, step="conjugate")
+    return amp(sg, **kw), couplings_seconds
+
+
+def cmd_ground_state(args: argparse.Namespace) -> int:
+    g = _ground_state_inputs(args)
+
+    import numpy as np
+
+    from .metrics import contrast_ratio, query_error, relative_distance
+    from .prompts import PromptSpec, sample_features
+    from .solvers.exact import solve_exact
+    from .spinglass import SpinGlass
+    from .theory import icl_error_theory, population_error
+
+    spec = PromptSpec(D=g.D, N=g.N, noise=g.noise, task_pool=g.pool)
+    rng = np.random.default_rng(g.seed)
+    tasks = None
+    if g.pool is None:
+        train = sample_features(spec, g.P, rng)
+    else:  # the pool's tasks: the solution's in-distribution error is exact on them
+        train, tasks, _ = sample_features(spec, g.P, rng, return_tasks=True)
+    test = sample_features(PromptSpec(D=g.D, N=g.N, noise=g.noise), g.test_prompts, rng)  # fresh tasks
+    sg = SpinGlass(train, g.lambda0)
+    res, couplings_seconds = _solve(sg, args, rng)
     ok = bool(res.converged)
-    out = {
+    W = res.mean
+
+    def value(compute: Callable[[], Any]) -> float | None:  # numbers of a solution that did not converge: None
+        return float(compute()) if ok else None
+
+    out: dict[str, Any] = {
         "solver": res.solver,
-        "D": D,
-        "N": N,
-        "P": P,
-        "lambda0": lambda0,
-        "seed": args.seed,
-        "test_error": float(query_error(res.mean, test)) if ok else None,
-        "contrast_ratio": float(contrast_ratio(res.mean)) if ok else None,
+        "D": g.D,
+        "N": g.N,
+        "P": g.P,
+        "lambda0": g.lambda0,
+        "noise": g.noise,
+        "pool": g.pool,
+        "seed": g.seed,
+        "test_error": value(lambda: query_error(W, test)),
+        "population_error": value(lambda: population_error(W, g.D, g.N, g.noise)),
+        "population_error_pool": None
+        if tasks is None
+        else value(lambda: population_error(W, g.D, g.N, g.noise, tasks)),
+        "theory_asymptotic": float(icl_error_theory(g.D, g.N, g.P, g.noise, g.pool)),
+        "contrast_ratio": value(lambda: contrast_ratio(W)),
         "converged": ok,
         "iterations": int(res.iterations),
         "residual": float(res.residual),
@@ -154,17 +211,51 @@ def cmd_ground_state(args: argparse.Namespace) -> int:
         "message": res.message,
     }
     if args.solver.startswith("amp"):
-        exact = solve_exact(sg).mean
-        out["distance_to_exact"] = float(np.linalg.norm(res.mean - exact) / np.linalg.norm(exact)) if ok else None
+        out["distance_to_exact"] = value(lambda: relative_distance(W, solve_exact(sg).mean))
     if args.json:
         _print_json(out)
+    elif args.quiet:
+        print(_table.cell(out["test_error"]))
     else:
-        for k, v in out.items():
-            print(f"{k:>17}: {v}")
+        print("\n".join(_ground_state_text(out, g)))
     if not ok:  # exit 3: a script can tell a result that must not be used
         print(f"error: {args.solver} did not converge ({res.message}); {_CONVERGE_HINT[args.solver]}", file=sys.stderr)
         return 3
     return 0
+
+
+def _ground_state_text(out: dict[str, Any], g: _GroundState) -> list[str]:
+    """``ground-state``'s result for people: the measured error beside the exact population error
+    of the same solution and Lu et al.'s asymptotic value, then the solver's own numbers."""
+    tasks = "a fresh task per prompt" if g.pool is None else f"a pool of {g.pool} tasks"
+    lines = [
+        f"ground state of one spin glass: D={g.D}, N={g.N}, P={g.P} prompts ({tasks}), "
+        f"λ0={g.lambda0:g}, label noise σ={g.noise:g}, seed {g.seed}",
+        "",
+    ]
+    theory = "Lu et al. asymptotic theory at D, N, P" + ("" if g.pool is None else ", pool")
+    rows = [
+        (f"measured on {g.test_prompts} test prompts", out["test_error"]),
+        ("population error of the solution (exact)", out["population_error"]),
+        (theory, out["theory_asymptotic"]),
+    ]
+    if g.pool is None:
+        lines += _table.table(["error E(y − ŷ)²", "fresh tasks"], rows)
+    else:
+        pool = [None, out["population_error_pool"], None]
+        lines += _table.table(["error E(y − ŷ)²", "fresh tasks", "pool tasks"], [r + (p,) for r, p in zip(rows, pool)])
+    solver = [
+        ("solver", out["solver"]),
+        (
+            "converged",
+            f"{_table.cell(out['converged'])} (iterations: {out['iterations']}, residual {out['residual']:.2g})",
+        ),
+        ("contrast ratio", out["contrast_ratio"]),
+        ("seconds", f"{out['seconds']:.3g} solving, {out['couplings_seconds']:.3g} building J and h"),
+    ]
+    if "distance_to_exact" in out:
+        solver.append(("distance to exact", out["distance_to_exact"]))
+    return lines + [""] + _table.key_values(solver)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -178,20 +269,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from . import validation as V
-    from .experiments import registry
+    from .experiments import params, registry
 
     exp = registry.get(args.id)
-    docs = registry.parameter_docs(args.id)
-    rows = []
-    for key in exp.quick:
-        q, f = exp.quick[key], exp.full[key]
-        kind, is_list = V.param_kind(key, q, f)
-        rule = V.param_rule(key, kind, q, f)
-        allowed = rule.describe() if kind in ("int", "float") else ""
-        typ = f"{'list of ' if is_list else ''}{kind}{' ' + allowed if allowed else ''}"
-        meaning = docs.get(key) or V.PARAMETER_RULES.get(key, V.Rule()).doc or "(not described in the catalog module)"
-        rows.append((key, typ, json.dumps(q), json.dumps(f), meaning))
+    rows = [
+        (r.name, f"{r.kind} {r.allowed}" if r.allowed else r.kind, r.quick, r.full, r.meaning)
+        for r in params.table(exp)
+    ]
     print(f"{exp.id}: {exp.title}")
     print(f"override with: spinglass-icl reproduce {exp.id} --set KEY=VALUE (lists: --set KEY=a,b,c)\n")
     w = [max(len(r[i]) for r in rows + [("parameter", "type", "quick", "full", "")]) for i in range(3)]
@@ -201,41 +285,88 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(exp_id: str, args: argparse.Namespace, folder: str | None = None):
+def old_form_folder(out: str, exp_id: str) -> str | None:
+    """``--out OUT`` is the parent folder for every command: results go to OUT/ID.  The old form of
+    ``demo --out`` (the experiment folder itself) still works, with a deprecation note: an OUT named
+    after the experiment, or that already holds its run, is returned as the folder to use as is;
+    None means the usual OUT/ID."""
+    path = Path(out)
+    if out.strip() and (path.name == exp_id or _holds_run(path, exp_id)):
+        print(
+            f"note: --out {out} names the {exp_id} folder itself (the old form of `demo --out`, deprecated); "
+            f"--out is the parent folder now (results in OUT/{exp_id}): give --out {path.parent}",
+            file=sys.stderr,
+        )
+        return str(path)
+    return None
+
+
+def _holds_run(path: Path, exp_id: str) -> bool:
+    try:
+        return json.loads((path / "config.json").read_text()).get("experiment") == exp_id
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _size(args: argparse.Namespace) -> str:
+    return "full" if getattr(args, "full", False) else "quick"
+
+
+def _check_set(exp_id: str, args: argparse.Namespace) -> dict[str, str]:
+    """``--set`` parsed and, where the experiment's parameters can be read without its heavy imports
+    (:func:`.experiments.declared.declaration`), checked against their types and ranges at once: a
+    refused value is answered before torch and matplotlib load.  The runner checks everything again."""
+    from .experiments import declared, params, registry
+
+    overrides = parse_set(args.set)
+    if exp_id not in registry.ids():
+        registry.get(exp_id)  # the unknown-experiment error
+    decl = declared.declaration(exp_id) if overrides else None
+    if decl is not None:
+        params.check(decl, _size(args), overrides)
+    return overrides
+
+
+def _run(exp_id: str, args: argparse.Namespace) -> Any:
+    overrides = _check_set(exp_id, args)
+    folder = old_form_folder(args.out, exp_id)
+
     from . import validation as V
     from .experiments.runner import run
 
-    size = "full" if getattr(args, "full", False) else "quick"
     return run(
         exp_id,
-        size=size,
+        size=_size(args),
         out=args.out,
-        overrides=parse_set(args.set),
+        overrides=overrides,
         workers=args.workers,
         seed=args.seed,
         device=V.device(args.device),
         scheduler=getattr(args, "scheduler", None),
-        progress=not args.json,
+        progress=not (args.json or args.quiet),
         folder=folder,
         force=args.force,
         wait=getattr(args, "wait", False),
         dry_run=getattr(args, "dry_run", False),
-        log=lambda line: print(line, file=sys.stderr),
+        log=None if args.quiet else lambda line: print(line, file=sys.stderr),
     )
 
 
-def _report(s, as_json: bool) -> None:
-    _notes(s.notes)
+def _report(s: Any, args: argparse.Namespace) -> None:
+    if not args.quiet:
+        _notes(s.notes)
     for point, err in s.failed:
         print(f"  FAILED {point}: {err}", file=sys.stderr)
-    if as_json:
+    if args.json:
+        return
+    if args.quiet:
+        print("\n".join(s.files))
         return
     print(
         f"{s.experiment}: {s.n_points} points ({s.n_computed} computed, {s.n_cached} from the store) "
         f"in {s.seconds:.1f} s -> {s.folder}"
     )
-    for k, v in s.summary.items():
-        print(f"  {k}: {v}")
+    print("\n".join(_table.summary(s.summary, "  ")))
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -243,7 +374,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.dry_run:  # checked and estimated (printed on stderr by the runner); nothing started
         print(s.estimate)
         return 0
-    _report(s, args.json)
+    _report(s, args)
     if args.json:
         _print_json(
             {
@@ -267,7 +398,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     if not args.out.strip():
         raise _input_error()("--out is empty; give the folder given to reproduce --out, e.g. --out results")
-    for path in plot(args.id, args.out):
+    for path in plot(args.id, args.out, folder=old_form_folder(args.out, args.id)):
         print(path)
     return 0
 
@@ -275,8 +406,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .experiments.runner import records
 
-    s = _run("demo", args, folder=args.out)
-    _notes(s.notes)
+    s = _run("demo", args)
+    if args.dry_run:  # checked and estimated (printed on stderr by the runner); nothing started
+        print(s.estimate)
+        return 0
+    if not args.quiet:
+        _notes(s.notes)
     for point, err in s.failed:
         print(f"  FAILED {point}: {err}", file=sys.stderr)
     recs = sorted(records(s.folder), key=lambda r: r["P"])
@@ -294,8 +429,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "zero_mode_fraction",
         "zero_mode_theory",
     ]
-    if args.json:
-        _print_json([{c: r[c] for c in cols} for r in recs])
+    if args.json or args.quiet:
+        _print_json([{c: r[c] for c in cols} for r in recs]) if args.json else print("\n".join(s.files))
         return 1 if s.failed else 0
     D = recs[0]["D"]
     print(
@@ -312,22 +447,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "flat fraction",
         "theory",
     ]
-    print("  ".join(f"{h:>13}" for h in head))
+    rows = []
     for r in recs:
         amp_s = f"{r['amp_test_error']:.4f}" if r["amp_converged"] > 0 else "no converge"
         if 0 < r["amp_converged"] < 1:
             amp_s += "*"
-        vals = [
-            f"{r['P']}",
-            f"{r['exact_test_error']:.4f}",
-            amp_s,
-            f"{r['adam_test_error']:.4f}",
-            f"{r['exact_contrast']:.3f}",
-            f"{r['adam_contrast']:.3f}",
-            f"{r['zero_mode_fraction']:.3f}",
-            f"{r['zero_mode_theory']:.3f}",
-        ]
-        print("  ".join(f"{v:>13}" for v in vals))
+        rows.append(
+            [
+                f"{r['P']}",
+                f"{r['exact_test_error']:.4f}",
+                amp_s,
+                f"{r['adam_test_error']:.4f}",
+                f"{r['exact_contrast']:.3f}",
+                f"{r['adam_contrast']:.3f}",
+                f"{r['zero_mode_fraction']:.3f}",
+                f"{r['zero_mode_theory']:.3f}",
+            ]
+        )
+    print("\n".join(_table.table(head, rows)))
     print("(* AMP converged in only some of the training sets; the paper discards the others)")
     print(f"wrote {', '.join(s.files)}")
     return 1 if s.failed else 0
@@ -336,8 +473,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser ----------------------------------------------------------------------------------------
 
 
-def _run_options(p: argparse.ArgumentParser, out_default: str) -> None:
-    p.add_argument("--out", default=out_default, metavar="DIR", help="output folder (created; must not be a file)")
+OUT_HELP = (
+    "parent folder of the results, for every command: they go to DIR/ID (created; must not be a file). "
+    "Deprecated: a DIR named ID, or holding ID's results, is used as is (the old `demo --out`)"
+)
+
+
+def _output_options(p: argparse.ArgumentParser, json_help: str) -> None:
+    """--json and --quiet (one or the other)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true", help=json_help)
+    group.add_argument(
+        "--quiet",
+        action="store_true",
+        help="for scripts: no progress, tables or notes; stdout only the final path(s) "
+        "(ground-state: the measured test error), stderr only errors",
+    )
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="results", metavar="DIR", help=OUT_HELP)
     p.add_argument(
         "--set",
         action="append",
@@ -349,11 +504,13 @@ def _run_options(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--seed", type=int, default=0, help="run seed (each point's seed derives from it)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (training only; the theory runs in float64 numpy)")
     p.add_argument(
-        "--force", action="store_true", help="run even if the memory or CPU estimate is beyond the machine or a CPU-year"
+        "--force",
+        action="store_true",
+        help="run even if the memory or CPU estimate is beyond the machine or a CPU-year",
     )
     p.add_argument("--wait", action="store_true", help="if another run writes the same folder, wait for it to end")
     p.add_argument("--dry-run", action="store_true", help="check the inputs, print the resource estimate, run nothing")
-    p.add_argument("--json", action="store_true", help="print strict JSON on stdout (NaN/inf as null)")
+    _output_options(p, "print strict JSON on stdout (NaN/inf as null)")
 
 
 def _experiment_table() -> str:
@@ -377,18 +534,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    def add(name: str, help: str, **kw) -> argparse.ArgumentParser:
+    def add(name: str, help: str, **kw: Any) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, formatter_class=_Formatter, **kw)
 
     p = add("demo", f"main job: ICL emerging with task diversity ({DEMO_TIME})")
-    _run_options(p, "results/demo")
+    _run_options(p)
     p.set_defaults(func=cmd_demo)
 
-    p = add("ground-state", "build one spin glass from fresh prompts, solve it, report test error")
+    p = add(
+        "ground-state",
+        "build one spin glass from fresh prompts, solve it, report its test error beside the exact population "
+        "error of the solution and Lu et al.'s asymptotic theory",
+    )
     p.add_argument("--D", type=int, default=20, help="token dimension D (K = (D+1)² spins)")
     p.add_argument("--N", type=int, default=100, help="context length N")
     p.add_argument("--P", type=int, default=10000, help="pre-training prompts P (one task each)")
     p.add_argument("--lambda0", type=float, default=0.01, help="L2 strength λ0 (0 = min-norm ground state)")
+    p.add_argument("--noise", type=float, default=0.0, help="label noise σ of every label (query included)")
+    p.add_argument(
+        "--pool",
+        type=int,
+        default=None,
+        help="task pool size: the P prompts share this many tasks (None: a fresh task each); the error on "
+        "the pool's tasks is reported beside the fresh-task error",
+    )
     p.add_argument("--beta", type=float, default=100.0, help="inverse temperature β (AMP solvers)")
     p.add_argument("--damping", type=float, default=0.9, help="AMP damping θ in [0, 1)")
     p.add_argument("--steps", type=int, default=None, help="AMP steps (None: 100; 1000 for amp-onsager)")
@@ -402,11 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-prompts", type=int, default=1000, help="fresh test prompts (fresh tasks)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (the solvers themselves run in float64 numpy)")
     p.add_argument("--force", action="store_true", help="run even if the memory estimate exceeds the available memory")
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="one strict JSON object; seconds = solver time, couplings_seconds = building J, h",
-    )
+    _output_options(p, "one strict JSON object; seconds = solver time, couplings_seconds = building J, h")
     p.set_defaults(func=cmd_ground_state)
 
     p = add("list", "list the experiments (ids and titles)")
@@ -421,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="about a minute on a laptop CPU (the default size)")
     size.add_argument("--full", action="store_true", help="the paper's sizes")
-    _run_options(p, "results")
+    _run_options(p)
     p.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -432,7 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("plot", "redraw an experiment's figure from its stored results")
     p.add_argument("id", help="experiment id")
-    p.add_argument("--out", default="results", metavar="DIR", help="the folder given to reproduce --out")
+    p.add_argument("--out", default="results", metavar="DIR", help=OUT_HELP)
+    p.add_argument("--quiet", action="store_true", help="accepted as by the other commands (plot prints only paths)")
     p.set_defaults(func=cmd_plot)
     return parser
 
