@@ -205,6 +205,7 @@ def test_resume_after_sigkill(tmp_path):
     assert len(done_before) <= len(done_csv) < 8
     s = run("demo", out=tmp_path, overrides=slow, progress=False)
     assert s.n_cached >= len(done_before) and s.n_cached + s.n_computed == 8 and not s.failed
+    assert any("took over the lock of an earlier run" in n for n in s.notes)  # the killed run's lock
     with sqlite3.connect(db) as con:
         rows = dict(con.execute("SELECT key, finished_at FROM points"))
     assert len(rows) == 8

@@ -244,7 +244,7 @@ class Store:
         key, digest = recorded
         if key != row["key"]:
             return "recorded for another point"
-        return None if sha256_file(path) == digest else "changed (damaged, overwritten or swapped)"
+        return None if sha256_file(path) == digest else "changed: damaged, overwritten or swapped"
 
     def verify(self, keys: list[str] | None = None) -> list[BadFile]:
         """The finished points (among ``keys``) whose arrays file is missing, damaged or swapped."""
