@@ -285,6 +285,13 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_columns(args: argparse.Namespace) -> int:
+    from .experiments import columns, registry
+
+    print("\n".join(columns.text(registry.get(args.id))))
+    return 0
+
+
 def old_form_folder(out: str, exp_id: str) -> str | None:
     """``--out OUT`` is the parent folder for every command: results go to OUT/ID.  The old form of
     ``demo --out`` (the experiment folder itself) still works, with a deprecation note: an OUT named
@@ -532,6 +539,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Spin-glass theory of in-context learning (arXiv:2408.02288).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first: a plugin that registers experiments or architectures (repeatable; "
+        "also SPINGLASS_ICL_PLUGINS=mod1,mod2 and installed entry points)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     def add(name: str, help: str, **kw: Any) -> argparse.ArgumentParser:
@@ -581,6 +596,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="experiment id (spinglass-icl list)")
     p.set_defaults(func=cmd_params)
 
+    p = add("columns", "list the columns of an experiment's results.csv: meaning and unit")
+    p.add_argument("id", help="experiment id (spinglass-icl list)")
+    p.set_defaults(func=cmd_columns)
+
     p = add("reproduce", "run an experiment (resumable) and draw its figure", epilog=_experiment_table())
     p.add_argument("id", help="experiment id (listed below)")
     size = p.add_mutually_exclusive_group()
@@ -604,8 +623,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)  # inside: the help text lists plugin experiments too
+        if args.plugin:
+            from .experiments import registry
+
+            registry.load_plugins(args.plugin)
         return args.func(args)
     except Exception as exc:
         if not isinstance(exc, _input_error()):  # imported here: `list` and `--help` never load numpy

@@ -88,11 +88,14 @@ def thread_limits(n: int) -> Iterator[None]:
         yield
 
 
-def compute_point(experiment_id: str, point: dict, seed: int, device: str, threads: int | None) -> Outcome:
+def compute_point(
+    experiment_id: str, point: dict, seed: int, device: str, plugins: tuple[str, ...], threads: int | None
+) -> Outcome:
     """Worker side: compute one point -> ("done", seconds, result) or ("failed", seconds, message).
     threads: per-process limit (None on dask: the worker's own torch default)."""
     import torch
 
+    registry.load_plugins(plugins)  # a fresh worker process knows only the catalog
     exp = registry.get(experiment_id)
     n = exp.threads or threads or torch.get_num_threads()
     t0 = time.perf_counter()
@@ -193,7 +196,7 @@ def executor(pl: Plan, scheduler: str | None) -> tuple[cf.Executor, Callable[[],
 
 
 def outcomes(
-    ex: cf.Executor, tasks: list[tuple[str, dict, int, str]], threads: int | None
+    ex: cf.Executor, tasks: list[tuple[str, dict, int, str, tuple[str, ...]]], threads: int | None
 ) -> Iterator[tuple[int, Outcome]]:
     """(index into ``tasks``, outcome) as points finish: one at a time inline (so progress and
     durability are live), else in order of completion.  A task is (experiment, point, seed, device)."""

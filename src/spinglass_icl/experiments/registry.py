@@ -1,59 +1,140 @@
-"""Experiment ids and where their specs live; modules are imported only when asked for."""
+"""Which experiments exist: the catalog's modules, and experiments and architectures from plugins.
+
+An experiment is a module of :mod:`.catalog` that defines ``EXPERIMENT``: adding one is adding the module
+(it is found by its file; nothing else lists it).  Modules are imported only when asked for, so ``list``
+and ``--help`` read ids and titles without numpy or torch.
+
+Code outside the package joins in three ways, all of which reach the runner's workers and Dask:
+
+- :func:`register` an :class:`Experiment` from Python (a notebook, a script);
+- a *plugin module* that registers experiments (:func:`register`) and/or architectures
+  (:func:`spinglass_icl.models.registry.register`) when imported, named with ``--plugin MODULE`` on the
+  command line, in the environment variable ``SPINGLASS_ICL_PLUGINS`` (comma list), or in
+  :func:`load_plugins`;
+- an installed distribution that declares such a module as an entry point of the group
+  ``spinglass_icl.experiments`` or ``spinglass_icl.architectures`` (loaded on first use).
+
+The runner records the plugin modules of a run in its config.json and hands them to every worker, so
+``plot`` and remote workers see what the run saw.
+"""
 
 from __future__ import annotations
 
 import ast
 import importlib
+import importlib.metadata
 import importlib.util
+import os
+import pkgutil
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported lazily: `list` and `--help` read ids and titles without numpy or torch
+from ..validation import InputError
+
+if TYPE_CHECKING:  # imported lazily (see the module docstring)
     from .spec import Experiment
 
-_MODULES = {
-    "demo": "demo",
-    "fig1": "fig1",
-    "fig2": "fig2",
-    "fig3": "fig3",
-    "fig4a": "fig4a",
-    "fig4b": "fig4b",
-    "figS1": "figS1",
-    "figS2": "figS2",
-    "figS3": "figS3",
-    "figS4": "figS4",
-    "figS5": "figS5",
-    "figS6": "figS6",
-    "figS7": "figS7",
-    "figS8": "figS8",
-    "phase": "phase",
-    "pool": "pool",
-    "asymptotics": "asymptotics",
-    "temperature": "temperature",
-}
+CATALOG = f"{__package__}.catalog"
+ENTRY_POINT_GROUPS = ("spinglass_icl.experiments", "spinglass_icl.architectures")
+PLUGINS_ENV = "SPINGLASS_ICL_PLUGINS"
+_PAPER_ORDER = ("demo", "fig", "figS")  # then every other experiment, alphabetically
+
+_registered: dict[str, Experiment] = {}  # experiments registered from outside the catalog
+_plugins: list[str] = []  # plugin modules imported so far, in order
+_entry_points_loaded = False
+
+
+def _catalog_modules() -> list[str]:
+    package = importlib.util.find_spec(CATALOG)
+    paths = package.submodule_search_locations if package is not None else None
+    return [m.name for m in pkgutil.iter_modules(paths or []) if not m.name.startswith("_")]
+
+
+def _order(experiment_id: str) -> tuple[int, int, str]:
+    """Paper order: demo, fig1 … fig4b, figS1 … figS8, then the rest alphabetically."""
+    match = re.fullmatch(r"(fig|figS)(\d+)([a-z]?)", experiment_id)
+    if experiment_id == "demo":
+        return (0, 0, "")
+    if match:
+        return (_PAPER_ORDER.index(match[1]), int(match[2]), match[3])
+    return (len(_PAPER_ORDER), 0, experiment_id)
 
 
 def ids() -> list[str]:
-    """All registered experiment ids that have an implementation, in paper order."""
-    return [i for i in _MODULES if importlib.util.find_spec(f"{__package__}.catalog.{_MODULES[i]}") is not None]
+    """Every experiment id, in paper order: the catalog's, the registered ones and the plugins'."""
+    load_plugins()
+    return sorted({*_catalog_modules(), *_registered}, key=_order)
+
+
+def register(experiment: Experiment) -> Experiment:
+    """Make ``experiment`` (defined outside the catalog) known to ``reproduce``, ``plot`` and the runner.
+    Its id must be new; returns it, so a plugin module can write ``EXPERIMENT = register(Experiment(...))``."""
+    if experiment.id in _catalog_modules() or _registered.get(experiment.id, experiment) is not experiment:
+        raise InputError(f"an experiment {experiment.id!r} exists already; choose another id")
+    _registered[experiment.id] = experiment
+    return experiment
+
+
+def unregister(experiment_id: str) -> None:
+    """Forget an experiment registered with :func:`register` (tests, notebooks)."""
+    _registered.pop(experiment_id, None)
+
+
+def _import_plugin(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise InputError(
+            f"plugin {module!r} cannot be imported ({exc}); put its folder on PYTHONPATH or install it"
+        ) from None
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for group in ENTRY_POINT_GROUPS:
+        for ep in importlib.metadata.entry_points(group=group):
+            if ep.module not in _plugins:
+                _import_plugin(ep.module)
+                _plugins.append(ep.module)
+
+
+def load_plugins(modules: Iterable[str] = ()) -> tuple[str, ...]:
+    """Import the plugin modules ``modules``, those named in ``SPINGLASS_ICL_PLUGINS`` and the installed
+    entry points (each once); returns every plugin module imported so far, to hand to workers."""
+    _load_entry_points()
+    named = [*modules, *os.environ.get(PLUGINS_ENV, "").split(",")]
+    for module in (m.strip() for m in named):
+        if module and module not in _plugins:
+            _import_plugin(module)
+            _plugins.append(module)
+    return tuple(_plugins)
+
+
+def plugins() -> tuple[str, ...]:
+    """The plugin modules imported so far (what a run records and its workers import)."""
+    return tuple(_plugins)
 
 
 def get(experiment_id: str) -> Experiment:
-    """The spec of ``experiment_id``; an unknown id is an :class:`InputError`."""
-    from ..validation import InputError
-
+    """The spec of ``experiment_id``; an unknown id is an :class:`InputError` that lists the known ones."""
+    if experiment_id in _registered:
+        return _registered[experiment_id]
     if experiment_id not in ids():
         raise InputError(f"unknown experiment {experiment_id!r}; known: {', '.join(ids())}")
-    module = importlib.import_module(f"{__package__}.catalog.{_MODULES[experiment_id]}")
-    return module.EXPERIMENT
+    module = importlib.import_module(f"{CATALOG}.{experiment_id}")
+    experiment: Experiment = module.EXPERIMENT
+    return experiment
 
 
-def _catalog_source(experiment_id: str) -> tuple[ast.Module, str] | None:
-    spec = importlib.util.find_spec(f"{__package__}.catalog.{_MODULES[experiment_id]}")
-    if spec is None or not spec.origin:
-        return None
-    text = Path(spec.origin).read_text(encoding="utf-8")
-    return ast.parse(text), text
+def catalog_path(experiment_id: str) -> Path | None:
+    """The source file of a catalog experiment (None for a registered one)."""
+    spec = importlib.util.find_spec(f"{CATALOG}.{experiment_id}") if experiment_id in _catalog_modules() else None
+    return Path(spec.origin) if spec is not None and spec.origin else None
 
 
 def _literal_title(tree: ast.Module) -> str | None:
@@ -67,9 +148,6 @@ def _literal_title(tree: ast.Module) -> str | None:
             for kw in node.value.keywords:
                 if kw.arg == "title" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
                     return kw.value.value
-            args = node.value.args
-            if len(args) > 1 and isinstance(args[1], ast.Constant) and isinstance(args[1].value, str):
-                return args[1].value
     return None
 
 
@@ -78,22 +156,7 @@ def titles() -> dict[str, str]:
     and ``--help`` never load torch); a module whose title is not a literal is imported instead."""
     out = {}
     for i in ids():
-        parsed = _catalog_source(i)
-        title = _literal_title(parsed[0]) if parsed else None
+        path = catalog_path(i)
+        title = _literal_title(ast.parse(path.read_text(encoding="utf-8"))) if path is not None else None
         out[i] = title if title is not None else get(i).title
     return out
-
-
-def parameter_docs(experiment_id: str) -> dict[str, str]:
-    """Meanings of an experiment's parameters, if its catalog module declares them: a module-level
-    ``PARAMETER_DOCS`` / ``PARAMS_DOC`` / ``DOC`` mapping, or ``doc`` on the Experiment; else {}."""
-    module = importlib.import_module(f"{__package__}.catalog.{_MODULES[get(experiment_id).id]}")
-    for source in (
-        getattr(get(experiment_id), "doc", None),
-        getattr(module, "PARAMETER_DOCS", None),
-        getattr(module, "PARAMS_DOC", None),
-        getattr(module, "DOC", None),
-    ):
-        if isinstance(source, dict):
-            return {str(k): str(v) for k, v in source.items()}
-    return {}

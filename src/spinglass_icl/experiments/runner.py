@@ -177,6 +177,7 @@ def _config(experiment_id: str, plan: _Plan, opts: RunOptions) -> dict[str, Any]
         "n_points": len(plan.points),
         "version": __version__,
         "keys": plan.keys,
+        "plugins": list(registry.plugins()),
     }
 
 
@@ -184,7 +185,8 @@ def _compute(experiment_id: str, plan: _Plan, opts: RunOptions, store: Store, to
     """Compute the points ``todo`` and store each as it arrives; returns [(point, message)] of failures."""
     failed: list[tuple[dict, str]] = []
     executor, close = X.executor(plan.execution, opts.scheduler)
-    tasks = [(experiment_id, plan.points[i], plan.seeds[i], opts.device) for i in todo]
+    plugins = registry.plugins()  # every worker imports them first (process pools, Dask)
+    tasks = [(experiment_id, plan.points[i], plan.seeds[i], opts.device, plugins) for i in todo]
     threads = None if opts.scheduler else plan.execution.threads
     try:
         with _progress(len(plan.points), opts.progress, experiment_id) as bar:
@@ -282,9 +284,10 @@ def plot(experiment_id: str, out: str | os.PathLike = "results", folder: str | o
     file is checked first: a damaged store or arrays file is an InputError naming the fix."""
     from ..plotting import save, style
 
-    exp = registry.get(experiment_id)
     folder = Path(folder) if folder is not None else Path(out) / experiment_id
     cfg = _persist.read_config(folder, experiment_id)
+    registry.load_plugins(cfg.get("plugins", ()))  # the plugins the run saw: its experiment, its models
+    exp = registry.get(experiment_id)
     recs = records(folder, cfg["keys"])
     if not recs:
         raise V.InputError(f"no finished points for {experiment_id} in {folder}")
