@@ -38,7 +38,7 @@ import torch
 
 from spinglass_icl.experiments._threads import torch_threads
 from spinglass_icl.models import PromptStats, make_model
-from spinglass_icl.training import fit
+from spinglass_icl.training import Budget, fit
 
 
 def _prompts(R: int, P: int, D: int, N: int, seed: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,7 +76,8 @@ def time_fit(
     if reduced:
         X = PromptStats.from_prompts(X)
     model = make_model(name, D, R, generator=torch.Generator().manual_seed(seed), device=device)
-    fit(model, X, y, generator=torch.Generator().manual_seed(seed), lr=1e-3, epochs=1, grad_chunk=grad_chunk)
+    warm_up = Budget(lr=1e-3, epochs=1, weight_decay=0.0)
+    fit(model, X, y, warm_up, generator=torch.Generator().manual_seed(seed), grad_chunk=grad_chunk)
     best = float("inf")
     for _ in range(trials):
         _sync(device)
@@ -85,10 +86,8 @@ def time_fit(
             model,
             X,
             y,
+            Budget(lr=1e-3, epochs=epochs, weight_decay=0.01),
             generator=torch.Generator().manual_seed(seed),
-            lr=1e-3,
-            epochs=epochs,
-            weight_decay=0.01,
             grad_chunk=grad_chunk,
         )
         _sync(device)

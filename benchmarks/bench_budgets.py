@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from spinglass_icl.experiments._threads import torch_threads
-from spinglass_icl.models import get, make_model
+from spinglass_icl.models import make_model
 from spinglass_icl.prompts import PromptSpec, sample_prompts
-from spinglass_icl.training import fit
+from spinglass_icl.training import Budget, HeldOut, fit, recipe
 
 
 def run(
@@ -54,21 +54,23 @@ def run(
         m,
         t32(tr.X),
         t32(tr.y),
-        weight_decay=weight_decay,
-        X_val=t32(te.X),
-        y_val=t32(te.y),
-        val_every=max(1, budget["epochs"] // 10),
+        Budget(
+            lr=budget["lr"],
+            epochs=budget["epochs"],
+            batch_size=budget["batch_size"] or 0,
+            schedule=budget["schedule"] or "constant",
+            weight_decay=weight_decay,
+        ),
+        held_out=HeldOut(t32(te.X), t32(te.y), every=max(1, budget["epochs"] // 10), restore_best=False),
         grad_chunk=1000,
-        restore_best=False,
         generator=g,
-        **budget,
     )
     return {"seconds": time.perf_counter() - t0, "val": res.val_loss[0], "train": float(res.train_loss[0, -1])}
 
 
 def main(model: str = "fla", N: int = 50, paper_epochs: int = 5000, P: int = 10000, quick: bool = False) -> dict:
     paper = {"lr": 1e-3, "epochs": paper_epochs, "batch_size": None, "schedule": None}
-    b = get(model if model in ("sa", "tf") else "sa").full  # the registry's full-size minibatch budget
+    b = recipe(model if model in ("sa", "tf") else "sa", "full")  # the registry's full-size minibatch budget
     mini = {"lr": b.lr, "epochs": b.epochs, "batch_size": b.batch_size or None, "schedule": b.schedule}
     if quick:  # smoke test: tiny sizes, same code path
         paper, mini, N, P = {**paper, "epochs": 2}, {**mini, "epochs": 2, "batch_size": 20}, 10, 200

@@ -22,10 +22,10 @@ from spinglass_icl.experiments._threads import torch_threads
 from spinglass_icl.experiments.catalog import figS8
 from spinglass_icl.experiments.draws import generators
 from spinglass_icl.experiments.trained_models import draw_data
-from spinglass_icl.models import Budget, get, make_model
+from spinglass_icl.models import get, make_model
 from spinglass_icl.solvers.exact import solve_exact
 from spinglass_icl.spinglass import SpinGlass
-from spinglass_icl.training import context_prefix, curriculum_context, fit
+from spinglass_icl.training import Budget, HeldOut, context_prefix, curriculum_context, fit
 
 # The recipes figS8 used before the registry (commit ce341af): the linear models fig4b's 5000 full-batch
 # epochs; SA and TF their minibatch budgets, weight decay 0.01 for all.
@@ -58,7 +58,7 @@ def train_seconds(pt: dict, name: str, b: Budget, options: dict, cap: int, devic
     rng, tgen = generators(0)
     arch = get(name)
     (_, X, y), _, *held_out = draw_data(pt, rng, arch, torch.float32, device)
-    val = {"X_val": held_out[0][1], "y_val": held_out[0][2]} if held_out else {}  # evaluated every epoch
+    val = HeldOut(held_out[0][1], held_out[0][2]) if held_out else None  # evaluated every epoch
     model = make_model(name, pt["D"], pt["repeats"], generator=tgen, device=device, **options)
     chunk = None if arch.accepts_stats else 1000
     stages = [(X, b.epochs)]
@@ -68,7 +68,7 @@ def train_seconds(pt: dict, name: str, b: Budget, options: dict, cap: int, devic
     for Xs, epochs in stages:
         run = Budget(**{**b.__dict__, "epochs": min(epochs, cap), "warmup": 0, "curriculum_epochs": 0})
         t0 = clock(device)
-        fit(model, Xs, y, generator=tgen, grad_chunk=chunk, **val, **run.fit_kwargs())
+        fit(model, Xs, y, run, generator=tgen, held_out=val, grad_chunk=chunk)
         total += (clock(device) - t0) * epochs / run.epochs
         scaled |= run.epochs < epochs
     return total, scaled

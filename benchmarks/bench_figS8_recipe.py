@@ -23,7 +23,7 @@ import torch
 
 from spinglass_icl.models import make_model
 from spinglass_icl.prompts import PromptSpec, sample_prompts
-from spinglass_icl.training import context_prefix, curriculum_context, fit, mse
+from spinglass_icl.training import Budget, HeldOut, context_prefix, curriculum_context, fit, mse, recipe
 
 _TF = dict(model="tf", lr=3e-3, epochs=8, batch=250, warm=1, wd=0.0, kw=dict(d_model=32))
 
@@ -65,7 +65,7 @@ def registry_variant(model: str) -> dict:
     from spinglass_icl.models import get
 
     arch = get(model)
-    b = arch.full
+    b = recipe(arch, "full")
     v = dict(
         model=model,
         lr=b.lr,
@@ -112,34 +112,25 @@ def run(name: str, v: dict, N: int, train, test, seed: int, D: int = 20, val=Non
     if "curr" in v:  # a first stage on prompts cut to the first frac·N context examples
         frac, e1 = v["curr"]
         Xs = context_prefix(X, curriculum_context(N, frac))
-        first_val = dict(X_val=val[0], y_val=val[1]) if v.get("val_first") else {}
-        fit(
-            model,
-            Xs,
-            y,
-            lr=v["lr"],
-            epochs=e1,
-            batch_size=v["batch"],
-            schedule="cosine",
-            warmup=v["warm"],
-            weight_decay=v["wd"],
-            generator=g,
-            grad_chunk=1000,
-            **first_val,
+        first = Budget(
+            lr=v["lr"], epochs=e1, batch_size=v["batch"] or 0, schedule="cosine", warmup=v["warm"], weight_decay=v["wd"]
         )
+        fit(model, Xs, y, first, generator=g, held_out=HeldOut(*val) if v.get("val_first") else None, grad_chunk=1000)
     res = fit(
         model,
         X,
         y,
-        lr=v["lr"],
-        epochs=v["epochs"],
-        weight_decay=v["wd"],
-        batch_size=v["batch"],
-        schedule=v.get("schedule", "cosine"),
-        warmup=v["warm"],
+        Budget(
+            lr=v["lr"],
+            epochs=v["epochs"],
+            weight_decay=v["wd"],
+            batch_size=v["batch"] or 0,
+            schedule=v.get("schedule", "cosine") or "constant",
+            warmup=v["warm"],
+        ),
         generator=g,
+        held_out=HeldOut(val[0], val[1]) if v.get("val") else None,
         grad_chunk=1000,
-        **(dict(X_val=val[0], y_val=val[1]) if v.get("val") else {}),
     )
     test_err = mse(model, Xt, yt, chunk=1000).double().numpy()
     sec = time.process_time() - t0

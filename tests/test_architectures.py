@@ -13,22 +13,35 @@ from spinglass_icl.metrics import contrast_ratio
 from spinglass_icl.models import (
     FLA,
     MHLA,
-    Budget,
     PromptStats,
     effective_weight,
     get,
     make_model,
     names,
     paper_init,
-    projection_report,
 )
 from spinglass_icl.prompts import Prompts, PromptSpec, features_from_prompts, sample_prompts
 from spinglass_icl.solvers.exact import solve_exact
 from spinglass_icl.spinglass import SpinGlass
-from spinglass_icl.training import Adam, context_prefix, fit, lr_factor, mse
+from spinglass_icl.training import (
+    Adam,
+    Budget,
+    HeldOut,
+    context_prefix,
+    fit,
+    lr_factor,
+    mse,
+    projection_report,
+    recipe,
+)
 from spinglass_icl.validation import InputError
 
 F64 = torch.float64
+
+
+def adam(lr: float, epochs: int, **fields) -> Budget:
+    """A Budget without weight decay unless asked for (the registry's recipes default to 0.01)."""
+    return Budget(lr=lr, epochs=epochs, **{"weight_decay": 0.0, **fields})
 
 
 def prompts(D: int, N: int, P: int, R: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, object]:
@@ -191,7 +204,7 @@ def test_adam_is_torch_adam():
     X, y, _ = prompts(D=3, N=6, P=12, R=1, seed=20)
     a = make_model("mhla", 3, 1, generator=gen(21), dtype=F64)
     b = make_model("mhla", 3, 1, generator=gen(21), dtype=F64)
-    fit(a, X, y, generator=gen(), lr=0.01, epochs=15, weight_decay=0.05)
+    fit(a, X, y, adam(0.01, 15, weight_decay=0.05), generator=gen())
     opt = torch.optim.Adam(b.parameters(), lr=0.01, weight_decay=0.05)
     for _ in range(15):
         opt.zero_grad()
@@ -207,17 +220,17 @@ def test_batched_training_equals_separate_trainings(name):
     with minibatches, a cosine schedule and weight decay."""
     R = 3
     X, y, _ = prompts(D=3, N=5, P=10, R=R, seed=22)
-    kw = dict(lr=0.01, epochs=6, weight_decay=0.01, batch_size=4, schedule="cosine")
+    budget = adam(0.01, 6, weight_decay=0.01, batch_size=4, schedule="cosine")
     batched = make_model(name, 3, R, generator=gen(23), dtype=F64, **kwargs_for(name))
     init = [p.detach().clone() for p in batched.parameters()]
-    res = fit(batched, X, y, generator=gen(24), **kw)
+    res = fit(batched, X, y, budget, generator=gen(24))
     assert res.steps == 6 * 3 and res.train_loss.shape == (R, 6)
     for r in range(R):
         single = make_model(name, 3, 1, generator=gen(0), dtype=F64, **kwargs_for(name))
         with torch.no_grad():
             for p, p0 in zip(single.parameters(), init):
                 p.copy_(p0[r : r + 1])
-        one = fit(single, X[r : r + 1], y[r : r + 1], generator=gen(24), **kw)
+        one = fit(single, X[r : r + 1], y[r : r + 1], budget, generator=gen(24))
         for p, pb in zip(single.parameters(), batched.parameters()):
             assert torch.allclose(p[0], pb[r], atol=1e-10, rtol=0), (name, r)
         assert np.allclose(one.train_loss[0], res.train_loss[r], atol=1e-12)
@@ -227,8 +240,8 @@ def test_grad_chunk_gives_the_full_batch_gradient():
     X, y, _ = prompts(D=3, N=5, P=11, R=2, seed=25)
     a = make_model("sa", 3, 2, generator=gen(26), dtype=F64)
     b = make_model("sa", 3, 2, generator=gen(26), dtype=F64)
-    ra = fit(a, X, y, generator=gen(), lr=0.02, epochs=5)
-    rb = fit(b, X, y, generator=gen(), lr=0.02, epochs=5, grad_chunk=4)
+    ra = fit(a, X, y, adam(0.02, 5), generator=gen())
+    rb = fit(b, X, y, adam(0.02, 5), generator=gen(), grad_chunk=4)
     assert np.allclose(ra.train_loss, rb.train_loss, atol=1e-12)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=1e-12)
@@ -239,7 +252,7 @@ def test_training_reduces_loss_and_learns_icl():
     X, y, _ = prompts(D=3, N=20, P=300, R=2, seed=27)
     Xt, yt, _ = prompts(D=3, N=20, P=300, R=2, seed=28)
     model = make_model("fla", 3, 2, generator=gen(29), dtype=F64)
-    res = fit(model, X, y, generator=gen(), lr=0.02, epochs=150)
+    res = fit(model, X, y, adam(0.02, 150), generator=gen())
     assert np.all(res.train_loss[:, -1] < 0.6 * res.train_loss[:, 0])
     assert np.all(mse(model, Xt, yt).numpy() < 0.7 * np.mean(yt.numpy() ** 2, axis=-1))
 
@@ -249,7 +262,7 @@ def test_minibatch_uses_the_generator():
     runs = []
     for seed in (1, 1, 2):
         m = make_model("fla", 2, 1, generator=gen(31), dtype=F64)
-        fit(m, X, y, lr=0.05, epochs=3, batch_size=2, generator=gen(seed))
+        fit(m, X, y, adam(0.05, 3, batch_size=2), generator=gen(seed))
         runs.append(m.Wkq.detach().clone())
     assert torch.equal(runs[0], runs[1]) and not torch.allclose(runs[0], runs[2])
 
@@ -262,7 +275,7 @@ def test_early_stopping_per_repeat_and_restore_best():
     y_val[1] = -y[1]
     model = make_model("fla", 3, 2, generator=gen(33), dtype=F64)
     init = [p.detach().clone() for p in model.parameters()]
-    res = fit(model, X, y, generator=gen(), lr=0.02, epochs=40, X_val=X, y_val=y_val, patience=3)
+    res = fit(model, X, y, adam(0.02, 40), generator=gen(), held_out=HeldOut(X, y_val, patience=3))
     assert res.stopped_epoch[0] == 40 and res.stopped_epoch[1] < 40
     best = int(res.best_epoch[1])
     assert res.best_epoch[0] > 30 and best < res.stopped_epoch[1]
@@ -273,7 +286,7 @@ def test_early_stopping_per_repeat_and_restore_best():
         for p, p0 in zip(single.parameters(), init):
             p.copy_(p0[1:2])
     if best:
-        fit(single, X[1:2], y[1:2], generator=gen(), lr=0.02, epochs=best)
+        fit(single, X[1:2], y[1:2], adam(0.02, best), generator=gen())
     for p, pb in zip(single.parameters(), model.parameters()):
         assert torch.allclose(p[0], pb[1], atol=1e-10)
 
@@ -281,7 +294,7 @@ def test_early_stopping_per_repeat_and_restore_best():
 def test_early_stopping_all_stopped_ends_the_loop():
     X, y, _ = prompts(D=2, N=6, P=30, R=2, seed=34)
     model = make_model("sa", 2, 2, generator=gen(35), dtype=F64)
-    res = fit(model, X, y, generator=gen(), lr=0.05, epochs=200, X_val=X, y_val=-y, patience=2)
+    res = fit(model, X, y, adam(0.05, 200), generator=gen(), held_out=HeldOut(X, -y, patience=2))
     assert res.train_loss.shape[1] < 200 and np.all(res.stopped_epoch < 200)
 
 
@@ -295,7 +308,7 @@ def test_schedules():
     X, y, _ = prompts(D=2, N=4, P=8, R=1, seed=36)
     m = make_model("fla", 2, 1, generator=gen(37), dtype=F64)
     w0 = m.Wkq.detach().clone()
-    fit(m, X, y, generator=gen(), lr=0.1, epochs=3, schedule=lambda e, n: 0.0)
+    fit(m, X, y, adam(0.1, 3, schedule=lambda e, n: 0.0), generator=gen())
     assert torch.equal(m.Wkq, w0)
 
 
@@ -303,13 +316,17 @@ def test_fit_bad_input():
     X, y, _ = prompts(D=2, N=4, P=8, R=2, seed=38)
     m = make_model("fla", 2, 2, generator=gen(), dtype=F64)
     with pytest.raises(InputError):
-        fit(m, X, y, generator=gen(), lr=0.1, epochs=2, patience=2)  # early stopping without held-out data
+        fit(m, X, y, adam(0.1, 2), generator=gen(), held_out=HeldOut(X, y, patience=0))
     with pytest.raises(InputError):
-        fit(m, X, y[:, :3], generator=gen(), lr=0.1, epochs=2)
+        fit(m, X, y[:, :3], adam(0.1, 2), generator=gen())
     with pytest.raises(InputError):
-        fit(m, X, y, generator=gen(), lr=-1, epochs=2)
+        fit(m, X, y, adam(-1, 2), generator=gen())
     with pytest.raises(InputError):
-        fit(m, X, y, generator=gen(), lr=0.1, epochs=2, schedule="warmup")
+        fit(m, X, y, adam(0.1, 2, schedule="warmup"), generator=gen())
+    with pytest.raises(InputError, match="Budget"):
+        fit(m, X, y, {"lr": 0.1, "epochs": 2}, generator=gen())  # a dict is not a Budget
+    with pytest.raises(InputError):
+        fit(m, X, y, adam(0.1, 2), generator=gen(), held_out=HeldOut(X[:, :3], y))  # held-out X and y disagree
 
 
 def test_adam_inactive_repeats_frozen():
@@ -327,10 +344,10 @@ def test_cuda_models_and_training():
         cpu = make_model(name, 3, 2, generator=gen(41), dtype=F64, **kwargs_for(name))
         gpu = make_model(name, 3, 2, generator=gen(41), dtype=F64, device="cuda", **kwargs_for(name))
         assert torch.allclose(cpu(X), gpu(X.cuda()).cpu(), atol=1e-10)
-        fit(gpu, X, y, generator=gen(), lr=0.01, epochs=3)
+        fit(gpu, X, y, adam(0.01, 3), generator=gen())
         if name in ("fla", "mhla"):  # reduced input built on the GPU, and CPU statistics moved by fit
             assert torch.allclose(cpu(X), gpu(PromptStats.from_prompts(X.cuda())).cpu(), atol=1e-10)
-            fit(gpu, PromptStats.from_prompts(X), y, generator=gen(), lr=0.01, epochs=3)
+            fit(gpu, PromptStats.from_prompts(X), y, adam(0.01, 3), generator=gen())
 
 
 def test_benchmark_smoke():
@@ -415,9 +432,10 @@ def test_prompt_stats_training_equals_explicit(cls, value):
     X, y, _ = prompts(D=3, N=8, P=10, R=2, seed=52)
     Xv, yv, _ = prompts(D=3, N=8, P=6, R=2, seed=53)
     a, b = _models_pair(cls, value, 2, 54)
-    kw = dict(lr=0.02, epochs=4, weight_decay=0.01, batch_size=4, grad_chunk=3, val_every=2)
-    ra = fit(a, X, y, X_val=Xv, y_val=yv, generator=gen(55), **kw)
-    rb = fit(b, PromptStats.from_prompts(X), y, X_val=PromptStats.from_prompts(Xv), y_val=yv, generator=gen(55), **kw)
+    budget = adam(0.02, 4, weight_decay=0.01, batch_size=4)
+    ra = fit(a, X, y, budget, held_out=HeldOut(Xv, yv, every=2), generator=gen(55), grad_chunk=3)
+    stats = HeldOut(PromptStats.from_prompts(Xv), yv, every=2)
+    rb = fit(b, PromptStats.from_prompts(X), y, budget, held_out=stats, generator=gen(55), grad_chunk=3)
     assert ra.steps == rb.steps == 12
     assert np.allclose(ra.train_loss, rb.train_loss, atol=1e-12, rtol=0)
     assert np.allclose(ra.val_loss, rb.val_loss, atol=1e-12, rtol=0)
@@ -453,7 +471,7 @@ def test_prompt_stats_cast_and_float32():
     m32 = FLA(3, 2, generator=gen(57), dtype=torch.float32)
     assert torch.allclose(m32(st32).double(), m64(X), atol=1e-5)
     # float64 statistics cast to the model's dtype
-    res = fit(m32, PromptStats.from_prompts(X), y, generator=gen(), lr=0.01, epochs=2)
+    res = fit(m32, PromptStats.from_prompts(X), y, adam(0.01, 2), generator=gen())
     assert np.all(np.isfinite(res.train_loss))
 
 
@@ -463,7 +481,7 @@ def test_prompt_stats_bad_input():
     for name in ("sa", "tf", "sla"):
         model = make_model(name, 3, 2, generator=gen(), dtype=F64, **kwargs_for(name))
         with pytest.raises(InputError):
-            fit(model, st, y, generator=gen(), lr=0.01, epochs=1)
+            fit(model, st, y, adam(0.01, 1), generator=gen())
     with pytest.raises(InputError):
         make_model("sa", 3, 2, generator=gen(), dtype=F64)(st)
     with pytest.raises(InputError):
@@ -471,7 +489,7 @@ def test_prompt_stats_bad_input():
     with pytest.raises(InputError):
         FLA(3, 3, generator=gen(), dtype=F64)(st)  # 2 repeats of statistics for 3 models
     with pytest.raises(InputError):
-        fit(FLA(3, 2, generator=gen(), dtype=F64), st, y[:, :3], generator=gen(), lr=0.01, epochs=1)
+        fit(FLA(3, 2, generator=gen(), dtype=F64), st, y[:, :3], adam(0.01, 1), generator=gen())
     with pytest.raises(InputError):
         PromptStats.from_prompts(X[0])  # not (R, P, D+1, N+1)
     with pytest.raises(InputError):
@@ -498,7 +516,7 @@ def test_registry_entries_match_their_classes():
                 model(st)
         assert len(arch.marker) == 1 and arch.label
         for size in ("quick", "full"):
-            arch.budget(size).check(600 if size == "quick" else 10000)
+            recipe(arch, size).check(600 if size == "quick" else 10000)
     assert names(in_figure=True) == ("sla", "fla", "mhla", "sa", "tf")
     assert names(linear=True) == ("sla", "sla-separate", "fla", "mhla")
 
@@ -515,7 +533,7 @@ def test_random_draws_need_a_generator():
         make_model("fla", 3)
     X, y, _ = prompts(D=2, N=3, P=4, R=1, seed=71)
     with pytest.raises(InputError, match="Generator"):
-        fit(make_model("fla", 2, 1, generator=gen(), dtype=F64), X, y, lr=0.1, epochs=1, generator=None)
+        fit(make_model("fla", 2, 1, generator=gen(), dtype=F64), X, y, adam(0.1, 1), generator=None)
     # the values are a function of the generator's seed only
     a, b = paper_init((3, 3), 2, gen(5)), paper_init((3, 3), 2, gen(5))
     assert torch.equal(a, b) and not torch.equal(a, paper_init((3, 3), 2, gen(6)))
@@ -550,7 +568,7 @@ def test_warmup_then_schedule():
     assert np.allclose(f[2:], [lr_factor("cosine", e, 8) for e in range(8)])
     X, y, _ = prompts(D=2, N=4, P=8, R=1, seed=72)
     with pytest.raises(InputError, match="warmup"):
-        fit(make_model("fla", 2, 1, generator=gen(), dtype=F64), X, y, generator=gen(), lr=0.1, epochs=3, warmup=3)
+        fit(make_model("fla", 2, 1, generator=gen(), dtype=F64), X, y, adam(0.1, 3, warmup=3), generator=gen())
 
 
 def test_context_prefix_keeps_the_first_examples_and_the_query():
@@ -569,16 +587,16 @@ def test_curriculum_is_a_first_stage_on_cut_prompts(name, held_out):
     fit on the whole prompts, each stage with its own Adam and schedule (float64, to the last digit);
     with held-out prompts each stage keeps its best epoch and the second starts from the first's."""
     X, y, _ = prompts(D=2, N=8, P=12, R=2, seed=81)
-    kw: dict = dict(lr=0.02, batch_size=4, schedule="cosine", warmup=1)
-    if held_out:
-        Xv, yv, _ = prompts(D=2, N=8, P=6, R=2, seed=83)
-        kw.update(X_val=Xv, y_val=yv)
+    recipe_ = dict(lr=0.02, batch_size=4, schedule="cosine", warmup=1)
+    watch = HeldOut(*prompts(D=2, N=8, P=6, R=2, seed=83)[:2]) if held_out else None
     a = make_model(name, 2, 2, generator=gen(3), dtype=F64, **kwargs_for(name))
     b = make_model(name, 2, 2, generator=gen(3), dtype=F64, **kwargs_for(name))
-    ra = fit(a, X, y, generator=gen(4), epochs=3, curriculum_epochs=4, curriculum_frac=0.25, **kw)
+    ra = fit(
+        a, X, y, adam(epochs=3, curriculum_epochs=4, curriculum_frac=0.25, **recipe_), generator=gen(4), held_out=watch
+    )
     g = gen(4)
-    r1 = fit(b, X[..., [0, 1, 8]], y, generator=g, epochs=4, **kw)
-    r2 = fit(b, X, y, generator=g, epochs=3, **kw)
+    r1 = fit(b, X[..., [0, 1, 8]], y, adam(epochs=4, **recipe_), generator=g, held_out=watch)
+    r2 = fit(b, X, y, adam(epochs=3, **recipe_), generator=g, held_out=watch)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
     assert ra.train_loss.shape == (2, 7) and ra.steps == r1.steps + r2.steps == 7 * 3
@@ -589,6 +607,6 @@ def test_curriculum_needs_explicit_prompts():
     X, y, _ = prompts(D=2, N=4, P=8, R=1, seed=82)
     m = make_model("fla", 2, 1, generator=gen(), dtype=F64)
     with pytest.raises(InputError, match="explicit prompts"):
-        fit(m, PromptStats.from_prompts(X), y, generator=gen(), lr=0.1, epochs=2, curriculum_epochs=2)
+        fit(m, PromptStats.from_prompts(X), y, adam(0.1, 2, curriculum_epochs=2), generator=gen())
     with pytest.raises(InputError, match="curriculum_frac"):
-        fit(m, X, y, generator=gen(), lr=0.1, epochs=2, curriculum_epochs=2, curriculum_frac=2.0)
+        fit(m, X, y, adam(0.1, 2, curriculum_epochs=2, curriculum_frac=2.0), generator=gen())

@@ -4,21 +4,19 @@
 * :mod:`.sla`: simplified linear attention (merged / separate), the spin model's own architecture;
 * :mod:`.linear`: full and multi-head linear attention (FLA, MHLA);
 * :mod:`.softmax`: softmax attention (SA) and a small transformer (TF);
-* :mod:`.registry`: one :class:`Architecture` entry per model, :func:`make_model` by name.
+* :mod:`.registry`: one :class:`Architecture` entry per model, :func:`make_model` by name (training
+  recipes and evaluation live in :mod:`spinglass_icl.training`).
 """
 
 from .layers import PromptStats, StackedModel, as_dtype, normal, paper_init
 from .linear import FLA, MHLA
 from .registry import (
-    SCHEDULES,
     Architecture,
-    Budget,
     architectures,
     effective_weight,
     get,
     make_model,
     names,
-    projection_report,
     register,
     unregister,
 )
@@ -35,8 +33,6 @@ __all__ = [
     "PromptStats",
     "StackedModel",
     "Architecture",
-    "Budget",
-    "SCHEDULES",
     "architectures",
     "as_dtype",
     "effective_weight",
@@ -45,7 +41,6 @@ __all__ = [
     "names",
     "normal",
     "paper_init",
-    "projection_report",
     "register",
     "unregister",
 ]

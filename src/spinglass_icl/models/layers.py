@@ -10,6 +10,7 @@ an explicit ``torch.Generator`` (required), then are cast, so values do not depe
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -49,7 +50,7 @@ def paper_init(
     return normal(shape, 1 / math.sqrt(D + 1), generator, dtype, device)
 
 
-def label_mask(D: int, value: str, dtype: torch.dtype, device) -> torch.Tensor:
+def label_mask(D: int, value: str, dtype: torch.dtype, device: str | torch.device) -> torch.Tensor:
     """Column mask (D+1,) applied to value matrices: all ones, or only the label coordinate."""
     m = torch.ones(D + 1, dtype=dtype, device=device)
     if value == "label":
@@ -80,7 +81,9 @@ class PromptStats:
         self.C, self.b, self.N = C, b, V.positive_int("N", N)
 
     @classmethod
-    def from_prompts(cls, X, *, dtype: str | torch.dtype | None = None, device: str | None = None) -> PromptStats:
+    def from_prompts(
+        cls, X: Any, *, dtype: str | torch.dtype | None = None, device: str | torch.device | None = None
+    ) -> PromptStats:
         """From explicit prompts X (R or 1, P, D+1, N+1) (numpy or torch): C and b are computed in
         X's precision (pass float64 prompts for float64 statistics), then cast to ``dtype`` and
         moved to ``device`` (default: X's)."""
@@ -111,7 +114,7 @@ class PromptStats:
         dtype = as_dtype(dtype) if dtype is not None else None
         return PromptStats(self.C.to(device=device, dtype=dtype), self.b.to(device=device, dtype=dtype), self.N)
 
-    def take(self, idx) -> PromptStats:
+    def take(self, idx: slice | torch.Tensor) -> PromptStats:
         """The prompts ``idx`` (slice or index tensor along the prompt axis)."""
         return PromptStats(self.C[:, idx], self.b[:, idx], self.N)
 
@@ -193,7 +196,16 @@ class StackedModel(nn.Module):
 class StackedLinear(nn.Module):
     """R independent affine maps (R, out, in) applied to (R, ..., in); init N(0, 1/in), bias 0."""
 
-    def __init__(self, R: int, n_in: int, n_out: int, generator: torch.Generator, dtype, device, bias: bool = True):
+    def __init__(
+        self,
+        R: int,
+        n_in: int,
+        n_out: int,
+        generator: torch.Generator,
+        dtype: torch.dtype,
+        device: str | torch.device,
+        bias: bool = True,
+    ):
         super().__init__()
         self.weight = nn.Parameter(normal((R, n_out, n_in), 1 / math.sqrt(n_in), generator, dtype, device))
         self.bias = nn.Parameter(torch.zeros((R, n_out), dtype=dtype, device=device)) if bias else None
@@ -209,7 +221,7 @@ class StackedLinear(nn.Module):
 class StackedLayerNorm(nn.Module):
     """LayerNorm over the last axis with per-repeat gain/bias (R, d)."""
 
-    def __init__(self, R: int, d: int, dtype, device):
+    def __init__(self, R: int, d: int, dtype: torch.dtype, device: str | torch.device):
         super().__init__()
         self.gain = nn.Parameter(torch.ones((R, d), dtype=dtype, device=device))
         self.bias = nn.Parameter(torch.zeros((R, d), dtype=dtype, device=device))

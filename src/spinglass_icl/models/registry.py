@@ -3,6 +3,9 @@
 Adding an architecture = one class (a :class:`~.layers.StackedModel`: parameters with the repeat
 axis first, ``forward(X) -> ŷ (R, P)``) + one :func:`register` call with an :class:`Architecture`.
 :func:`make_model` builds any registered model by name; figS8 iterates :func:`architectures`.
+An architecture's training recipes (``quick``/``full``) are plain data here -- a
+:class:`spinglass_icl.training.Budget` or a mapping of its fields -- read by
+:func:`spinglass_icl.training.recipe`: the model layer does not import training.
 """
 
 from __future__ import annotations
@@ -16,74 +19,10 @@ import torch
 from torch import nn
 
 from .. import validation as V
-from ..metrics import contrast_ratio, query_error, relative_distance
-from ..prompts import Features
 from .layers import as_dtype
 from .linear import FLA, MHLA
 from .sla import MergedSLA, SeparateSLA
 from .softmax import SA, TF
-
-SCHEDULES = ("constant", "cosine", "linear")
-
-
-@dataclass(frozen=True)
-class Budget:
-    """A training recipe: Adam with learning rate ``lr`` for ``epochs`` passes over the P prompts,
-    minibatches of ``batch_size`` prompts (0 = full batch), an lr ``schedule`` after ``warmup``
-    epochs of linear warm-up, and PyTorch-style ``weight_decay`` (gradient += wd·θ).  With
-    ``curriculum_epochs`` > 0 these are preceded by that many epochs on prompts cut to their first
-    ``curriculum_frac``·N context examples (a curriculum over N; explicit prompts only).  With
-    ``val_prompts`` > 0, that many held-out prompts (fresh tasks) are drawn besides the training set
-    and the parameters of the epoch with the lowest held-out loss are kept (in each stage)."""
-
-    lr: float
-    epochs: int
-    batch_size: int = 0
-    schedule: str = "constant"
-    warmup: int = 0
-    weight_decay: float = 0.01
-    curriculum_epochs: int = 0
-    curriculum_frac: float = 0.25
-    val_prompts: int = 0
-
-    def check(self, P: int, who: str = "budget") -> Budget:
-        """Refuse a budget that cannot run on P training prompts (InputError naming the field)."""
-        V.positive(f"{who} lr", self.lr)
-        V.positive_int(f"{who} epochs", self.epochs)
-        V.nonneg(f"{who} weight_decay", self.weight_decay)
-        V.choice(f"{who} schedule", self.schedule, SCHEDULES)
-        for name in ("batch_size", "warmup", "curriculum_epochs", "val_prompts"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-                raise V.InputError(f"{who} {name} must be an integer >= 0, got {value!r}")
-        if self.batch_size > P:
-            raise V.InputError(
-                f"{who} batch_size={self.batch_size} is larger than P={P} training prompts; "
-                "use at most P (or 0 for full batch)"
-            )
-        if self.warmup >= self.epochs:
-            raise V.InputError(f"{who} warmup={self.warmup} must be smaller than epochs={self.epochs}")
-        if self.curriculum_epochs:
-            if not 0 < self.curriculum_frac <= 1:
-                raise V.InputError(f"{who} curriculum_frac={self.curriculum_frac!r} must be in (0, 1]")
-            if self.warmup >= self.curriculum_epochs:
-                raise V.InputError(
-                    f"{who} warmup={self.warmup} must be smaller than curriculum_epochs={self.curriculum_epochs}"
-                )
-        return self
-
-    def fit_kwargs(self) -> dict:
-        """The keyword arguments of :func:`spinglass_icl.training.fit` for this budget."""
-        return dict(
-            lr=self.lr,
-            epochs=self.epochs,
-            batch_size=self.batch_size or None,
-            schedule=self.schedule,
-            warmup=self.warmup,
-            weight_decay=self.weight_decay,
-            curriculum_epochs=self.curriculum_epochs,
-            curriculum_frac=self.curriculum_frac,
-        )
 
 
 @dataclass(frozen=True)
@@ -95,7 +34,9 @@ class Architecture:
     linear in the label-weighted features); projected: has ``merged_weight()`` (a spin-model
     projection W_eff); accepts_stats: accepts :class:`~.layers.PromptStats`; gram: trained on the
     Gram form of the loss (merged SLA, :func:`spinglass_icl.training.adam_gram`); quick/full: the
-    default budgets and model options at figS8's two sizes; in_figure: drawn by default in figS8.
+    training recipes at figS8's two sizes (a ``Budget`` of :mod:`spinglass_icl.training` or a mapping
+    of its fields, e.g. ``{"lr": 0.02, "epochs": 500}``; read with :func:`spinglass_icl.training.recipe`)
+    and quick_options/full_options the model options there; in_figure: drawn by default in figS8.
     """
 
     name: str
@@ -105,14 +46,15 @@ class Architecture:
     linear: bool
     projected: bool
     accepts_stats: bool
-    quick: Budget
-    full: Budget
+    quick: Any
+    full: Any
     quick_options: Mapping[str, Any] = field(default_factory=dict)
     full_options: Mapping[str, Any] = field(default_factory=dict)
     gram: bool = False
     in_figure: bool = True
 
-    def budget(self, size: str) -> Budget:
+    def recipe(self, size: str) -> Any:
+        """The declared training recipe at ``size`` as given (see :func:`spinglass_icl.training.recipe`)."""
         return self.quick if size == "quick" else self.full
 
     def options(self, size: str) -> Mapping[str, Any]:
@@ -161,10 +103,10 @@ def make_model(
     generator: torch.Generator,
     dtype: str | torch.dtype = torch.float32,
     device: str = "cpu",
-    **options,
+    **options: Any,
 ) -> nn.Module:
     """Build registered model ``name`` for R = ``repeats`` stacked repeats; options go to its class
-    (FLA: value; MHLA: heads, d_k, value; SA: d_k; TF: d_model, layers, heads, mlp_ratio;
+    (FLA: value; MHLA: heads, d_k, value; SA: d_k; TF: d_model, layers, heads;
     sla-separate: d_k)."""
     return get(name).build(D, repeats, generator=generator, dtype=as_dtype(dtype), device=device, **options)
 
@@ -176,21 +118,6 @@ def effective_weight(model: nn.Module) -> np.ndarray:
     return model.merged_weight().detach().cpu().double().numpy()  # type: ignore[operator]
 
 
-def projection_report(model: nn.Module, test: Features, ground_state: np.ndarray) -> dict[str, np.ndarray]:
-    """Spin-model view of a trained model with a projection, arrays of shape (R,).
-
-    ``proj_test``: test error of W_eff alone on ``test`` (features (R, P, ·)); ``contrast``:
-    contrast ratio of W_eff; ``distance``: |W_eff − W*|_F/|W*|_F to ``ground_state`` W*
-    (R, D+1, D+1) or flat (R, K).
-    """
-    W = effective_weight(model)
-    return {
-        "proj_test": query_error(W, test),
-        "contrast": contrast_ratio(W),
-        "distance": relative_distance(W, ground_state),
-    }
-
-
 # -- the six architectures of the project ------------------------------------------------------------
 # Quick budgets (D=4, P=600, figS8 --quick): full-batch Adam lr 0.02, wd 0.01, 500 epochs (TF 150, its
 # cost is 20-50x the others'), as before the registry.  Full: D=20, P=10000.  SLA (Gram form, cheap at any budget)
@@ -200,8 +127,8 @@ def projection_report(model: nn.Module, test: Features, ground_state: np.ndarray
 # the recipe study there (without weight decay, which holds them on the ŷ ≈ const plateau; TF with a
 # curriculum over N: 16 epochs on the first N/4 context examples, then 6 on the whole prompts, each stage
 # keeping its epoch of lowest loss on 1000 held-out prompts).
-_LIN_QUICK = Budget(lr=0.02, epochs=500)
-_LIN_FULL = Budget(lr=1e-2, epochs=100, batch_size=500, schedule="cosine", weight_decay=0.01)
+_LIN_QUICK = {"lr": 0.02, "epochs": 500}
+_LIN_FULL = {"lr": 1e-2, "epochs": 100, "batch_size": 500, "schedule": "cosine", "weight_decay": 0.01}
 register(
     Architecture(
         "sla",
@@ -213,7 +140,7 @@ register(
         accepts_stats=False,
         gram=True,
         quick=_LIN_QUICK,
-        full=Budget(lr=1e-3, epochs=5000),
+        full={"lr": 1e-3, "epochs": 5000},
     )
 )
 register(
@@ -226,7 +153,7 @@ register(
         projected=True,
         accepts_stats=False,
         quick=_LIN_QUICK,
-        full=Budget(lr=1e-3, epochs=5000),
+        full={"lr": 1e-3, "epochs": 5000},
         in_figure=False,
     )
 )
@@ -260,7 +187,7 @@ register(
         projected=False,
         accepts_stats=False,
         quick=_LIN_QUICK,
-        full=Budget(lr=3e-2, epochs=30, batch_size=500, schedule="cosine", warmup=3, weight_decay=0.0),
+        full={"lr": 3e-2, "epochs": 30, "batch_size": 500, "schedule": "cosine", "warmup": 3, "weight_decay": 0.0},
     )
 )
 register(
@@ -272,19 +199,19 @@ register(
         linear=False,
         projected=False,
         accepts_stats=False,
-        quick=Budget(lr=0.02, epochs=150),
+        quick={"lr": 0.02, "epochs": 150},
         quick_options={"d_model": 8},
-        full=Budget(
-            lr=3e-3,
-            epochs=6,
-            batch_size=100,
-            schedule="cosine",
-            warmup=1,
-            weight_decay=0.0,
-            curriculum_epochs=16,
-            curriculum_frac=0.25,
-            val_prompts=1000,
-        ),
+        full={
+            "lr": 3e-3,
+            "epochs": 6,
+            "batch_size": 100,
+            "schedule": "cosine",
+            "warmup": 1,
+            "weight_decay": 0.0,
+            "curriculum_epochs": 16,
+            "curriculum_frac": 0.25,
+            "val_prompts": 1000,
+        },
         full_options={"d_model": 32},
     )
 )

@@ -76,6 +76,7 @@ class TF(StackedModel):
     """
 
     name = "tf"
+    MLP_RATIO = 4  # MLP width / d_model (SPEC: d → 4d → d)
 
     def __init__(
         self,
@@ -86,7 +87,6 @@ class TF(StackedModel):
         d_model: int = 32,
         layers: int = 2,
         heads: int = 2,
-        mlp_ratio: int = 4,
         dtype: str | torch.dtype = torch.float32,
         device: str = "cpu",
     ):
@@ -111,8 +111,8 @@ class TF(StackedModel):
                         qkv=StackedLinear(R, d, 3 * d, g, dtype, device),
                         proj=StackedLinear(R, d, d, g, dtype, device),
                         ln2=StackedLayerNorm(R, d, dtype, device),
-                        fc1=StackedLinear(R, d, mlp_ratio * d, g, dtype, device),
-                        fc2=StackedLinear(R, mlp_ratio * d, d, g, dtype, device),
+                        fc1=StackedLinear(R, d, self.MLP_RATIO * d, g, dtype, device),
+                        fc2=StackedLinear(R, self.MLP_RATIO * d, d, g, dtype, device),
                     )
                 )
             )

@@ -11,6 +11,7 @@ Both need λ0 > 0: at λ0 = 0 the zero modes (and flat directions) make p improp
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
@@ -48,6 +49,76 @@ def sample_exact(sg: SpinGlass, beta: float, n: int, rng: np.random.Generator) -
     return out
 
 
+@dataclass(frozen=True)
+class _Dynamics:
+    """Langevin dynamics on E(x) = ½xᵀAx − hᵀx (the effective spins) at inverse temperature β, Euler
+    step dt; with ``metropolis`` each step is a MALA proposal accepted or rejected."""
+
+    A: np.ndarray
+    h: np.ndarray
+    beta: float
+    dt: float
+    metropolis: bool
+
+    def energy(self, X: np.ndarray) -> np.ndarray:
+        return 0.5 * np.einsum("ci,ci->c", X, X @ self.A) - X @ self.h
+
+    def gradient(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.A - self.h
+
+    def step(
+        self, X: np.ndarray, E: np.ndarray, G: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """One step of every chain: the new (X, E, G) and the number of accepted proposals."""
+        dt, beta = self.dt, self.beta
+        Y = X - dt * G + np.sqrt(2.0 * dt / beta) * rng.standard_normal(X.shape)
+        if not self.metropolis:
+            return Y, E, self.gradient(Y), 0
+        EY, GY = self.energy(Y), self.gradient(Y)
+        # log q(X|Y) - log q(Y|X) for the Gaussian Euler proposal
+        fwd = np.sum((Y - X + dt * G) ** 2, axis=1)
+        bwd = np.sum((X - Y + dt * GY) ** 2, axis=1)
+        log_acc = -beta * (EY - E) - (bwd - fwd) * beta / (4 * dt)
+        acc = np.log(rng.random(X.shape[0])) < log_acc
+        return np.where(acc[:, None], Y, X), np.where(acc, EY, E), np.where(acc[:, None], GY, G), int(acc.sum())
+
+
+@dataclass
+class _Tally:
+    """Running sums over the kept samples of all chains, and the run's bookkeeping."""
+
+    s1: np.ndarray
+    s2: np.ndarray
+    kept: int = 0
+    accepted: int = 0
+    done: int = 0
+    finite: bool = True
+
+
+def _run_chains(dyn: _Dynamics, chains: int, steps: int, burn_in: int, rng: np.random.Generator) -> _Tally:
+    """Run ``chains`` chains from 0 for ``steps`` steps (stopping if one diverges), summing x and xxᵀ
+    after ``burn_in`` steps."""
+    Ke = dyn.h.shape[0]
+    X = np.zeros((chains, Ke))
+    E, G = dyn.energy(X), dyn.gradient(X)
+    tally = _Tally(np.zeros(Ke), np.zeros((Ke, Ke)))
+    # a too-large step overflows: MALA rejects such proposals (NaN log-acceptance compares False),
+    # the unadjusted chain diverges and is stopped and flagged
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps):
+            X, E, G, acc = dyn.step(X, E, G, rng)
+            tally.accepted += acc
+            tally.done = t + 1
+            if not np.isfinite(X).all():
+                break
+            if t >= burn_in:
+                tally.s1 += X.sum(axis=0)
+                tally.s2 += X.T @ X
+                tally.kept += chains
+    tally.finite = bool(np.isfinite(X).all()) and tally.kept > 0
+    return tally
+
+
 def langevin(
     sg: SpinGlass,
     beta: float,
@@ -80,50 +151,11 @@ def langevin(
     h = sg.h_effective
     lmax = float(np.linalg.eigvalsh(A)[-1])
     dt = V.positive("dt", dt) if dt is not None else (0.5 if metropolis else 0.05) / lmax
-
-    def energy(X: np.ndarray) -> np.ndarray:
-        return 0.5 * np.einsum("ci,ci->c", X, X @ A) - X @ h
-
-    X = np.zeros((chains, Ke))
-    E = energy(X)
-    G = X @ A - h
-    noise = np.sqrt(2.0 * dt / beta)
-    s1 = np.zeros(Ke)
-    s2 = np.zeros((Ke, Ke))
-    kept = 0
-    accepted = 0
-    done = 0
-    # a too-large step overflows: MALA rejects such proposals (NaN log-acceptance compares False),
-    # the unadjusted chain diverges and is stopped and flagged below
-    with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(steps):
-            Y = X - dt * G + noise * rng.standard_normal(X.shape)
-            if metropolis:
-                EY = energy(Y)
-                GY = Y @ A - h
-                # log q(X|Y) - log q(Y|X) for the Gaussian Euler proposal
-                fwd = np.sum((Y - X + dt * G) ** 2, axis=1)
-                bwd = np.sum((X - Y + dt * GY) ** 2, axis=1)
-                log_acc = -beta * (EY - E) - (bwd - fwd) * beta / (4 * dt)
-                acc = np.log(rng.random(chains)) < log_acc
-                X = np.where(acc[:, None], Y, X)
-                E = np.where(acc, EY, E)
-                G = np.where(acc[:, None], GY, G)
-                accepted += int(acc.sum())
-            else:
-                X = Y
-                G = X @ A - h
-            done = t + 1
-            if not np.isfinite(X).all():
-                break
-            if t >= burn_in:
-                s1 += X.sum(axis=0)
-                s2 += X.T @ X
-                kept += chains
-    finite = bool(np.isfinite(X).all()) and kept > 0
-    mean = s1 / kept if finite else np.full(Ke, np.nan)
-    cov = s2 / kept - np.outer(mean, mean) if finite else np.full((Ke, Ke), np.nan)
-    acceptance = accepted / (chains * done) if metropolis else 1.0
+    tally = _run_chains(_Dynamics(A, h, beta, dt, metropolis), chains, steps, burn_in, rng)
+    finite, kept, done = tally.finite, tally.kept, tally.done
+    mean = tally.s1 / kept if finite else np.full(Ke, np.nan)
+    cov = tally.s2 / kept - np.outer(mean, mean) if finite else np.full((Ke, Ke), np.nan)
+    acceptance = tally.accepted / (chains * done) if metropolis else 1.0
     ok = finite and (not metropolis or acceptance >= MIN_ACCEPTANCE)
     var = embed_effective(np.diag(cov), D)
     zero = embed_effective(np.ones(Ke), D) == 0

@@ -3,13 +3,18 @@
 :func:`fit` trains R independent repeats at once: every parameter carries the repeat axis
 first, the loss is Σ_r MSE_r, and the optimiser (:class:`~.adam.Adam`, torch.optim.Adam's
 update) acts per coordinate, so repeat r follows exactly the trajectory it would follow alone
-(tested in float64).  Options: full batch (the paper's protocol; ``grad_chunk`` accumulates the
-full-batch gradient over chunks of prompts to bound memory without changing it) or minibatches
-(one shuffled order per epoch, shared by the repeats, from an explicit generator), PyTorch-style
-weight decay (gradient += wd·θ), a learning-rate schedule, and early stopping on a held-out loss
-per repeat (a stopped repeat is frozen; its best parameters are restored at the end), and a
-curriculum over N (Garg et al. 2022): a first stage on prompts cut to their first frac·N context
-examples, then the budget on the whole prompts.
+(tested in float64).  What to run is a :class:`~.recipes.Budget` (learning rate and schedule, epochs,
+full batch or minibatches -- one shuffled order per epoch, shared by the repeats, from an explicit
+generator --, PyTorch-style weight decay, an optional curriculum over N); what to watch is a
+:class:`HeldOut` set (held-out loss per repeat, early stopping -- a stopped repeat is frozen -- and
+the best epoch's parameters restored at the end).
+
+The pieces, one concept each: :func:`fit` (checks, then one stage or a curriculum), :func:`_curriculum`
+(Garg et al. 2022: a first stage on prompts cut to their first frac·N context examples, then the budget
+on the whole prompts), :func:`_stage` (the optimisation loop over epochs), :func:`_epoch` (one pass of
+minibatch steps; ``grad_chunk`` accumulates each batch's gradient over chunks of prompts to bound
+memory without changing it) and :class:`_Watch` (held-out validation, early stopping, best-epoch
+restore).  The learning-rate schedule is :func:`~.recipes.lr_factor`.
 
 Prompts are explicit, X (R or 1, P, D+1, N+1), or -- for FLA/MHLA -- their reduced form
 :class:`~spinglass_icl.models.PromptStats` (C = X Xᵀ, b), which makes a step O(P·D²)
@@ -24,33 +29,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from .. import validation as V
+from .._progress import progress as progress_bar
 from ..models.layers import PromptStats
-from ..models.registry import SCHEDULES
 from .adam import Adam
-
-
-def lr_factor(schedule: str | Callable[[int, int], float] | None, epoch: int, epochs: int, warmup: int = 0) -> float:
-    """Multiplier of the base learning rate in ``epoch`` (0-based) of ``epochs``.
-
-    The first ``warmup`` epochs ramp linearly, (e+1)/warmup; the schedule then runs over the
-    remaining epochs: ``"constant"``/None: 1; ``"cosine"``: ½(1 + cos(π t)); ``"linear"``: 1 − t,
-    t = (e − warmup)/(epochs − warmup); a callable ``f(epoch, epochs)`` is used as is.
-    """
-    if callable(schedule):
-        return float(schedule(epoch, epochs))
-    schedule = "constant" if schedule is None else V.choice("schedule", schedule, SCHEDULES)
-    if epoch < warmup:
-        return (epoch + 1) / warmup
-    t = (epoch - warmup) / (epochs - warmup)
-    return {"constant": 1.0, "cosine": 0.5 * (1 + math.cos(math.pi * t)), "linear": 1.0 - t}[schedule]
+from .evaluation import Prompts, as_prompts, as_tensor, axes, mse, take
+from .recipes import Budget, lr_factor
 
 
 @dataclass
@@ -60,8 +51,9 @@ class FitResult:
     train_loss (R, epochs_run): full batch -- the loss before each epoch's step; minibatch -- the
     mean minibatch loss of the epoch.  val_loss (R, n): held-out loss at ``val_epochs`` (epoch 0 =
     initial parameters, epoch e = after e epochs).  best_epoch (R,): epoch of the lowest held-out
-    loss (parameters restored to it if ``restore_best``); stopped_epoch (R,): epochs a repeat
-    trained before it was stopped (``epochs`` if never).  steps: optimiser steps taken.
+    loss (parameters restored to it if ``restore_best``); -1 without held-out data.  stopped_epoch
+    (R,): epochs a repeat trained before it was stopped (``epochs`` if never).  steps: optimiser
+    steps taken.
     """
 
     train_loss: np.ndarray
@@ -73,31 +65,37 @@ class FitResult:
     steps: int
 
 
-def _as(x, ref: torch.Tensor) -> torch.Tensor:
-    return torch.as_tensor(x, dtype=ref.dtype, device=ref.device)
+@dataclass(frozen=True)
+class HeldOut:
+    """Held-out prompts X (R or 1, P', D+1, N+1) or PromptStats and labels y (R or 1, P') watched while
+    training: the loss is evaluated before the first epoch and every ``every`` epochs (and after the
+    last); a repeat stops after ``patience`` evaluations (None: never) without an improvement larger
+    than ``min_delta``; with ``restore_best`` each repeat ends with its best evaluated parameters."""
+
+    X: Any
+    y: Any
+    patience: int | None = None
+    min_delta: float = 0.0
+    every: int = 1
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        if self.patience is not None:
+            V.positive_int("patience", self.patience)
+        V.nonneg("min_delta", self.min_delta)
+        V.positive_int("every", self.every)
 
 
-def _prompts(model: nn.Module, X, ref: torch.Tensor) -> torch.Tensor | PromptStats:
-    """Explicit prompts as a tensor, or PromptStats (for the models that accept them), on ref's
-    dtype and device."""
-    if isinstance(X, PromptStats):
-        if not getattr(model, "accepts_stats", False):
-            raise V.InputError(
-                f"model {getattr(model, 'name', type(model).__name__)!r} needs explicit prompts X; "
-                "PromptStats are for the models that accept them (FLA, MHLA)"
-            )
-        return X.to(ref.dtype, ref.device)
-    return _as(X, ref)
+@dataclass(frozen=True)
+class _Run:
+    """How a stage runs (not what it computes): the minibatch-order generator, held-out set,
+    gradient chunk, progress bar and its label."""
 
-
-def _axes(X: torch.Tensor | PromptStats) -> tuple[int, int]:
-    """(repeats or 1, P) of explicit prompts or PromptStats."""
-    return (X.repeats, X.n_prompts) if isinstance(X, PromptStats) else (int(X.shape[0]), int(X.shape[1]))
-
-
-def _take(X: torch.Tensor | PromptStats, idx) -> torch.Tensor | PromptStats:
-    """Prompts ``idx`` (slice or index tensor) of every repeat."""
-    return X.take(idx) if isinstance(X, PromptStats) else X[:, idx]
+    generator: torch.Generator
+    held_out: HeldOut | None
+    chunk: int | None
+    progress: bool
+    desc: str
 
 
 def curriculum_context(N: int, frac: float) -> int:
@@ -114,194 +112,233 @@ def context_prefix(X: torch.Tensor, n: int) -> torch.Tensor:
     return torch.cat([X[..., :n], X[..., -1:]], dim=-1)
 
 
-@torch.no_grad()
-def mse(model: nn.Module, X, y, *, chunk: int | None = None) -> torch.Tensor:
-    """Per-repeat mean squared query error (R,) on prompts X (R or 1, P, D+1, N+1) or their
-    PromptStats, y (R or 1, P), evaluated over chunks of ``chunk`` prompts (memory bound); stays
-    on the model's device."""
-    ref = next(model.parameters())
-    X, y = _prompts(model, X, ref), _as(y, ref)
-    P = _axes(X)[1]
-    step = chunk or P
-    total = torch.zeros((), dtype=ref.dtype, device=ref.device)
-    for s in range(0, P, step):
-        total = total + ((model(_take(X, slice(s, s + step))) - y[:, s : s + step]) ** 2).sum(-1)
-    return total / P
-
-
 def fit(
     model: nn.Module,
-    X,
-    y,
+    X: Any,
+    y: Any,
+    budget: Budget,
     *,
-    lr: float,
-    epochs: int,
     generator: torch.Generator,
-    weight_decay: float = 0.0,
-    batch_size: int | None = None,
+    held_out: HeldOut | None = None,
     grad_chunk: int | None = None,
-    schedule: str | Callable[[int, int], float] | None = None,
-    warmup: int = 0,
-    X_val=None,
-    y_val=None,
-    patience: int | None = None,
-    min_delta: float = 0.0,
-    val_every: int = 1,
-    restore_best: bool = True,
-    betas=(0.9, 0.999),
-    eps: float = 1e-8,
-    curriculum_epochs: int = 0,
-    curriculum_frac: float = 0.25,
     progress: bool = False,
-    desc: str = "adam",
 ) -> FitResult:
-    """Train all R repeats of ``model`` on X (R or 1, P, D+1, N+1), y (R or 1, P) with Adam.
+    """Train all R repeats of ``model`` on X (R or 1, P, D+1, N+1), y (R or 1, P) with Adam as ``budget`` says.
 
-    X (and X_val) may be :class:`~spinglass_icl.models.PromptStats` for FLA/MHLA: the same
-    training at O(P·D²) per step.
-    batch_size: None = full batch; otherwise minibatches of that many prompts per step, in a
-    fresh random order every epoch drawn from ``generator`` (required: a CPU torch generator; same
-    order for all repeats).  ``warmup`` epochs of linear lr warm-up precede ``schedule``.
-    grad_chunk: evaluate the full-batch (or minibatch) gradient in chunks of this
-    many prompts and accumulate -- the same gradient with less memory.  Early stopping needs
-    X_val, y_val: the held-out loss is evaluated every ``val_every`` epochs; a repeat stops after
-    ``patience`` evaluations without an improvement larger than ``min_delta``.
-    curriculum_epochs > 0: first train that many epochs on the prompts cut to their first
-    :func:`curriculum_context` examples (:func:`context_prefix`; a fresh Adam with the same
-    lr, warm-up, schedule, batch size and weight decay), then ``epochs`` on the whole prompts.  Held-out
-    prompts (whole) are watched in both stages: with ``restore_best`` the second stage starts from the
-    first one's best epoch.  Cheaper per epoch (attention costs O(N²)) and, for softmax models, much
-    faster to leave the plateau (REPRODUCTION.md, figS8).  The result's train_loss holds both stages'
-    epochs; steps and seconds are their sums, the held-out record is the second stage's.
+    X (and the held-out X) may be :class:`~spinglass_icl.models.PromptStats` for FLA/MHLA: the same
+    training at O(P·D²) per step.  ``generator`` (a CPU torch generator, required) draws the minibatch
+    order (same for all repeats).  ``grad_chunk``: evaluate each batch's gradient in chunks of this many
+    prompts and accumulate -- the same gradient with less memory.  ``held_out``: see :class:`HeldOut`.
+    ``budget.curriculum_epochs`` > 0: first train that many epochs on the prompts cut to their first
+    :func:`curriculum_context` examples (:func:`context_prefix`; a fresh Adam with the same lr, warm-up,
+    schedule, batch size and weight decay), then ``epochs`` on the whole prompts.  Held-out prompts
+    (whole) are watched in both stages: with ``restore_best`` the second stage starts from the first
+    one's best epoch.  Cheaper per epoch (attention costs O(N²)) and, for softmax models, much faster to
+    leave the plateau (REPRODUCTION.md, figS8).  The result's train_loss holds both stages' epochs;
+    steps and seconds are their sums, the held-out record is the second stage's.
     """
-    if curriculum_epochs:
-        curriculum_epochs = V.positive_int("curriculum_epochs", curriculum_epochs)
-        if isinstance(X, PromptStats) or not 0 < curriculum_frac <= 1:
-            raise V.InputError(
-                "a curriculum needs explicit prompts X and 0 < curriculum_frac <= 1, got "
-                f"{'PromptStats' if isinstance(X, PromptStats) else 'X'} and curriculum_frac={curriculum_frac!r}"
-            )
-        X = _as(X, next(model.parameters()))
-        n = curriculum_context(X.shape[-1] - 1, curriculum_frac)
-        common = dict(lr=lr, generator=generator, weight_decay=weight_decay, batch_size=batch_size,
-                      grad_chunk=grad_chunk, schedule=schedule, warmup=warmup, betas=betas, eps=eps,
-                      X_val=X_val, y_val=y_val, patience=patience, min_delta=min_delta, val_every=val_every,
-                      restore_best=restore_best, progress=progress)  # fmt: skip
-        first = fit(model, context_prefix(X, n), y, epochs=curriculum_epochs, desc=f"{desc} (N={n})", **common)
-        rest = fit(model, X, y, epochs=epochs, desc=desc, **common)
-        return dataclasses.replace(
-            rest,
-            train_loss=np.concatenate([first.train_loss, rest.train_loss], axis=1),
-            seconds=first.seconds + rest.seconds,
-            steps=first.steps + rest.steps,
-        )
-    lr, epochs = V.positive("lr", lr), V.positive_int("epochs", epochs)
-    weight_decay, min_delta = V.nonneg("weight_decay", weight_decay), V.nonneg("min_delta", min_delta)
-    val_every = V.positive_int("val_every", val_every)
-    if patience is not None:
-        patience = V.positive_int("patience", patience)
-        if X_val is None:
-            raise V.InputError("early stopping (patience) needs held-out prompts X_val, y_val")
-    if schedule is not None and not callable(schedule):
-        V.choice("schedule", schedule, SCHEDULES)
+    if not isinstance(budget, Budget):
+        raise V.InputError(f"fit needs a training Budget (spinglass_icl.training.Budget), got {budget!r}")
+    budget.validate(who="fit")
     if not isinstance(generator, torch.Generator):
         raise V.InputError(f"fit needs a torch.Generator for the minibatch order, got {generator!r}")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < epochs:
-        raise V.InputError(f"warmup must be an integer in [0, epochs={epochs}), got {warmup!r}")
+    chunk = V.positive_int("grad_chunk", grad_chunk) if grad_chunk is not None else None
+    run = _Run(generator, held_out, chunk, progress, getattr(model, "name", "adam"))
+    if budget.curriculum_epochs:
+        return _curriculum(model, X, y, budget, run)
+    return _stage(model, X, y, budget, run)
+
+
+def _curriculum(model: nn.Module, X: Any, y: Any, budget: Budget, run: _Run) -> FitResult:
+    """The curriculum over N: ``curriculum_epochs`` on the first :func:`curriculum_context` examples of
+    each prompt, then ``epochs`` on the whole prompts (each stage a fresh Adam of the same recipe)."""
+    if isinstance(X, PromptStats):
+        raise V.InputError("a curriculum needs explicit prompts X, got PromptStats")
+    X = as_tensor(X, next(model.parameters()))
+    n = curriculum_context(X.shape[-1] - 1, budget.curriculum_frac)
+    one_stage = dataclasses.replace(budget, curriculum_epochs=0)
+    first = _stage(
+        model,
+        context_prefix(X, n),
+        y,
+        dataclasses.replace(one_stage, epochs=budget.curriculum_epochs),
+        dataclasses.replace(run, desc=f"{run.desc} (N={n})"),
+    )
+    rest = _stage(model, X, y, one_stage, run)
+    return dataclasses.replace(
+        rest,
+        train_loss=np.concatenate([first.train_loss, rest.train_loss], axis=1),
+        seconds=first.seconds + rest.seconds,
+        steps=first.steps + rest.steps,
+    )
+
+
+def _inputs(model: nn.Module, X: Any, y: Any) -> tuple[list[nn.Parameter], Prompts, torch.Tensor]:
+    """The model's parameters (each with the repeat axis first) and the checked prompts and labels."""
     params = list(model.parameters())
     ref = params[0]
     R = ref.shape[0]
     if any(p.shape[0] != R for p in params):
         raise V.InputError("every parameter must carry the repeat axis first (stacked repeats)")
-    X, y = _prompts(model, X, ref), _as(y, ref)
-    if y.ndim != 2 or _axes(X) != tuple(y.shape[:2]) or _axes(X)[0] not in (1, R):
+    X, y = as_prompts(model, X, ref), as_tensor(y, ref)
+    if y.ndim != 2 or axes(X) != tuple(y.shape[:2]) or axes(X)[0] not in (1, R):
         raise V.InputError(
             f"need X (R or 1, P, D+1, N+1) and y of shape (R or 1, P); got X with (repeats, P) = "
-            f"{_axes(X)}, y {tuple(y.shape)} for R={R}"
+            f"{axes(X)}, y {tuple(y.shape)} for R={R}"
         )
-    P = _axes(X)[1]
-    B = P if batch_size is None else min(V.positive_int("batch_size", batch_size), P)
-    chunk = V.positive_int("grad_chunk", grad_chunk) if grad_chunk is not None else None
-    has_val = X_val is not None
-    if has_val:
-        X_val, y_val = _prompts(model, X_val, ref), _as(y_val, ref)
+    return params, X, y
 
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().double().numpy() if t.is_floating_point() else t.detach().cpu().numpy()
+
+
+def _stage(model: nn.Module, X: Any, y: Any, budget: Budget, run: _Run) -> FitResult:
+    """One stage: ``budget.epochs`` epochs of Adam (a fresh optimiser) on the whole of X."""
+    params, X, y = _inputs(model, X, y)
+    ref = params[0]
+    P = axes(X)[1]
+    B = min(budget.batch_size, P) if budget.batch_size else P
+    epochs = budget.epochs
+    watch = _Watch(model, run.held_out, params, epochs, run.chunk)
     t0 = time.perf_counter()
-    opt = Adam(params, lr, betas, eps, weight_decay)
-    active = torch.ones(R, dtype=torch.bool, device=ref.device)
-    stopped = torch.full((R,), epochs, dtype=torch.long, device=ref.device)
-    train_loss = torch.empty((R, epochs), dtype=ref.dtype, device=ref.device)
-    val_hist, val_epochs = [], []
-    best = torch.full((R,), math.inf, dtype=ref.dtype, device=ref.device)
-    best_epoch = torch.zeros(R, dtype=torch.long, device=ref.device)
-    bad = torch.zeros(R, dtype=torch.long, device=ref.device)
-    best_params = [p.detach().clone() for p in params] if has_val and restore_best else None
-
-    def validate(e: int) -> None:
-        loss = mse(model, X_val, y_val, chunk=chunk)
-        val_hist.append(loss)
-        val_epochs.append(e)
-        better = (loss < best - min_delta) & active
-        best.copy_(torch.where(better, loss, best))
-        best_epoch.copy_(torch.where(better, e, best_epoch))
-        bad.copy_(torch.where(better, 0, bad + active.long()))
-        if best_params is not None:
-            for bp, p in zip(best_params, params):
-                bp.copy_(torch.where(better.view((-1,) + (1,) * (p.ndim - 1)), p.detach(), bp))
-        if patience is not None:
-            stop = active & (bad >= patience)
-            stopped.copy_(torch.where(stop, e, stopped))
-            active.copy_(active & ~stop)
-
-    from tqdm.auto import tqdm
-
-    if has_val:
-        validate(0)
+    opt = Adam(params, budget.lr, weight_decay=budget.weight_decay)
+    train_loss = torch.empty((ref.shape[0], epochs), dtype=ref.dtype, device=ref.device)
+    watch.validate(0)
     epochs_run = 0
-    with tqdm(total=epochs, disable=not progress, desc=desc, leave=False) as bar:
+    with progress_bar(epochs, run.progress, run.desc) as bar:
         for e in range(epochs):
-            lr_e = lr * lr_factor(schedule, e, epochs, warmup)
-            order = torch.randperm(P, generator=generator).to(ref.device) if B < P else None
-            epoch_loss = torch.zeros(R, dtype=ref.dtype, device=ref.device)
-            n_batches = 0
-            for s in range(0, P, B):
-                idx = order[s : s + B] if order is not None else None
-                Xb = _take(X, idx) if idx is not None else X
-                yb = y[:, idx] if idx is not None else y
-                nb = _axes(Xb)[1]
-                for p in params:
-                    p.grad = None
-                step = chunk or nb
-                batch_loss = torch.zeros(R, dtype=ref.dtype, device=ref.device)
-                for c in range(0, nb, step):
-                    # Σ over chunks of (Σ_chunk sq. error)/n_batch = the batch mean: same gradient.
-                    part = ((model(_take(Xb, slice(c, c + step))) - yb[:, c : c + step]) ** 2).sum(-1) / nb
-                    part.sum().backward()
-                    batch_loss += part.detach()
-                epoch_loss += batch_loss
-                n_batches += 1
-                opt.step(lr=lr_e, active=active if patience is not None else None)
-            train_loss[:, e] = epoch_loss / n_batches
+            lr_e = budget.lr * lr_factor(budget.schedule, e, epochs, budget.warmup)
+            order = torch.randperm(P, generator=run.generator).to(ref.device) if B < P else None
+            batches: list[torch.Tensor | None] = [None] if order is None else [order[s : s + B] for s in range(0, P, B)]
+            train_loss[:, e] = _epoch(model, opt, X, y, batches, run.chunk, lr_e, watch.active_mask())
             epochs_run = e + 1
             bar.update()
-            if has_val and (epochs_run % val_every == 0 or epochs_run == epochs):
-                validate(epochs_run)
-                if patience is not None and not bool(active.any()):
-                    break
-    if best_params is not None:
-        with torch.no_grad():
-            for bp, p in zip(best_params, params):
-                p.copy_(bp)
-
-    def np_(t: torch.Tensor) -> np.ndarray:
-        return t.detach().cpu().double().numpy() if t.is_floating_point() else t.detach().cpu().numpy()
-
+            if watch.after_epoch(epochs_run) and watch.all_stopped():
+                break
+    watch.restore()
+    val_loss, val_epochs, best_epoch = watch.record()
     return FitResult(
-        train_loss=np_(train_loss[:, :epochs_run]),
-        val_loss=np_(torch.stack(val_hist, dim=1)) if has_val else None,
-        val_epochs=np.array(val_epochs) if has_val else None,
-        best_epoch=np_(best_epoch) if has_val else np.full(R, -1),
-        stopped_epoch=np_(stopped),
+        train_loss=_np(train_loss[:, :epochs_run]),
+        val_loss=val_loss,
+        val_epochs=val_epochs,
+        best_epoch=best_epoch,
+        stopped_epoch=_np(watch.stopped),
         seconds=time.perf_counter() - t0,
         steps=opt.t,
     )
+
+
+def _epoch(
+    model: nn.Module,
+    opt: Adam,
+    X: Prompts,
+    y: torch.Tensor,
+    batches: list[torch.Tensor | None],
+    chunk: int | None,
+    lr: float,
+    active: torch.Tensor | None,
+) -> torch.Tensor:
+    """One pass over the prompts: per batch (prompt indices; None: all, full batch) one Adam step at
+    learning rate ``lr`` for the ``active`` repeats.  Returns the mean batch loss per repeat (R,)."""
+    ref = next(model.parameters())
+    epoch_loss = torch.zeros(ref.shape[0], dtype=ref.dtype, device=ref.device)
+    for idx in batches:
+        Xb = take(X, idx) if idx is not None else X
+        yb = y[:, idx] if idx is not None else y
+        epoch_loss += _gradient(model, Xb, yb, chunk)
+        opt.step(lr=lr, active=active)
+    return epoch_loss / len(batches)
+
+
+def _gradient(model: nn.Module, X: Prompts, y: torch.Tensor, chunk: int | None) -> torch.Tensor:
+    """Set the parameters' ``.grad`` to that of Σ_r (batch MSE of repeat r), accumulated over chunks of
+    ``chunk`` prompts; returns the batch MSE per repeat (R,)."""
+    nb = axes(X)[1]
+    for p in model.parameters():
+        p.grad = None
+    step = chunk or nb
+    ref = next(model.parameters())
+    batch_loss = torch.zeros(ref.shape[0], dtype=ref.dtype, device=ref.device)
+    for c in range(0, nb, step):
+        # Σ over chunks of (Σ_chunk sq. error)/n_batch = the batch mean: same gradient.
+        part = ((model(take(X, slice(c, c + step))) - y[:, c : c + step]) ** 2).sum(-1) / nb
+        part.sum().backward()
+        batch_loss += part.detach()
+    return batch_loss
+
+
+class _Watch:
+    """Held-out validation of one stage: the held-out loss per repeat, early stopping (``active``
+    repeats; a stopped one keeps its parameters and Adam moments) and the best epoch's parameters."""
+
+    def __init__(
+        self, model: nn.Module, held_out: HeldOut | None, params: list[nn.Parameter], epochs: int, chunk: int | None
+    ):
+        ref = params[0]
+        R, dev = ref.shape[0], ref.device
+        self.model, self.h, self.params, self.epochs, self.chunk = model, held_out, params, epochs, chunk
+        self.active = torch.ones(R, dtype=torch.bool, device=dev)
+        self.stopped = torch.full((R,), epochs, dtype=torch.long, device=dev)
+        self.hist: list[torch.Tensor] = []
+        self.at: list[int] = []
+        self.best = torch.full((R,), math.inf, dtype=ref.dtype, device=dev)
+        self.best_epoch = torch.zeros(R, dtype=torch.long, device=dev)
+        self.bad = torch.zeros(R, dtype=torch.long, device=dev)
+        self.best_params: list[torch.Tensor] | None = None
+        if held_out is not None:
+            self.X, self.y = as_prompts(model, held_out.X, ref), as_tensor(held_out.y, ref)
+            if self.y.ndim != 2 or axes(self.X) != tuple(self.y.shape) or axes(self.X)[0] not in (1, R):
+                raise V.InputError(
+                    f"need held-out X (R or 1, P', D+1, N+1) and y (R or 1, P'); got X with (repeats, P') = "
+                    f"{axes(self.X)}, y {tuple(self.y.shape)} for R={R}"
+                )
+            if held_out.restore_best:
+                self.best_params = [p.detach().clone() for p in params]
+
+    def active_mask(self) -> torch.Tensor | None:
+        """The repeats still training, or None when nothing can stop (every repeat steps)."""
+        return self.active if self.h is not None and self.h.patience is not None else None
+
+    def after_epoch(self, epochs_run: int) -> bool:
+        """Validate if this epoch is due; returns whether it was."""
+        if self.h is None or not (epochs_run % self.h.every == 0 or epochs_run == self.epochs):
+            return False
+        self.validate(epochs_run)
+        return True
+
+    def all_stopped(self) -> bool:
+        return self.h is not None and self.h.patience is not None and not bool(self.active.any())
+
+    @torch.no_grad()
+    def validate(self, e: int) -> None:
+        """Evaluate the held-out loss after ``e`` epochs and update the best epoch and the stopping state."""
+        if self.h is None:
+            return
+        loss = mse(self.model, self.X, self.y, chunk=self.chunk)
+        self.hist.append(loss)
+        self.at.append(e)
+        better = (loss < self.best - self.h.min_delta) & self.active
+        self.best.copy_(torch.where(better, loss, self.best))
+        self.best_epoch.copy_(torch.where(better, e, self.best_epoch))
+        self.bad.copy_(torch.where(better, 0, self.bad + self.active.long()))
+        if self.best_params is not None:
+            for bp, p in zip(self.best_params, self.params):
+                bp.copy_(torch.where(better.view((-1,) + (1,) * (p.ndim - 1)), p.detach(), bp))
+        if self.h.patience is not None:
+            stop = self.active & (self.bad >= self.h.patience)
+            self.stopped.copy_(torch.where(stop, e, self.stopped))
+            self.active.copy_(self.active & ~stop)
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        """Each repeat's parameters back to its best evaluated epoch (with ``restore_best``)."""
+        if self.best_params is not None:
+            for bp, p in zip(self.best_params, self.params):
+                p.copy_(bp)
+
+    def record(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+        """(val_loss (R, n), val_epochs (n,), best_epoch (R,)) of :class:`FitResult`."""
+        if self.h is None:
+            return None, None, np.full(self.active.shape[0], -1)
+        return _np(torch.stack(self.hist, dim=1)), np.array(self.at), _np(self.best_epoch)

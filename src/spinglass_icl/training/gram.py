@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from .. import validation as V
-from .._progress import progress as progress_bar
 from ..spinglass import SpinGlass
 from .adam import Adam
 
@@ -31,7 +30,7 @@ MODELS = ("merged", "separate")
 DTYPES = ("float32", "float64")
 
 
-def _to_backend(x, dtype: str, device: str):
+def _to_backend(x: Any, dtype: str, device: str) -> Any:
     """numpy on the CPU (its batched gemv is ~10× faster than torch.bmm there), torch elsewhere."""
     if device == "cpu":
         return np.ascontiguousarray(np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=dtype))
@@ -40,7 +39,7 @@ def _to_backend(x, dtype: str, device: str):
     )
 
 
-def _to_numpy(x) -> np.ndarray:
+def _to_numpy(x: Any) -> np.ndarray:
     return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
 
 
@@ -60,13 +59,13 @@ class GramData:
         V.choice("dtype", dtype, DTYPES)
         nb = len(sg.batch_shape)
 
-        def t(x: np.ndarray, tail: int):
+        def t(x: np.ndarray, tail: int) -> Any:
             x = np.asarray(x)
             return _to_backend(x.reshape((-1,) + x.shape[nb : nb + tail] if tail else (-1,)), dtype, device)
 
         return cls(G=t(sg.gram, 2), c=t(sg.h, 1), y2=t(sg.y2, 0))
 
-    def loss(self, w, Gw=None):
+    def loss(self, w: Any, Gw: Any = None) -> Any:
         """Mean squared error ⟨(s·w − y)²⟩ of flat weights w (R, K), shape (R,), from the Gram form
         wᵀGw − 2cᵀw + ⟨y²⟩ (``Gw``: G w if already computed).  It is a mean of squares, but the
         expanded form cancels three O(1) terms and can round to slightly below 0 (-5e-8 seen in
@@ -122,9 +121,6 @@ def adam_gram(
     weight_decay: float = 0.0,
     test: GramData | None = None,
     record_every: int = 1,
-    betas=(0.9, 0.999),
-    eps: float = 1e-8,
-    progress: bool = False,
 ) -> TrainResult:
     """Full-batch Adam on the Gram form, all R repeats at once.
 
@@ -146,9 +142,9 @@ def adam_gram(
     params = [_to_backend(p, dtype, device) for p in init]
     params = [p.clone() if on_torch else p.copy() for p in params]
     R, n = params[0].shape[0], params[-1].shape[-1]
-    opt = Adam(params, lr, betas, eps, weight_decay)
+    opt = Adam(params, lr, weight_decay=weight_decay)
 
-    def flat(ps: list):
+    def flat(ps: list[Any]) -> Any:
         W = (
             ps[0]
             if model == "merged"
@@ -162,22 +158,20 @@ def adam_gram(
     test_epochs = [e for e in range(epochs) if e % record_every == 0] + [epochs]
     test_loss = np.empty((R, len(test_epochs)))
     j = 0
-    with progress_bar(epochs, progress, "adam") as bar:
-        for e in range(epochs):
-            w = flat(params)
-            Gw = (train.G @ w[..., None])[..., 0]
-            train_loss[:, e] = _to_numpy(train.loss(w, Gw))
-            if test is not None and e % record_every == 0:
-                test_loss[:, j] = _to_numpy(test.loss(w))
-                j += 1
-            gW = (2 * (Gw - train.c)).reshape(R, n, n)
-            if model == "merged":
-                grads = [gW]
-            else:  # W = W_qᵀ W_k:  ∂L/∂W_q = W_k (∂L/∂W)ᵀ,  ∂L/∂W_k = W_q ∂L/∂W
-                gWt = gW.transpose(-1, -2) if on_torch else np.swapaxes(gW, -1, -2)
-                grads = [params[1] @ gWt, params[0] @ gW]
-            params = opt.step(grads)
-            bar.update()
+    for e in range(epochs):
+        w = flat(params)
+        Gw = (train.G @ w[..., None])[..., 0]
+        train_loss[:, e] = _to_numpy(train.loss(w, Gw))
+        if test is not None and e % record_every == 0:
+            test_loss[:, j] = _to_numpy(test.loss(w))
+            j += 1
+        gW = (2 * (Gw - train.c)).reshape(R, n, n)
+        if model == "merged":
+            grads = [gW]
+        else:  # W = W_qᵀ W_k:  ∂L/∂W_q = W_k (∂L/∂W)ᵀ,  ∂L/∂W_k = W_q ∂L/∂W
+            gWt = gW.transpose(-1, -2) if on_torch else np.swapaxes(gW, -1, -2)
+            grads = [params[1] @ gWt, params[0] @ gW]
+        params = opt.step(grads)
     w = flat(params)
     if test is not None:
         test_loss[:, j] = _to_numpy(test.loss(w))
@@ -200,9 +194,6 @@ def adam_explicit(
     weight_decay: float = 0.0,
     X_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
-    betas=(0.9, 0.999),
-    eps: float = 1e-8,
-    progress: bool = False,
 ) -> TrainResult:
     """torch.optim.Adam on the explicit forward pass: X (R, P, D+1, N+1), y (R, P).
 
@@ -214,21 +205,19 @@ def adam_explicit(
 
     lr, epochs, weight_decay = _check(lr, epochs, weight_decay)
     t0 = time.perf_counter()
-    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     R = y.shape[0]
     train_loss = torch.empty((R, epochs), dtype=y.dtype)
     test_loss = torch.empty((R, epochs), dtype=y.dtype)
-    with progress_bar(epochs, progress, "adam") as bar:
-        for e in range(epochs):
-            opt.zero_grad(set_to_none=True)
-            per_repeat = torch.mean((model(X) - y) ** 2, dim=-1)
-            per_repeat.sum().backward()
-            train_loss[:, e] = per_repeat.detach().cpu()
-            if X_test is not None:
-                with torch.no_grad():
-                    test_loss[:, e] = torch.mean((model(X_test) - y_test) ** 2, dim=-1).cpu()
-            opt.step()
-            bar.update()
+    for e in range(epochs):
+        opt.zero_grad(set_to_none=True)
+        per_repeat = torch.mean((model(X) - y) ** 2, dim=-1)
+        per_repeat.sum().backward()
+        train_loss[:, e] = per_repeat.detach().cpu()
+        if X_test is not None and y_test is not None:
+            with torch.no_grad():
+                test_loss[:, e] = torch.mean((model(X_test) - y_test) ** 2, dim=-1).cpu()
+        opt.step()
     merged = getattr(model, "merged_weight", None)  # the spin configuration of an SLA module
     W = merged().detach().cpu().double().numpy() if merged is not None else np.full((R, 0, 0), np.nan)
     return TrainResult(
