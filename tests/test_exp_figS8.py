@@ -16,8 +16,11 @@ from spinglass_icl.models import Architecture, StackedModel, names, normal, regi
 from spinglass_icl.training import Budget
 from spinglass_icl.validation import InputError
 
-LINEAR = ("sla", "fla", "mhla")
-MODELS = ("amp", "sla", "fla", "mhla", "sa", "tf")
+# what the shipped full run (docs/data/figS8-full) holds; every other test reads the registry, so an
+# architecture registered in the package or by a plugin is tested with the same assertions
+PAPER_MODELS = ("amp", "sla", "fla", "mhla", "sa", "tf")
+MODELS = trained_models.model_names()
+LINEAR = names(in_figure=True, linear=True)
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +44,20 @@ def test_registered_and_sizes():
     assert (full["D"], full["P"], full["N"], full["weight_decay"]) == (20, 10000, list(range(10, 201, 10)), 0.01)
     assert (full["lambda0"], full["beta"], full["damping"]) == (0.01, 100.0, 0.9)
     assert full["models"].split(",") == list(MODELS) == ["amp", *names(in_figure=True)]
+    assert set(PAPER_MODELS) <= set(MODELS)
     assert quick["P"] > quick["D"] * (quick["D"] + 1)  # the ICL side of the transition
     sla = trained_models.budget("sla", full)  # the paper's fig4b optimiser: Adam lr 1e-3, wd 0.01, full batch
     assert (sla.lr, sla.epochs, sla.weight_decay, sla.batch_size) == (1e-3, 5000, 0.01, 0)
     for name in ("fla", "mhla", "sa", "tf"):  # minibatch Adam with a cosine decay at full size
         b = trained_models.budget(name, full)
-        assert b.batch_size and b.schedule == "cosine" and b.weight_decay == (0.01 if name in LINEAR else 0.0)
+        assert b.batch_size and b.schedule == "cosine" and b.weight_decay == (0.01 if name in ("fla", "mhla") else 0.0)
     assert full["tf_d_model"] == 32 and quick["tf_d_model"] == 8
 
 
 def test_points_one_per_model_and_every_repeat_once():
     params = figS8.EXPERIMENT.params("full")
     pts = figS8.points(params)
-    assert len(pts) == 20 * 2 * 6
+    assert len(pts) == 20 * 2 * len(MODELS)
     for N in params["N"]:
         for name in MODELS:
             mine = [p for p in pts if p["N"] == N and p["model"] == name]
@@ -281,39 +285,26 @@ def test_quick_run_through_the_runner(quick_run):
     assert any(f.endswith("figS8.png") for f in res.files) and any(f.endswith("repeats.csv") for f in res.files)
 
 
-def test_linear_attention_trains_on_prompt_statistics(monkeypatch):
-    """FLA/MHLA are trained and tested on PromptStats (C = X Xᵀ, b of the same prompts); SA on X."""
-    from spinglass_icl.models import PromptStats
+def test_linear_attention_trains_on_prompt_statistics():
+    """FLA/MHLA are trained and tested on PromptStats (C = X Xᵀ, b of the same prompts); SA on X; the
+    Gram-form SLA on neither (its data are the features).  Read through draw_data, the point's data."""
+    from spinglass_icl.experiments.draws import generators
+    from spinglass_icl.models import PromptStats, get
 
-    seen: dict = {}
-    real_fit, real_mse = figS8.fit, figS8.mse
-
-    def fit(model, X, y, *args, **kw):
-        seen[model.name] = X
-        return real_fit(model, X, y, *args, **kw)
-
-    def mse(model, X, y, **kw):
-        seen[model.name + "_test"] = X
-        return real_mse(model, X, y, **kw)
-
-    monkeypatch.setattr(figS8, "fit", fit)
-    monkeypatch.setattr(figS8, "mse", mse)
-    params = figS8.EXPERIMENT.params(
-        "quick", {"models": "fla,mhla,sa", "fla_epochs": 2, "mhla_epochs": 2, "sa_epochs": 2}
-    )
-    pts = figS8.points(params)[:3]
-    for pt in pts:
-        out = figS8.compute(pt, 3, "cpu")
-        name = pt["model"]
-        assert np.all(np.isfinite(out[f"{name}_test"]))
-        if name in ("fla", "mhla"):
-            st = seen[name]
-            assert isinstance(st, PromptStats) and isinstance(seen[name + "_test"], PromptStats)
-            assert st.C.shape == (pt["repeats"], pt["P"], pt["D"] + 1, pt["D"] + 1) and st.N == pt["N"]
-            assert st.C.dtype == torch.float32
-    sa = pts[2]
-    assert isinstance(seen["sa"], torch.Tensor)
-    assert seen["sa"].shape == (sa["repeats"], sa["P"], sa["D"] + 1, sa["N"] + 1)
+    params = figS8.EXPERIMENT.params("quick", {"models": "sla,fla,mhla,sa"})
+    for pt in figS8.points(params)[:4]:
+        arch = get(pt["model"])
+        (f, X, y), (f_test, X_test, y_test), *_ = trained_models.draw_data(
+            pt, generators(3)[0], arch, torch.float32, "cpu"
+        )
+        assert f.a.shape == (pt["repeats"], pt["P"], pt["D"] + 1) and y.shape == (pt["repeats"], pt["P"])
+        if arch.accepts_stats:
+            assert isinstance(X, PromptStats) and isinstance(X_test, PromptStats) and X.N == pt["N"]
+            assert X.C.shape == (pt["repeats"], pt["P"], pt["D"] + 1, pt["D"] + 1) and X.C.dtype == torch.float32
+        elif arch.gram:
+            assert X is None and X_test is None
+        else:
+            assert isinstance(X, torch.Tensor) and X.shape == (pt["repeats"], pt["P"], pt["D"] + 1, pt["N"] + 1)
 
 
 def test_held_out_prompts_are_drawn_last():
@@ -342,13 +333,14 @@ def test_shipped_full_run_matches_the_declared_recipes():
 
     folder = Path(__file__).resolve().parents[1] / "docs" / "data" / "figS8-full"
     exp = figS8.EXPERIMENT
-    want = {point_key("figS8", pt, exp.seed(0, pt)) for pt in figS8.points(exp.params("full"))}
+    shipped = figS8.points({**exp.params("full"), "models": ",".join(PAPER_MODELS)})
+    want = {point_key("figS8", pt, exp.seed(0, pt)) for pt in shipped}
     with sqlite3.connect(folder / "store.sqlite") as db:
         have = {k for (k,) in db.execute("select key from points where status = 'done'")}
     assert want <= have
     with open(folder / "repeats.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == len(MODELS) * 20 * 10
+    assert len(rows) == len(PAPER_MODELS) * 20 * 10
     for model in ("sa", "tf"):
         for N in range(40, 201, 10):
             mine = [r for r in rows if r["model"] == model and int(r["N"]) == N]

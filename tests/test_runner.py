@@ -106,9 +106,25 @@ def test_dask_local_cluster_gives_the_same_results(tmp_path):
     )
 
 
-def test_failed_point_is_stored_and_reported(tmp_path, monkeypatch):
+@pytest.fixture
+def variant():
+    """``variant(**fields)``: the demo experiment with ``fields`` replaced, registered under its own id
+    (the public seam for user experiments) and unregistered after the test."""
     from dataclasses import replace
 
+    made: list[str] = []
+
+    def make(**fields):
+        exp = replace(registry.get("demo"), id=f"demo_variant{len(made)}", **fields)
+        made.append(exp.id)
+        return registry.register(exp).id
+
+    yield make
+    for exp_id in made:
+        registry.unregister(exp_id)
+
+
+def test_failed_point_is_stored_and_reported(tmp_path, variant):
     demo = registry.get("demo")
 
     def compute(point, seed, device):  # a point that fails while computing (inputs were valid)
@@ -116,11 +132,10 @@ def test_failed_point_is_stored_and_reported(tmp_path, monkeypatch):
             raise FloatingPointError("diverged on purpose")
         return demo.compute(point, seed, device)
 
-    real_get = registry.get
-    monkeypatch.setattr(registry, "get", lambda i: replace(demo, compute=compute) if i == "demo" else real_get(i))
-    s = run("demo", out=tmp_path, overrides={**SMALL, "P": [5, 12]}, progress=False)
+    exp_id = variant(compute=compute)
+    s = run(exp_id, out=tmp_path, overrides={**SMALL, "P": [5, 12]}, progress=False)
     assert len(s.failed) == 1 and "diverged on purpose" in s.failed[0][1]
-    rows = {int(r["P"]): r for r in _csv(tmp_path / "demo/results.csv")}
+    rows = {int(r["P"]): r for r in _csv(tmp_path / exp_id / "results.csv")}
     assert rows[5]["status"] == "failed" and "FloatingPointError: diverged on purpose" in rows[5]["error"]
     assert rows[12]["status"] == "done"
 
@@ -141,31 +156,21 @@ def test_bad_parameters_are_input_errors(tmp_path):
         run("demo", out=tmp_path, overrides={**SMALL, "repeats": 0}, progress=False)
 
 
-def test_experiment_check_runs_before_any_point(tmp_path, monkeypatch):
-    from dataclasses import replace
-
-    demo = registry.get("demo")
-
+def test_experiment_check_runs_before_any_point(tmp_path, variant):
     def check(params):
         if params["P_test"] > 50:
             raise InputError("P_test must be <= 50 here")
 
-    real_get = registry.get
-    monkeypatch.setattr(registry, "get", lambda i: replace(demo, check=check) if i == "demo" else real_get(i))
+    exp_id = variant(check=check)
     with pytest.raises(InputError, match="P_test must be <= 50"):
-        run("demo", out=tmp_path, overrides={**SMALL, "P_test": 100}, progress=False)
-    assert not (tmp_path / "demo").exists()
+        run(exp_id, out=tmp_path, overrides={**SMALL, "P_test": 100}, progress=False)
+    assert not (tmp_path / exp_id).exists()
 
 
-def test_points_failure_is_an_input_error(tmp_path, monkeypatch):
-    from dataclasses import replace
-
-    demo = registry.get("demo")
-    real_get = registry.get
-    broken = replace(demo, points=lambda p: [][0])  # IndexError while expanding
-    monkeypatch.setattr(registry, "get", lambda i: broken if i == "demo" else real_get(i))
+def test_points_failure_is_an_input_error(tmp_path, variant):
+    exp_id = variant(points=lambda p: [][0])  # IndexError while expanding
     with pytest.raises(InputError, match="do not expand into points"):
-        run("demo", out=tmp_path, overrides=SMALL, progress=False)
+        run(exp_id, out=tmp_path, overrides=SMALL, progress=False)
 
 
 def test_every_registered_experiment_has_a_complete_spec():
