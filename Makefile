@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first: a pinned CPU wheel installs in seconds where one is cached; otherwise any torch>=2.2.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test test-slow lint bench gallery clean
+.PHONY: demo test test-slow lint bench gallery docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
@@ -35,5 +36,14 @@ bench: $(STAMP)
 gallery: $(STAMP)
 	$(BIN)/python -m spinglass_icl.experiments.gallery
 
+# the documentation site: executes the tutorials, generates the gallery and the API pages; warnings are errors
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html -j 1 docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache docs/_build docs/api/generated docs/gallery

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import _table
-from ._io import strict_json
+from ._io import one_line, strict_json
 
 SOLVERS = ("exact", "cg", "amp", "amp-onsager")
 _CONVERGE_HINT = {  # the option that helps when a solver does not converge (ground-state exit 3)
@@ -531,7 +531,7 @@ def _experiment_table() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     parser = _Parser(
         prog="spinglass-icl",
@@ -633,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not isinstance(exc, _input_error()):  # imported here: `list` and `--help` never load numpy
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)  # echoed input cannot break the line
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished points are in the store; run the same command again to resume", file=sys.stderr)

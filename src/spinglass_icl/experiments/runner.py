@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from .. import resources as R
 from .. import validation as V
 from . import _execution as X
