@@ -1,0 +1,281 @@
+"""Sources of the documentation that are generated at every build, never edited by hand.
+
+* the API index: one autosummary entry per name of ``spinglass_icl.__all__``;
+* the experiment gallery: one page per ``spinglass_icl.experiments.registry.ids()``, with the
+  experiment's description (its catalog module's docstring), the parameter table that
+  ``spinglass-icl params ID`` prints, the quick and full commands, the figure from docs/figures, the
+  measured wall times (docs/figures/gallery.json, REPRODUCTION.md's table), the full run's key result
+  against the paper (REPRODUCTION.md's table) and the results.csv columns (``Experiment.columns``,
+  the table ``spinglass-icl columns ID`` prints).
+
+Files are rewritten only when their text changes, so Sphinx's incremental builds stay incremental.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def escape_bars(lines: list[str]) -> list[str]:
+    """Docstring lines with ``|`` escaped outside inline literals and ``::`` literal blocks.
+
+    The package writes norms as |x| and conditionals as E[a|w] in plain text; reStructuredText would read
+    ``|...|`` as a substitution reference.  Literal text keeps its bars as they are."""
+    out: list[str] = []
+    literal_indent: int | None = None
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        if literal_indent is not None and line.strip() and indent <= literal_indent:
+            literal_indent = None
+        if literal_indent is None:
+            parts = line.split("``")
+            parts[::2] = [part.replace("|", "\\|") for part in parts[::2]]  # outside ``...`` only
+            out.append("``".join(parts))
+            if line.rstrip().endswith("::"):
+                literal_indent = indent
+        else:
+            out.append(line)
+    return out
+
+
+def write_api_index(path: Path, names: list[str]) -> None:
+    """The API reference page: the flat public API, generated from ``spinglass_icl.__all__``."""
+    entries = "\n".join(f"   {n}" for n in names)
+    _write(
+        path,
+        f"""API reference
+=============
+
+The flat public API: ``import spinglass_icl as sgi`` gives every name below (imported lazily, on first
+use).  This list is generated from ``spinglass_icl.__all__`` at every build; each page from the
+docstrings.  Shapes are written as tuples, e.g. ``(R, P, D+1)``: repeats R, prompts P, token dimension
+D.  See also the :doc:`../theory` page for the formulas behind each function.
+
+.. currentmodule:: spinglass_icl
+
+.. autosummary::
+   :toctree: generated
+   :nosignatures:
+
+{entries}
+""",
+    )
+
+
+# -- gallery ---------------------------------------------------------------------------------------------
+
+
+def cli_help() -> dict[str, str]:
+    """{command: its ``--help`` text}, for ``spinglass-icl`` itself (key "") and every subcommand."""
+    from spinglass_icl import cli
+
+    parser = cli.build_parser()
+    out = {"": parser.format_help()}
+    for action in parser._subparsers._group_actions if parser._subparsers else []:  # argparse keeps them here
+        for name, sub in getattr(action, "choices", {}).items():
+            out[name] = sub.format_help()
+    return out
+
+
+def write_cli_page(path: Path) -> None:
+    """The command-line reference: every command's ``--help``, as the installed CLI prints it."""
+    parts = [
+        "# Command line\n",
+        "`spinglass-icl COMMAND --help` prints each of these; they are generated from the CLI itself at every",
+        "build. Bad input always ends with one `error: ...` line and exit code 2.\n",
+    ]
+    for name, text in cli_help().items():
+        parts.append(f"## spinglass-icl {name}\n".replace(" \n", "\n") if name else "## spinglass-icl\n")
+        parts.append(f"```text\n{text.rstrip()}\n```\n")
+    _write(path, "\n".join(parts))
+
+
+def write_design_page(path: Path, architecture: Path) -> None:
+    """The code's design page: docs/architecture.md (the layers, who owns which formula) when it exists."""
+    if architecture.exists():
+        text = f"```{{include}} {architecture.name}\n```\n"
+    else:
+        text = "# Design\n\nThe page on the package's layers (docs/architecture.md) is not written yet.\n"
+    _write(path, text)
+
+
+def reproduction_table(path: Path) -> dict[str, dict[str, str]]:
+    """{id: {column header: cell}} from the first table of REPRODUCTION.md whose first header is ``id``."""
+    rows: dict[str, dict[str, str]] = {}
+    if not path.exists():
+        return rows
+    header: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("|"):
+            if header is not None and rows:
+                break
+            header = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if header is None:
+            header = cells if cells and cells[0] == "id" else None
+        elif not set(cells[0]) <= set("-: "):
+            rows[cells[0]] = dict(zip(header, cells))
+    return rows
+
+
+def _md_cell(text: str) -> str:
+    """``text`` as one Markdown table cell of a gallery page (links from the repository root re-rooted)."""
+    return text.replace("|", "\\|").replace("\n", " ").replace("](docs/", "](../")
+
+
+def columns_table(exp: Any) -> str:
+    """A Markdown table of an experiment's results.csv columns (what ``spinglass-icl columns ID`` prints)."""
+    from spinglass_icl.experiments import columns
+
+    lines = ["| column | kind | meaning [unit] |", "|---|---|---|"]
+    lines += [f"| `{name}` | {kind} | {_md_cell(meaning)} |" for name, kind, meaning in columns.table(exp)]
+    if not exp.columns:
+        lines.append("\n*This experiment declares no result columns yet (`Experiment.columns`).*")
+    return "\n".join(lines)
+
+
+def params_table(exp: Any) -> str:
+    """A Markdown table of an experiment's parameters (what ``spinglass-icl params ID`` prints)."""
+    from spinglass_icl.experiments import params
+
+    lines = ["| parameter | type | quick | full | allowed | meaning |", "|---|---|---|---|---|---|"]
+    lines += [
+        f"| `{r.name}` | {_md_cell(r.kind)} | `{_md_cell(r.quick)}` | `{_md_cell(r.full)}` | {_md_cell(r.allowed)} "
+        f"| {_md_cell(r.meaning)} |"
+        for r in params.table(exp)
+    ]
+    return "\n".join(lines)
+
+
+def _description(module: Any) -> str:
+    """The catalog module's docstring as reStructuredText (its first line is the page's title)."""
+    doc = (module.__doc__ or "").strip()
+    body = doc.split("\n", 1)[1].strip() if "\n" in doc else ""
+    return "\n".join(escape_bars(body.splitlines()))
+
+
+def _timing(exp_id: str, timings: dict[str, Any], repro: dict[str, str]) -> str:
+    lines = []
+    t = timings.get(exp_id)
+    if t:
+        when = f" on {t['date']}" if t.get("date") else ""
+        machine = f" ({t['machine']})" if t.get("machine") else ""
+        lines.append(
+            f"- quick: **{t['seconds']} s** wall for {t.get('computed', '?')} points, "
+            f"`make gallery`{when}, shared 2-core CPU machine{machine}"
+        )
+    if repro.get("full (wall)"):
+        lines.append(f"- full: {_md_cell(repro['full (wall)'])} (REPRODUCTION.md)")
+    return "\n".join(lines) or "- not measured yet"
+
+
+def page(exp_id: str, figures: Path, timings: dict[str, Any], repro: dict[str, str]) -> str:
+    """The Markdown (MyST) text of one experiment's gallery page."""
+    from spinglass_icl.experiments import registry
+
+    exp = registry.get(exp_id)
+    module = importlib.import_module(exp.compute.__module__)  # the catalog module that declares it
+    figure = figures / f"{exp_id}.png"
+    fig_md = (
+        f"```{{image}} ../figures/{exp_id}.png\n:alt: {exp_id} at quick size\n:width: 100%\n```\n\n"
+        f"*The quick-size figure (`spinglass-icl reproduce {exp_id} --quick`).*"
+        if figure.exists()
+        else "*No figure in docs/figures yet (`make gallery`).*"
+    )
+    paper = ""
+    if repro:
+        paper = (
+            "## Against the paper\n\n"
+            f"- full run: {_md_cell(repro.get('key result of the full run', '—'))}\n"
+            f"- matches the paper? {_md_cell(repro.get('matches the paper?', '—'))}\n\n"
+            "REPRODUCTION.md in the repository has the whole account (settings, caveats, every number).\n"
+        )
+    return f"""# {exp_id}: {exp.title}
+
+```{{eval-rst}}
+{_description(module)}
+```
+
+{fig_md}
+
+## Run it
+
+```bash
+spinglass-icl reproduce {exp_id} --quick    # minutes at most on a laptop CPU
+spinglass-icl reproduce {exp_id} --full     # the paper's sizes
+spinglass-icl plot {exp_id}                 # redraw the figure from the stored results
+```
+
+or from Python: `sgi.run("{exp_id}", "quick")`.  A run writes `results/{exp_id}/results.csv`, `config.json`,
+`{exp_id}.png`, `{exp_id}.pdf` and its resumable store.
+
+## Measured wall time
+
+{_timing(exp_id, timings, repro)}
+
+{paper}
+## Parameters
+
+The table `spinglass-icl params {exp_id}` prints; override any value with `--set KEY=VALUE` (a list as
+`--set KEY=a,b,c`).
+
+{params_table(exp)}
+
+## results.csv columns
+
+One row per point: the runner's columns, the point's parameters, then its results.
+`spinglass-icl columns {exp_id}` prints the same table; a `*` stands for any text (a family of columns).
+
+{columns_table(exp)}
+"""
+
+
+def write_gallery(dest: Path, figures: Path, reproduction: Path) -> list[str]:
+    """Write ``dest/index.md`` and one page per registered experiment; returns the ids."""
+    from spinglass_icl.experiments import registry
+
+    index_path = figures / "gallery.json"
+    timings = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else {}
+    repro = reproduction_table(reproduction)
+    ids = registry.ids()
+    titles = registry.titles()
+    for exp_id in ids:
+        _write(dest / f"{exp_id}.md", page(exp_id, figures, timings, repro.get(exp_id, {})))
+    rows = "\n".join(
+        f"| [{i}]({i}.md) | {_md_cell(titles[i])} | {timings.get(i, {}).get('seconds', '—')} s |" for i in ids
+    )
+    toc = "\n".join(ids)
+    _write(
+        dest / "index.md",
+        f"""# Experiment gallery
+
+Every experiment of the catalog (generated from `spinglass_icl.experiments.registry`, so a new
+catalog module appears here by itself): the paper's figures, then the experiments beyond the paper.
+Each page has the figure at quick size, the commands, the parameters, the measured wall time, the full
+run against the paper and the meaning of every results.csv column.
+
+| id | what it shows | quick (wall) |
+|---|---|---|
+{rows}
+
+```{{toctree}}
+:hidden:
+
+{toc}
+```
+""",
+    )
+    for stale in dest.glob("*.md"):  # an experiment removed from the catalog loses its page
+        if stale.stem not in ids and stale.name != "index.md":
+            stale.unlink()
+    return ids

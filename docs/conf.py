@@ -1,0 +1,82 @@
+"""Sphinx configuration of the spinglass-icl documentation (``make docs``).
+
+Built with warnings as errors (``-W --keep-going``).  Generated at every build, never edited by hand:
+the API reference (``api/index.rst`` from ``spinglass_icl.__all__``, one page per name by autosummary)
+and the experiment gallery (``gallery/``, one page per ``experiments.registry.ids()``; see
+``_ext/gallery_pages.py``).  The tutorials are MyST-markdown notebooks that myst-nb executes on every
+build.  No intersphinx: the build runs offline.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+sys.path.insert(0, str(HERE.parent / "src"))  # the package itself (also installed editable by `make docs`)
+
+import spinglass_icl  # noqa: E402
+
+import gallery_pages  # noqa: E402
+
+project = "spinglass-icl"
+author = "the spinglass-icl developers"
+copyright = "2026, the spinglass-icl developers"  # noqa: A001 (Sphinx's name)
+release = spinglass_icl.__version__
+version = release
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+# architecture.md is shown through the generated design.md (an include), so the site builds with or without it
+exclude_patterns = ["_build", "jupyter_execute", "_ext", "Thumbs.db", ".DS_Store", "data", "architecture.md"]
+
+# -- MyST / myst-nb -------------------------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3  # GitHub-style #slug anchors, so REPRODUCTION.md's links to theory.md work on both
+nb_execution_mode = "force"  # every tutorial runs at every build: they cannot rot
+nb_execution_timeout = 600
+nb_execution_raise_on_error = True  # a failing cell fails the build
+nb_execution_show_tb = True
+nb_merge_streams = True
+
+# -- autodoc / autosummary / napoleon -------------------------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autodoc_preserve_defaults = True
+napoleon_google_docstring = True
+napoleon_numpy_docstring = True
+
+# -- HTML -----------------------------------------------------------------------------------------------
+html_theme = "furo"
+html_title = f"spinglass-icl {release}"
+html_static_path: list[str] = []
+
+
+
+def _escape_bars(app, what, name, obj, options, lines):  # noqa: ANN001 (Sphinx's hook signature)
+    """Plain-text |x| in the package's docstrings is not a reStructuredText substitution."""
+    lines[:] = gallery_pages.escape_bars(lines)
+
+
+def setup(app):  # noqa: ANN001
+    app.connect("autodoc-process-docstring", _escape_bars)
+
+
+# -- generated sources ------------------------------------------------------------------------------------
+os.environ.setdefault("MPLBACKEND", "Agg")
+gallery_pages.write_api_index(HERE / "api" / "index.rst", [n for n in spinglass_icl.__all__ if n != "__version__"])
+gallery_pages.write_gallery(HERE / "gallery", HERE / "figures", HERE.parent / "REPRODUCTION.md")
+gallery_pages.write_cli_page(HERE / "cli.md")
+gallery_pages.write_design_page(HERE / "design.md", HERE / "architecture.md")

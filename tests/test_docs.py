@@ -1,0 +1,165 @@
+"""The documentation and the citable package: the how-to pages' examples run as written, the gallery and
+the API reference cover the catalog and the public API, links into the theory page resolve, and LICENSE,
+CITATION.cff, CHANGELOG.md and the version agree.  (The site itself is built by ``make docs``.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import spinglass_icl
+from spinglass_icl.experiments import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+def _code_blocks(page: Path, language: str = "python") -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+
+
+def _module_name(test_code: str) -> str:
+    """The plugin module a how-to test imports (its first ``import x  # noqa`` line)."""
+    found = re.search(r"^import (\w+)  # noqa: F401", test_code, re.M)
+    assert found, "the how-to test must import the module it tests"
+    return found.group(1)
+
+
+@pytest.mark.parametrize("page", ["own_experiment.md", "own_architecture.md"])
+def test_howto_example_runs_as_written(page, tmp_path):
+    """Copy the page's module and test into a fresh folder and run the test there, as a reader would."""
+    module, test = _code_blocks(DOCS / "howto" / page)
+    (tmp_path / f"{_module_name(test)}.py").write_text(module)
+    (tmp_path / "test_example.py").write_text(test)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT / "src")]), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_example.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "1 passed" in done.stdout
+
+
+@pytest.fixture(scope="module")
+def pages():
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        import gallery_pages
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    return gallery_pages
+
+
+def test_gallery_has_a_page_for_every_experiment(pages, tmp_path):
+    ids = pages.write_gallery(tmp_path, DOCS / "figures", ROOT / "REPRODUCTION.md")
+    assert ids == registry.ids() and len(ids) >= 18
+    index = (tmp_path / "index.md").read_text()
+    for exp_id in ids:
+        text = (tmp_path / f"{exp_id}.md").read_text()
+        exp = registry.get(exp_id)
+        assert text.startswith(f"# {exp_id}: {exp.title}")
+        assert f"spinglass-icl reproduce {exp_id} --quick" in text and f"reproduce {exp_id} --full" in text
+        for key in exp.full:  # the parameter table
+            assert f"| `{key}` | " in text
+        for column in exp.columns or {}:  # the results.csv columns
+            assert f"| `{column}` | result |" in text or f"| `{column}` | parameter |" in text
+        if (DOCS / "figures" / f"{exp_id}.png").exists():
+            assert f"../figures/{exp_id}.png" in text
+        assert f"[{exp_id}]({exp_id}.md)" in index
+
+
+def test_gallery_quotes_the_reproduction_table(pages):
+    table = pages.reproduction_table(ROOT / "REPRODUCTION.md")
+    assert {"fig1", "fig4b", "figS8"} <= set(table)
+    assert "key result of the full run" in table["fig4b"] and table["fig4b"]["matches the paper?"]
+
+
+def test_api_reference_lists_the_whole_public_api(pages, tmp_path):
+    names = [n for n in spinglass_icl.__all__ if n != "__version__"]
+    pages.write_api_index(tmp_path / "index.rst", names)
+    listed = re.findall(r"^   (\w+)$", (tmp_path / "index.rst").read_text(), re.M)
+    assert listed == names
+    for name in names:  # every name resolves, so autosummary can document it
+        assert getattr(spinglass_icl, name) is not None
+
+
+def test_cli_reference_has_every_command(pages):
+    helps = pages.cli_help()
+    assert {"", "demo", "ground-state", "list", "params", "columns", "reproduce", "plot"} <= set(helps)
+    assert all(text.startswith("usage: spinglass-icl") for text in helps.values())
+
+
+def _slug(heading: str) -> str:
+    """GitHub's (and MyST's ``myst_heading_anchors``) anchor of a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_into_the_theory_page_resolve():
+    anchors = {_slug(h) for h in re.findall(r"^#{1,3} (.+)$", (DOCS / "theory.md").read_text(), re.M)}
+    linked = []
+    for path in [ROOT / "README.md", ROOT / "REPRODUCTION.md"]:
+        linked += re.findall(r"\]\((?:\.\./)?docs/theory\.md#([\w-]+)\)", path.read_text(encoding="utf-8"))
+    assert linked, "REPRODUCTION.md points to the theory page"
+    assert sorted(set(linked) - anchors) == []
+
+
+def test_no_reference_to_the_unshipped_spec():
+    """The specification is not shipped: README, REPRODUCTION.md and docstrings link the theory page."""
+    offenders = []
+    for path in [ROOT / "README.md", ROOT / "REPRODUCTION.md", *sorted((ROOT / "src").rglob("*.py"))]:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "SPEC §" in line or "SPEC's" in line:
+                offenders.append(f"{path.relative_to(ROOT)}:{n}")
+    assert offenders == []
+
+
+# -- a package people can cite ----------------------------------------------------------------------------
+
+
+def test_version_is_one_number_everywhere():
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert spinglass_icl.__version__ == version == "0.2.0"
+    out = subprocess.run(
+        [sys.executable, "-m", "spinglass_icl", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == f"spinglass-icl {version}"
+    assert re.search(rf"^version: {re.escape(version)}$", (ROOT / "CITATION.cff").read_text(), re.M)
+    assert f"## [{version}]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_license_is_mit():
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License\n\nCopyright (c) 2026 the spinglass-icl developers")
+    assert "THE SOFTWARE IS PROVIDED \"AS IS\"" in text
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"] == {"text": "MIT"}
+
+
+def test_changelog_follows_keep_a_changelog():
+    text = (ROOT / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\]", text, re.M)
+    assert releases[:2] == ["0.2.0", "0.1.0"]
+    assert "keepachangelog.com" in text
+    for section in ("### Added", "### Changed"):
+        assert section in text
+
+
+def test_citation_cff_is_valid():
+    cffconvert = pytest.importorskip("cffconvert", reason="cffconvert comes with the docs extra")
+    from cffconvert.cli.create_citation import create_citation
+
+    citation = create_citation(str(ROOT / "CITATION.cff"), None)
+    citation.validate()  # raises on an invalid file
+    assert cffconvert is not None
+    data = citation.cffobj
+    assert data["preferred-citation"]["title"] == "Spin glass model of in-context learning"
+    assert any(i["value"] == "arXiv:2408.02288" for i in data["preferred-citation"]["identifiers"])
+    assert data["license"] == "MIT"
