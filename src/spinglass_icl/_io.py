@@ -78,3 +78,9 @@ def unjson_number(x: Any) -> Any:
     if isinstance(x, str) and x in ("nan", "inf", "-inf"):
         return float(x)
     return x
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break and control character escaped (``\\n``, ``\\x1e``): a message
+    that echoes user input stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -232,7 +232,7 @@ def _conjugate(pr: _Problem, st: _State, cfg: AmpConfig) -> tuple[np.ndarray, np
     if st.p is None or st.rz is None:
         p = z
     else:
-        restart = (lost | ~(st.rz > 0))[..., None]
+        restart = ~(st.rz > 0)[..., None]  # not on a variance restart: measured to slow it ~10x
         p = np.where(restart, z, z + (rz / st.rz)[..., None] * st.p)
     alpha = rz / np.sum(p * _mv(A, p), axis=-1)
     m_new = st.m + alpha[..., None] * p

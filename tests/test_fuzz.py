@@ -1,0 +1,101 @@
+"""Issue 18, item 6: hypothesis drives every experiment's ``reproduce --set`` and every
+``ground-state`` option with hostile values (huge, tiny, negative, zero, non-finite, wrong types,
+lists) through the real CLI entry point, in process (a bounded number of examples, so it stays fast).
+
+Every outcome is exit 0, 2 (refused) or, for ground-state, 3 (solver did not converge); never a
+traceback; a refusal is one ``error:`` line; and a refused or dry run starts nothing (its output
+folder is never created).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spinglass_icl.cli import main
+from spinglass_icl.experiments import registry
+
+NASTY = [
+    "0", "-1", "-0", "1", "2", "1.5", "1e300", "-1e300", "1e-300", "5e-324", "nan", "inf", "-inf", "NaN",
+    "99999999999", "1e9", "10000000000000000000000", "abc", "", " ", "[1,2]", "1,2", "[]", "[", ",", "true",
+    "None", "0x10", "1_000", "½", "3,nan", "-5,7",
+]  # fmt: off
+VALUES = st.one_of(
+    st.sampled_from(NASTY),
+    st.integers(-(10**12), 10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.lists(st.integers(-5, 10**9), min_size=1, max_size=3).map(lambda xs: ",".join(map(str, xs))),
+    st.text(max_size=6),
+)
+FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _cli(*argv: str) -> tuple[int, str]:
+    """(exit status, stderr) of the CLI run in this process; anything but a clean exit raises."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(list(argv))
+        except SystemExit as exc:  # argparse's own refusals
+            rc = int(exc.code or 0)
+    return rc, err.getvalue()
+
+
+def _clean(rc: int, err: str, allowed: tuple[int, ...]) -> None:
+    assert rc in allowed, err
+    assert "Traceback" not in err, err
+    if rc != 0:
+        lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
+        assert len(lines) == 1 and err.strip().splitlines()[-1] == lines[0], err
+
+
+@pytest.mark.parametrize("exp_id", registry.ids())
+@FUZZ
+@given(data=st.data())
+def test_reproduce_set_never_crashes_and_starts_nothing(exp_id, data):
+    exp = registry.get(exp_id)
+    keys = data.draw(st.lists(st.sampled_from(sorted(exp.quick)), min_size=1, max_size=2, unique=True))
+    sets = [f"{k}={data.draw(VALUES, label=k)}" for k in keys]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        rc, err = _cli("reproduce", exp_id, "--dry-run", "--out", str(out), *[a for s in sets for a in ("--set", s)])
+        _clean(rc, err, (0, 2))
+        assert not out.exists()  # nothing started, nothing written
+        if rc == 0:
+            assert err.startswith("estimate: ")
+
+
+GROUND = ["ground-state", "--D", "3", "--N", "6", "--P", "20", "--test-prompts", "10", "--json"]
+OPTIONS = ["--D", "--N", "--P", "--lambda0", "--noise", "--pool", "--beta", "--damping", "--steps", "--seed"]
+OPTIONS += ["--test-prompts", "--device", "--solver"]
+SMALL_VALUES = st.one_of(st.sampled_from(NASTY), st.integers(-3, 40).map(str), st.floats(-2.0, 2.0).map(repr))
+
+
+@FUZZ
+@given(
+    option=st.sampled_from(OPTIONS),
+    value=SMALL_VALUES,
+    solver=st.sampled_from(["exact", "cg", "amp", "amp-onsager"]),
+)
+def test_ground_state_options_never_crash(option, value, solver):
+    rc, err = _cli(*GROUND, "--solver", solver, option, value)
+    _clean(rc, err, (0, 2, 3))
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [["D=200", "N=10", "repeats=1", "chunk=1"], ["D=300"], ["repeats=99999999999"], ["P_test=1e9"], ["epochs=1e9"]],
+)
+def test_the_issues_runaway_inputs_are_refused_before_anything_starts(tmp_path, sets):
+    out = tmp_path / "out"
+    rc, err = _cli("reproduce", "fig4b", "--out", str(out), *[a for s in sets for a in ("--set", s)])
+    _clean(rc, err, (2,))
+    assert not out.exists()
+    key = sets[0].partition("=")[0]
+    assert f"smaller {key}" in err or "integer" in err  # names the parameter to change
