@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
-# public name -> module that defines it (relative to this package)
+# public name -> "module" (the name is the module's attribute of the same name) or "module:attribute"
 _LAZY: dict[str, str] = {
+    # data: prompts and their rank-one features
     "PromptSpec": ".prompts",
     "Features": ".prompts",
     "sample_features": ".prompts",
@@ -32,6 +33,10 @@ _LAZY: dict[str, str] = {
     "features_from_prompts": ".prompts",
     "feature_matrix": ".features",
     "predict": ".features",
+    "query_error": ".metrics",
+    "contrast_ratio": ".metrics",
+    "relative_distance": ".metrics",
+    # the spin glass and its solvers
     "SpinGlass": ".spinglass",
     "flat_fraction_theory": ".spinglass",
     "SolverResult": ".solvers.result",
@@ -40,17 +45,33 @@ _LAZY: dict[str, str] = {
     "amp": ".solvers.amp",
     "sample_exact": ".solvers.sampling",
     "langevin": ".solvers.sampling",
-    "query_error": ".metrics",
-    "contrast_ratio": ".metrics",
-    "relative_distance": ".metrics",
-    "paper_init": ".models",
+    # architectures and training
+    "Architecture": ".models",
+    "register_architecture": ".models:register",
     "make_model": ".models",
+    "paper_init": ".models",
+    "Budget": ".training",
     "GramData": ".training",
     "adam_gram": ".training",
     "fit": ".training",
+    # theory: exact population errors, Lu et al.'s asymptotics, finite temperature, Bayes-optimal predictors
     "population_error": ".theory",
     "icl_error_asymptotic": ".theory",
+    "icl_error_theory": ".theory",
+    "marchenko_M": ".theory",
+    "finite_sizes": ".theory",
+    "thermal_error": ".theory",
+    "thermal_directions": ".theory",
     "gibbs_error": ".theory",
+    "ridge_predict": ".bayes",
+    "ridge_error": ".bayes",
+    "ridge_error_mp": ".bayes",
+    "dmmse_predict": ".bayes",
+    "dmmse_error": ".bayes",
+    # experiments
+    "Experiment": ".experiments.spec",
+    "register_experiment": ".experiments.registry:register",
+    "load_plugins": ".experiments.registry",
     "run": ".experiments.runner",
     "records": ".experiments.runner",
     "InputError": ".validation",
@@ -65,6 +86,9 @@ __all__ = [
     "features_from_prompts",
     "feature_matrix",
     "predict",
+    "query_error",
+    "contrast_ratio",
+    "relative_distance",
     "SpinGlass",
     "flat_fraction_theory",
     "SolverResult",
@@ -73,36 +97,62 @@ __all__ = [
     "amp",
     "sample_exact",
     "langevin",
-    "query_error",
-    "contrast_ratio",
-    "relative_distance",
-    "paper_init",
+    "Architecture",
+    "register_architecture",
     "make_model",
+    "paper_init",
+    "Budget",
     "GramData",
     "adam_gram",
     "fit",
     "population_error",
     "icl_error_asymptotic",
+    "icl_error_theory",
+    "marchenko_M",
+    "finite_sizes",
+    "thermal_error",
+    "thermal_directions",
     "gibbs_error",
+    "ridge_predict",
+    "ridge_error",
+    "ridge_error_mp",
+    "dmmse_predict",
+    "dmmse_error",
+    "Experiment",
+    "register_experiment",
+    "load_plugins",
     "run",
     "records",
     "InputError",
 ]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come from __getattr__
+    from .bayes import dmmse_error, dmmse_predict, ridge_error, ridge_error_mp, ridge_predict
+    from .experiments.registry import load_plugins
+    from .experiments.registry import register as register_experiment
     from .experiments.runner import records, run
+    from .experiments.spec import Experiment
     from .features import feature_matrix, predict
     from .metrics import contrast_ratio, query_error, relative_distance
-    from .models import make_model, paper_init
+    from .models import Architecture, make_model, paper_init
+    from .models import register as register_architecture
     from .prompts import Features, PromptSpec, features_from_prompts, sample_features, sample_prompts
     from .solvers.amp import amp
     from .solvers.exact import solve_cg, solve_exact
     from .solvers.result import SolverResult
     from .solvers.sampling import langevin, sample_exact
     from .spinglass import SpinGlass, flat_fraction_theory
-    from .theory import gibbs_error, icl_error_asymptotic, population_error
-    from .training import GramData, adam_gram
-    from .training.fit import fit
+    from .theory import (
+        finite_sizes,
+        gibbs_error,
+        icl_error_asymptotic,
+        icl_error_theory,
+        marchenko_M,
+        population_error,
+        thermal_directions,
+        thermal_error,
+    )
+    from .training import Budget, GramData, adam_gram, fit
     from .validation import InputError
 
 
@@ -111,10 +161,11 @@ assert set(__all__) == {"__version__", *_LAZY}  # one list of public names, chec
 
 def __getattr__(name: str) -> Any:
     """Import the module defining ``name`` on first access and cache the name here."""
-    module = _LAZY.get(name)
-    if module is None:
+    target = _LAZY.get(name)
+    if target is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    module, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(module, __name__), attribute or name)
     globals()[name] = value
     return value
 
