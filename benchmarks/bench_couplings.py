@@ -76,7 +76,7 @@ def main(quick: bool = False) -> list[dict]:
                 "_mem": mem,
             }
         )
-    small = Features(a=f.a[:P_small], b=f.b[:P_small], y=f.y[:P_small], N=N)
+    small = f.prefix(P_small)
     gc.collect()
     mem, t, (J3, _) = peak_memory(lambda: tensor_PKK(small))
     J_small = SpinGlass(small, 0.0).J

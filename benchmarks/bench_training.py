@@ -33,7 +33,7 @@ def main(quick: bool = False) -> list[dict]:
 
     # -- Gram path: full protocol --------------------------------------------------------------------
     fs = [sample_features(spec, P, rng) for _ in range(repeats)]
-    f = Features(a=np.stack([x.a for x in fs]), b=np.stack([x.b for x in fs]), y=np.stack([x.y for x in fs]), N=N)
+    f = Features.stack(fs)
     del fs
     W0 = paper_init((repeats, D + 1, D + 1), D, gen, torch.float64)
     t0 = time.perf_counter()

@@ -13,12 +13,17 @@ from spinglass_icl.metrics import contrast_ratio
 from spinglass_icl.models import (
     FLA,
     MHLA,
+    Architecture,
     PromptStats,
+    StackedModel,
     effective_weight,
     get,
     make_model,
     names,
+    normal,
     paper_init,
+    register,
+    unregister,
 )
 from spinglass_icl.prompts import Prompts, PromptSpec, features_from_prompts, sample_prompts
 from spinglass_icl.solvers.exact import solve_exact
@@ -27,6 +32,7 @@ from spinglass_icl.training import (
     Adam,
     Budget,
     HeldOut,
+    as_budget,
     context_prefix,
     fit,
     lr_factor,
@@ -445,15 +451,15 @@ def test_prompt_stats_training_equals_explicit(cls, value):
 
 
 @pytest.mark.parametrize("cls", [FLA, MHLA])
-def test_prompt_stats_batched_product_branch(cls, monkeypatch):
+def test_prompt_stats_batched_product_branch(cls):
     """The one-kernel torch.bmm branch of gram_matvec (used on GPUs) gives the same predictions
-    and gradients as explicit prompts (forced here on the CPU)."""
-    import spinglass_icl.models.layers as layers
-
-    monkeypatch.setattr(layers, "batched_products", lambda t: True)
+    and gradients as explicit prompts (asked for here on the CPU)."""
     X, y, _ = prompts(D=3, N=6, P=5, R=3, seed=59)
     a, b = _models_pair(cls, "full", 3, 60)
-    out_a, out_b = a(X), b(PromptStats.from_prompts(X))
+    st = PromptStats.from_prompts(X)
+    st = PromptStats(st.C, st.b, st.N, batched=True)
+    assert st.take(slice(0, 4)).batched and st.to("float64").batched  # the choice travels with the data
+    out_a, out_b = a(X), b(st)
     assert torch.allclose(out_a, out_b, atol=1e-12, rtol=0)
     ((out_a - y) ** 2).sum().backward()
     ((out_b - y) ** 2).sum().backward()
@@ -517,13 +523,75 @@ def test_registry_entries_match_their_classes():
         assert len(arch.marker) == 1 and arch.label
         for size in ("quick", "full"):
             recipe(arch, size).check(600 if size == "quick" else 10000)
-    assert names(in_figure=True) == ("sla", "fla", "mhla", "sa", "tf")
-    assert names(linear=True) == ("sla", "sla-separate", "fla", "mhla")
+    # the package's own six come first (in this order); a plugin's architectures may follow
+    assert names(in_figure=True)[:5] == ("sla", "fla", "mhla", "sa", "tf")
+    assert names(linear=True)[:4] == ("sla", "sla-separate", "fla", "mhla")
 
 
 def test_unknown_model_lists_the_registered_names():
-    with pytest.raises(InputError, match="registered architectures: sla, sla-separate, fla, mhla, sa, tf"):
+    with pytest.raises(InputError, match="registered architectures: " + ", ".join(names())):
         make_model("lstm", 3, generator=gen())
+
+
+class Scaled(StackedModel):
+    """A user's architecture, defined outside the package: ŷ = θ·(a·b)/(N+1), one parameter per repeat."""
+
+    name = "user-scaled"
+
+    def __init__(self, D: int, repeats: int = 1, *, generator: torch.Generator, dtype=F64, device="cpu"):
+        super().__init__(D, repeats)
+        self.theta = torch.nn.Parameter(normal((repeats,), 0.1, generator, dtype, device))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        X = self._check(X)
+        a = X[..., :-1] @ X[..., -1, :-1, None]  # Σ_i y_i x_i (and y_i²): (R, P, D+1, 1)
+        return self.theta[:, None] * (a[..., :-1, 0] * X[..., :-1, -1]).sum(-1) / X.shape[-1]
+
+
+@pytest.fixture
+def user_architecture():
+    """Register :class:`Scaled` as a user would (its recipes as plain dicts), unregister it afterwards."""
+    arch = register(
+        Architecture(
+            "user-scaled",
+            "user (θ·a·b)",
+            "*",
+            Scaled,
+            linear=True,
+            projected=False,
+            accepts_stats=False,
+            quick={"lr": 0.05, "epochs": 30, "weight_decay": 0.0},
+            full=Budget(lr=0.05, epochs=60, batch_size=8),
+        )
+    )
+    yield arch
+    unregister(arch.name)
+
+
+def test_a_registered_user_architecture_trains_with_its_recipe(user_architecture):
+    """register(...) is all a user architecture needs: it is listed, built by name, and fit runs its
+    declared recipe (a dict or a Budget) -- nothing in the package lists the architectures."""
+    name = user_architecture.name
+    assert name in names() and name in names(in_figure=True, linear=True)
+    quick, full = recipe(name, "quick"), recipe(user_architecture, "full")
+    assert quick == Budget(lr=0.05, epochs=30, weight_decay=0.0) and full.batch_size == 8
+    X, y, _ = prompts(D=3, N=20, P=40, R=2, seed=90)
+    model = make_model(name, 3, 2, generator=gen(91), dtype=F64)
+    res = fit(model, X, y, quick, generator=gen(92))
+    assert res.train_loss.shape == (2, 30) and np.all(res.train_loss[:, -1] < 0.5 * res.train_loss[:, 0])
+    assert np.all(mse(model, X, y).numpy() < np.mean(y.numpy() ** 2, axis=-1))
+    with pytest.raises(InputError, match="already registered"):
+        register(user_architecture)
+
+
+def test_recipes_are_read_and_checked():
+    with pytest.raises(InputError, match="unknown fields"):
+        as_budget({"lr": 0.1, "epochs": 2, "momentum": 0.9})
+    with pytest.raises(InputError, match="lr"):
+        as_budget({"epochs": 2})
+    with pytest.raises(InputError, match="size"):
+        recipe("fla", "huge")
+    assert as_budget({"lr": 0.1, "epochs": 2}) == Budget(lr=0.1, epochs=2)
 
 
 def test_random_draws_need_a_generator():

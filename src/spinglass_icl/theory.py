@@ -34,6 +34,7 @@ import numpy as np
 
 from . import validation as V
 from .metrics import as_matrix
+from .solvers.exact import solve_exact
 from .spinglass import SpinGlass
 from .validation import InputError
 
@@ -259,8 +260,6 @@ def gibbs_error(sg: SpinGlass, beta: Any, noise: float = 0.0) -> np.ndarray:
     """Expected population error of a Boltzmann sample W ~ N(m*, (βA)⁻¹) of ``sg`` at inverse temperature β:
     population_error(m*) + tr(Q (βA)⁻¹).  Fresh test tasks, label noise std ``noise``; needs λ0 > 0.
     Shape broadcast(batch, β)."""
-    from .solvers.exact import solve_exact  # solvers import this module's neighbours; keep the import local
-
     thermal = thermal_error(sg, beta, noise)
     mean = solve_exact(sg, "cholesky").mean
     return population_error(mean, sg.D, sg.N, noise) + thermal

@@ -50,6 +50,11 @@ def paper_init(
     return normal(shape, 1 / math.sqrt(D + 1), generator, dtype, device)
 
 
+def key_width(d_k: int | None, D: int) -> int:
+    """Width d_k of query/key (and MHLA value) matrices: D+1 (the token size) unless given."""
+    return V.positive_int("d_k", d_k if d_k is not None else D + 1)
+
+
 def label_mask(D: int, value: str, dtype: torch.dtype, device: str | torch.device) -> torch.Tensor:
     """Column mask (D+1,) applied to value matrices: all ones, or only the label coordinate."""
     m = torch.ones(D + 1, dtype=dtype, device=device)
@@ -71,14 +76,16 @@ class PromptStats:
     divides by N+1).  A leading 1 is shared by all repeats of a model, as for explicit prompts.
     Build with :meth:`from_prompts` (O(P·D²·N) once); afterwards a forward/backward pass of FLA or
     MHLA costs O(P·D²) and reads (D+1)² instead of (D+1)(N+1) numbers per prompt.
+    ``batched``: how :meth:`gram_matvec` multiplies over repeats -- one torch.bmm (True), one 2-D product
+    per repeat (False) or by device (None, the default: :func:`batched_products`); same numbers.
     """
 
-    def __init__(self, C: torch.Tensor, b: torch.Tensor, N: int):
+    def __init__(self, C: torch.Tensor, b: torch.Tensor, N: int, *, batched: bool | None = None):
         if C.ndim != 4 or C.shape[-1] != C.shape[-2] or b.shape != C.shape[:3]:
             raise V.InputError(
                 f"PromptStats needs C (R, P, D+1, D+1) and b (R, P, D+1), got {tuple(C.shape)}, {tuple(b.shape)}"
             )
-        self.C, self.b, self.N = C, b, V.positive_int("N", N)
+        self.C, self.b, self.N, self.batched = C, b, V.positive_int("N", N), batched
 
     @classmethod
     def from_prompts(
@@ -96,7 +103,9 @@ class PromptStats:
     @classmethod
     def cat(cls, parts: list[PromptStats]) -> PromptStats:
         """Stack statistics of the same N along the repeat axis."""
-        return cls(torch.cat([s.C for s in parts]), torch.cat([s.b for s in parts]), parts[0].N)
+        return cls(
+            torch.cat([s.C for s in parts]), torch.cat([s.b for s in parts]), parts[0].N, batched=parts[0].batched
+        )
 
     @property
     def repeats(self) -> int:
@@ -112,11 +121,12 @@ class PromptStats:
 
     def to(self, dtype: str | torch.dtype | None = None, device: str | torch.device | None = None) -> PromptStats:
         dtype = as_dtype(dtype) if dtype is not None else None
-        return PromptStats(self.C.to(device=device, dtype=dtype), self.b.to(device=device, dtype=dtype), self.N)
+        C, b = self.C.to(device=device, dtype=dtype), self.b.to(device=device, dtype=dtype)
+        return PromptStats(C, b, self.N, batched=self.batched)
 
     def take(self, idx: slice | torch.Tensor) -> PromptStats:
         """The prompts ``idx`` (slice or index tensor along the prompt axis)."""
-        return PromptStats(self.C[:, idx], self.b[:, idx], self.N)
+        return PromptStats(self.C[:, idx], self.b[:, idx], self.N, batched=self.batched)
 
     def expand(self, R: int) -> PromptStats:
         """Check the repeat axis against a model's R (a leading 1 stays shared: no copy)."""
@@ -136,7 +146,7 @@ class PromptStats:
         P = self.n_prompts
         if self.repeats == 1:  # shared C: all repeats' vectors in one (R·K, n) × (n, P·n) product
             return (v.reshape(R * K, n) @ self.C[0].reshape(P * n, n).T).view(R, K, P, n)
-        if batched_products(self.C):
+        if self.batched if self.batched is not None else batched_products(self.C):
             return torch.bmm(v, self.C.reshape(R, P * n, n).transpose(1, 2)).view(R, K, P, n)
         return torch.stack([v[r] @ self.C[r].reshape(P * n, n).T for r in range(R)]).view(R, K, P, n)
 

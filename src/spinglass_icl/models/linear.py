@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .. import validation as V
-from .layers import Explicit, PromptStats, StackedModel, as_dtype, label_mask, normal, paper_init
+from .layers import Explicit, PromptStats, StackedModel, as_dtype, key_width, label_mask, normal, paper_init
 
 VALUES = ("full", "label")
 
@@ -138,7 +138,7 @@ class MHLA(StackedModel):
         super().__init__(D, repeats)
         dtype = as_dtype(dtype)
         self.heads = V.positive_int("heads", heads)
-        self.d_k = V.positive_int("d_k", d_k if d_k is not None else D + 1)
+        self.d_k = key_width(d_k, D)
         self.value = V.choice("value", value, VALUES)
         R, H, dk, n = repeats, self.heads, self.d_k, D + 1
         s = 1 / math.sqrt(D + 1)

@@ -29,8 +29,8 @@ from .softmax import SA, TF
 class Architecture:
     """A registered architecture.
 
-    name: registry key (also ``model.name``); label, marker: for figures; build(D, repeats, *,
-    generator, dtype, device, **options) -> model; linear: linear attention (its prediction is
+    name: registry key (also ``model.name``); label, marker: for figures; ``build(D, repeats, *,
+    generator, dtype, device, **options)`` -> model; linear: linear attention (its prediction is
     linear in the label-weighted features); projected: has ``merged_weight()`` (a spin-model
     projection W_eff); accepts_stats: accepts :class:`~.layers.PromptStats`; gram: trained on the
     Gram form of the loss (merged SLA, :func:`spinglass_icl.training.adam_gram`); quick/full: the

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import StackedModel, as_dtype, paper_init
+from .layers import StackedModel, as_dtype, key_width, paper_init
 
 
 class MergedSLA(StackedModel):
@@ -57,7 +57,7 @@ class SeparateSLA(StackedModel):
         device: str = "cpu",
     ):
         super().__init__(D, repeats)
-        self.d_k = d_k or D + 1
+        self.d_k = key_width(d_k, D)
         shape = (repeats, self.d_k, D + 1)
         self.Wq = nn.Parameter(paper_init(shape, D, generator, as_dtype(dtype), device))
         self.Wk = nn.Parameter(paper_init(shape, D, generator, as_dtype(dtype), device))

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as Fn
 
 from .. import validation as V
-from .layers import StackedLayerNorm, StackedLinear, StackedModel, as_dtype, normal
+from .layers import StackedLayerNorm, StackedLinear, StackedModel, as_dtype, key_width, normal
 
 
 class SA(StackedModel):
@@ -50,7 +50,7 @@ class SA(StackedModel):
     ):
         super().__init__(D, repeats)
         dtype = as_dtype(dtype)
-        self.d_k = V.positive_int("d_k", d_k if d_k is not None else D + 1)
+        self.d_k = key_width(d_k, D)
         s = 1 / math.sqrt(D + 1)
         self.Wq = nn.Parameter(normal((repeats, self.d_k, D + 1), s, generator, dtype, device))
         self.Wk = nn.Parameter(normal((repeats, self.d_k, D + 1), s, generator, dtype, device))
