@@ -37,3 +37,59 @@ def test_spin_glass_bytes_counts_features_spin_vectors_and_matrices():
     assert R.spin_glass_bytes(D, P, matrix="full") == base + 8 * 3 * 16**2
     assert R.spin_glass_bytes(D, 5, matrix="dual") == 8 * (3 * 5 * 4 + 3 * 16) + 8 * 3 * 25
     assert R.spin_glass_bytes(10**5, 10) > 2**40  # the issue's 74.5 GiB case is refused, not attempted
+
+
+# -- the estimator against measured peaks (subprocess + os.wait4's rusage of that process) ------------
+CHILD = """
+import json, sys
+from spinglass_icl.experiments.runner import run
+run(sys.argv[1], overrides=json.loads(sys.argv[2]), out=sys.argv[3], progress=False, make_plot=False)
+"""
+FIG4B = {"N": 10, "P": 2000, "P_test": 100, "repeats": 1, "chunk": 1, "epochs": 10}
+
+
+def _peak_rss(exp_id: str, sets: dict, out) -> int:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, exp_id, json.dumps(sets), str(out)], env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return usage.ru_maxrss * 1024
+
+
+@pytest.mark.parametrize("D", [20, 50])
+def test_memory_estimate_is_an_upper_bound_within_a_factor_2(tmp_path, D):
+    from spinglass_icl.experiments.runner import _points, check_parameters
+
+    sets = {**FIG4B, "D": D}
+    est = R.total("fig4b", _points("fig4b", check_parameters("fig4b", "quick", sets))).peak.bytes
+    rss = _peak_rss("fig4b", sets, tmp_path)
+    assert rss <= est <= 2 * rss, (est / 2**20, rss / 2**20)
+
+
+def test_estimate_grows_with_the_primal_gram_and_names_the_parameter():
+    small = R.estimate("fig4b", {"D": 20, "N": 10, "P": 10000, "repeats": 1, "chunk": 1, "beta": 1.0, "steps": 1})
+    big = R.estimate("fig4b", {"D": 200, "N": 10, "P": 10000, "repeats": 1, "chunk": 1, "beta": 1.0, "steps": 1})
+    n = 200 * 201
+    assert big.bytes > 3 * 8 * n * n  # the D(D+1)² Gram the issue's segfault allocated, and its factor
+    assert big.driver() == "D" and small.bytes < big.bytes / 100
+
+
+def test_refusals_name_the_estimate_and_the_parameter(monkeypatch):
+    monkeypatch.setattr(R, "available_memory", lambda: 2**30)
+    tot = R.total("fig4b", [{"D": 60, "N": 10, "P": 2000, "repeats": 8, "chunk": 8, "beta": 1.0, "steps": 1}])
+    msg = raises_one_line(R.check_total, "fig4b", tot, match="fig4b at D=60")
+    assert "needs about" in msg and "use a smaller D (--set D=...)" in msg
+    R.check_total("fig4b", tot, force=True)
+    years = R.Total(R.Estimate(1.0, 2 * R.CPU_LIMIT_SECONDS), {"D": 3}, 2 * R.CPU_LIMIT_SECONDS, 1)
+    assert "CPU-year" in raises_one_line(R.check_total, "x", years)
+
+
+@pytest.mark.parametrize(("name", "value"), [("repeats", 99999999999), ("P_test", 10**9), ("curve_epochs", 10**9)])
+def test_ranges_refuse_absurd_integers(name, value):
+    assert "beyond the sensible range" in raises_one_line(R.check_ranges, "x", {name: value})
+    R.check_ranges("x", {name: 1})

@@ -77,9 +77,11 @@ def test_one_value_for_a_list_parameter_is_a_list_of_one():
 
 
 def test_results_do_not_depend_on_worker_count(tmp_path):
+    env = dict(os.environ)
     one = run("demo", out=tmp_path / "a", overrides=SMALL, workers=1, progress=False)
     two = run("demo", out=tmp_path / "b", overrides=SMALL, workers=2, progress=False)
     assert not one.failed and not two.failed
+    assert dict(os.environ) == env  # thread limits are set in the workers, never in the caller
     # identical up to BLAS summation order (threads differ between the two executors)
     np.testing.assert_allclose(
         _numbers(_csv(tmp_path / "b/demo/results.csv")),
@@ -215,3 +217,15 @@ def test_resume_after_sigkill(tmp_path):
         rows = dict(con.execute("SELECT key, finished_at FROM points"))
     assert len(rows) == 8
     assert all(rows[k] == t for k, t in done_before.items())  # finished points were not recomputed
+
+
+def test_workers_beyond_the_cores_are_capped_with_a_note(tmp_path):
+    from spinglass_icl.experiments._execution import plan, usable_cores
+
+    cores = usable_cores()
+    s = run("demo", out=tmp_path, overrides=SMALL, workers=cores + 3, dry_run=True)
+    assert any(f"--workers {cores + 3} is more than the {cores} cores" in n for n in s.notes)
+    assert not (tmp_path / "demo").exists()  # a dry run starts nothing
+    for workers in range(1, cores + 4):
+        p = plan(workers)
+        assert p.workers <= cores and p.workers * p.threads <= cores

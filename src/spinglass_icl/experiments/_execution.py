@@ -79,13 +79,25 @@ def thread_limits(n: int) -> Iterator[None]:
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch_threads(n))
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # optional: torch's own limit still holds
-            pass
-        else:
-            stack.enter_context(threadpool_limits(limits=n))
+        limits = _threadpool_limits()
+        if limits is not None:
+            stack.enter_context(limits(limits=n))
         yield
+
+
+def _threadpool_limits() -> Any:
+    """threadpoolctl's ``threadpool_limits`` (None if not installed), imported without the change
+    its import makes to ``os.environ`` (KMP_DUPLICATE_LIB_OK): the caller's environment stays as it was."""
+    saved = dict(os.environ)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: torch's own limit still holds
+        return None
+    finally:
+        if dict(os.environ) != saved:
+            os.environ.clear()
+            os.environ.update(saved)
+    return threadpool_limits
 
 
 def compute_point(
