@@ -88,8 +88,8 @@ def root(ax: Axes) -> Figure:
 
 def integer_ticks(ax: Axes) -> None:
     """Ticks at whole numbers only on both axes (matrix row/column indices: no 2.5)."""
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
 
 
 def band(
@@ -111,21 +111,30 @@ def band(
     return line
 
 
-def plain_number(x: float) -> str:
-    """A tick value as a plain number (0.05, 3, 2000); powers of ten as 10^k only beyond 1e-4..1e5."""
-    if 1e-4 <= abs(x) < 1e5:
-        return f"{x:.6g}"
-    k = math.log10(abs(x))
-    return f"$10^{{{round(k)}}}$" if abs(k - round(k)) < 1e-9 else f"{x:.0e}"
+PLAIN_RANGE = (1e-3, 1e5)  # log axes within this range are labelled 0.001 ... 10000, beyond it 10^k
+
+
+def plain_number(x: float, powers: bool = False) -> str:
+    """A tick value as a plain number (0.05, 3, 2000); as 10^k if ``powers`` (or beyond 1e-4..1e5)
+    when it is a power of ten."""
+    k = math.log10(abs(x)) if x else 0.0
+    decade = abs(k - round(k)) < 1e-9
+    if decade and (powers or not 1e-4 <= abs(x) < 1e5):
+        return f"$10^{{{round(k)}}}$"
+    return f"{x:.6g}".replace("e+0", "e").replace("e-0", "e-")
 
 
 class PlainLogFormatter(LogFormatter):
-    """Log-axis tick labels as plain numbers ("6", "0.2") instead of "6×10⁰"; which ticks carry a
+    """Log-axis tick labels as plain numbers ("6", "0.2") instead of "6×10⁰"; an axis reaching beyond
+    :data:`PLAIN_RANGE` has its decades written 10^k (all of them, never a mix).  Which ticks carry a
     label (decades, or also the minor ticks on an axis spanning little more than a decade) is
     matplotlib's own choice (``LogFormatter``)."""
 
     def __call__(self, x: float, pos: int | None = None) -> str:
-        return plain_number(x) if super().__call__(x, pos) else ""
+        if not super().__call__(x, pos):
+            return ""
+        low, high = sorted(abs(v) for v in self.axis.get_view_interval()) if self.axis is not None else (1.0, 1.0)
+        return plain_number(x, powers=low < PLAIN_RANGE[0] or high >= PLAIN_RANGE[1])
 
 
 def plain_log_axes(ax: Axes) -> None:
