@@ -1,0 +1,242 @@
+"""Beyond the paper: task diversity across every architecture, against the Bayes-optimal predictors.
+
+Raventós, Paul, Chen, Ganguli (NeurIPS 2023) trained transformers on prompts whose tasks come from a finite
+pool of M tasks: below a threshold the model behaves like dMMSE (the Bayes-optimal predictor for the pool,
+which cannot solve new tasks), above it like ridge (the Bayes-optimal predictor for the Gaussian task prior).
+Here: every registered architecture (trained with its registered recipe), the spin-glass ground state of the
+merged linear attention on the same prompts, and both Bayes predictors (:mod:`spinglass_icl.bayes`), at
+D = 8, N = 16, noise σ = 0.5 (variance 0.25), M = 2⁰ … 2¹⁵ and M = ∞ (a fresh task per prompt, stored as M = 0).
+
+One point = one model, one M, one batch of repeats (stacked); a point's seed depends on its data parameters
+only (``task_diversity.SEED_PARAMS``), so every model of an (M, batch) sees the same pools and prompts
+(:mod:`..task_diversity`).  Per point and split (``id``: pool tasks, ``ood``: fresh tasks): the error and the
+mean squared distances of the predictions to the dMMSE and ridge predictions on the same test prompts.
+The summary gives per model M* (the fresh-task error within 10 % of its M = ∞ value, log-log interpolated),
+in units of D and D(D+1); ``diversity.csv`` is the tidy table (one row per model, M, split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ... import plotting
+from ...bayes import ridge_error
+from ...models import get
+from ...validation import InputError, choice, positive_int
+from .. import panels, trained_models
+from .. import task_diversity as td
+from ..params import Rule, described
+from ..spec import Experiment
+
+M_GRID = [2**k for k in range(16)]
+_DATA = dict(D=8, N=16, noise=0.5, M=M_GRID, P=10000, P_val=1000, P_test=1000, repeats=5, chunk=5)
+FULL = {**_DATA, "lambda0": 0.005, "dtype": "float32", "grad_chunk": 1000}
+# Quick (CI, ≤ 2 minutes on 2 cores): D=3, N=8, M ∈ {1, 8, 64} around D(D+1) = 12, 300 prompts, 2 repeats,
+# the registered quick recipes.
+QUICK = {
+    **FULL,
+    **dict(D=3, N=8, M=[1, 8, 64], P=300, P_val=100, P_test=300, repeats=2, chunk=2, grad_chunk=0),
+}
+COMMON = ("D", "N", "noise", "P", "P_val", "P_test")
+RULES = trained_models.parameter_rules(
+    {
+        "M": Rule(
+            low=1,
+            doc="task-pool sizes: distinct tasks the prompts of a repeat draw from (M = ∞, stored as 0, "
+            "is always added)",
+        ),
+        "noise": described("noise", "label noise standard deviation σ (every label, the query's too)"),
+        "P": described("P", "training prompts per repeat (a fixed set; the recipes count epochs over it)"),
+        "P_val": Rule(low=1, doc="held-out prompts per repeat from the pool (a recipe that keeps its best epoch: TF)"),
+        "P_test": described("P_test", "test prompts per repeat and split (pool tasks; fresh tasks)"),
+        "chunk": described("chunk", "repeats trained at once in one point (stacked)"),
+        "lambda0": Rule(real=True, low=0, doc="λ0 of the spin-glass ground state (the SLA recipe's wd/2)"),
+        "dtype": Rule(doc="training precision: float32 or float64"),
+        "grad_chunk": described("chunk", "prompts per SA/TF gradient chunk (0: the whole batch at once)"),
+    }
+)
+COLUMNS = {
+    "model": "registered architecture, ground_state (spin glass), dmmse or ridge",
+    "M": "task-pool size (0: a fresh task per prompt, M = ∞)",
+    "batch": "index of the point's batch of repeats",
+    "repeats": "repeats in the point",
+    "D": "token dimension",
+    "N": "context length",
+    "noise": "label noise standard deviation σ",
+    "P": "training prompts per repeat",
+    "P_val": "held-out prompts per repeat (pool tasks)",
+    "P_test": "test prompts per repeat and split",
+    "lambda0": "λ0 of the ground state",
+    "dtype": "training precision",
+    "grad_chunk": "prompts per gradient chunk (0 = whole batch)",
+    "id_mean": "error (ŷ − y_q)² on prompts with pool tasks, mean over repeats [label units²]",
+    "id_std": "its standard deviation over repeats [label units²]",
+    "ood_mean": "error (ŷ − y_q)² on prompts with fresh tasks, mean over repeats [label units²]",
+    "ood_std": "its standard deviation over repeats [label units²]",
+    "dist_dmmse_*_mean": "mean squared distance (ŷ − ŷ_dMMSE)² on the split, mean over repeats [label units²]",
+    "dist_dmmse_*_std": "its standard deviation over repeats [label units²]",
+    "dist_ridge_*_mean": "mean squared distance (ŷ − ŷ_ridge)² on the split, mean over repeats [label units²]",
+    "dist_ridge_*_std": "its standard deviation over repeats [label units²]",
+    "theory_ood": "ground state: Lu et al.'s asymptotic error at κ = M/D, τ = P/(D(D+1)), α = N/D [label units²]",
+    "seconds_model": "seconds of the point's draws, training and predictions [s]",
+    "*_batch_size": "the architecture's recipe: minibatch size (0 = full batch)",
+    "*_epochs": "the architecture's recipe: epochs over the P prompts",
+    "*_lr": "the architecture's recipe: Adam learning rate",
+    "*_schedule": "the architecture's recipe: lr schedule",
+    "*_warmup": "the architecture's recipe: warm-up epochs",
+    "*_weight_decay": "the architecture's recipe: Adam weight decay",
+    "*_curriculum_epochs": "the architecture's recipe: epochs of the curriculum's first stage",
+    "*_curriculum_frac": "the architecture's recipe: fraction of N in the curriculum's first stage",
+    "*_val_prompts": "the architecture's recipe: held-out prompts watched for the best epoch",
+    "*_heads": "model option: attention heads",
+    "*_d_model": "model option: embedding width",
+}
+
+
+def params(base: Mapping[str, Any], size: str) -> trained_models.Live:
+    """``base`` plus every in-figure architecture's recipe and options at ``size`` (read live from the
+    registry), and ``models``: those architectures, ground_state, dmmse, ridge."""
+    return trained_models.Live(
+        lambda: {**trained_models.registry_params(base, size), "models": ",".join(td.model_names())}
+    )
+
+
+def check(p: dict) -> None:
+    """Refuse unknown models and precisions, recipes that cannot run on P, held-out sets larger than P_val."""
+    for name in td.parse_models(p["models"]):
+        if name in td.trained_names():
+            b = trained_models.budget(name, p)
+            if b.val_prompts > p["P_val"]:
+                raise InputError(
+                    f"{name} keeps its best epoch on {b.val_prompts} held-out prompts > P_val={p['P_val']}"
+                )
+    choice("dtype", p["dtype"], ("float32", "float64"))
+
+
+def _own(name: str, p: Mapping[str, Any]) -> list[str]:
+    if name in td.trained_names():
+        return trained_models.own_keys(name, p) + ["dtype"]
+    return ["lambda0"] if name == "ground_state" else []
+
+
+def coarse_to_fine(n: int) -> list[int]:
+    """The indices 0..n-1 in the order ends first, then midpoints of ever finer halves (0, n-1, n/2, n/4, …),
+    so that a run stopped early has the whole range at a coarser resolution."""
+    order, spans = [0, n - 1] if n > 1 else [0], [(0, n - 1)]
+    while spans:
+        a, b = spans.pop(0)
+        if b - a > 1:
+            m = (a + b) // 2
+            order.append(m)
+            spans += [(a, m), (m, b)]
+    return order
+
+
+def points(p: dict) -> list[dict]:
+    """One point per (M, batch of repeats, model); M = 0 (a fresh task per prompt) is always added.  Ordered
+    by model (the references, then the architectures from the cheapest: SLA, FLA, MHLA, SA, TF as registered)
+    and, within a model, M = ∞ first, then the M grid from coarse to fine (:func:`coarse_to_fine`)."""
+    R, B = positive_int("repeats", p["repeats"]), positive_int("chunk", p["chunk"])
+    check(p)
+    grid = [0] + sorted({positive_int("M", m) for m in p["M"]})
+    models = td.parse_models(p["models"])
+    models = [m for m in td.REFERENCE if m in models] + [m for m in models if m not in td.REFERENCE]
+    pts = []
+    for name in models:
+        for M in [grid[0]] + [grid[1:][i] for i in coarse_to_fine(len(grid) - 1)]:
+            for b, start in enumerate(range(0, R, B)):
+                data = {**{k: p[k] for k in COMMON}, "M": M, "batch": b, "repeats": min(B, R - start)}
+                pts.append({**data, **{k: p[k] for k in _own(name, p)}, "model": name})
+    return pts
+
+
+def _label(name: str) -> str:
+    return {"ground_state": "spin-glass ground state", "dmmse": "dMMSE", "ridge": "ridge"}.get(name) or get(name).label
+
+
+def _style(name: str, i: int) -> dict[str, Any]:
+    if name in td.BAYES:
+        return {"color": "k", "marker": "", "ls": "-" if name == "dmmse" else "--", "lw": 1.5}
+    if name == "ground_state":
+        return {"color": "C7", "marker": "*", "ls": "-"}
+    return {"color": f"C{i}", "marker": get(name).marker, "ls": "-"}
+
+
+def _series(rows: list[dict], model: str, split: str, inf_at: float) -> tuple[np.ndarray, list[dict]]:
+    """x positions (M = ∞ drawn at ``inf_at``) and the rows of one model and split, in that order."""
+    sel = sorted((r for r in rows if r["model"] == model and r["split"] == split), key=lambda r: r["M"] or inf_at)
+    return np.array([r["M"] or inf_at for r in sel], float), sel
+
+
+def _draw_model(ax: np.ndarray, rows: list[dict], m: str, style: dict[str, Any], inf_at: float) -> None:
+    """One model on the three panels: errors ± std on (a, b), distances on (c), M* on (a)."""
+    a, b, c = ax
+    for axis, split in ((a, "ood"), (b, "id")):
+        xs, sel = _series(rows, m, split, inf_at)
+        mean, std = [r["error_mean"] for r in sel], [r["error_std"] for r in sel]
+        plotting.band(axis, xs, mean, std, label=_label(m), **style)
+    if m in td.BAYES:
+        return
+    xs, sel = _series(rows, m, "ood", inf_at)
+    kw = {"marker": style["marker"], "ms": 3, "color": style["color"]}
+    c.plot(xs, [r["dist_dmmse"] for r in sel], "-", label=_label(m), **kw)
+    c.plot(xs, [r["dist_ridge"] for r in sel], "--", mfc="none", **kw)
+    m_star = td.transition(rows, m)
+    if np.isfinite(m_star):
+        a.plot(
+            [m_star], [td.THRESHOLD * td.curves(rows, m, "ood")[2]], "v", ms=7, color=style["color"], mec="k", mew=0.5
+        )
+
+
+def plot(records: list[dict], params: Mapping[str, Any]) -> Figure:
+    """(a) fresh-task error vs M, (b) pool-task error vs M, (c) squared distance to dMMSE (solid) and ridge
+    (dashed) vs M, fresh-task prompts; M = ∞ drawn at the right end (8 × the largest M); M* marked (▼) on (a)."""
+    rows = td.tidy_rows(records)
+    models = [m for m in td.parse_models(params["models"]) if any(r["model"] == m for r in rows)]
+    M_max = max(r["M"] for r in rows)
+    inf_at = 8.0 * M_max
+    D, N, noise = params["D"], params["N"], params["noise"]
+    with plotting.style():
+        fig, ax = plotting.figure(3, 1, width=3.6, height=3.4)
+        for i, m in enumerate(models):
+            _draw_model(ax[0], rows, m, _style(m, i), inf_at)
+        a, b, c = ax[0]
+        a.axhline(ridge_error(D, N, noise), color="0.4", lw=0.6, ls=":", label="ridge (exact error)")
+        a.set(
+            ylabel="error on fresh tasks (out of distribution)",
+            title=f"(a) fresh tasks; ▼ M*: within {td.THRESHOLD - 1:.0%} of M = ∞",
+        )
+        b.set(ylabel="error on pool tasks (in distribution)", title="(b) pool tasks")
+        c.set(ylabel="mean squared distance of predictions", title="(c) to dMMSE (solid), to ridge (dashed)")
+        ticks = [2**k for k in range(0, int(np.log2(M_max)) + 1, 3 if M_max > 64 else 2)]
+        for axis in (a, b, c):
+            axis.set(xscale="log", yscale="log", xlabel="distinct tasks M in the pool")
+            axis.set_xticks(ticks + [inf_at], [plotting.plain_number(t) for t in ticks] + ["∞"])
+            axis.minorticks_off()
+            axis.axvline(D * (D + 1), color="0.7", lw=0.6, ls="--")
+        panels.legend(a)  # one legend: every model has one colour and marker on all three panels
+        fig.suptitle(
+            f"Task diversity: D={D}, N={N}, σ={noise:g}, P={params['P']}; dashed vertical: M = D(D+1)", fontsize=8
+        )
+    return plotting.finish(fig)
+
+
+EXPERIMENT = Experiment(
+    id="diversity",
+    title="Beyond the paper: task diversity across every architecture, against the Bayes-optimal predictors",
+    quick=params(QUICK, "quick"),
+    full=params(FULL, "full"),
+    points=points,
+    compute=td.compute,
+    plot=plot,
+    summary=td.summary,
+    seed_params=td.SEED_PARAMS,
+    check=check,
+    export=td.write_tidy_csv,
+    columns=COLUMNS,
+    rules=RULES,
+)

@@ -1,0 +1,352 @@
+"""The task-diversity experiment's machinery (catalog ``diversity``): one point's data, the training of one
+registered architecture on a pool of M tasks with its registered recipe, the spin-glass ground state and the
+Bayes-optimal predictors on the same prompts, and the per-(model, M, split) tidy table.
+
+Data of a point (every model of an (M, batch) sees the same): per repeat one pool of M tasks w ~ N(0, I_D)
+(M = 0: a fresh task per prompt, M = ∞) and one draw of P + P_val + P_test prompts from it (``sample_prompts``
+with ``return_tasks``), split into the training set, held-out prompts (the training distribution: pool tasks,
+for a recipe that keeps its best epoch) and the in-distribution test set; then P_test prompts with fresh tasks
+(the out-of-distribution test set).  The training set is fixed (the registered recipes count epochs over P);
+with P ≫ M* the pool, not P, limits the diversity (REPRODUCTION.md measures it).
+
+Errors are Monte-Carlo means of (ŷ − y_q)² over the test prompts (query noise included, like
+:mod:`spinglass_icl.bayes`); distances are the mean squared differences of predictions, (ŷ − ŷ_dMMSE)² and
+(ŷ − ŷ_ridge)², on the same prompts.  At M = ∞ the dMMSE predictor is the ridge one (the Gaussian prior).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import validation as V
+from ..bayes import dmmse_predict, ridge_error, ridge_predict
+from ..features import predict
+from ..models import PromptStats, get, make_model, names, paper_init
+from ..prompts import Features, Prompts, PromptSpec, features_from_prompts, sample_prompts
+from ..solvers.exact import solve_exact
+from ..spinglass import SpinGlass
+from ..theory import icl_error_theory
+from ..training import GramData, HeldOut, adam_gram, fit
+from . import trained_models
+from .draws import generators
+from .records import nan_mean_std, threshold_crossing
+
+BAYES = ("dmmse", "ridge")
+REFERENCE = ("ground_state",) + BAYES
+SPLITS = ("id", "ood")
+SEED_PARAMS = ("D", "N", "noise", "P", "P_val", "P_test", "M", "batch", "repeats")  # a point's data
+THRESHOLD = 1.1  # M* is where the fresh-task error has come down to 1.1 × its M = ∞ value
+
+
+def trained_names() -> tuple[str, ...]:
+    """The registered architectures in the figure (read live from the registry)."""
+    return names(in_figure=True)
+
+
+def model_names() -> tuple[str, ...]:
+    return trained_names() + REFERENCE
+
+
+def parse_models(value: str | Sequence[str]) -> list[str]:
+    """The ``models`` parameter (comma-separated or a list) as checked names."""
+    out = [m.strip() for m in (value.split(",") if isinstance(value, str) else value) if str(m).strip()]
+    if not out:
+        raise V.InputError("models is empty; choose from: " + ", ".join(model_names()))
+    for m in out:
+        if m not in model_names():
+            raise V.InputError(f"unknown model {m!r} in models; choose from: {', '.join(model_names())}")
+    return out
+
+
+@dataclass(frozen=True)
+class PointData:
+    """A point's prompts, R repeats stacked: :class:`~spinglass_icl.prompts.Prompts` (X (R, n, D+1, N+1),
+    y (R, n), w (R, n, D)) of the training ("train"), held-out ("val"), in-distribution ("id": pool tasks) and
+    out-of-distribution ("ood": fresh tasks) sets, and the pools (R, M, D) (None at M = ∞)."""
+
+    sets: dict[str, Prompts]
+    pools: np.ndarray | None
+
+    @property
+    def X(self) -> dict[str, np.ndarray]:
+        return {k: v.X for k, v in self.sets.items()}
+
+    @property
+    def y(self) -> dict[str, np.ndarray]:
+        return {k: v.y for k, v in self.sets.items()}
+
+    def features(self, split: str) -> Features:
+        return features_from_prompts(self.sets[split])
+
+
+def draw(pt: Mapping[str, Any], rng: np.random.Generator) -> PointData:
+    """The prompts of a point (see the module docstring), repeat by repeat."""
+    M = int(pt["M"])
+    spec = PromptSpec(D=pt["D"], N=pt["N"], noise=pt["noise"], task_pool=M or None)
+    sizes = {"train": pt["P"], "val": pt["P_val"], "id": pt["P_test"]}
+    parts: dict[str, list[Prompts]] = {k: [] for k in (*sizes, "ood")}
+    pools = []
+    for _ in range(pt["repeats"]):
+        q, pool, _ = sample_prompts(spec, sum(sizes.values()), rng, return_tasks=True)
+        start = 0
+        for k, n in sizes.items():
+            parts[k].append(Prompts(X=q.X[start : start + n], y=q.y[start : start + n], w=q.w[start : start + n]))
+            start += n
+        pools.append(pool)
+        parts["ood"].append(sample_prompts(spec.fresh_tasks(), pt["P_test"], rng))
+    sets = {k: Prompts(*(np.stack([getattr(p, f) for p in v]) for f in ("X", "y", "w"))) for k, v in parts.items()}
+    return PointData(sets, np.stack(pools) if M else None)
+
+
+def bayes_predictions(data: PointData, noise: float) -> dict[str, dict[str, np.ndarray]]:
+    """{"dmmse"|"ridge": {split: ŷ (R, P_test)}} on the test sets (M = ∞: dMMSE is ridge)."""
+    ridge = {s: ridge_predict(data.X[s], noise) for s in SPLITS}
+    if data.pools is None:
+        return {"dmmse": ridge, "ridge": ridge}
+    dmmse = {s: np.stack([dmmse_predict(x, pool, noise) for x, pool in zip(data.X[s], data.pools)]) for s in SPLITS}
+    return {"dmmse": dmmse, "ridge": ridge}
+
+
+Predictor = Callable[[str], np.ndarray]  # split -> ŷ (R, P_test)
+
+
+def ground_state(pt: Mapping[str, Any], data: PointData) -> Predictor:
+    """The merged linear-attention spin glass's ground state at λ0 on the training set (R stacked)."""
+    W = solve_exact(SpinGlass(data.features("train"), pt["lambda0"])).mean
+    W = W.reshape(W.shape[:-1] + (pt["D"] + 1, pt["D"] + 1))
+    return lambda split: predict(W, data.features(split))
+
+
+def _torch_predictor(model: torch.nn.Module, data: PointData, chunk: int) -> Predictor:
+    ref = next(model.parameters())
+
+    @torch.no_grad()
+    def run(split: str) -> np.ndarray:
+        X = data.X[split]
+        parts = [
+            model(torch.as_tensor(X[:, s : s + chunk], dtype=ref.dtype, device=ref.device))
+            for s in range(0, X.shape[1], chunk)
+        ]
+        return torch.cat(parts, dim=1).cpu().double().numpy()
+
+    return run
+
+
+def train(name: str, pt: Mapping[str, Any], data: PointData, tgen: torch.Generator, device: str) -> Predictor:
+    """Train the R repeats of registered architecture ``name`` on the point's training set with its recipe
+    (the point's ``<name>_*`` budget and options); returns its predictor of the test sets."""
+    arch, D, R = get(name), pt["D"], pt["repeats"]
+    budget = trained_models.budget(name, pt)
+    dtype = getattr(torch, pt["dtype"])
+    if arch.gram:  # merged SLA: full-batch Adam on the Gram form of its loss, from the paper's init
+        sg = SpinGlass(data.features("train"), 0.0)
+        init = [paper_init((R, D + 1, D + 1), D, tgen, torch.float64)]
+        tr = adam_gram(
+            GramData.from_spinglass(sg, dtype=pt["dtype"], device=device),
+            init,
+            lr=budget.lr,
+            epochs=budget.epochs,
+            weight_decay=budget.weight_decay,
+        )
+        W = np.asarray(tr.W).reshape(R, D + 1, D + 1)
+        return lambda split: predict(W, data.features(split))
+    model = make_model(name, D, R, generator=tgen, dtype=dtype, device=device, **trained_models.options(name, pt))
+
+    def prompts(X: np.ndarray) -> Any:
+        if arch.accepts_stats:
+            return PromptStats.from_prompts(X, dtype=dtype, device=device)
+        return torch.as_tensor(X, dtype=dtype, device=device)
+
+    n_val = budget.val_prompts
+    watch = HeldOut(prompts(data.X["val"][:, :n_val]), data.y["val"][:, :n_val]) if n_val else None
+    chunk = None if arch.accepts_stats else (pt["grad_chunk"] or None)
+    fit(model, prompts(data.X["train"]), data.y["train"], budget, generator=tgen, held_out=watch, grad_chunk=chunk)
+    return _torch_predictor(model, data, pt.get("grad_chunk") or pt["P_test"])
+
+
+def _scores(yhat: dict[str, np.ndarray], data: PointData, bayes: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
+    """Per split and repeat (R,): error and squared distances to the dMMSE and ridge predictions."""
+    out: dict[str, np.ndarray] = {}
+    for s in SPLITS:
+        out[f"{s}"] = np.mean((yhat[s] - data.y[s]) ** 2, axis=-1)
+        for b in BAYES:
+            out[f"dist_{b}_{s}"] = np.mean((yhat[s] - bayes[b][s]) ** 2, axis=-1)
+    return out
+
+
+def compute(pt: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
+    """One (model, M, batch of repeats) point: per repeat (arrays ``<k>_per_repeat``, R) and mean/std over
+    repeats (``<k>_mean``, ``<k>_std``) of k = id, ood (errors on pool / fresh tasks), dist_dmmse_<split>,
+    dist_ridge_<split>; ``seconds_model`` (training and predictions); the ground state adds ``theory_ood``
+    (Lu et al.'s κ-theory at κ = M/D)."""
+    name = pt["model"]
+    parse_models([name])
+    rng, tgen = generators(seed)
+    t0 = time.perf_counter()
+    data = draw(pt, rng)
+    bayes = bayes_predictions(data, pt["noise"])
+    if name in BAYES:
+        yhat = bayes[name]
+    else:
+        run = ground_state(pt, data) if name == "ground_state" else train(name, pt, data, tgen, device)
+        yhat = {s: run(s) for s in SPLITS}
+    out: dict[str, Any] = {}
+    for k, v in _scores(yhat, data, bayes).items():
+        out[f"{k}_per_repeat"] = v
+        out[f"{k}_mean"], out[f"{k}_std"] = nan_mean_std(v)
+    if name == "ground_state":
+        out["theory_ood"] = float(icl_error_theory(pt["D"], pt["N"], pt["P"], pt["noise"], pool=int(pt["M"])))
+    out["seconds_model"] = time.perf_counter() - t0
+    return out
+
+
+# -- tables and summary --------------------------------------------------------------------------------
+TIDY_COLUMNS = (
+    "model",
+    "M",
+    "split",
+    "error_mean",
+    "error_std",
+    "repeats",
+    "D",
+    "N",
+    "noise",
+    "dist_dmmse",
+    "dist_ridge",
+)
+
+
+def tidy_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (model, M, split): error mean ± std over all repeats (pooled over batches), the repeat
+    count and the mean squared distances to the dMMSE and ridge predictions (M = 0 stands for M = ∞)."""
+    pooled: dict[tuple[str, int], dict[str, list]] = {}
+    meta: dict[tuple[str, int], Mapping[str, Any]] = {}
+    for r in records:
+        key = (r["model"], int(r["M"]))
+        meta[key] = r
+        acc = pooled.setdefault(key, {})
+        for s in SPLITS:
+            for k in (s, f"dist_dmmse_{s}", f"dist_ridge_{s}"):
+                acc.setdefault(k, []).extend(np.ravel(r[f"{k}_per_repeat"]).tolist())
+    rows = []
+    for (model, M), acc in sorted(pooled.items(), key=lambda kv: (model_order(kv[0][0]), kv[0][1])):
+        r = meta[(model, M)]
+        for s in SPLITS:
+            mean, std = nan_mean_std(np.array(acc[s]))
+            rows.append(
+                {
+                    "model": model,
+                    "M": M,
+                    "split": s,
+                    "error_mean": mean,
+                    "error_std": std,
+                    "repeats": len(acc[s]),
+                    "D": r["D"],
+                    "N": r["N"],
+                    "noise": r["noise"],
+                    "dist_dmmse": float(np.mean(acc[f"dist_dmmse_{s}"])),
+                    "dist_ridge": float(np.mean(acc[f"dist_ridge_{s}"])),
+                }
+            )
+    return rows
+
+
+def model_order(name: str) -> int:
+    order = model_names()
+    return order.index(name) if name in order else len(order)
+
+
+def write_tidy_csv(records: list[dict], params: Mapping[str, Any], folder: str | Path) -> list[str]:
+    """FOLDER/diversity.csv: :func:`tidy_rows` (the export shipped as docs/data/diversity.csv)."""
+    path = Path(folder) / "diversity.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(TIDY_COLUMNS))
+        w.writeheader()
+        w.writerows(tidy_rows(records))
+    return [str(path)]
+
+
+def curves(rows: Sequence[Mapping[str, Any]], model: str, split: str, key: str = "error_mean") -> tuple:
+    """(M grid of finite pools (ascending), ``key`` on it, ``key`` at M = ∞ or NaN) of one model and split."""
+    mine = sorted((r for r in rows if r["model"] == model and r["split"] == split), key=lambda r: r["M"])
+    finite = [r for r in mine if r["M"] > 0]
+    inf = [r[key] for r in mine if r["M"] == 0]
+    return (
+        np.array([r["M"] for r in finite], float),
+        np.array([r[key] for r in finite], float),
+        float(inf[0]) if inf else float("nan"),
+    )
+
+
+def transition(rows: Sequence[Mapping[str, Any]], model: str) -> float:
+    """M*: the pool size where the fresh-task error has come down to THRESHOLD × its M = ∞ value
+    (log-log interpolated on the grid; NaN if it never does or there is no M = ∞ point)."""
+    M, err, inf = curves(rows, model, "ood")
+    if not M.size or not np.isfinite(inf):
+        return float("nan")
+    return threshold_crossing(M, err / inf, THRESHOLD)
+
+
+def _side_means(M: np.ndarray, d: np.ndarray, m_star: float, below: bool) -> float:
+    sel = (M < m_star) if below else (M > m_star)
+    return float(np.mean(d[sel])) if np.isfinite(m_star) and sel.any() else float("nan")
+
+
+def _round(x: float) -> float:
+    return round(float(x), 4)
+
+
+def model_summary(rows: Sequence[Mapping[str, Any]], model: str, D: int) -> dict[str, Any]:
+    """M* (and over D, D(D+1); not for ridge, which does not depend on M); fresh/pool errors on the grid and
+    the fresh-task error at M = ∞ over ridge's; mean squared distance of the fresh-task predictions to dMMSE
+    below M* and at M = 1, to ridge above M* and at M = ∞."""
+    M, ood, ood_inf = curves(rows, model, "ood")
+    _, idd, _ = curves(rows, model, "id")
+    m_star = transition(rows, model) if model != "ridge" else float("nan")
+    _, d_dmmse, _ = curves(rows, model, "ood", "dist_dmmse")
+    _, d_ridge, d_ridge_inf = curves(rows, model, "ood", "dist_ridge")
+    r = _round
+    out = {"M_star": r(m_star), "M_star_over_D": r(m_star / D), "M_star_over_DD1": r(m_star / (D * (D + 1)))}
+    if model == "ridge":
+        out = {}
+    return {
+        **out,
+        "ood": [r(x) for x in ood],
+        "id": [r(x) for x in idd],
+        "ood_at_inf": r(ood_inf),
+        "ood_at_inf_over_ridge": r(ood_inf / curves(rows, "ridge", "ood")[2]),
+        "dist_dmmse_below": r(_side_means(M, d_dmmse, m_star, True)),
+        "dist_ridge_above": r(_side_means(M, d_ridge, m_star, False)),
+        "dist_dmmse_at_M1": r(d_dmmse[0]) if d_dmmse.size else float("nan"),
+        "dist_ridge_at_inf": r(d_ridge_inf),
+    }
+
+
+def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Per model: :func:`model_summary`; the M grid; ridge's exact error (:func:`~spinglass_icl.bayes.ridge_error`);
+    for the ground state Lu et al.'s κ-theory per M, at M = ∞, and the M* it predicts (same 10 % rule)."""
+    rows = tidy_rows(records)
+    D, N, noise = int(params["D"]), int(params["N"]), float(params["noise"])
+    present = [m for m in model_names() if any(r["model"] == m for r in rows)]
+    out: dict[str, Any] = {"M": [int(m) for m in curves(rows, present[0], "ood")[0]] if present else []}
+    out["ridge_exact"] = _round(ridge_error(D, N, noise))
+    for m in present:
+        out[m] = model_summary(rows, m, D)
+    gs = sorted((r for r in records if r["model"] == "ground_state" and r["M"] > 0), key=lambda r: r["M"])
+    if gs:
+        theory = np.array([r["theory_ood"] for r in gs])
+        inf = float(icl_error_theory(D, N, int(params["P"]), noise))
+        m_star = threshold_crossing(np.array([r["M"] for r in gs], float), theory / inf, THRESHOLD)
+        out["ground_state"].update(
+            theory_ood=[_round(x) for x in theory], theory_ood_at_inf=_round(inf), theory_M_star=_round(m_star)
+        )
+        out["ground_state"]["theory_M_star_over_DD1"] = _round(m_star / (D * (D + 1)))
+    return out
