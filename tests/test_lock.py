@@ -97,8 +97,7 @@ def test_killed_run_lock_is_taken_over(tmp_path, stopped_run):
 def test_lock_in_process_refuses_a_second_holder(tmp_path):
     with FolderLock(tmp_path) as first:
         assert first.took_over is None
-        with pytest.raises(InputError, match=f"pid {os.getpid()}"):
-            with FolderLock(tmp_path):
-                pass
+        with pytest.raises(InputError, match=f"pid {os.getpid()}"), FolderLock(tmp_path):
+            pass
     with FolderLock(tmp_path):  # released: free again
         pass
