@@ -21,8 +21,30 @@ from hypothesis import strategies as st
 from spinglass_icl.cli import main
 from spinglass_icl.experiments import registry
 
-NASTY = "0 -1 -0 1 2 1.5 1e300 -1e300 1e-300 5e-324 nan inf -inf NaN 99999999999 1e9 10000000000000000000000".split()
-NASTY += "abc [1,2] 1,2 [] [ , true None 0x10 1_000 ½ 3,nan -5,7".split() + ["", " ", "a\nb"]
+NASTY = [
+    "0",
+    "-1",
+    "-0",
+    "1",
+    "2",
+    "1.5",
+    "1e300",
+    "-1e300",
+    "1e-300",
+    "5e-324",
+    "nan",
+    "inf",
+    "-inf",
+    "NaN",
+    "99999999999",
+    "1e9",
+    "10000000000000000000000",
+]
+NASTY += ["abc", "[1,2]", "1,2", "[]", "[", ",", "true", "None", "0x10", "1_000", "½", "3,nan", "-5,7"] + [
+    "",
+    " ",
+    "a\nb",
+]
 VALUES = st.one_of(
     st.sampled_from(NASTY),
     st.integers(-(10**12), 10**12).map(str),
