@@ -26,6 +26,10 @@ RENAMED: dict[str, dict[str, str]] = {
     "figS4": {"cholesky": "convention"},
     "fig4a": {"amp_batch": "chunk"},
 }
+# relative tolerance per experiment (default 1e-6: the same arithmetic up to BLAS rounding).  figS6 trains with
+# the project's one Adam (training.Adam) since 0.2.0, torch.optim.Adam before: the same update, rounded
+# differently; after 200 epochs its final loss (3.4e-7) moves by 6e-4 relative (REPRODUCTION.md, figS6).
+RTOL = {"figS6": 1e-3}
 
 
 def _increasing_overall(xs) -> bool:
@@ -107,12 +111,12 @@ def _rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
         return {(r["seed"], r.get("model", "")): r for r in csv.DictReader(f)}
 
 
-def _same(a: str, b: str) -> bool:
+def _same(a: str, b: str, rtol: float) -> bool:
     try:
         x, y = float(a), float(b)
     except ValueError:
         return a == b
-    return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-12)
+    return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=rtol, abs_tol=1e-12)
 
 
 @pytest.mark.parametrize("exp_id", sorted(p.stem for p in GOLDEN.glob("*.csv")))
@@ -128,6 +132,7 @@ def test_quick_results_unchanged(exp_id, quick_run):
         (key, col, old, now[key].get(renamed.get(col, col)))
         for key, row in before.items()
         for col, old in row.items()
-        if not col.endswith("seconds") and not _same(old, now[key].get(renamed.get(col, col), "<missing>"))
+        if not col.endswith("seconds")
+        and not _same(old, now[key].get(renamed.get(col, col), "<missing>"), RTOL.get(exp_id, 1e-6))
     ]
     assert not diffs, diffs[:10]

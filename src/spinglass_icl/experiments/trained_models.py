@@ -26,6 +26,7 @@ from ..prompts import Features, PromptSpec, features_from_prompts, sample_prompt
 from ..training import Budget, recipe
 from .draws import stack_features
 from .params import Rule, named_rule
+from .records import nan_mean_std
 
 BUDGET_FIELDS = tuple(f.name for f in dataclasses.fields(Budget))
 STUCK = 0.8  # a repeat is "stuck" on the plateau when its test error >= STUCK × that of ŷ = 0
@@ -226,8 +227,7 @@ def per_model(rows: Sequence[Mapping[str, Any]], model: str) -> dict[str, np.nda
     Ns = np.array(sorted({r["N"] for r in mine}), float)
     vals = [np.array([r["test_error"] for r in mine if r["N"] == n]) for n in Ns]
     with np.errstate(invalid="ignore"):
-        mean = np.array([np.nanmean(v) if np.isfinite(v).any() else np.nan for v in vals])
-        std = np.array([np.nanstd(v) if np.isfinite(v).any() else np.nan for v in vals])
+        mean, std = np.array([nan_mean_std(v) for v in vals]).T
     stuck = [(r["N"], r["test_error"]) for r in mine if r["test_error"] >= STUCK * r["trivial_error"]]
     return {"N": Ns, "mean": mean, "std": std, "stuck": np.array(stuck, float).reshape(-1, 2)}
 
@@ -297,8 +297,8 @@ def plot(records: list[dict], params: Mapping[str, Any]):
             title=f"S8: other architectures, P={params['P']}, D={params['D']}\n" + budget_text(params, models),
         )
         ax[0, 0].title.set_fontsize(6)
-        ax[0, 0].legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
-    return fig
+        plotting.legend(ax[0, 0])
+    return plotting.finish(fig)
 
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict:

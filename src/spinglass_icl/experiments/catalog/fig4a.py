@@ -23,6 +23,7 @@ from ...spinglass import SpinGlass
 from .. import panels
 from ..draws import draw_repeats, generators, nested_spinglasses
 from ..points import grid, pick
+from ..records import nan_mean_std
 from ..spec import Experiment
 
 
@@ -82,7 +83,7 @@ def compute(pt: dict, seed: int, device: str) -> dict:
         "iterations_per_repeat": iters,
         "contrast": cell,
         "converged": conv.mean(axis=1),
-        "contrast_mean": float(np.nanmean(cell)) if np.isfinite(cell).any() else float("nan"),
+        "contrast_mean": nan_mean_std(cell)[0],
         "converged_fraction": float(conv.mean()),
     }
 

@@ -22,9 +22,11 @@ import math
 import numpy as np
 import torch
 from matplotlib.ticker import NullFormatter
+from torch import nn
 
 from ... import plotting
 from ...models import paper_init
+from ...training import Adam
 from .. import panels
 from ..draws import generators
 from ..params import Rule
@@ -65,13 +67,13 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     X = torch.from_numpy(rng.standard_normal((R, D, N)))
     C = X @ X.transpose(-1, -2) / N
     w = torch.from_numpy(rng.standard_normal((R, P, D)))
-    W11 = paper_init((R, D, D), D, tgen, torch.float64).requires_grad_()
-    W21 = paper_init((R, 1, D), D, tgen, torch.float64).requires_grad_()
-    opt = torch.optim.Adam([W11, W21], lr=pt["lr"])
+    W11 = nn.Parameter(paper_init((R, D, D), D, tgen, torch.float64))
+    W21 = nn.Parameter(paper_init((R, 1, D), D, tgen, torch.float64))
+    opt = Adam([W11, W21], lr=pt["lr"])  # the project's one Adam (torch.optim.Adam's update)
     dist = np.empty((R, E + 1))
     loss = np.empty((R, E))
     for e in range(E):
-        opt.zero_grad(set_to_none=True)
+        W11.grad = W21.grad = None
         L = loss_terms(W11, W21, C, w)
         L.sum().backward()  # repeats are independent: each gets its own gradient (Adam is per entry)
         loss[:, e] = L.detach().numpy()

@@ -35,6 +35,7 @@ from ...validation import choice, positive_int
 from .. import trained_models
 from ..draws import generators
 from ..params import Rule, described
+from ..records import nan_mean_std
 from ..spec import Experiment
 
 SEED_PARAMS = ("D", "N", "P", "P_test", "batch", "repeats")  # a point's prompts depend on these only
@@ -136,7 +137,7 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     out[f"{name}_seconds"] = time.perf_counter() - t0
     for key in (name, "exact"):
         v = out[f"{key}_test"]
-        out[f"{key}_mean"] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+        out[f"{key}_mean"] = nan_mean_std(v)[0]
     return out
 
 
