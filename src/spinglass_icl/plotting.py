@@ -226,14 +226,12 @@ def _is_filled(art: Any) -> bool:
 
 def covers_data(ax: Axes, leg: Legend, *, strict: bool = True, pad: float = 3.0) -> bool:
     """Whether legend ``leg`` of ``ax`` (its box grown by ``pad`` pixels) covers a data point or
-    segment of ``ax`` or, if ``strict``, a reference line or part of a filled band or histogram
-    (the layout must be current)."""
+    segment of ``ax``, part of a filled band or histogram or, if ``strict``, a reference line drawn
+    across the axes (the layout must be current)."""
     box = leg.get_window_extent().padded(pad)
     pts = data_points(ax, reference_lines=strict)
     if len(pts) and box.count_contains(pts) > 0:
         return True
-    if not strict:
-        return False
     grid = np.stack(np.meshgrid(np.linspace(box.x0, box.x1, 8), np.linspace(box.y0, box.y1, 5)), -1).reshape(-1, 2)
     return any(path.contains_points(grid, transform).any() for path, transform in _filled(ax))
 
@@ -267,7 +265,7 @@ def _below(ax: Axes, handles: list[Any], labels: list[str], kw: dict[str, Any]) 
 def legend(ax: Axes, **kw: Any) -> Legend | None:
     """The legend of ``ax`` where it covers no data: inside the axes at the first free place of
     upper right, upper left, lower left, lower right, centre right/left, upper/lower centre (a place
-    over a filled band or a reference line only when no other is free), else below the axes.  ``kw`` goes to
+    over a reference line only when no other is free), else below the axes.  ``kw`` goes to
     ``Axes.legend`` (``loc`` given: placed there, unchecked).  None when nothing is labelled."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:

@@ -23,7 +23,7 @@ from ... import plotting
 from ...validation import InputError, choice, positive_int
 from .. import panels, stats
 from ..draws import generators
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 
 def bin_edges(D: int, N: int, bins: int) -> np.ndarray:
@@ -45,7 +45,7 @@ def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[str, Any]:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Histogram (bins,), raw moments (count, Σλ, Σλ²) and extremes of one chunk's eigenvalues."""
     rng, _ = generators(seed)
     D, N = point["D"], point["N"]
@@ -105,7 +105,7 @@ def plot(records: list[dict], params: dict):
         lo, hi = stats.mp_edges(g["q"])
         a.set_xlim(max(0.0, lo - 0.15 * (hi - lo)), e[-1])
         a.set(title=f"N={N} (D/N={g['q']:.3g}), KS={g['ks']:.3f}", xlabel="eigenvalue of X Xᵀ/N", ylabel="density")
-    panels.legend(ax[0, -1] if n >= ncols else ax[0, 0])
+    panels.legend(ax[0, 0])  # the first spectrum (D/N largest) leaves its upper right free
     panels.letters(ax.ravel())
     fig.suptitle(f"figS5: spectrum of X Xᵀ/N, D={params['D']}")
     return panels.finish(fig)
