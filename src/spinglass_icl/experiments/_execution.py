@@ -153,7 +153,9 @@ def _probe_scheduler(address: str, timeout: float) -> None:
         async with rpc(address, timeout=timeout) as r:
             await r.identity()
 
-    asyncio.run(asyncio.wait_for(identity(), timeout))
+    # on a thread of its own: asyncio.run refuses to start inside a running event loop (Jupyter, IPython)
+    with cf.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, asyncio.wait_for(identity(), timeout)).result()
 
 
 def check_scheduler(scheduler: str) -> str:

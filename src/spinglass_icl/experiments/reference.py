@@ -15,7 +15,7 @@ from ..metrics import contrast_ratio
 from ..prompts import Features, PromptSpec, sample_features
 from ..solvers.exact import solve_cg, solve_exact
 from ..solvers.sampling import sample_exact
-from ..spinglass import SpinGlass
+from ..spinglass import SpinGlass, flat_mask
 from ..theory import population_error
 from ..validation import InputError
 
@@ -111,7 +111,7 @@ def landscape_directions(sg: SpinGlass, energy: str) -> dict[str, np.ndarray]:
     idx = effective_index(sg.D)
     H = sg.hessian(convention=energy)[np.ix_(idx, idx)]
     mu, V = np.linalg.eigh(H)
-    keep = mu > mu[-1] * 1e-12  # pseudo-inverse at λ0 = 0 (minimum-norm ground state)
+    keep = ~flat_mask(mu, rtol=1e-12)  # pseudo-inverse at λ0 = 0 (minimum-norm ground state)
     m = np.zeros(sg.K)
     m[idx] = V[:, keep] @ ((V[:, keep].T @ sg.h[idx]) / mu[keep])
     u_soft, u_stiff = np.zeros(sg.K), np.zeros(sg.K)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .._version import __version__
 from .. import resources as R
 from .. import validation as V
+from .._version import __version__
 from . import _execution as X
 from . import _persist, registry
 from ._lock import FolderLock
@@ -131,19 +131,20 @@ def _plan(experiment_id: str, opts: RunOptions) -> _Plan:
     seed = int(V.finite_float("seed", opts.seed, low=0))
     V.device(opts.device)
     params = check_parameters(experiment_id, opts.size, opts.overrides)
-    R.check_ranges(experiment_id, params)
     points = _points(experiment_id, params)
     execution = X.plan(workers, exp.threads)
-    for note in execution.notes:
-        opts.say(f"warning: {note}")
     total = R.total(experiment_id, points, exp.resources)
-    opts.say(total.line())
     R.check_total(experiment_id, total, force=opts.force, workers=1 if opts.scheduler else execution.workers)
+    R.check_ranges(experiment_id, params)  # after the estimate: --force lifts that, never these
     seeds = [exp.seed(seed, p) for p in points]
     keys = [exp.key(p, s) for p, s in zip(points, seeds)]
     if len(set(keys)) != len(keys):
         raise V.InputError(f"{experiment_id}: two points have the same parameters; make them distinct")
-    return _Plan(exp, params, points, seeds, keys, execution, total, _folder(experiment_id, opts))
+    folder = _folder(experiment_id, opts)
+    for note in execution.notes:  # only once every check passed: a refusal stays one line
+        opts.say(f"warning: {note}")
+    opts.say(total.line())
+    return _Plan(exp, params, points, seeds, keys, execution, total, folder)
 
 
 def _progress(total: int, show: bool, desc: str) -> Any:

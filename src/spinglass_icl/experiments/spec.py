@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 Point = dict[str, Any]
 Record = dict[str, Any]  # a point's parameters merged with its results (arrays as numpy)
+Result = dict[str, Any]  # what ``compute`` returns: scalars become CSV columns, arrays go to .npz
 
 
 @dataclass(frozen=True)
@@ -28,19 +29,26 @@ class Experiment:
 
     points(params) -> list of point dicts (JSON scalars/lists).  Each point must carry every
       parameter its computation needs; the runner adds nothing but the seed.
+
     compute(point, seed, device) -> dict of results: floats/ints/strs/bools become CSV columns,
       numpy arrays are stored beside the CSV in .npz files.  Must be deterministic given its
       arguments and draw all randomness from ``seed``.
+
     plot(records, params) -> matplotlib Figure, from stored records only.
+
     summary(records, params) -> dict of key numbers (printed by the CLI, quoted in REPRODUCTION.md).
+
     seed_params: the point parameters its seed is derived from (None: all of them).  Points that
       agree on these draw the same data -- e.g. figS8's one point per model, whose models must see
       the same prompts -- while their keys (which hash every parameter) stay distinct.
+
     renamed: {new name: old name} of point parameters renamed after results were published; the
       seed hashes the old name, so a renamed parameter draws the same data as before (the key, which
       names the stored files, hashes today's names).
+
     rules: the ranges and meanings (:class:`~.params.Rule`) of the parameters that are this
       experiment's own; names shared across the catalog are declared once in :data:`.params.SHARED`.
+
     threads: torch intra-op threads ``compute`` runs with (None: the runner's default); the runner
       sets them around each point (``_threads.torch_threads``), experiments never do it themselves.
     """
@@ -51,7 +59,7 @@ class Experiment:
     full: Mapping[str, Any]
     # params are the dict :meth:`params` returns; a callable may declare them as Mapping
     points: Callable[[dict[str, Any]], list[Point]]
-    compute: Callable[[Point, int, str], dict[str, Any]]
+    compute: Callable[[Point, int, str], Result]
     plot: Callable[[list[Record], dict[str, Any]], Any]
     summary: Callable[[list[Record], dict[str, Any]], dict[str, Any]] | None = None
     seed_params: tuple[str, ...] | None = None

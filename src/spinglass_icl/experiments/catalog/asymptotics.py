@@ -25,7 +25,7 @@ from ..params import Rule, described
 from ..points import grid, pick, zipped
 from ..records import column, fit_inverse_D, groups, nan_mean_std, nan_sem
 from ..reference import minnorm_population_errors
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 # the cases (τ, α, ρ, κ): zipped lists tau, alpha, rho, kappa; κ = 0 stands for κ = ∞ (a fresh task per prompt)
 CASES = [(0.25, 1.0, 0.0, 0.0), (0.5, 1.0, 0.0, 0.0), (2.0, 1.0, 0.0, 0.0), (4.0, 2.0, 0.0, 0.0)]  # fresh tasks
@@ -72,23 +72,23 @@ def points(p: Mapping[str, Any]) -> list[dict]:
     return grid(axes, pick(p, ("cg_from_D", "cg_tol")), derive=case)
 
 
-def compute(pt: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Per repeat the min-norm ground state's exact population error; its mean/std/sem, the theory at both
     τ conventions and their ratios, the solver used and its worst relative residual."""
-    D, noise = pt["D"], math.sqrt(pt["rho"])
-    N, P, pool = finite_sizes(D, pt["tau_target"], pt["alpha_target"], _kappa(pt["kappa_param"]))
+    D, noise = point["D"], math.sqrt(point["rho"])
+    N, P, pool = finite_sizes(D, point["tau_target"], point["alpha_target"], _kappa(point["kappa_param"]))
     spec = PromptSpec(D=D, N=N, noise=noise, task_pool=pool)
     runs = minnorm_population_errors(
-        spec, P, pt["repeats"], np.random.default_rng(seed), cg_from_D=pt["cg_from_D"], cg_tol=pt["cg_tol"]
+        spec, P, point["repeats"], np.random.default_rng(seed), cg_from_D=point["cg_from_D"], cg_tol=point["cg_tol"]
     )
     err, k_eff = runs["error"], math.inf if pool is None else pool / D
     theory = float(icl_error_theory(D, N, P, noise, pool))  # the project's convention τ = P/(D(D+1))
-    theory_d2 = float(icl_error_asymptotic(P / D**2, N / D, pt["rho"], k_eff))
+    theory_d2 = float(icl_error_asymptotic(P / D**2, N / D, point["rho"], k_eff))
     (mean, std), sem = nan_mean_std(err), nan_sem(err)
     out = dict(N=N, P=P, K=pool or 0, tau=P / (D * (D + 1)), alpha=N / D, kappa=k_eff)
     out.update(error_mean=mean, error_std=std, error_sem=sem, theory=theory, ratio=mean / theory)
     out.update(ratio_sem=sem / theory, theory_D2=theory_d2, ratio_D2=mean / theory_d2)
-    out.update(converged=float(np.mean(np.isfinite(err))), solver="cg" if D >= pt["cg_from_D"] else "lstsq")
+    out.update(converged=float(np.mean(np.isfinite(err))), solver="cg" if D >= point["cg_from_D"] else "lstsq")
     out.update(max_residual=float(np.max(runs["residual"])), max_iterations=int(np.max(runs["iterations"])))
     return {**out, "error_per_repeat": err}
 

@@ -32,7 +32,7 @@ from ..draws import draw_repeats, generators
 from ..points import grid, pick
 from ..records import column
 from ..reference import population_errors
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 QUICK = dict(
     D=10,
@@ -54,19 +54,19 @@ def points(p: dict) -> list[dict]:
     return grid({"P": [int(P) for P in p["P"]]}, pick(p, keys))
 
 
-def compute(pt: dict, seed: int, device: str) -> dict:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Means over the repeats of the test errors and contrasts of each method, AMP's converged
     fraction, the flat fraction and its theory; the exact test error per repeat (array)."""
     rng, tgen = generators(seed)
-    D, N, P, R = pt["D"], pt["N"], pt["P"], pt["repeats"]
+    D, N, P, R = point["D"], point["N"], point["P"], point["repeats"]
     spec = PromptSpec(D=D, N=N)
     train = draw_repeats(spec, P, R, rng)
-    test = draw_repeats(spec, pt["P_test"], R, rng)
-    sg = SpinGlass(train, pt["lambda0"])
+    test = draw_repeats(spec, point["P_test"], R, rng)
+    sg = SpinGlass(train, point["lambda0"])
     ex = solve_exact(sg)
-    am = amp(sg, beta=pt["beta"], damping=pt["damping"], steps=pt["steps"], rng=rng)
+    am = amp(sg, beta=point["beta"], damping=point["damping"], steps=point["steps"], rng=rng)
     W0 = paper_init((R, D + 1, D + 1), D, tgen)
-    tr = adam_gram(GramData.from_spinglass(sg, device=device), [W0], lr=pt["lr"], epochs=pt["epochs"])
+    tr = adam_gram(GramData.from_spinglass(sg, device=device), [W0], lr=point["lr"], epochs=point["epochs"])
     amp_err = query_error(am.masked_mean(), test)  # NaN where AMP did not converge
     pop = population_errors({"exact": ex.mean, "amp": am.masked_mean(), "adam": tr.W}, spec)
     zero = sg.flat_fraction(effective=False, tol=1e-5)  # SPEC §3's convention (λ0 plays no part)

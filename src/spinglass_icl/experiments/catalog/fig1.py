@@ -26,7 +26,7 @@ from .. import panels, stats
 from ..draws import generators
 from ..histograms import BLOCK_VALUES, draw_block_values
 from ..params import CONVENTIONS, Rule
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 PANELS = ("h1", "h2", "J1", "J2", "J3")  # h1 panel pools diag + off-diag
 PILOT_SEED = 20240802  # constant: the bins must not depend on the run seed or the chunk
@@ -56,7 +56,7 @@ def points(params: dict) -> list[dict[str, Any]]:
     return [dict(base, chunk=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
 
 
-def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[str, Any]:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Histograms (fixed bins), pooled moments and outside counts of one chunk of draws."""
     rng, _ = generators(seed)
     edges = bin_edges(point)
@@ -125,7 +125,7 @@ def summary(records: list[dict], params: dict) -> dict[str, Any]:
 
 RULES = {
     "convention": Rule(
-        doc="coupling builder: correct (the model's feature map) or paper (the authors' builder: D×D block transposed, divided by N)"
+        doc="coupling builder: correct (the model's feature map) or paper (the authors': D×D block transposed, / N)"
     ),
     "pilot_draws": Rule(low=1, doc="draws of a pilot run that fix the histogram ranges"),
     "range_sigmas": Rule(real=True, low=0, low_open=True, doc="histogram range in standard deviations"),

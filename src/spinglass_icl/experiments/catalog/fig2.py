@@ -27,7 +27,7 @@ from ..draws import draw_repeats, generators
 from ..params import Rule
 from ..points import grid, pick
 from ..reference import population_rows
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 FULL = dict(D=10, N=100, train_P=[10, 1000], P_test=200, lr=0.01, epochs=300, weight_decay=0.0, repeats=10)
 FULL.update(amp_P=5000, lambda0=0.01, beta=100.0, damping=0.9, steps=100)
@@ -80,9 +80,9 @@ def _amp(pt: dict, seed: int) -> dict:
     return {**out, "m_diag_mean": float(np.mean(np.diag(m)[:-1]))}
 
 
-def compute(pt: dict, seed: int, device: str) -> dict:
+def compute(point: Point, seed: int, device: str) -> Result:
     """train panel: loss curves (R, epochs), W of repeat 0; amp panel: m, v, exact m*, variances."""
-    return _train(pt, seed, device) if pt["panel"] == "train" else _amp(pt, seed)
+    return _train(point, seed, device) if point["panel"] == "train" else _amp(point, seed)
 
 
 def plot(records: list[dict], params: dict):

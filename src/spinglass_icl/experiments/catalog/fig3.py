@@ -15,7 +15,6 @@ and ``SpinGlass.hessian`` with ``convention="paper"``); m*, directions and energ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -23,14 +22,14 @@ from matplotlib.figure import Figure
 
 from ...features import n_effective, n_spins
 from ...prompts import PromptSpec, sample_features
-from ...spinglass import SpinGlass
+from ...spinglass import SpinGlass, flat_mask
 from ...validation import choice, positive, positive_int
 from .. import panels, stats
 from ..draws import generators
 from ..params import CONVENTIONS, Rule
 from ..points import pick
 from ..reference import landscape_directions
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 
 def points(params: dict) -> list[dict[str, Any]]:
@@ -40,7 +39,7 @@ def points(params: dict) -> list[dict[str, Any]]:
     return [dict(pick(params, keys.split()), P=positive_int("P", P)) for P in np.atleast_1d(params["P"])]
 
 
-def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[str, Any]:
+def compute(point: Point, seed: int, device: str) -> Result:
     rng, _ = generators(seed)
     D, P, energy = point["D"], point["P"], point["convention"]
     sg = SpinGlass(sample_features(PromptSpec(D=D, N=point["N"]), P, rng), point["lambda0"])
@@ -63,7 +62,7 @@ def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[st
     out.update(plane_gamma=gamma, plane_energy=Ep, ground_energy=E0, hessian_eigenvalues=mu, n_effective=n_effective(D))
     out.update(soft_eigenvalue=float(mu[0]), stiff_eigenvalue=float(mu[-1]), energy_min=float(E.min()))
     out.update(energy_mean=float(E.mean()), energy_std=float(E.std()))
-    out["flat_directions"] = int(np.count_nonzero(mu < 1.001 * point["lambda0"] + 1e-12))
+    out["flat_directions"] = int(np.count_nonzero(flat_mask(mu, shift=point["lambda0"])))
     out["flat_fraction"] = float(np.mean(Ep - E0 < point["eps"]))
     out["valley_fraction"] = float(np.mean(Ep[:, n_grid // 2] - E0 < point["eps"]))
     return out
@@ -110,7 +109,8 @@ def plot(records: list[dict], params: dict) -> Figure:
         panels.legend(ax)
     panels.letters([a for a in fig.axes if a.get_label() != "<colorbar>"])
     fig.suptitle(
-        f"fig3: energy landscape, D={params['D']}, N={params['N']}, λ0={params['lambda0']}, convention={params['convention']}"
+        f"fig3: energy landscape, D={params['D']}, N={params['N']}, λ0={params['lambda0']}, "
+        f"convention={params['convention']}"
     )
     return panels.finish(fig)
 

@@ -24,7 +24,7 @@ from .. import panels
 from ..draws import draw_repeats, generators, nested_spinglasses
 from ..points import grid, pick
 from ..records import nan_mean_std
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 
 def _grid(lo: float, hi: float, n: int) -> list[int]:
@@ -57,21 +57,21 @@ def _slice(sg: SpinGlass, sl: slice) -> SpinGlass:
     return sub.with_gram(sg.gram[sl])
 
 
-def compute(pt: dict, seed: int, device: str) -> dict:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Arrays (nP, R): contrast ratio of the AMP mean (NaN if not converged), converged flags,
     iterations; scalars: mean contrast over the row, converged fraction."""
     rng, _ = generators(seed)
-    Ps = sorted(int(P) for P in pt["P"])
-    R, chunk = pt["repeats"], pt["chunk"]
-    train = draw_repeats(PromptSpec(D=pt["D"], N=pt["N"]), Ps[-1], R, rng)
+    Ps = sorted(int(P) for P in point["P"])
+    R, chunk = point["repeats"], point["chunk"]
+    train = draw_repeats(PromptSpec(D=point["D"], N=point["N"]), Ps[-1], R, rng)
     cr = np.full((len(Ps), R), np.nan)
     conv = np.zeros((len(Ps), R), dtype=bool)
     iters = np.zeros((len(Ps), R), dtype=int)
-    for i, sg in enumerate(nested_spinglasses(train, Ps, pt["lambda0"])):
+    for i, sg in enumerate(nested_spinglasses(train, Ps, point["lambda0"])):
         # AMP in small batches: their J and J∘J (2·8·K² bytes each) stay in the CPU cache.
         for s in range(0, R, chunk):
             sl = slice(s, min(R, s + chunk))
-            res = amp(_slice(sg, sl), beta=pt["beta"], damping=pt["damping"], steps=pt["steps"], rng=rng)
+            res = amp(_slice(sg, sl), beta=point["beta"], damping=point["damping"], steps=point["steps"], rng=rng)
             conv[i, sl], iters[i, sl] = res.converged, res.iterations
             cr[i, sl] = contrast_ratio(res.masked_mean())  # NaN where AMP did not converge
     n_ok = conv.sum(axis=1)

@@ -25,7 +25,7 @@ from .. import panels
 from ..params import Rule
 from ..points import grid, pick
 from ..records import nan_mean_std
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 from ..theory_vs_training import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
 
 FULL = dict(
@@ -52,11 +52,13 @@ def points(p: dict) -> list[dict]:
     return grid({"N": [int(N) for N in p["N"]]}, pick(p, (k for k in FULL if k != "N")))
 
 
-def compute(pt: dict, seed: int, device: str) -> dict:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Per repeat (arrays, R): test errors of AMP, Adam, exact at λ0 and at wd/2; plus their means/stds, and the
     asymptotic min-norm error (Lu et al., τ = P/(D(D+1)), α = N/D) as ``theory_asymptotic``."""
-    out = theory_vs_training_point(PromptSpec(D=pt["D"], N=pt["N"]), pt, seed, device, pt["pairing"], population=True)
-    return {**out, "theory_asymptotic": float(icl_error_theory(pt["D"], pt["N"], pt["P"]))}
+    out = theory_vs_training_point(
+        PromptSpec(D=point["D"], N=point["N"]), point, seed, device, point["pairing"], population=True
+    )
+    return {**out, "theory_asymptotic": float(icl_error_theory(point["D"], point["N"], point["P"]))}
 
 
 def plot(records: list[dict], params: dict):

@@ -25,7 +25,7 @@ from ..params import Rule
 from ..points import grid, pick
 from ..records import repeat_stats, select
 from ..reference import population_rows
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 P_OVER_D2 = [round(0.1 * k, 2) for k in range(1, 9)] + [round(0.8 + 0.05 * k, 2) for k in range(1, 9)]
 P_OVER_D2 += [round(1.2 + 0.1 * k, 2) for k in range(1, 9)]  # 0.1..0.8, 0.85..1.2, 1.3..2.0
@@ -50,20 +50,22 @@ def points(p: dict) -> list[dict]:
     return sweep + [dict(fixed, model=m, P=int(P), lr=float(lr), **common) for m in p["models"] for P, lr in pairs]
 
 
-def compute(pt: dict, seed: int, device: str) -> dict:
+def compute(point: Point, seed: int, device: str) -> Result:
     """sweep: per-repeat final test/train losses; curve: loss per epoch (R, epochs) and W of repeat 0."""
     rng, tgen = generators(seed)
-    D, R, chunk = pt["D"], pt["repeats"], pt["chunk"]
-    spec = PromptSpec(D=D, N=pt["N"])
-    curve = pt["panel"] == "curve"
+    D, R, chunk = point["D"], point["repeats"], point["chunk"]
+    spec = PromptSpec(D=D, N=point["N"])
+    curve = point["panel"] == "curve"
     test_err, exact, train_loss, test_curves, train_curves, W_first = [], [], [], [], [], None
     for s in range(0, R, chunk):
         r = min(chunk, R - s)
-        train = SpinGlass(draw_repeats(spec, pt["P"], r, rng))
-        test_f = draw_repeats(spec, pt["P_test"], r, rng)
+        train = SpinGlass(draw_repeats(spec, point["P"], r, rng))
+        test_f = draw_repeats(spec, point["P_test"], r, rng)
         test = GramData.from_spinglass(SpinGlass(test_f), device=device) if curve else None
-        opts = dict(model=pt["model"], lr=pt["lr"], epochs=pt["epochs"], test=test)
-        tr = adam_gram(GramData.from_spinglass(train, device=device), attention_init(pt["model"], r, D, tgen), **opts)
+        opts = dict(model=point["model"], lr=point["lr"], epochs=point["epochs"], test=test)
+        tr = adam_gram(
+            GramData.from_spinglass(train, device=device), attention_init(point["model"], r, D, tgen), **opts
+        )
         test_err.append(query_error(tr.W, test_f))
         exact.append(population_rows(tr.W, spec))  # the exact counterpart of the line above
         train_loss.append(tr.train_loss[:, -1])
@@ -76,7 +78,10 @@ def compute(pt: dict, seed: int, device: str) -> dict:
     if curve:
         out.update(test_curve=np.concatenate(test_curves), train_curve=np.concatenate(train_curves))
         out.update(test_epochs=tr.test_epochs, W=W_first)
-    return {**out, "theory_asymptotic": float(theory.icl_error_theory(D, pt["N"], pt["P"]))}  # Lu et al., min-norm
+    return {
+        **out,
+        "theory_asymptotic": float(theory.icl_error_theory(D, point["N"], point["P"])),
+    }  # Lu et al., min-norm
 
 
 def peak_P(records: list[dict], model: str = "merged") -> int:

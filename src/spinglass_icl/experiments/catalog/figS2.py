@@ -30,7 +30,7 @@ from .. import panels, stats
 from ..draws import generators
 from ..histograms import QUANTITIES, draw_counts
 from ..params import CONVENTIONS, Rule
-from ..spec import Experiment, Record
+from ..spec import Experiment, Point, Record, Result
 
 RANGES = {"h1": (-0.2, 0.4), "h2": (-0.3, 0.3), "J1": (-0.1, 0.1), "J2": (-0.3, 0.3), "J3": (-0.5, 0.5)}  # SPEC §5
 DIRECTIONS = {"ref_to_N": "KL($p_{{{ref}}}\\,\\|\\,p_N$)", "N_to_ref": "KL($p_N\\,\\|\\,p_{{{ref}}}$)"}
@@ -54,7 +54,7 @@ def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(base, chunk=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
 
 
-def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[str, Any]:
+def compute(point: Point, seed: int, device: str) -> Result:
     """KL in both directions (len(N), 5, draws) of one chunk of draws, summed raw histograms
     (len(N), 5, bins), outside counts; scalars: entries per draw and each direction's mean KL at the last N."""
     rng, _ = generators(seed)

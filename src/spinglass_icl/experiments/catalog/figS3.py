@@ -34,7 +34,7 @@ from .. import panels, stats
 from ..draws import generators
 from ..histograms import BLOCK_VALUES, draw_block_values
 from ..params import Rule
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 
 def fitted_distributions(D: int, N: int, P: int, draws: int, rng: np.random.Generator) -> dict[str, float]:
@@ -72,7 +72,7 @@ def points(params: dict) -> list[dict[str, Any]]:
     return [dict(base, repeat=i) for i in range(positive_int("repeats", params["repeats"]))]
 
 
-def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[str, Any]:
+def compute(point: Point, seed: int, device: str) -> Result:
     rng, _ = generators(seed)
     D = positive_int("D", point["D"])
     fit = fitted_distributions(point["fit_D"], point["fit_N"], point["fit_P"], point["fit_draws"], rng)

@@ -27,7 +27,7 @@ from ...prompts import PromptSpec
 from .. import panels
 from ..params import Rule
 from ..points import grid, pick
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 from ..theory_vs_training import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
 
 FULL = dict(
@@ -55,10 +55,10 @@ def points(p: dict) -> list[dict]:
     return grid({"c": [float(c) for c in p["c"]]}, pick(p, (k for k in FULL if k != "c")))
 
 
-def compute(pt: dict, seed: int, device: str) -> dict:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Per repeat (arrays, R) and mean/std: test errors of AMP, Adam, exact at λ0 and at wd/2."""
-    spec = PromptSpec(D=pt["D"], N=pt["N"], correlation=pt["c"], cholesky=pt["convention"])
-    return theory_vs_training_point(spec, pt, seed, device)
+    spec = PromptSpec(D=point["D"], N=point["N"], correlation=point["c"], cholesky=point["convention"])
+    return theory_vs_training_point(spec, point, seed, device)
 
 
 def plot(records: list[dict], params: dict):

@@ -30,7 +30,7 @@ from ...training import Adam
 from .. import panels
 from ..draws import generators
 from ..params import Rule
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 FULL = dict(D=10, N=50, P=10, lr=0.01, epochs=1000, repeats=5000, n_traces=20, bins=60)
 QUICK = {**FULL, "repeats": 500}
@@ -60,16 +60,16 @@ def distance(W11: torch.Tensor, W21: torch.Tensor) -> torch.Tensor:
     return ((W11 - torch.eye(D, dtype=W11.dtype)) ** 2).mean((-2, -1)) + (W21**2).mean((-2, -1))
 
 
-def compute(pt: dict, seed: int, device: str) -> dict:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Distance and loss per epoch (summaries over repeats, a few traces), final distances (R,)."""
     rng, tgen = generators(seed)
-    D, N, P, R, E = pt["D"], pt["N"], pt["P"], pt["repeats"], pt["epochs"]
+    D, N, P, R, E = point["D"], point["N"], point["P"], point["repeats"], point["epochs"]
     X = torch.from_numpy(rng.standard_normal((R, D, N)))
     C = X @ X.transpose(-1, -2) / N
     w = torch.from_numpy(rng.standard_normal((R, P, D)))
     W11 = nn.Parameter(paper_init((R, D, D), D, tgen, torch.float64))
     W21 = nn.Parameter(paper_init((R, 1, D), D, tgen, torch.float64))
-    opt = Adam([W11, W21], lr=pt["lr"])  # the project's one Adam (torch.optim.Adam's update)
+    opt = Adam([W11, W21], lr=point["lr"])  # the project's one Adam (torch.optim.Adam's update)
     dist = np.empty((R, E + 1))
     loss = np.empty((R, E))
     for e in range(E):
@@ -85,7 +85,7 @@ def compute(pt: dict, seed: int, device: str) -> dict:
         d_min = distance(Cinv, torch.zeros_like(W21)).numpy()  # the exact minimiser's distance
     q = np.quantile(dist, [0.1, 0.5, 0.9], axis=0)
     out = dict(dist_mean=dist.mean(0), dist_std=dist.std(0), dist_q10=q[0], dist_median=q[1], dist_q90=q[2])
-    out.update(loss_mean=loss.mean(0), traces=dist[: pt["n_traces"]], final_dist=dist[:, E], exact_min_dist=d_min)
+    out.update(loss_mean=loss.mean(0), traces=dist[: point["n_traces"]], final_dist=dist[:, E], exact_min_dist=d_min)
     out.update(initial_dist_mean=float(dist[:, 0].mean()), final_dist_mean=float(dist[:, E].mean()))
     out.update(final_dist_median=float(np.median(dist[:, E])), exact_min_dist_mean=float(d_min.mean()))
     out.update(final_loss_mean=float(loss[:, -1].mean()), final_W21_rms=float(W21.detach().pow(2).mean().sqrt()))

@@ -14,7 +14,6 @@ of draws) and ("zero", D, P).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,7 @@ from .. import panels, stats
 from ..draws import generators
 from ..params import Rule
 from ..records import groups
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 METHODS = ("small", "full")
 LOG_RANGE = (-20.0, 3.0)  # log10 λ bins of the spectra; exact zeros are clipped into the first bin
@@ -52,7 +51,7 @@ def points(params: dict) -> list[dict[str, Any]]:
     return [{**pt, **common} for pt in spectra + zeros]
 
 
-def compute(point: Mapping[str, Any], seed: int, device: str = "cpu") -> dict[str, Any]:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Zero-mode fraction (mean over the point's draws) and, for spectrum points, the histogram
     of log₁₀ λ (bins,) pooled over them."""
     rng, _ = generators(seed)

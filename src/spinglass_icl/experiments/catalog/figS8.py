@@ -36,7 +36,7 @@ from .. import trained_models
 from ..draws import generators
 from ..params import Rule, described
 from ..records import nan_mean_std
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 SEED_PARAMS = ("D", "N", "P", "P_test", "batch", "repeats")  # a point's prompts depend on these only
 COMMON = SEED_PARAMS + ("weight_decay", "dtype")
@@ -87,26 +87,32 @@ def points(p: dict) -> list[dict]:
     return pts
 
 
-def compute(pt: dict, seed: int, device: str) -> dict:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Per repeat (arrays of length R): ``<model>_test``, ``exact_test``, ``trivial_test``; projected
     models ``<m>_contrast``, ``<m>_distance``, ``<m>_proj_test``; trained models ``<m>_train``;
     AMP ``amp_converged``; scalars ``<model>_mean``, ``exact_mean``, ``<model>_seconds``."""
-    name = pt["model"]
+    name = point["model"]
     trained_models.parse_models([name])
     arch = None if name == "amp" else get(name)
     rng, tgen = generators(seed)
-    D, R, dtype = pt["D"], pt["repeats"], getattr(torch, pt["dtype"])
+    D, R, dtype = point["D"], point["repeats"], getattr(torch, point["dtype"])
     t0 = time.perf_counter()
-    (f_train, X, y), (f_test, X_test, y_test), *held_out = trained_models.draw_data(pt, rng, arch, dtype, device)
-    ground = solve_exact(SpinGlass(f_train, pt["weight_decay"] / 2)).mean
+    (f_train, X, y), (f_test, X_test, y_test), *held_out = trained_models.draw_data(point, rng, arch, dtype, device)
+    ground = solve_exact(SpinGlass(f_train, point["weight_decay"] / 2)).mean
     out: dict = {"exact_test": query_error(ground, f_test), "trivial_test": np.mean(f_test.y**2, axis=-1)}
     if arch is None:
-        res = amp(SpinGlass(f_train, pt["lambda0"]), beta=pt["beta"], damping=pt["damping"], steps=pt["steps"], rng=rng)
+        res = amp(
+            SpinGlass(f_train, point["lambda0"]),
+            beta=point["beta"],
+            damping=point["damping"],
+            steps=point["steps"],
+            rng=rng,
+        )
         out["amp_test"] = query_error(res.masked_mean(), f_test)  # NaN where AMP did not converge
         out["amp_converged"] = float(np.mean(res.converged))
     elif arch.gram:
-        b = trained_models.budget(name, pt)
-        gram = GramData.from_spinglass(SpinGlass(f_train, 0.0), dtype=pt["dtype"], device=device)
+        b = trained_models.budget(name, point)
+        gram = GramData.from_spinglass(SpinGlass(f_train, 0.0), dtype=point["dtype"], device=device)
         tr = adam_gram(
             gram,
             [paper_init((R, D + 1, D + 1), D, tgen, torch.float64)],
@@ -124,11 +130,13 @@ def compute(pt: dict, seed: int, device: str) -> dict:
         )
         out[f"{name}_proj_test"] = out[f"{name}_test"]
     else:
-        grad_chunk = None if arch.accepts_stats else (pt["grad_chunk"] or None)  # statistics need no chunking
-        model = make_model(name, D, R, generator=tgen, dtype=dtype, device=device, **trained_models.options(name, pt))
+        grad_chunk = None if arch.accepts_stats else (point["grad_chunk"] or None)  # statistics need no chunking
+        model = make_model(
+            name, D, R, generator=tgen, dtype=dtype, device=device, **trained_models.options(name, point)
+        )
         watch = HeldOut(held_out[0][1], held_out[0][2]) if held_out else None
         fitted = fit(
-            model, X, y, trained_models.budget(name, pt), generator=tgen, held_out=watch, grad_chunk=grad_chunk
+            model, X, y, trained_models.budget(name, point), generator=tgen, held_out=watch, grad_chunk=grad_chunk
         )
         out[f"{name}_test"] = mse(model, X_test, y_test, chunk=grad_chunk).cpu().double().numpy()
         out[f"{name}_train"] = fitted.train_loss[:, -1]

@@ -35,7 +35,7 @@ from ..draws import draw_repeats, generators
 from ..points import grid, pick
 from ..records import column, groups, repeat_stats
 from ..reference import ground_states, icl_solution, population_errors
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 # 10^(k/10), k = -10..10 (τ = 1 on the grid), plus 0.9 and 1.1 to resolve the peak
 TAU = sorted({round(10 ** (k / 10), 4) for k in range(-10, 11)} | {0.9, 1.1})
@@ -54,16 +54,16 @@ def points(p: Mapping[str, Any]) -> list[dict]:
     return grid(axes, pick(p, ("P_test", "repeats", "lambda0")), derive=size)
 
 
-def compute(pt: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Per repeat (arrays, R) and mean/std: test error and contrast of the ridge (λ0) and min-norm
     (λ0 = 0) ground states, the ICL solution's test error, the effective flat fraction."""
     rng, _ = generators(seed)
-    spec = PromptSpec(D=pt["D"], N=pt["N"])
-    train = draw_repeats(spec, pt["P"], pt["repeats"], rng)
-    test = draw_repeats(spec, pt["P_test"], pt["repeats"], rng)
-    sg = SpinGlass(train, pt["lambda0"])
-    gs = ground_states(sg, [pt["lambda0"], 0.0])
-    ridge, minnorm = gs[float(pt["lambda0"])], gs[0.0]
+    spec = PromptSpec(D=point["D"], N=point["N"])
+    train = draw_repeats(spec, point["P"], point["repeats"], rng)
+    test = draw_repeats(spec, point["P_test"], point["repeats"], rng)
+    sg = SpinGlass(train, point["lambda0"])
+    gs = ground_states(sg, [point["lambda0"], 0.0])
+    ridge, minnorm = gs[float(point["lambda0"])], gs[0.0]
     arrays = dict(ridge_test_error=query_error(ridge, test), minnorm_test_error=query_error(minnorm, test))
     arrays.update(ridge_contrast=contrast_ratio(ridge), minnorm_contrast=contrast_ratio(minnorm))
     W_icl = icl_solution(train)
@@ -73,8 +73,8 @@ def compute(pt: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
     # the min-norm error at τ ≈ 1 is heavy-tailed across repeats: the median is reported beside the mean
     for k in ("minnorm_test_error", "minnorm_test_error_population"):
         out[f"{k}_median"] = float(np.median(out[f"{k}_per_repeat"]))
-    out["flat_fraction_theory"] = flat_fraction_theory(pt["P"], pt["D"])
-    out["theory_asymptotic"] = float(icl_error_theory(pt["D"], pt["N"], pt["P"]))  # Lu et al., min-norm, D → ∞
+    out["flat_fraction_theory"] = flat_fraction_theory(point["P"], point["D"])
+    out["theory_asymptotic"] = float(icl_error_theory(point["D"], point["N"], point["P"]))  # Lu et al., min-norm, D → ∞
     return out
 
 

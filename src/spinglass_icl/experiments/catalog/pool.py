@@ -34,7 +34,7 @@ from ..draws import draw_repeats, generators, pool_sets, stack_features
 from ..points import grid, pick
 from ..records import column, groups, repeat_stats, threshold_crossing
 from ..reference import ground_states, icl_solution, population_errors
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 T_GRID = [1, 2, 3, 4, 6, 10, 16, 25, 40, 63, 100, 158, 251, 398, 631, 1000, 1585, 2512, 4000]  # ≈ 10^(k/5)
 FULL = dict(D=[5, 10, 20], c_N=5, P=4000, T=T_GRID, P_test=1000, repeats=10, lambda0=0.01)
@@ -49,22 +49,22 @@ def points(p: Mapping[str, Any]) -> list[dict]:
     return grid(axes, fixed, derive=lambda pt: {"N": int(p["c_N"] * pt["D"])}, where=lambda pt: pt["T"] <= p["P"])
 
 
-def compute(pt: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Per repeat (arrays, R) and mean/std of: ground-state and ICL-solution test errors on fresh
     and on pool tasks, contrast ratio, effective flat fraction of SᵀS/P."""
     rng, _ = generators(seed)
-    D, N, P, R, T = pt["D"], pt["N"], pt["P"], pt["repeats"], pt["T"]
+    D, N, P, R, T = point["D"], point["N"], point["P"], point["repeats"], point["T"]
     fresh = PromptSpec(D=D, N=N)
     tasks = None  # T = 0: fresh tasks, the pool's test set is just another fresh-task set
     if T > 0:
-        sets = [pool_sets(replace(fresh, task_pool=T), (P, pt["P_test"]), rng) for _ in range(R)]
+        sets = [pool_sets(replace(fresh, task_pool=T), (P, point["P_test"]), rng) for _ in range(R)]
         train, test_pool = (stack_features([s[0][i] for s in sets]) for i in (0, 1))
         tasks = np.stack([s[1] for s in sets])  # (R, T, D): the exact in-distribution error averages over them
     else:
-        train, test_pool = draw_repeats(fresh, P, R, rng), draw_repeats(fresh, pt["P_test"], R, rng)
-    test_fresh = draw_repeats(fresh, pt["P_test"], R, rng)
-    sg = SpinGlass(train, pt["lambda0"])
-    W = ground_states(sg, [pt["lambda0"]])[float(pt["lambda0"])]
+        train, test_pool = draw_repeats(fresh, P, R, rng), draw_repeats(fresh, point["P_test"], R, rng)
+    test_fresh = draw_repeats(fresh, point["P_test"], R, rng)
+    sg = SpinGlass(train, point["lambda0"])
+    W = ground_states(sg, [point["lambda0"]])[float(point["lambda0"])]
     W_icl = icl_solution(train)
     arrays = dict(gs_fresh=query_error(W, test_fresh), gs_pool=query_error(W, test_pool))
     arrays.update(icl_fresh=query_error(W_icl, test_fresh), icl_pool=query_error(W_icl, test_pool))

@@ -21,14 +21,14 @@ from ...features import n_effective
 from ...metrics import contrast_ratio
 from ...prompts import PromptSpec, sample_features
 from ...solvers.exact import solve_exact
-from ...spinglass import SpinGlass
-from ...theory import population_error, thermal_directions
+from ...spinglass import SpinGlass, flat_mask
+from ...theory import gibbs_error, population_error, thermal_directions
 from ...validation import InputError
 from .. import panels
 from ..params import Rule, described
 from ..points import grid, pick
 from ..reference import boltzmann_sample_errors
-from ..spec import Experiment
+from ..spec import Experiment, Point, Result
 
 BETA = [float(m * 10**e) for e in range(1, 8) for m in (1, 3)][:-1]  # 10, 30, 100, ..., 1e7
 FULL = dict(D=20, N=40, P_over_DD1=[0.5, 1.0, 4.0], lambda0=0.01, beta=BETA, samples=1000, repeats=8)
@@ -62,28 +62,29 @@ def points(p: Mapping[str, Any]) -> list[dict]:
     return grid(axes, fixed, derive=lambda pt: {"P": max(1, int(round(pt["P_over_DD1"] * K)))})
 
 
-def compute(pt: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
+def compute(point: Point, seed: int, device: str) -> Result:
     """Arrays (R, β): sampled mean/sem of the population error and mean contrast; closed-form Gibbs error;
     per repeat the ground state's error and contrast, tr(Q A⁻¹) and its flat-direction share."""
     rng = np.random.default_rng(seed)
-    D, N, lam0 = pt["D"], pt["N"], pt["lambda0"]
-    beta = np.asarray(pt["beta"], float)
+    D, N, lam0 = point["D"], point["N"], point["lambda0"]
+    beta = np.asarray(point["beta"], float)
     keys = ("sample_error", "sample_error_sem", "sample_contrast", "gibbs_error")
     arr: dict[str, list] = {k: [] for k in keys + ("ground_error", "ground_contrast", "trace_QAinv", "flat_share")}
-    for _ in range(pt["repeats"]):
-        sg = SpinGlass(sample_features(PromptSpec(D=D, N=N), pt["P"], rng), lam0)
+    for _ in range(point["repeats"]):
+        sg = SpinGlass(sample_features(PromptSpec(D=D, N=N), point["P"], rng), lam0)
         m = solve_exact(sg, "cholesky").mean
         ground = float(population_error(m, D, N))
         lam, per_dir = thermal_directions(sg)  # uᵀQu/λ per eigen-direction of A; they sum to tr(Q A⁻¹)
         trace = float(per_dir.sum())
-        arr["flat_share"].append(float(per_dir[lam < 2 * lam0].sum() / trace))
+        soft = flat_mask(lam, tol=lam0, shift=lam0)  # directions whose data curvature is below λ0
+        arr["flat_share"].append(float(per_dir[soft].sum() / trace))
         arr["ground_error"].append(ground)
         arr["ground_contrast"].append(float(contrast_ratio(m)))
         arr["trace_QAinv"].append(trace)
-        rows = boltzmann_sample_errors(sg, beta, pt["samples"], rng)
+        rows = boltzmann_sample_errors(sg, beta, point["samples"], rng)
         for k in keys[:3]:
             arr[k].append(rows[k])
-        arr["gibbs_error"].append(ground + trace / beta)  # theory.gibbs_error, from the pieces at hand
+        arr["gibbs_error"].append(gibbs_error(sg, beta))
     out: dict[str, Any] = {k: np.asarray(v, float) for k, v in arr.items()}
     # pull of the sampled means from the closed form, in units of their standard error
     z = (out["sample_error"] - out["gibbs_error"]) / out["sample_error_sem"]
