@@ -13,7 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .._io import strict_json
+from .._io import strict_json, write_atomic
 from . import registry
 from .runner import run
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": time.strftime("%Y-%m-%d"),
         }
         print(f"{exp_id}: {index[exp_id]['seconds']} s, {s.n_computed} points computed, {len(s.failed)} failed")
-        index_path.write_text(json.dumps(strict_json(index), indent=1, allow_nan=False))  # NaN -> null
+        write_atomic(index_path, json.dumps(strict_json(index), indent=1, allow_nan=False))  # NaN -> null
     return 0
 
 
