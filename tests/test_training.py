@@ -112,13 +112,16 @@ def test_weight_decay_minimiser_is_ground_state_at_half_lambda():
     assert relative_distance(W[0], m_paper.reshape(3, 3)) > 1e-2
 
 
+def _same_training_two_ways(data, seed: int, epochs: int, one: dict, other: dict) -> tuple:
+    """adam_gram from one initial W on the training data's GramData built with options ``one`` and ``other``."""
+    sg = SpinGlass(data[0], 0.0)
+    W0 = paper_init((R, D + 1, D + 1), D, torch.Generator().manual_seed(seed), torch.float64)
+    kw = dict(lr=0.01, epochs=epochs, weight_decay=0.01)
+    return tuple(adam_gram(GramData.from_spinglass(sg, **opts), [W0], **kw) for opts in (one, other))
+
+
 def test_float32_close_to_float64(data):
-    ftr, *_ = data
-    sg = SpinGlass(ftr, 0.0)
-    W0 = paper_init((R, D + 1, D + 1), D, torch.Generator().manual_seed(2), torch.float64)
-    kw = dict(lr=0.01, epochs=200, weight_decay=0.01)
-    w64 = adam_gram(GramData.from_spinglass(sg, dtype="float64"), [W0], **kw)
-    w32 = adam_gram(GramData.from_spinglass(sg, dtype="float32"), [W0], **kw)
+    w64, w32 = _same_training_two_ways(data, 2, 200, dict(dtype="float64"), dict(dtype="float32"))
     assert relative_distance(w32.W, w64.W).max() < 1e-4
     np.testing.assert_allclose(w32.train_loss, w64.train_loss, rtol=1e-4)
 
@@ -168,12 +171,7 @@ def test_merged_model_reaches_ground_state_many_tasks():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gram_adam_on_cuda_matches_cpu(data):
-    ftr, *_ = data
-    sg = SpinGlass(ftr, 0.0)
-    W0 = paper_init((R, D + 1, D + 1), D, torch.Generator().manual_seed(4), torch.float64)
-    kw = dict(lr=0.01, epochs=100, weight_decay=0.01)
-    cpu = adam_gram(GramData.from_spinglass(sg, dtype="float64"), [W0], **kw)
-    gpu = adam_gram(GramData.from_spinglass(sg, dtype="float64", device="cuda"), [W0], **kw)
+    cpu, gpu = _same_training_two_ways(data, 4, 100, dict(dtype="float64"), dict(dtype="float64", device="cuda"))
     np.testing.assert_allclose(gpu.W, cpu.W, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(gpu.train_loss, cpu.train_loss, rtol=1e-9)
 
