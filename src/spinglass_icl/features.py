@@ -67,3 +67,9 @@ def effective_index(D: int) -> np.ndarray:
     """Indices of the D(D+1) effective spins among the (D+1)² (row-major)."""
     k = np.arange((D + 1) ** 2).reshape(D + 1, D + 1)
     return k[:, :D].ravel()
+
+
+def zero_mode_index(D: int) -> np.ndarray:
+    """Indices of the D+1 zero modes W_{m,D+1} (the last column, which no prediction reads), ascending."""
+    k = np.arange((D + 1) ** 2).reshape(D + 1, D + 1)
+    return k[:, D]

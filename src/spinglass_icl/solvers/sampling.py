@@ -17,7 +17,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from .. import validation as V
-from ..features import embed_effective, n_effective
+from ..features import embed_effective, n_effective, zero_mode_index
 from ..spinglass import SpinGlass
 from .result import SolverResult
 
@@ -44,7 +44,7 @@ def sample_exact(sg: SpinGlass, beta: float, n: int, rng: np.random.Generator) -
     z = rng.standard_normal((Ke, n))
     eff = mean[:, None] + sla.solve_triangular(L.T, z, lower=False) / np.sqrt(beta)
     out = embed_effective(eff.T, D)
-    zero_modes = np.setdiff1d(np.arange(sg.K), np.flatnonzero(embed_effective(np.ones(Ke), D)))
+    zero_modes = zero_mode_index(D)
     out[:, zero_modes] = rng.standard_normal((n, len(zero_modes))) / np.sqrt(beta * sg.lambda0)
     return out
 
@@ -158,8 +158,7 @@ def langevin(
     acceptance = tally.accepted / (chains * done) if metropolis else 1.0
     ok = finite and (not metropolis or acceptance >= MIN_ACCEPTANCE)
     var = embed_effective(np.diag(cov), D)
-    zero = embed_effective(np.ones(Ke), D) == 0
-    var[zero] = 1.0 / (beta * sg.lambda0)
+    var[zero_mode_index(D)] = 1.0 / (beta * sg.lambda0)
     exact = sla.solve(A, h, assume_a="pos")
     res = float(np.linalg.norm(mean - exact) / (np.linalg.norm(exact) or 1.0))
     msg = "residual = relative distance of the sample mean from the exact mean"
