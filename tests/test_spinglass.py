@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import make_features, stack
-from spinglass_icl.features import effective_index, feature_matrix, n_effective, n_spins
+from spinglass_icl.features import effective_index, feature_matrix, n_effective, n_spins, zero_mode_index
 from spinglass_icl.prompts import Features
 from spinglass_icl.spinglass import SpinGlass, effective_gram, flat_fraction_theory, inverse_diagonal
 from spinglass_icl.validation import InputError
@@ -256,3 +256,14 @@ def test_features_take_prefix_stack_concat():
         Features.stack([fs[0], make_features(2, 6, 6, seed=0)])  # different N
     with pytest.raises(InputError):
         Features.concat([])
+
+
+@pytest.mark.parametrize("D", [1, 3])
+def test_zero_modes_are_the_spins_no_feature_reads(D):
+    """The zero modes are exactly the spins whose feature column is 0 for every prompt; with the
+    effective spins they partition all (D+1)² spins."""
+    S = feature_matrix(make_features(D, 5, 20, seed=D))
+    dead = np.flatnonzero(np.all(S == 0, axis=0))
+    np.testing.assert_array_equal(zero_mode_index(D), dead)
+    both = np.sort(np.concatenate([effective_index(D), zero_mode_index(D)]))
+    np.testing.assert_array_equal(both, np.arange(n_spins(D)))
