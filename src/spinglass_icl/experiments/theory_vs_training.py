@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ from ..training import GramData, adam_gram
 from .draws import draw_repeats, generators
 from .records import nan_mean_std, repeat_stats
 from .reference import ground_states, population_errors
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ def theory_vs_training_point(
 THEORY_SERIES = ("amp", "adam", "exact", "exact_wd2")
 
 
-def plot_theory_vs_training(ax, records: Sequence[Mapping[str, Any]], x: str, params: Mapping[str, Any]) -> None:
+def plot_theory_vs_training(ax: Axes, records: Sequence[Mapping[str, Any]], x: str, params: Mapping[str, Any]) -> None:
     """Paper AMP and Adam (mean ± std over repeats) and the exact ground states at λ0 and wd/2,
     against the sweep variable ``x`` of :func:`theory_vs_training_point` records.  Records with exact
     population errors: AMP and Adam's Monte-Carlo test errors as markers (± band), their exact population

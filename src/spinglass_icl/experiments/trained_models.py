@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,6 +27,10 @@ from ..training import Budget, recipe
 from .draws import stack_features
 from .params import Rule, named_rule
 from .records import nan_mean_std
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 BUDGET_FIELDS = tuple(f.name for f in dataclasses.fields(Budget))
 STUCK = 0.8  # a repeat is "stuck" on the plateau when its test error >= STUCK × that of ŷ = 0
@@ -251,7 +255,7 @@ def budget_text(p: Mapping[str, Any], models: Sequence[str]) -> str:
     return "\n".join(f"Adam {'/'.join(names)}: {text}" for text, names in groups.items())
 
 
-def draw(ax, records: Sequence[Mapping[str, Any]], models: Sequence[str], weight_decay: float) -> None:
+def draw(ax: Axes, records: Sequence[Mapping[str, Any]], models: Sequence[str], weight_decay: float) -> None:
     """Mean ± std over repeats per model (stuck repeats as dots, counted in the label) and the
     reference lines (ground state at λ0 = weight_decay/2, ŷ = 0), taken once per data set."""
     from .. import plotting
@@ -270,10 +274,11 @@ def draw(ax, records: Sequence[Mapping[str, Any]], models: Sequence[str], weight
             ax.scatter(m["stuck"][:, 0], m["stuck"][:, 1], s=9, color=line.get_color(), lw=0, alpha=0.7)
     ref = list({(int(r["N"]), int(r["batch"])): r for r in records}.values())
     Ns = sorted({int(r["N"]) for r in ref})
-    for key, style, text in (
+    styles: tuple[tuple[str, dict[str, Any], str], ...] = (
         ("exact", dict(color="k", ls=":", lw=1.2), f"ground state (λ0={weight_decay / 2:g})"),
         ("trivial", dict(color="0.6", ls="--", lw=0.8), "ŷ = 0"),
-    ):
+    )
+    for key, style, text in styles:
         ax.plot(
             Ns,
             [np.mean(np.concatenate([np.ravel(r[f"{key}_test"]) for r in ref if int(r["N"]) == n])) for n in Ns],
@@ -282,7 +287,7 @@ def draw(ax, records: Sequence[Mapping[str, Any]], models: Sequence[str], weight
         )
 
 
-def plot(records: list[dict], params: Mapping[str, Any]):
+def plot(records: list[dict], params: Mapping[str, Any]) -> Figure:
     """Every model as mean ± std over repeats; stuck repeats (test ≥ 0.8 × ŷ=0's) as dots, counted in the legend."""
     models = parse_models(params["models"])
     from .. import plotting

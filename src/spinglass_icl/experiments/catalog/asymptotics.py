@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +25,10 @@ from ..params import Rule, described
 from ..points import grid, pick, zipped
 from ..records import column, fit_inverse_D, groups, nan_mean_std, nan_sem
 from ..reference import minnorm_population_errors
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # the cases (τ, α, ρ, κ): zipped lists tau, alpha, rho, kappa; κ = 0 stands for κ = ∞ (a fresh task per prompt)
 CASES = [(0.25, 1.0, 0.0, 0.0), (0.5, 1.0, 0.0, 0.0), (2.0, 1.0, 0.0, 0.0), (4.0, 2.0, 0.0, 0.0)]  # fresh tasks
@@ -98,7 +101,7 @@ def _label(r: Mapping[str, Any]) -> str:
     return f"τ={r['tau_target']:g}, α={r['alpha_target']:g}, ρ={r['rho']:g}, κ={k}"
 
 
-def plot(records: list[dict], params: Mapping[str, Any]):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     fig, ax = panels.figure(2, 1, width=3.6, height=3.8)
     a, b = ax[0]
     for i, recs in enumerate(groups(records, "case", sort="D").values()):
@@ -143,6 +146,29 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "case": "index of the case (τ, α, ρ, κ) in the zipped lists [integer]",
+    "tau_target": "the case's τ = P/(D(D+1)) [1]",
+    "alpha_target": "the case's α = N/D [1]",
+    "kappa_param": "the case's κ = K/D (0: a fresh task per prompt, κ = ∞) [1]",
+    "N": "context length N = round(α·D) [tokens]",
+    "P": "training prompts P = round(τ·D(D+1)) [count]",
+    "K": "distinct tasks in the pool K = round(κ·D) (0: a fresh task per prompt) [count]",
+    "error_mean": "exact population error of the minimum-norm ground state, mean over repeats [E[y²] = 1]",
+    "error_std": "its standard deviation over repeats [E[y²] = 1]",
+    "error_sem": "its standard error of the mean [E[y²] = 1]",
+    "theory": "Lu et al.'s asymptotic error at τ = P/(D(D+1)), α = N/D, κ = K/D [E[y²] = 1]",
+    "ratio": "error_mean / theory [1]",
+    "ratio_sem": "standard error of the ratio [1]",
+    "theory_D2": "the asymptotic error at τ = P/D² instead [E[y²] = 1]",
+    "ratio_D2": "error_mean / theory_D2 [1]",
+    "converged": "fraction of repeats whose solver (lstsq or CG) reached its tolerance [1]",
+    "solver": "lstsq (direct) or cg (matrix-free conjugate gradients) [text]",
+    "max_residual": "largest relative residual of the normal equations over repeats [1]",
+    "max_iterations": "most CG iterations over repeats (0 for lstsq) [count]",
+}
+
 EXPERIMENT = Experiment(
     id="asymptotics",
     title="Beyond the paper: exact min-norm ground state vs the asymptotic ICL error (Lu et al. 2024) as D grows",
@@ -151,6 +177,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     check=check,
     rules=RULES,

@@ -17,6 +17,9 @@ Defaults D=10, N=50 (so D(D+1) = 110 effective spins and a CPU minute covers P f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ... import plotting
@@ -32,7 +35,10 @@ from ..draws import draw_repeats, generators
 from ..points import grid, pick
 from ..records import column
 from ..reference import population_errors
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 QUICK = dict(
     D=10,
@@ -87,7 +93,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     }
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     recs = sorted(records, key=lambda r: r["P"])
     P, D = column(recs, "P"), params["D"]
     fig, ax = plotting.figure(2, 1, width=4.6, height=2.9)
@@ -123,6 +129,26 @@ def summary(records: list[dict], params: dict) -> dict:
     }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "exact_test_error": (
+        "test error of the exact ground state on P_test fresh-task prompts, mean over repeats [E[y²] = 1]"
+    ),
+    "exact_contrast": "contrast ratio (cosine with the identity) of the ground state, mean over repeats [1]",
+    "amp_test_error": (
+        "test error of the paper's AMP mean, mean over the repeats where it converged (NaN: none did) [E[y²] = 1]"
+    ),
+    "amp_converged": "fraction of repeats in which the paper's AMP converged [1]",
+    "adam_test_error": "test error of the merged model trained with full-batch Adam, mean over repeats [E[y²] = 1]",
+    "adam_train_loss": "final training loss of the Adam-trained model, mean over repeats [E[y²] = 1]",
+    "adam_contrast": "contrast ratio of the Adam-trained W, mean over repeats [1]",
+    "zero_mode_fraction": "fraction of eigenvalues of SᵀS/P below 1e-5 among all (D+1)² spins, mean over repeats [1]",
+    "zero_mode_theory": "its closed form 1 − min(P, D(D+1))/(D+1)² [1]",
+    "*_test_error_population": (
+        "exact population error (fresh tasks, no test-prompt noise) of the same weights, mean over repeats [E[y²] = 1]"
+    ),
+}
+
 EXPERIMENT = Experiment(
     id="demo",
     title="Main job: ICL emerges as task diversity P passes D(D+1) (exact, paper AMP, Adam)",
@@ -138,5 +164,6 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
 )

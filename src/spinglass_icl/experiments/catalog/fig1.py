@@ -14,7 +14,7 @@ transposed, /N) changes which spins of 𝒟 couple most strongly; the histograms
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,7 +26,10 @@ from .. import panels, stats
 from ..draws import generators
 from ..histograms import BLOCK_VALUES, draw_block_values
 from ..params import CONVENTIONS, Rule
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PANELS = ("h1", "h2", "J1", "J2", "J3")  # h1 panel pools diag + off-diag
 PILOT_SEED = 20240802  # constant: the bins must not depend on the run seed or the chunk
@@ -73,7 +76,7 @@ def pooled(records: list[dict]) -> tuple[dict[str, Any], dict[str, Any]]:
     return pool, stats.fit_pooled(pool, PANELS + ("h1_diag", "h1_off"))
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     fig, ax = plotting.figure(4, 2, width=3.0, height=2.7)
     ex = min(records, key=lambda r: r["chunk"])
     D = int(params["D"])
@@ -132,6 +135,18 @@ RULES = {
 }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "outside_*": (
+        "entries of the block quantity * that fall outside the histogram range, summed over the point's draws [count]"
+    ),
+    "mean_*": (
+        "mean of the entries of the block quantity * (h1_diag, h1_off, h2, J1, J2, J3) over the point's draws"
+        " [coupling units]"
+    ),
+    "std_*": "standard deviation of the entries of the block quantity * over the point's draws [coupling units]",
+}
+
 EXPERIMENT = Experiment(
     id="fig1",
     title="fields h and couplings J of the pre-training spin glass, with their distributions",
@@ -140,6 +155,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     rules=RULES,
     renamed={"convention": "builder"},

@@ -11,6 +11,9 @@ population error (``final_test_population``, ``theory.population_error``) as a s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import torch
 
@@ -27,7 +30,10 @@ from ..draws import draw_repeats, generators
 from ..params import Rule
 from ..points import grid, pick
 from ..reference import population_rows
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FULL = dict(D=10, N=100, train_P=[10, 1000], P_test=200, lr=0.01, epochs=300, weight_decay=0.0, repeats=10)
 FULL.update(amp_P=5000, lambda0=0.01, beta=100.0, damping=0.9, steps=100)
@@ -85,7 +91,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     return _train(point, seed, device) if point["panel"] == "train" else _amp(point, seed)
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     trains = sorted((r for r in records if r["panel"] == "train"), key=lambda r: r["P"])
     amps = [r for r in records if r["panel"] == "amp"]
     fig, ax = plotting.figure(3, 2, width=3.3, height=2.9)
@@ -137,6 +143,24 @@ RULES = {
 }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "P": "training prompts of this panel's point [count]",
+    "panel": "train (Adam loss curves and learned W) or amp (AMP mean and variance images) [text]",
+    "final_test_loss": "test loss after the last epoch, mean over repeats (train panel) [E[y²] = 1]",
+    "final_test_loss_std": "its standard deviation over repeats [E[y²] = 1]",
+    "final_train_loss": "training loss at the last epoch, mean over repeats [E[y²] = 1]",
+    "contrast": "contrast ratio of the learned W (train) or of the AMP mean (amp), mean over repeats [1]",
+    "final_test_population": "exact population error of the final W, mean over repeats [E[y²] = 1]",
+    "final_test_population_std": "its standard deviation over repeats [E[y²] = 1]",
+    "converged": "whether the paper's AMP converged (amp panel) [bool]",
+    "iterations": "AMP iterations run [count]",
+    "rel_dist_m_exact": "|m − m*|/|m*|: AMP mean against the exact Boltzmann mean [1]",
+    "rel_dist_v_exact": "|v − v*|/|v*|: AMP variances against the exact marginal variances diag((βA)⁻¹) [1]",
+    "contrast_exact": "contrast ratio of the exact mean m* [1]",
+    "m_diag_mean": "mean of the first D diagonal entries of the AMP mean [spin units]",
+}
+
 EXPERIMENT = Experiment(
     id="fig2",
     title="Fig. 2: Adam training for P=10 vs P=1000, learned W, and the AMP mean/variance at P=5000",
@@ -145,6 +169,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     rules=RULES,
 )

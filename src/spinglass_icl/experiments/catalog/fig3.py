@@ -143,6 +143,21 @@ RULES = {
 }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "embedding_method": "2-D embedding actually used for the random W's (t-SNE, or its fallback) [text]",
+    "ground_energy": "energy E(m*) of the ground state [energy units: E[y²]/2]",
+    "n_effective": "number of effective spins D(D+1) [count]",
+    "soft_eigenvalue": "smallest eigenvalue of the Hessian A (a flat direction has λ0) [1]",
+    "stiff_eigenvalue": "largest eigenvalue of the Hessian A [1]",
+    "energy_min": "lowest energy of the random W's [energy units]",
+    "energy_mean": "mean energy of the random W's [energy units]",
+    "energy_std": "standard deviation of the energies of the random W's [energy units]",
+    "flat_directions": "Hessian eigenvalues within the flat threshold of λ0 (flat directions) [count]",
+    "flat_fraction": "fraction of the plotted (soft, stiff) plane within eps of E(m*) [1]",
+    "valley_fraction": "fraction of the soft axis within eps of E(m*) [1]",
+}
+
 EXPERIMENT = Experiment(
     id="fig3",
     title="energy landscape at P=10 (degenerate) and P=1000 (unique ground state)",
@@ -151,6 +166,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     rules=RULES,
     renamed={"convention": "energy"},

@@ -13,6 +13,9 @@ correlated along P, which makes the P-trend smoother but does not bias any cell.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ... import plotting
@@ -24,7 +27,10 @@ from .. import panels
 from ..draws import draw_repeats, generators, nested_spinglasses
 from ..points import grid, pick
 from ..records import nan_mean_std
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _grid(lo: float, hi: float, n: int) -> list[int]:
@@ -102,7 +108,7 @@ def _edges(x: np.ndarray) -> np.ndarray:
     return np.concatenate([[first], mid, [last]])
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     Ns, Ps, C = _heat(records, "contrast")
     _, _, F = _heat(records, "converged")
     fig, ax = plotting.figure(2, 1, width=3.7, height=3.1)
@@ -138,6 +144,12 @@ def summary(records: list[dict], params: dict) -> dict:
         }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "contrast_mean": "contrast ratio of the AMP mean averaged over the cells of this N (converged runs only) [1]",
+    "converged_fraction": "fraction of this N's AMP runs (all P, all repeats) that converged [1]",
+}
+
 EXPERIMENT = Experiment(
     id="fig4a",
     title="Fig. 4a: contrast ratio of the AMP mean on the (N, P) grid -- ICL emerges with P and N",
@@ -146,6 +158,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     renamed={"chunk": "amp_batch"},
 )

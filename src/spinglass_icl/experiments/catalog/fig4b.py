@@ -15,6 +15,9 @@ Beside each Monte-Carlo test error ``<series>_mean`` the exact population error 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ... import plotting
@@ -25,8 +28,11 @@ from .. import panels
 from ..params import Rule
 from ..points import grid, pick
 from ..records import nan_mean_std
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
 from ..theory_vs_training import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FULL = dict(
     D=20,
@@ -61,7 +67,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     return {**out, "theory_asymptotic": float(icl_error_theory(point["D"], point["N"], point["P"]))}
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     wd = params["weight_decay"]
     fig, ax = plotting.figure(2, 1, width=3.6, height=3.0)
     a, b = ax[0]
@@ -132,6 +138,23 @@ RULES = {
 }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "amp_converged": "fraction of repeats in which the paper's AMP converged [1]",
+    "*_mean": (
+        "test error of the method * (amp: paper AMP at λ0; adam: trained merged model; exact: ground state at"
+        " λ0; exact_wd2: ground state at λ0 = wd/2) on fresh tasks, mean over repeats [E[y²] = 1]"
+    ),
+    "*_std": "its standard deviation over repeats [E[y²] = 1]",
+    "adam_minus_*_mean": (
+        "paired difference: Adam's test error minus that of method * on the same training set, mean over "
+        "repeats [E[y²] = 1]"
+    ),
+    "*_population_mean": "exact population error of method *'s weights, mean over repeats [E[y²] = 1]",
+    "*_population_std": "its standard deviation over repeats [E[y²] = 1]",
+    "theory_asymptotic": "Lu et al.'s asymptotic ICL error at this D, N, P (τ = P/(D(D+1))) [E[y²] = 1]",
+}
+
 EXPERIMENT = Experiment(
     id="fig4b",
     title="Fig. 4b: test loss vs N -- paper AMP (λ0=0.01) vs merged model trained with Adam (paired)",
@@ -140,6 +163,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     rules=RULES,
 )

@@ -11,6 +11,9 @@ models; (c) the learned merged W and separate W_qᵀW_k of the first repeat.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ... import plotting, theory
@@ -25,7 +28,10 @@ from ..params import Rule
 from ..points import grid, pick
 from ..records import repeat_stats, select
 from ..reference import population_rows
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 P_OVER_D2 = [round(0.1 * k, 2) for k in range(1, 9)] + [round(0.8 + 0.05 * k, 2) for k in range(1, 9)]
 P_OVER_D2 += [round(1.2 + 0.1 * k, 2) for k in range(1, 9)]  # 0.1..0.8, 0.85..1.2, 1.3..2.0
@@ -89,7 +95,7 @@ def peak_P(records: list[dict], model: str = "merged") -> int:
     return int(max(select(records, panel="sweep", model=model), key=lambda r: r["test_loss_mean"])["P"])
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     D, curves = params["D"], sorted(select(records, panel="curve"), key=lambda r: (r["P"], r["model"]))
     fig, ax = plotting.figure(4, 2, width=3.6, height=2.7)
     a, b = ax[0, 0], ax[0, 1]
@@ -151,6 +157,22 @@ RULES = {
 }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "P": "training prompts P = round(P_over_D2·D²) [count]",
+    "model": "merged (W) or separate (W_q, W_k) simplified linear attention [text]",
+    "panel": "a (test loss against P) or b (loss curves for the two P of panel b) [text]",
+    "test_loss_mean": "test loss on fresh tasks after training, mean over repeats [E[y²] = 1]",
+    "test_loss_std": "its standard deviation over repeats [E[y²] = 1]",
+    "train_loss_mean": "final training loss, mean over repeats [E[y²] = 1]",
+    "train_loss_std": "its standard deviation over repeats [E[y²] = 1]",
+    "test_loss_population_mean": "exact population error of the trained W, mean over repeats [E[y²] = 1]",
+    "test_loss_population_std": "its standard deviation over repeats [E[y²] = 1]",
+    "theory_asymptotic": (
+        "Lu et al.'s asymptotic ICL error of the minimum-norm ground state at this D, N, P [E[y²] = 1]"
+    ),
+}
+
 EXPERIMENT = Experiment(
     id="figS1",
     title="Fig. S1: double descent of the test loss in P at P = D(D+1) (merged and separate attention, no wd)",
@@ -159,6 +181,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     renamed={"P_over_D2": "alpha"},  # published as ``alpha``: same draws under the new name
     rules=RULES,

@@ -19,7 +19,7 @@ directions (``direction`` re-plots from the store).  ``convention`` as in fig1.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from ..draws import generators
 from ..histograms import QUANTITIES, draw_counts
 from ..params import CONVENTIONS, Rule
 from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 RANGES = {"h1": (-0.2, 0.4), "h2": (-0.3, 0.3), "J1": (-0.1, 0.1), "J2": (-0.3, 0.3), "J3": (-0.5, 0.5)}  # SPEC §5
 DIRECTIONS = {"ref_to_N": "KL($p_{{{ref}}}\\,\\|\\,p_N$)", "N_to_ref": "KL($p_N\\,\\|\\,p_{{{ref}}}$)"}
@@ -100,7 +103,7 @@ def aggregate(records: list[Record], direction: str) -> dict[str, Any]:
     }
 
 
-def plot(records: list[Record], params: Mapping[str, Any]):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     agg = aggregate(records, params["direction"])
     Ns, D = agg["Ns"], float(params["D"])
     label = DIRECTIONS[params["direction"]].format(ref=params["N_ref"]) + " [bits]"
@@ -143,6 +146,18 @@ RULES = {
 }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "entries_*": "entries of the block quantity * (h1, h2, J1, J2, J3) histogrammed per draw [count]",
+    "KL_*_bits_Nmax_ref_to_N": (
+        "KL(p_ref ‖ p_N) of quantity * at the largest N (the paper's direction), mean over the point's draws;"
+        " every N is in the arrays [bits]"
+    ),
+    "KL_*_bits_Nmax_N_to_ref": (
+        "the reverse KL(p_N ‖ p_ref) of quantity * at the largest N, mean over the point's draws [bits]"
+    ),
+}
+
 EXPERIMENT = Experiment(
     id="figS2",
     title="KL divergence between the J/h histograms at N=20 and at N, vs N/D",
@@ -151,6 +166,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     rules=RULES,
     renamed={"convention": "builder"},

@@ -21,7 +21,7 @@ flagged, never silently used); 115–170 steps suffice in our runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,7 +34,10 @@ from .. import panels, stats
 from ..draws import generators
 from ..histograms import BLOCK_VALUES, draw_block_values
 from ..params import Rule
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def fitted_distributions(D: int, N: int, P: int, draws: int, rng: np.random.Generator) -> dict[str, float]:
@@ -50,7 +53,7 @@ def synthetic_problem(D: int, fit: Mapping[str, float], lam: float, rng: np.rand
     """Draw h (K,) and symmetric J (K, K) block-wise from the fitted Gaussians (see module doc)."""
     K, nA = (D + 1) ** 2, D * (D + 1)
 
-    def g(q: str, shape) -> np.ndarray:
+    def g(q: str, shape: int | tuple[int, ...]) -> np.ndarray:
         return fit[f"mu_{q}"] + fit[f"sd_{q}"] * rng.standard_normal(shape)
 
     H = g("h1_off", (D + 1, D + 1))
@@ -102,7 +105,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     )
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     r = min(records, key=lambda r: r["repeat"])
     fig, ax = plotting.figure(4, 1, width=3.0, height=2.7)
     status = f"{'converged' if r['converged'] else 'NOT converged'}, {r['iterations']} steps"
@@ -149,6 +152,20 @@ RULES = {
 }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "repeat": "index of the synthetic problem [integer]",
+    "mu_*": "fitted mean of the fig1 block quantity * (h1_diag, h1_off, h2, J1, J2, J3) [coupling units]",
+    "sd_*": "fitted standard deviation of the block quantity * [coupling units]",
+    "converged": "whether the paper's AMP converged on the synthetic problem [bool]",
+    "iterations": "AMP iterations run [count]",
+    "message": "the solver's message (why it stopped) [text]",
+    "rel_diff_to_exact": "|m − m*|/|m*|: AMP mean against the exact Gaussian mean (diag λ − J)⁻¹h [1]",
+    "contrast_amp": "contrast ratio of the AMP mean [1]",
+    "contrast_exact": "contrast ratio of the exact mean [1]",
+    "min_eig_hessian": "smallest eigenvalue of diag(λ) − J (positive: a proper Gaussian) [1]",
+}
+
 EXPERIMENT = Experiment(
     id="figS3",
     title="the paper's AMP on synthetic couplings drawn from the fitted fig1 distributions",
@@ -157,6 +174,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     rules=RULES,
 )

@@ -20,6 +20,9 @@ iid tokens, and these tokens are correlated, so the test errors stay Monte-Carlo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from ... import plotting
@@ -27,8 +30,11 @@ from ...prompts import PromptSpec
 from .. import panels
 from ..params import Rule
 from ..points import grid, pick
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
 from ..theory_vs_training import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FULL = dict(
     D=20,
@@ -61,7 +67,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     return theory_vs_training_point(spec, point, seed, device)
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     fig, ax = plotting.figure(1, 1, width=5.6, height=3.2)
     a = ax[0, 0]
     plot_theory_vs_training(a, records, "c", params)
@@ -96,6 +102,23 @@ RULES = {
 }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "amp_converged": "fraction of repeats in which the paper's AMP converged [1]",
+    "*_mean": (
+        "test error of method * (amp, adam, exact at λ0, exact_wd2 at λ0 = wd/2) on fresh tasks, mean over "
+        "repeats [E[y²] = 1]"
+    ),
+    "*_std": "its standard deviation over repeats [E[y²] = 1]",
+    "adam_minus_*_mean": (
+        "paired difference: Adam's test error minus that of method * on the same training set, mean over "
+        "repeats [E[y²] = 1]"
+    ),
+    "*_population_mean": "exact population error of method *'s weights, mean over repeats [E[y²] = 1]",
+    "*_population_std": "its standard deviation over repeats [E[y²] = 1]",
+    "theory_asymptotic": "Lu et al.'s asymptotic ICL error at this D, N, P (uncorrelated tokens) [E[y²] = 1]",
+}
+
 EXPERIMENT = Experiment(
     id="figS4",
     title="Fig. S4: test loss vs token correlation c -- paper AMP vs Adam (paired), N=200",
@@ -104,6 +127,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     rules=RULES,
     renamed={"convention": "cholesky"},

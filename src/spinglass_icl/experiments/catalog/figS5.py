@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,7 +23,10 @@ from ... import plotting
 from ...validation import InputError, choice, positive_int
 from .. import panels, stats
 from ..draws import generators
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def bin_edges(D: int, N: int, bins: int) -> np.ndarray:
@@ -90,7 +93,7 @@ def aggregate(records: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]
     return out
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     agg = aggregate(records)
     n = len(agg)
     ncols = min(3, n)
@@ -129,6 +132,13 @@ def summary(records: list[dict], params: dict) -> dict[str, Any]:
 
 _N = [100, 500, 1000, 2000, 5000, 10000]
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "outside": "eigenvalues of X Xᵀ/N outside the histogram range, over the point's draws [count]",
+    "min": "smallest eigenvalue of X Xᵀ/N over the point's draws [1]",
+    "max": "largest eigenvalue of X Xᵀ/N over the point's draws [1]",
+}
+
 EXPERIMENT = Experiment(
     id="figS5",
     title="eigenvalues of X Xᵀ/N (D=100) against the Marchenko–Pastur density",
@@ -137,5 +147,6 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
 )

@@ -18,6 +18,8 @@ which equals the definition (tested) without the (R, P, D, D) tensor.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -30,7 +32,10 @@ from ...training import Adam
 from .. import panels
 from ..draws import generators
 from ..params import Rule
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FULL = dict(D=10, N=50, P=10, lr=0.01, epochs=1000, repeats=5000, n_traces=20, bins=60)
 QUICK = {**FULL, "repeats": 500}
@@ -96,7 +101,7 @@ def points(p: dict) -> list[dict]:
     return [dict(p)]
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     r = records[0]
     ep = np.arange(len(r["dist_mean"]))
     fig, ax = plotting.figure(2, 1, width=4.4, height=2.9)
@@ -131,6 +136,16 @@ RULES = {
 }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "initial_dist_mean": "distance mean((W11 − I)²) + mean(W21²) at initialisation, mean over repeats [1]",
+    "final_dist_mean": "the same distance after the last epoch, mean over repeats [1]",
+    "final_dist_median": "its median over repeats [1]",
+    "exact_min_dist_mean": "distance of the exact minimiser (W11 = C⁻¹, W21 = 0), mean over repeats [1]",
+    "final_loss_mean": "final loss L(W11, W21), mean over repeats [1]",
+    "final_W21_rms": "root mean square of the final W21 entries over repeats [1]",
+}
+
 EXPERIMENT = Experiment(
     id="figS6",
     title="Fig. S6: Adam on (w W21/√D + W11) C ≈ I -- distance of (W11, W21) to (I, 0) per epoch",
@@ -139,6 +154,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     threads=1,  # (R, 10, 10) tensor ops: threading costs more than it gains
     rules=RULES,

@@ -14,7 +14,8 @@ of draws) and ("zero", D, P).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,7 +28,10 @@ from .. import panels, stats
 from ..draws import generators
 from ..params import Rule
 from ..records import groups
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 METHODS = ("small", "full")
 LOG_RANGE = (-20.0, 3.0)  # log10 λ bins of the spectra; exact zeros are clipped into the first bin
@@ -80,7 +84,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     return out
 
 
-def plot(records: list[dict], params: dict):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     spectra = groups(records, "P", where={"panel": "spectrum"})
     fig, ax = plotting.figure(len(spectra) + 1, 1, width=3.4, height=2.7)
     for a, (P, rs) in zip(ax[0], spectra.items()):
@@ -138,6 +142,18 @@ RULES = {
 }
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "panel": "spectrum (panel a: eigenvalue histograms) or zero (panel b: zero-mode fraction) [text]",
+    "zero_fraction": "fraction of eigenvalues of SᵀS/P with |λ| < tol among all (D+1)² spins, mean over draws [1]",
+    "zero_count_min": "fewest zero eigenvalues over the point's draws [count]",
+    "zero_count_max": "most zero eigenvalues over the point's draws [count]",
+    "theory_count": "zero eigenvalues by rank: (D+1)² − min(P, D(D+1)) [count]",
+    "theory": "closed form 1 − min(P, D(D+1))/(D+1)² [1]",
+    "largest": "largest eigenvalue of SᵀS/P over the point's draws [1]",
+    "smallest_nonzero": "smallest eigenvalue above tol over the point's draws (NaN: none) [1]",
+}
+
 EXPERIMENT = Experiment(
     id="figS7",
     title="zero modes of the Hessian SᵀS/P vs P and D: the ground state is unique past P = D(D+1)",
@@ -146,6 +162,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     rules=RULES,
 )

@@ -149,6 +149,17 @@ def compute(point: Point, seed: int, device: str) -> Result:
     return out
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "batch": "index of the batch of repeats this point trains [integer]",
+    "model": "the architecture trained at this point (amp: the paper's AMP on the spin glass) [text]",
+    "amp_converged": "fraction of repeats in which the paper's AMP converged [1]",
+    "*_seconds": "wall time of training the model * (or running AMP) at this point [s]",
+    "*_mean": (
+        "test error of the model * (exact: the ground state at λ0 = wd/2) on fresh tasks, mean over repeats [E[y²] = 1]"
+    ),
+}
+
 EXPERIMENT = Experiment(
     id="figS8",
     title="Fig. S8: test error vs N for AMP and every registered architecture (SLA, FLA, MHLA, SA, TF)",
@@ -157,6 +168,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=trained_models.plot,
+    columns=COLUMNS,
     summary=trained_models.summary,
     check=check,
     export=trained_models.write_repeats_csv,

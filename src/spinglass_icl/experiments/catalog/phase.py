@@ -21,7 +21,7 @@ Curves for different D plotted against τ should collapse onto each other.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,7 +35,10 @@ from ..draws import draw_repeats, generators
 from ..points import grid, pick
 from ..records import column, groups, repeat_stats
 from ..reference import ground_states, icl_solution, population_errors
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # 10^(k/10), k = -10..10 (τ = 1 on the grid), plus 0.9 and 1.1 to resolve the peak
 TAU = sorted({round(10 ** (k / 10), 4) for k in range(-10, 11)} | {0.9, 1.1})
@@ -78,7 +81,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     return out
 
 
-def plot(records: list[dict], params: Mapping[str, Any]):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     fig, ax = panels.figure(2, 2, width=3.7, height=2.9)
     (a, b), (c, d) = ax
     for i, (D, recs) in enumerate(groups(records, "D", sort="tau").items()):
@@ -138,6 +141,20 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "N": "context length N = c_N·D [tokens]",
+    "P": "training prompts P = round(τ·D(D+1)) [count]",
+    "*_mean": (
+        "the quantity * (test error, contrast, flat fraction of ridge / minnorm / icl weights) mean over "
+        "repeats [E[y²] = 1] for errors, [1] otherwise"
+    ),
+    "*_std": "its standard deviation over repeats (same unit)",
+    "*_median": "its median over repeats [E[y²] = 1]",
+    "flat_fraction_theory": "closed form 1 − min(τ, 1) among the D(D+1) effective spins [1]",
+    "theory_asymptotic": "Lu et al.'s asymptotic error of the minimum-norm ground state at this D, N, P [E[y²] = 1]",
+}
+
 EXPERIMENT = Experiment(
     id="phase",
     title="Beyond the paper: the ICL transition collapses at τ = P/(D(D+1)) (exact ground states, several D)",
@@ -146,6 +163,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     renamed={"tau": "alpha"},  # published as ``alpha``: same draws under the new name
 )

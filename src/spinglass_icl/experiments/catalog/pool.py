@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,7 +34,10 @@ from ..draws import draw_repeats, generators, pool_sets, stack_features
 from ..points import grid, pick
 from ..records import column, groups, repeat_stats, threshold_crossing
 from ..reference import ground_states, icl_solution, population_errors
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 T_GRID = [1, 2, 3, 4, 6, 10, 16, 25, 40, 63, 100, 158, 251, 398, 631, 1000, 1585, 2512, 4000]  # ≈ 10^(k/5)
 FULL = dict(D=[5, 10, 20], c_N=5, P=4000, T=T_GRID, P_test=1000, repeats=10, lambda0=0.01)
@@ -88,7 +91,7 @@ def threshold_T(T: np.ndarray, ratio: np.ndarray, level: float = THRESHOLD) -> f
     return threshold_crossing(T, ratio, level)
 
 
-def plot(records: list[dict], params: Mapping[str, Any]):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     fig, ax = plotting.figure(2, 2, width=3.8, height=2.9)
     (a, b), (c, d) = ax
     for i, (D, (recs, ref)) in enumerate(_by_D(records).items()):
@@ -140,6 +143,18 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "N": "context length N = c_N·D [tokens]",
+    "*_mean": (
+        "the quantity * over repeats (gs: ground state, icl: ICL solution c*·diag(I_D, 0); fresh: fresh "
+        "tasks, pool: the pool's tasks; population: exact, no test-prompt noise) [E[y²] = 1] for errors, [1] "
+        "for contrast and flat fraction, [count] for rank"
+    ),
+    "*_std": "its standard deviation over repeats (same unit)",
+    "theory_asymptotic": "Lu et al.'s asymptotic error at this D, N, P and pool size κ = T/D [E[y²] = 1]",
+}
+
 EXPERIMENT = Experiment(
     id="pool",
     title="Beyond the paper: finite task pool -- does the ground state need many distinct tasks or many prompts?",
@@ -148,5 +163,6 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
 )

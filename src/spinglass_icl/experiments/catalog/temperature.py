@@ -13,7 +13,7 @@ sample is far worse than the ground state unless β ≫ D²/λ0; above it every 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,7 +28,10 @@ from .. import panels
 from ..params import Rule, described
 from ..points import grid, pick
 from ..reference import boltzmann_sample_errors
-from ..spec import Experiment, Point, Result
+from ..spec import Experiment, Point, Record, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 BETA = [float(m * 10**e) for e in range(1, 8) for m in (1, 3)][:-1]  # 10, 30, 100, ..., 1e7
 FULL = dict(D=20, N=40, P_over_DD1=[0.5, 1.0, 4.0], lambda0=0.01, beta=BETA, samples=1000, repeats=8)
@@ -93,7 +96,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     return {**out, "ground_contrast_mean": float(np.mean(arr["ground_contrast"]))}
 
 
-def plot(records: list[dict], params: Mapping[str, Any]):
+def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     fig, ax = panels.figure(2, 1, width=3.6, height=3.2)
     a, b = ax[0]
     beta = np.asarray(params["beta"], float)
@@ -136,6 +139,16 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
+COLUMNS = {
+    "P": "training prompts P = p·D(D+1) [count]",
+    "max_abs_z": "largest |z-score| of the sampled mean errors against the closed form gibbs_error over the β grid [1]",
+    "ground_error_mean": "exact population error of the ground state m*, mean over repeats [E[y²] = 1]",
+    "trace_QAinv_mean": "tr(Q A⁻¹) (the thermal error at β = 1), mean over repeats [E[y²] = 1]",
+    "flat_share_mean": "part of tr(Q A⁻¹) carried by directions of A with eigenvalue below 2λ0, mean over repeats [1]",
+    "ground_contrast_mean": "contrast ratio of the ground state, mean over repeats [1]",
+}
+
 EXPERIMENT = Experiment(
     id="temperature",
     title="Beyond the paper: Boltzmann samples at inverse temperature β -- population error and contrast vs β",
@@ -144,6 +157,7 @@ EXPERIMENT = Experiment(
     points=points,
     compute=compute,
     plot=plot,
+    columns=COLUMNS,
     summary=summary,
     check=check,
     rules=RULES,
