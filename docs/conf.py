@@ -17,13 +17,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent / "src"))  # the package itself (also installed editable by `make docs`)
 
-import spinglass_icl  # noqa: E402
-
 import gallery_pages  # noqa: E402
+
+import spinglass_icl  # noqa: E402
 
 project = "spinglass-icl"
 author = "the spinglass-icl developers"
-copyright = "2026, the spinglass-icl developers"  # noqa: A001 (Sphinx's name)
+copyright = "2026, the spinglass-icl developers"
 release = spinglass_icl.__version__
 version = release
 
@@ -47,6 +47,7 @@ nb_execution_timeout = 600
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_show_tb = True
 nb_merge_streams = True
+nb_output_stderr = "remove"  # progress bars and library log lines; a failing cell still fails the build
 
 # -- autodoc / autosummary / napoleon -------------------------------------------------------------------
 autosummary_generate = True
@@ -54,7 +55,7 @@ autosummary_imported_members = True
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
-autodoc_preserve_defaults = True
+autodoc_preserve_defaults = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = True
 
@@ -64,13 +65,12 @@ html_title = f"spinglass-icl {release}"
 html_static_path: list[str] = []
 
 
-
-def _escape_bars(app, what, name, obj, options, lines):  # noqa: ANN001 (Sphinx's hook signature)
+def _escape_bars(app, what, name, obj, options, lines):
     """Plain-text |x| in the package's docstrings is not a reStructuredText substitution."""
     lines[:] = gallery_pages.escape_bars(lines)
 
 
-def setup(app):  # noqa: ANN001
+def setup(app):
     app.connect("autodoc-process-docstring", _escape_bars)
 
 

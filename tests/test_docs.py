@@ -126,8 +126,12 @@ def test_no_reference_to_the_unshipped_spec():
 
 
 def test_version_is_one_number_everywhere():
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert spinglass_icl.__version__ == version == "0.2.0"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    # pyproject reads the one version of the package (spinglass_icl._version)
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "spinglass_icl._version.__version__"}
+    version = spinglass_icl.__version__
+    assert version == "0.2.0"
     out = subprocess.run(
         [sys.executable, "-m", "spinglass_icl", "--version"], capture_output=True, text=True, check=True
     ).stdout
@@ -139,7 +143,7 @@ def test_version_is_one_number_everywhere():
 def test_license_is_mit():
     text = (ROOT / "LICENSE").read_text()
     assert text.startswith("MIT License\n\nCopyright (c) 2026 the spinglass-icl developers")
-    assert "THE SOFTWARE IS PROVIDED \"AS IS\"" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS"' in text
     assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"] == {"text": "MIT"}
 
 
