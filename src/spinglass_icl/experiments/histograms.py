@@ -91,7 +91,8 @@ def draw_counts(
 def draw_block_values(
     spec: PromptSpec, P: int, lambda0: float, convention: str, draws: int, rng: np.random.Generator
 ) -> tuple[dict[str, np.ndarray], SpinGlass]:
-    """``draws`` independent draws (batched) of the block entries of h and J (SPEC §3) at the sizes
+    """``draws`` independent draws (batched) of the block entries of h and J (docs/theory.md#the-spin-glass) at
+    the sizes
     of ``spec``, P, λ0 and the builder ``convention`` (fig1), each pooled
     into one flat array: h1 diagonal and off-diagonal, h2, J1, J2, J3 (off-diagonal, each pair once,
     zero modes out); also the first batch's SpinGlass (for the example images)."""

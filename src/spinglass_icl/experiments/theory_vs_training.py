@@ -29,6 +29,22 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
+# The paper's fig4b setting at full size (D = 20, P = 10000): AMP at λ0 = 0.01, β = 100, θ = 0.9; full-batch
+# Adam with lr 1e-3, weight decay 0.01, 5000 epochs; 1000 fresh test prompts per repeat.
+PAPER = dict(
+    D=20,
+    P=10000,
+    P_test=1000,
+    lambda0=0.01,
+    beta=100.0,
+    damping=0.9,
+    steps=100,
+    lr=1e-3,
+    epochs=5000,
+    weight_decay=0.01,
+)
+
+
 @dataclass(frozen=True)
 class Setting:
     """The settings of one theory-vs-training point: data sizes, the paper's AMP (λ0, β, damping θ,

@@ -8,7 +8,7 @@ the training set is built and solved, and the merged linear-attention model is t
   error beside it (``<method>_test_error_population``, ``theory.population_error``; lines in the figure);
 * the paper's AMP (β, θ, steps as published) -- or "did not converge";
 * the merged model trained with full-batch Adam (Gram form, no weight decay);
-* the fraction of flat directions of the landscape in SPEC §3's convention (all (D+1)² spins,
+* the fraction of flat directions of the landscape in the convention of docs/theory.md#the-spin-glass (all (D+1)² spins,
   |eig(SᵀS/P)| < 1e-5, ``SpinGlass.flat_fraction(effective=False, tol=1e-5)``) and in closed form
   1 − min(P, D(D+1))/(D+1)².
 
@@ -75,7 +75,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     tr = adam_gram(GramData.from_spinglass(sg, device=device), [W0], lr=point["lr"], epochs=point["epochs"])
     amp_err = query_error(am.masked_mean(), test)  # NaN where AMP did not converge
     pop = population_errors({"exact": ex.mean, "amp": am.masked_mean(), "adam": tr.W}, spec)
-    zero = sg.flat_fraction(effective=False, tol=1e-5)  # SPEC §3's convention (λ0 plays no part)
+    zero = sg.flat_fraction(effective=False, tol=1e-5)  # all (D+1)² spins, as in the paper (λ0 plays no part)
     return {
         "exact_test_error": float(np.mean(query_error(ex.mean, test))),
         "exact_contrast": float(np.mean(contrast_ratio(ex.mean))),

@@ -5,10 +5,11 @@ mean at λ0 = 0.01, the exact ground state at λ0 = 0.01 and at λ0 = wd/2, and 
 attention trained with full-batch Adam (lr 1e-3, weight decay wd = 0.01, 5000 epochs, Gram form),
 all evaluated on the same P_test fresh prompts of each repeat.
 
-Choices (SPEC §7): by default the comparison is *paired* -- AMP, exact and Adam see the same
+Choices (docs/theory.md#differences-from-the-published-code): by default the comparison is *paired* --
+AMP, exact and Adam see the same
 training set, so their differences are not sampling noise; ``pairing="unpaired"`` reproduces the
 paper's code, where AMP is fitted on a training set of its own.  Adam's weight decay wd targets the
-ground state at λ0 = wd/2 (SPEC §3), while the paper compares with λ0 = wd; both are reported.
+ground state at λ0 = wd/2 (docs/theory.md#the-spin-glass), while the paper compares with λ0 = wd; both are reported.
 Beside each Monte-Carlo test error ``<series>_mean`` the exact population error of the same weights
 (``<series>_population_mean``, ``theory.population_error``: no test-prompt noise) -- markers and lines.
 """
@@ -29,24 +30,15 @@ from ..params import Rule
 from ..points import grid, pick
 from ..records import nan_mean_std
 from ..spec import Experiment, Point, Record, Result
-from ..theory_vs_training import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
+from ..theory_vs_training import PAPER, plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 FULL = dict(
-    D=20,
+    **PAPER,
     N=list(range(10, 201, 10)),
-    P=10000,
-    P_test=1000,
     repeats=50,
-    lambda0=0.01,
-    beta=100.0,
-    damping=0.9,
-    steps=100,
-    lr=1e-3,
-    epochs=5000,
-    weight_decay=0.01,
     pairing="paired",
     chunk=10,
 )

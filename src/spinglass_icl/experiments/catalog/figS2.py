@@ -3,7 +3,7 @@
 For every draw index d and every N, one independent training set of P prompts gives h and J.  The
 entries of h1 (off-diagonal entries of the D×D field block), h2, J1, J2, J3 are counted as the authors
 count them (every off-diagonal entry of the symmetric J, both (i, j) and (j, i); exact zeros left out;
-see :mod:`..histograms`), histogrammed per draw on SPEC's fixed 100-bin ranges with 1 added to every bin,
+see :mod:`..histograms`), histogrammed per draw on the paper's fixed 100-bin ranges with 1 added to every bin,
 and normalised to p_N.  The divergence (bits) is set by the option ``direction``:
 
 - ``"ref_to_N"`` (default, the paper's): KL(p_ref ‖ p_N) = Σ_bins p_ref log₂(p_ref / p_N), as the authors'
@@ -35,7 +35,7 @@ from ..spec import Experiment, Point, Record, Result
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-RANGES = {"h1": (-0.2, 0.4), "h2": (-0.3, 0.3), "J1": (-0.1, 0.1), "J2": (-0.3, 0.3), "J3": (-0.5, 0.5)}  # SPEC §5
+RANGES = {"h1": (-0.2, 0.4), "h2": (-0.3, 0.3), "J1": (-0.1, 0.1), "J2": (-0.3, 0.3), "J3": (-0.5, 0.5)}  # the paper's
 DIRECTIONS = {"ref_to_N": "KL($p_{{{ref}}}\\,\\|\\,p_N$)", "N_to_ref": "KL($p_N\\,\\|\\,p_{{{ref}}}$)"}
 
 

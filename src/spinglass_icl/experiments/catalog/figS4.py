@@ -31,28 +31,20 @@ from .. import panels
 from ..params import Rule
 from ..points import grid, pick
 from ..spec import Experiment, Point, Record, Result
-from ..theory_vs_training import plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
+from ..theory_vs_training import PAPER, plot_theory_vs_training, theory_vs_training_point, theory_vs_training_summary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-FULL = dict(
-    D=20,
-    N=200,
-    c=[round(float(c), 4) for c in np.linspace(0.05, 0.95, 19)],
-    P=10000,
-    P_test=1000,
-    repeats=20,
-    lambda0=0.01,
-    beta=100.0,
-    damping=0.9,
-    steps=200,
-    lr=1e-3,
-    epochs=5000,
-    weight_decay=0.01,
-    convention="correct",
-    chunk=10,
-)
+FULL = {
+    **PAPER,
+    "steps": 200,  # AMP needs more iterations at strong token correlation
+    "N": 200,
+    "c": [round(float(c), 4) for c in np.linspace(0.05, 0.95, 19)],
+    "repeats": 20,
+    "convention": "correct",
+    "chunk": 10,
+}
 QUICK = {**FULL, "c": [0.05, 0.2, 0.5, 0.95], "P_test": 500, "repeats": 4, "chunk": 4}
 
 

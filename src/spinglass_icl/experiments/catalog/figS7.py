@@ -4,7 +4,7 @@
 histograms of log₁₀ λ (exact zeros are put in the lowest bin).  (b) The fraction of eigenvalues
 with |λ| < tol vs P for several D, against the closed form 1 − min(P, D(D+1))/(D+1)².
 
-Zeros are counted by SPEC's rule |λ| < tol (``spinglass.flat_mask``).  The spectrum is computed on
+Zeros are counted by the paper's rule |λ| < tol (``spinglass.flat_mask``).  The spectrum is computed on
 the smaller of two matrices with the same non-zero eigenvalues: the effective spins' Gram matrix
 (the D+1 spins of W's last column are exact zero modes) or the P×P kernel SSᵀ/P =
 (AAᵀ)∘(BBᵀ)/((N+1)² P); the other K − min(P, D(D+1)) eigenvalues are zero by rank.
