@@ -12,7 +12,7 @@ import torch
 
 from _common import best_time, cli, fmt_ratio, fmt_seconds, print_table
 from spinglass_icl.prompts import PromptSpec, sample_features
-from spinglass_icl.solvers.amp import amp, amp_paper_reference
+from spinglass_icl.solvers import amp, amp_paper_reference
 from spinglass_icl.spinglass import SpinGlass
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from _common import cli, fmt_bytes, fmt_ratio, fmt_seconds, peak_memory, print_table
 from spinglass_icl.features import feature_matrix, n_effective, n_spins
 from spinglass_icl.prompts import PromptSpec, sample_features
-from spinglass_icl.solvers.exact import solve_cg
+from spinglass_icl.solvers import solve_cg
 from spinglass_icl.spinglass import SpinGlass
 
 

@@ -23,7 +23,7 @@ from spinglass_icl.experiments.catalog import figS8
 from spinglass_icl.experiments.draws import generators
 from spinglass_icl.experiments.trained_models import draw_data
 from spinglass_icl.models import get, make_model
-from spinglass_icl.solvers.exact import solve_exact
+from spinglass_icl.solvers import solve_exact
 from spinglass_icl.spinglass import SpinGlass
 from spinglass_icl.training import Budget, HeldOut, context_prefix, curriculum_context, fit
 

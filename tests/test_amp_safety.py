@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import make_features, make_spinglass, stack
-from spinglass_icl.solvers.amp import amp
-from spinglass_icl.solvers.exact import solve_exact
+from spinglass_icl.solvers import amp, solve_exact
 from spinglass_icl.spinglass import SpinGlass
 
 ONSAGER = dict(onsager=True, init="cavity", criterion="residual", tol=1e-10, steps=1000)

@@ -51,7 +51,7 @@ def test_main_names_resolve_with_docstrings(name):
 
 def test_flat_names_are_the_module_objects():
     from spinglass_icl.metrics import query_error
-    from spinglass_icl.solvers.exact import solve_exact
+    from spinglass_icl.solvers import solve_exact
 
     assert sgi.query_error is query_error and sgi.solve_exact is solve_exact
 

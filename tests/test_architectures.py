@@ -26,7 +26,7 @@ from spinglass_icl.models import (
     unregister,
 )
 from spinglass_icl.prompts import Prompts, PromptSpec, features_from_prompts, sample_prompts
-from spinglass_icl.solvers.exact import solve_exact
+from spinglass_icl.solvers import solve_exact
 from spinglass_icl.spinglass import SpinGlass
 from spinglass_icl.training import (
     Adam,

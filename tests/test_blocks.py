@@ -14,8 +14,7 @@ from spinglass_icl.experiments.points import grid, pick
 from spinglass_icl.experiments.records import column, groups, nan_mean_std, repeat_stats, select
 from spinglass_icl.experiments.spec import point_seed
 from spinglass_icl.prompts import PromptSpec, sample_features, sample_prompts
-from spinglass_icl.solvers.amp import amp
-from spinglass_icl.solvers.sampling import langevin, sample_exact
+from spinglass_icl.solvers import amp, langevin, sample_exact
 from spinglass_icl.spinglass import flat_mask
 from spinglass_icl.validation import InputError
 
@@ -65,6 +64,7 @@ def test_panels_letter_label_and_keep_legends_off_the_data():
     a.plot([0, 1], [0, 1], label="line")
     panels.legend(a)
     panels.letters([a, b])
+    panels.finish(fig)
     assert [a.get_title(), b.get_title()] == ["(a) first", "(b) W"]
     cbar_axes = [ax for ax in fig.axes if ax not in (a, b)]
     assert [ax.get_ylabel() for ax in cbar_axes] == ["weight"]

@@ -191,7 +191,7 @@ def _api_ground_state(D: int, N: int, P: int, seed: int, noise: float = 0.0, poo
     import numpy as np
 
     from spinglass_icl.prompts import PromptSpec, sample_features
-    from spinglass_icl.solvers.exact import solve_exact
+    from spinglass_icl.solvers import solve_exact
     from spinglass_icl.spinglass import SpinGlass
 
     rng = np.random.default_rng(seed)

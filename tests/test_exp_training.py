@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from spinglass_icl.experiments import draws, reference
 from spinglass_icl.experiments.registry import get
 from spinglass_icl.prompts import PromptSpec
-from spinglass_icl.solvers.exact import solve_exact
+from spinglass_icl.solvers import solve_exact
 from spinglass_icl.spinglass import SpinGlass
 from spinglass_icl.validation import InputError
 

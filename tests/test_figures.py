@@ -149,8 +149,9 @@ def test_legend_without_room_inside_goes_below_the_panel() -> None:
     for k in range(4):  # points everywhere: no free corner
         a.plot(rng.uniform(size=400), rng.uniform(size=400), ".", label=f"cloud {k}")
     a.set(ylabel="y", xlabel="x")
-    leg = panels.legend(a)
+    panels.legend(a)
     panels.finish(fig)
+    leg = a.get_legend()  # a new Legend: with its columns
     assert leg is not None and leg.get_window_extent().y1 <= a.bbox.y0  # under the x axis
     assert figure_defects(fig) == []
 

@@ -117,4 +117,4 @@ def test_the_issues_runaway_inputs_are_refused_before_anything_starts(tmp_path, 
     _clean(rc, err, (2,))
     assert not out.exists()
     key = sets[0].partition("=")[0]
-    assert f"smaller {key}" in err or "integer" in err  # names the parameter to change
+    assert key in err.partition(";")[2] or "integer" in err  # names the parameter to change

@@ -12,10 +12,7 @@ from hypothesis import strategies as st
 
 from conftest import make_features, make_spinglass, stack
 from spinglass_icl.features import effective_index, feature_matrix, n_effective, n_spins
-from spinglass_icl.solvers.amp import amp, amp_paper_reference
-from spinglass_icl.solvers.exact import solve_cg, solve_exact
-from spinglass_icl.solvers.result import SolverResult
-from spinglass_icl.solvers.sampling import langevin, sample_exact
+from spinglass_icl.solvers import SolverResult, amp, amp_paper_reference, langevin, sample_exact, solve_cg, solve_exact
 from spinglass_icl.spinglass import SpinGlass
 
 METHODS = ["cholesky", "dual", "lstsq", "cg"]

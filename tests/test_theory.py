@@ -9,8 +9,7 @@ import pytest
 
 from spinglass_icl.features import predict
 from spinglass_icl.prompts import Features, PromptSpec, features_from_prompts, sample_features, sample_prompts
-from spinglass_icl.solvers.exact import solve_cg, solve_exact
-from spinglass_icl.solvers.sampling import sample_exact
+from spinglass_icl.solvers import sample_exact, solve_cg, solve_exact
 from spinglass_icl.spinglass import SpinGlass
 from spinglass_icl.theory import (
     finite_sizes,

@@ -11,7 +11,7 @@ from spinglass_icl.features import feature_matrix
 from spinglass_icl.metrics import contrast_ratio, query_error, relative_distance
 from spinglass_icl.models import MergedSLA, SeparateSLA, paper_init
 from spinglass_icl.prompts import Features, features_from_prompts
-from spinglass_icl.solvers.exact import solve_exact
+from spinglass_icl.solvers import solve_exact
 from spinglass_icl.spinglass import SpinGlass
 from spinglass_icl.training import Adam, GramData, adam_explicit, adam_gram
 

@@ -12,9 +12,7 @@ from conftest import make_features, make_spinglass, stack
 from spinglass_icl import validation as V
 from spinglass_icl.experiments import params as P
 from spinglass_icl.prompts import Features, PromptSpec, sample_features, sample_prompts
-from spinglass_icl.solvers.amp import amp
-from spinglass_icl.solvers.exact import solve_cg, solve_exact
-from spinglass_icl.solvers.sampling import langevin, sample_exact
+from spinglass_icl.solvers import amp, langevin, sample_exact, solve_cg, solve_exact
 from spinglass_icl.spinglass import SpinGlass
 from spinglass_icl.training import GramData, adam_gram
 

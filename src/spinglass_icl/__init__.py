@@ -39,12 +39,12 @@ _LAZY: dict[str, str] = {
     # the spin glass and its solvers
     "SpinGlass": ".spinglass",
     "flat_fraction_theory": ".spinglass",
-    "SolverResult": ".solvers.result",
-    "solve_exact": ".solvers.exact",
-    "solve_cg": ".solvers.exact",
-    "amp": ".solvers.amp",
-    "sample_exact": ".solvers.sampling",
-    "langevin": ".solvers.sampling",
+    "SolverResult": ".solvers",
+    "solve_exact": ".solvers",
+    "solve_cg": ".solvers",
+    "amp": ".solvers",
+    "sample_exact": ".solvers",
+    "langevin": ".solvers",
     # architectures and training
     "Architecture": ".models",
     "register_architecture": ".models:register",
@@ -137,10 +137,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come
     from .models import Architecture, make_model, paper_init
     from .models import register as register_architecture
     from .prompts import Features, PromptSpec, features_from_prompts, sample_features, sample_prompts
-    from .solvers.amp import amp
-    from .solvers.exact import solve_cg, solve_exact
-    from .solvers.result import SolverResult
-    from .solvers.sampling import langevin, sample_exact
+    from .solvers import SolverResult, amp, langevin, sample_exact, solve_cg, solve_exact
     from .spinglass import SpinGlass, flat_fraction_theory
     from .theory import (
         finite_sizes,

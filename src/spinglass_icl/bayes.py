@@ -1,6 +1,6 @@
 """Bayes-optimal predictors of in-context linear regression and their errors.
 
-Convention of the project (SPEC §1): context labels y_i = w·x_i/√D + ε_i, ε_i ~ N(0, σ²) (``noise`` = σ,
+Convention of the project (docs/theory.md#data): context labels y_i = w·x_i/√D + ε_i, ε_i ~ N(0, σ²) (``noise`` = σ,
 the standard deviation, as in :class:`~spinglass_icl.prompts.PromptSpec`), tokens x ~ N(0, I_D); every error
 is E[(y_q − ŷ)²] and includes the query's noise σ², like :func:`spinglass_icl.theory.population_error`.
 

@@ -140,8 +140,7 @@ def _ground_state_inputs(args: argparse.Namespace) -> _GroundState:
 def _solve(sg: Any, args: argparse.Namespace, rng: Any) -> tuple[Any, float]:
     """(solver result, seconds spent building the couplings/fields the solver reads first, so that
     the result's ``seconds`` is the solver's own time)."""
-    from .solvers.amp import amp
-    from .solvers.exact import auto_method, solve_cg, solve_exact
+    from .solvers import amp, auto_method, solve_cg, solve_exact
 
     t0 = time.perf_counter()
     _ = sg.h
@@ -168,7 +167,7 @@ def cmd_ground_state(args: argparse.Namespace) -> int:
 
     from .metrics import contrast_ratio, query_error, relative_distance
     from .prompts import PromptSpec, sample_features
-    from .solvers.exact import solve_exact
+    from .solvers import solve_exact
     from .spinglass import SpinGlass
     from .theory import icl_error_theory, population_error
 

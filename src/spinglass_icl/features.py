@@ -1,4 +1,4 @@
-"""The feature map of simplified linear attention (SPEC §2) -- the one place it is written.
+"""The feature map of simplified linear attention (docs/theory.md#model) -- the one place it is written.
 
 ŷ = F(X)[D+1, N+1] = aᵀ W b / (N+1) = Σ_{mn} W_mn s_mn,   s = a ⊗ b / (N+1).
 

@@ -263,51 +263,59 @@ def _below(ax: Axes, handles: list[Any], labels: list[str], kw: dict[str, Any]) 
 
 
 def legend(ax: Axes, **kw: Any) -> Legend | None:
-    """The legend of ``ax`` where it covers no data: inside the axes at the first free place of
-    upper right, upper left, lower left, lower right, centre right/left, upper/lower centre (a place
-    over a reference line only when no other is free), else below the axes.  ``kw`` goes to
-    ``Axes.legend`` (``loc`` given: placed there, unchecked).  None when nothing is labelled."""
+    """The legend of ``ax``, placed by :func:`finish` in the figure's final layout where it covers no
+    data: inside the axes at the first free place of upper right, upper left, lower left, lower
+    right, centre right/left, upper/lower centre (a place over a reference line only when no other
+    is free), else below the axes (then as a new Legend: read it back with ``ax.get_legend()``).
+    Until then it sits at matplotlib's "best".  ``kw`` goes to ``Axes.legend``; with ``loc`` it is
+    placed there and left alone.  None when nothing is labelled."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return None
     kw = {"fontsize": 7, **kw}
     if "loc" in kw:
         return ax.legend(handles, labels, **kw)
-    _layout(root(ax))
-    return _place(ax, handles, labels, kw)
-
-
-def _place(ax: Axes, handles: list[Any], labels: list[str], kw: dict[str, Any]) -> Legend:
-    for strict in (True, False):
-        for loc in _INSIDE:
-            leg = ax.legend(handles, labels, loc=loc, **kw)
-            if not covers_data(ax, leg, strict=strict):
-                _AUTO[leg] = kw
-                return leg
-            leg.remove()
-    leg = _below(ax, handles, labels, kw)
+    leg = ax.legend(handles, labels, loc="best", **kw)
     _AUTO[leg] = kw
     return leg
 
 
+def _place(ax: Axes, leg: Legend) -> None:
+    """Move ``leg`` to the first free place inside ``ax`` (the layout must be current), else below."""
+    for strict in (True, False):
+        for loc in _INSIDE:
+            leg.set_loc(loc)
+            if not covers_data(ax, leg, strict=strict):
+                return
+    kw = _AUTO.pop(leg)
+    handles, labels = ax.get_legend_handles_labels()
+    leg.remove()
+    _AUTO[_below(ax, handles, labels, kw)] = kw
+
+
+def _auto_legends(fig: Figure) -> list[tuple[Axes, Legend]]:
+    out = []
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is not None and leg in _AUTO:
+            out.append((ax, leg))
+    return out
+
+
 def finish(fig: Figure) -> Figure:
     """Make a figure publication-ready once all is drawn: plain-number ticks on log axes, then the
-    layout, and every legend placed by :func:`legend` checked again in the final layout (moved to
-    another free place, or below its axes, if the layout made it cover data).  Returns ``fig``."""
+    legends of :func:`legend` placed in the layout, and checked again in the final one (a legend
+    below a panel changes the others' room).  Returns ``fig``."""
     for ax in fig.axes:
         plain_log_axes(ax)
+    _layout(fig)
+    for ax, leg in _auto_legends(fig):
+        _place(ax, leg)
     for _ in range(2):
         _layout(fig)
-        moved = False
-        for ax in fig.axes:
-            leg = ax.get_legend()
-            if leg is None or leg not in _AUTO or not covers_data(ax, leg, strict=False):
-                continue
-            handles, labels = ax.get_legend_handles_labels()
-            kw = _AUTO.pop(leg)
-            leg.remove()
-            _place(ax, handles, labels, kw)
-            moved = True
+        moved = [(ax, leg) for ax, leg in _auto_legends(fig) if covers_data(ax, leg, strict=False)]
+        for ax, leg in moved:
+            _place(ax, leg)
         if not moved:
             break
     return fig

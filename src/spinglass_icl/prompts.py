@@ -1,4 +1,4 @@
-"""In-context linear regression prompts (SPEC §1).
+"""In-context linear regression prompts (docs/theory.md#data).
 
 Two samplers with the same distribution:
 
@@ -178,7 +178,7 @@ def sample_prompts(
 def sample_prompts(
     spec: PromptSpec, P: int, rng: np.random.Generator, return_tasks: bool = False
 ) -> Prompts | tuple[Prompts, np.ndarray, np.ndarray]:
-    """Draw P explicit prompts (SPEC §1).  Cost O(P·N·D).
+    """Draw P explicit prompts (docs/theory.md#data).  Cost O(P·N·D).
 
     return_tasks=True also returns the task pool (K, D) and each prompt's index into it (P,) -- with
     ``task_pool=None`` the pool is the P fresh tasks and the index 0..P-1; the draws are the same either way.

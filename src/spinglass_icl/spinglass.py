@@ -1,4 +1,4 @@
-"""The spin glass that pre-training defines (SPEC §3).
+"""The spin glass that pre-training defines (docs/theory.md#the-spin-glass).
 
     E(W) = 1/(2P) Σ_μ (y^μ − s^μ·W)² + (λ0/2)|W|²
          = −½ Σ_{i≠j} J_ij W_i W_j − Σ_i h_i W_i + ½ Σ_i λ_i W_i² + ½⟨y²⟩
@@ -263,7 +263,7 @@ class SpinGlass:
 
         ``effective=True`` (default) counts among the D(D+1) effective spins, theory
         1 − min(P, D(D+1))/(D(D+1)); ``effective=False`` among all (D+1)² spins, the D+1 exact zero
-        modes included, theory 1 − min(P, D(D+1))/(D+1)² (SPEC §3 / fig. S7, with ``tol=1e-5``).
+        modes included, theory 1 − min(P, D(D+1))/(D+1)² (docs/theory.md#the-spin-glass / fig. S7, with ``tol=1e-5``).
         See :func:`flat_fraction_theory`.
         """
         lam = np.linalg.eigvalsh(self.gram_effective if effective else self.gram)
@@ -305,7 +305,7 @@ def flat_mask(
     * default (``tol=None, rtol=None``): d < n·eps·λ_max, numpy's matrix-rank tolerance (scale-free:
       what rounding cannot tell from 0);
     * ``rtol``: d < rtol·λ_max (a relative cutoff, e.g. 1e-12 for a pseudo-inverse);
-    * ``tol``: |d| < tol, an absolute threshold (SPEC §5's fig. S7 uses 1e-5).
+    * ``tol``: |d| < tol, an absolute threshold (the paper's fig. S7 uses 1e-5).
     """
     lam = np.asarray(eigenvalues, dtype=float)
     data = lam - shift if shift else lam

@@ -1,4 +1,6 @@
-"""Theory beside the experiments (SPEC §8): exact population error, asymptotic ICL error, finite temperature.
+"""Theory beside the experiments: exact population error, asymptotic ICL error, finite temperature.
+
+Derived in docs/theory.md#theory-beyond-the-paper.
 
 * :func:`population_error` -- the exact expected query error of a merged W on fresh tasks (or on a given
   finite pool of tasks), a quadratic form c − 2gᵀvec(W) + vec(W)ᵀQ vec(W) with the pieces from
@@ -34,7 +36,7 @@ import numpy as np
 
 from . import validation as V
 from .metrics import as_matrix
-from .solvers.exact import solve_exact
+from .solvers import solve_exact
 from .spinglass import SpinGlass
 from .validation import InputError
 
@@ -99,7 +101,7 @@ def population_error(W: np.ndarray, D: int, N: Any, noise: Any = 0.0, tasks: np.
 
     W: (..., D+1, D+1) or flat (..., (D+1)²); N (context length) and noise (label-noise std σ, query
     included) broadcast against W's leading shape.  tasks=None: fresh tasks w ~ N(0, I_D) (tokens
-    x ~ N(0, I_D), SPEC §1).  tasks (T, D): the in-distribution error of a finite pool -- each test prompt
+    x ~ N(0, I_D), docs/theory.md#data).  tasks (T, D): the in-distribution error of a finite pool -- each test prompt
     takes one of these T task vectors uniformly (fresh tokens and noise); cost O(T D²) per W.
     Returns shape (...).
     """
@@ -163,7 +165,8 @@ def _positive_array(name: str, value: Any, *, allow_inf: bool = False, allow_zer
 
 
 def icl_error_asymptotic(tau: Any, alpha: Any, rho: Any = 0.0, kappa: Any = math.inf) -> np.ndarray:
-    """Asymptotic test error of the ridgeless (min-norm) linear-attention ground state (SPEC §8, Result 1).
+    """Asymptotic test error of the ridgeless (min-norm) linear-attention ground state (Lu et al.'s Result 1,
+    docs/theory.md#asymptotic-icl-error).
 
     D → ∞ with τ = P/D² (pre-training prompts), α = N/D (context length), ρ = σ² (label-noise variance,
     the query's included in the error) and κ = (distinct pre-training tasks)/D (κ = inf: a fresh task per

@@ -209,15 +209,23 @@ def executor(pl: Plan, scheduler: str | None) -> tuple[cf.Executor, Callable[[],
     return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
 
 
-def outcomes(
-    ex: cf.Executor, tasks: list[tuple[str, dict, int, str, tuple[str, ...]]], threads: int | None
-) -> Iterator[tuple[int, Outcome]]:
+Task = tuple[str, dict, int, str, tuple[str, ...], "int | None"]  # experiment, point, seed, device, plugins, threads
+SMALL_POINT_SECONDS = 2.0  # estimated CPU seconds below which a point runs on one thread
+
+
+def point_threads(estimated_seconds: float, pl: Plan) -> int:
+    """Threads for one point: the plan's share where the point is large enough to use them, else one
+    (a small point's intra-op threads mostly wait, and on a busy machine they spin)."""
+    return pl.threads if estimated_seconds >= SMALL_POINT_SECONDS else 1
+
+
+def outcomes(ex: cf.Executor, tasks: list[Task]) -> Iterator[tuple[int, Outcome]]:
     """(index into ``tasks``, outcome) as points finish: one at a time inline (so progress and
-    durability are live), else in order of completion.  A task is (experiment, point, seed, device)."""
+    durability are live), else in order of completion.  threads None: the worker's own default (dask)."""
     if isinstance(ex, Inline):
         for i, task in enumerate(tasks):
-            yield i, compute_point(*task, threads)
+            yield i, compute_point(*task)
         return
-    futures = {ex.submit(compute_point, *task, threads): i for i, task in enumerate(tasks)}
+    futures = {ex.submit(compute_point, *task): i for i, task in enumerate(tasks)}
     for fut in cf.as_completed(futures):
         yield futures[fut], fut.result()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import time
@@ -16,6 +17,18 @@ from pathlib import Path
 from .._io import strict_json, write_atomic
 from . import registry
 from .runner import run
+
+
+def machine() -> str:
+    """The machine the wall times were measured on, as the gallery pages show it: CPU model and cores."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
+        model = names[0] if names else model
+    except OSError:  # not Linux: platform's answer
+        pass
+    return f"{model}, {os.cpu_count()} cores"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             "computed": s.n_computed,
             "failed": len(s.failed),
             "summary": s.summary,
-            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "machine": machine(),
             "date": time.strftime("%Y-%m-%d"),
         }
         print(f"{exp_id}: {index[exp_id]['seconds']} s, {s.n_computed} points computed, {len(s.failed)} failed")

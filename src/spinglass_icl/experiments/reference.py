@@ -13,8 +13,7 @@ from .. import validation as V
 from ..features import effective_index, predict
 from ..metrics import contrast_ratio
 from ..prompts import Features, PromptSpec, sample_features
-from ..solvers.exact import solve_cg, solve_exact
-from ..solvers.sampling import sample_exact
+from ..solvers import sample_exact, solve_cg, solve_exact
 from ..spinglass import SpinGlass, flat_mask
 from ..theory import population_error
 from ..validation import InputError

@@ -182,17 +182,24 @@ def _config(experiment_id: str, plan: _Plan, opts: RunOptions) -> dict[str, Any]
     }
 
 
+def _threads(plan: _Plan, i: int, opts: RunOptions) -> int | None:
+    if opts.scheduler:
+        return None  # a dask worker keeps its own
+    return X.point_threads(R.estimate(plan.exp.id, plan.points[i], plan.exp.resources).seconds, plan.execution)
+
+
 def _compute(experiment_id: str, plan: _Plan, opts: RunOptions, store: Store, todo: list[int]) -> list:
     """Compute the points ``todo`` and store each as it arrives; returns [(point, message)] of failures."""
     failed: list[tuple[dict, str]] = []
     executor, close = X.executor(plan.execution, opts.scheduler)
     plugins = registry.plugins()  # every worker imports them first (process pools, Dask)
-    tasks = [(experiment_id, plan.points[i], plan.seeds[i], opts.device, plugins) for i in todo]
-    threads = None if opts.scheduler else plan.execution.threads
+    tasks: list[X.Task] = [
+        (experiment_id, plan.points[i], plan.seeds[i], opts.device, plugins, _threads(plan, i, opts)) for i in todo
+    ]
     try:
         with _progress(len(plan.points), opts.progress, experiment_id) as bar:
             bar.update(len(plan.points) - len(todo))
-            for j, (status, seconds, payload) in X.outcomes(executor, tasks, threads):
+            for j, (status, seconds, payload) in X.outcomes(executor, tasks):
                 i = todo[j]
                 if status == "done":
                     store.put(

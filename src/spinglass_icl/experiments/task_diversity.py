@@ -31,7 +31,7 @@ from ..bayes import dmmse_predict, ridge_error, ridge_predict
 from ..features import predict
 from ..models import PromptStats, get, make_model, names, paper_init
 from ..prompts import Features, Prompts, PromptSpec, features_from_prompts, sample_prompts
-from ..solvers.exact import solve_exact
+from ..solvers import solve_exact
 from ..spinglass import SpinGlass
 from ..theory import icl_error_theory
 from ..training import GramData, HeldOut, adam_gram, fit

@@ -18,7 +18,7 @@ from .. import validation as V
 from ..metrics import query_error
 from ..models import paper_init
 from ..prompts import PromptSpec
-from ..solvers.amp import amp
+from ..solvers import amp
 from ..spinglass import SpinGlass
 from ..training import GramData, adam_gram
 from .draws import draw_repeats, generators

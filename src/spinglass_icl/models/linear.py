@@ -1,4 +1,4 @@
-"""Full and multi-head linear attention (SPEC §5 "Architectures for figS8"), stacked over R repeats.
+"""Full and multi-head linear attention (docs/theory.md#experiments), stacked over R repeats.
 
 * FLA, one layer:  F(X) = X + W^{PV} X (Xᵀ W^{KQ} X)/(N+1),  W^{PV}, W^{KQ} ∈ R^{(D+1)×(D+1)},  ŷ = F[D+1, N+1].
 * MHLA, H heads of width d_k:  F(X) = X + Σ_h W^O_h W^V_h X (Xᵀ W^Q_hᵀ W^K_h X)/(N+1).
@@ -7,7 +7,7 @@ Both read a prompt only through C = X Xᵀ and b = X[:, N+1], so they accept
 :class:`~spinglass_icl.models.layers.PromptStats` (O(D²) per prompt and step instead of O(D·N)); explicit
 prompts and statistics go through one readout (:meth:`FLA._readout`), which needs only v ↦ X Xᵀ v.
 Both project onto the spin model (``merged_weight``): exactly with ``value="label"``, up to the
-``off_spin`` term with ``value="full"`` (the default, SPEC's definition).  Initialisation: attention
+``off_spin`` term with ``value="full"`` (the default, docs/theory.md#experiments).  Initialisation: attention
 matrices N(0, 1/(D+1)) (the paper's), MHLA's W^O N(0, 1/(H d_k)).
 """
 
@@ -40,7 +40,7 @@ class FLA(StackedModel):
         ŷ = aᵀ (v_{D+1} W^{KQ}) b/(N+1)  +  v_⊥ᵀ (X Xᵀ)_{1:D,:} W^{KQ} b/(N+1)
           = s·W_eff                       +  off-spin term,      W_eff = W^{PV}_{D+1,D+1} W^{KQ}.
 
-    The first term is the merged spin model of SPEC §2 with W = W_eff.  The second involves token
+    The first term is the merged spin model (docs/theory.md#model) with W = W_eff.  The second involves token
     second moments Σ_i x_i x_iᵀ, which are not in the spin model's features (a, b); it is zero
     when the value reads only the label coordinate (``value="label"``: W^{PV}[:, :D] masked to 0),
     and then ``predict(W_eff, features) == model(X)`` exactly.  For ``value="full"``

@@ -1,4 +1,4 @@
-"""Simplified linear attention (SPEC §2), stacked over R independent repeats.
+"""Simplified linear attention (docs/theory.md#model), stacked over R independent repeats.
 
 Merged:   F(X) = (X Xᵀ) W X / (N+1),                 W ∈ R^{(D+1)×(D+1)}
 Separate: F(X) = X (W_q X)ᵀ (W_k X) / (N+1),          W_q, W_k ∈ R^{d_k×(D+1)},  merged W = W_qᵀ W_k

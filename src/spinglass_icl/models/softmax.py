@@ -1,4 +1,4 @@
-"""Softmax-attention models (SPEC §5 "Architectures for figS8"), stacked over R repeats.
+"""Softmax-attention models (docs/theory.md#experiments), stacked over R repeats.
 
 * SA, single-layer softmax attention; the query attends to the N context tokens:
   α_i = softmax_i((W^K X_i)·(W^Q b)/√d_k),  F_q = b + W^V Σ_{i≤N} α_i X_i,  ŷ = F_q[D+1].
@@ -76,7 +76,7 @@ class TF(StackedModel):
     """
 
     name = "tf"
-    MLP_RATIO = 4  # MLP width / d_model (SPEC: d → 4d → d)
+    MLP_RATIO = 4  # MLP width / d_model (d → 4d → d)
 
     def __init__(
         self,

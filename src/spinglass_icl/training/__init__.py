@@ -1,12 +1,17 @@
-"""Training: the one Adam (:mod:`.adam`), training recipes (:mod:`.recipes`: schedules, :class:`Budget`,
-each architecture's recipe), full-batch Adam on the Gram form of simplified linear attention (:mod:`.gram`),
-Adam for any stacked-repeat torch model (:mod:`.fit`) and the evaluation of trained models (:mod:`.evaluation`)."""
+"""Training: the one Adam (:class:`Adam`, :func:`adam_update`), training recipes (:class:`Budget`, schedules,
+each architecture's recipe via :func:`recipe`), full-batch Adam on the Gram form of simplified linear attention
+(:func:`adam_gram`), Adam for any stacked-repeat torch model (:func:`fit`) and the evaluation of trained models
+(:func:`mse`, :func:`projection_report`).
 
-from .adam import Adam, AdamOptions, adam_update
-from .evaluation import mse, projection_report
-from .fit import FitResult, HeldOut, context_prefix, curriculum_context, fit
-from .gram import DTYPES, MODELS, GramData, TrainResult, adam_explicit, adam_gram
-from .recipes import BUDGET_FIELDS, SCHEDULES, Budget, as_budget, lr_factor, recipe
+The implementation modules are private (``_adam``, ``_recipes``, ``_gram``, ``_fit``, ``_evaluation``); every
+public name is imported from here, e.g. ``from spinglass_icl.training import fit, Budget``.
+"""
+
+from ._adam import Adam, AdamOptions, adam_update
+from ._evaluation import mse, projection_report
+from ._fit import FitResult, HeldOut, context_prefix, curriculum_context, fit
+from ._gram import DTYPES, MODELS, GramData, TrainResult, adam_explicit, adam_gram
+from ._recipes import BUDGET_FIELDS, SCHEDULES, Budget, as_budget, lr_factor, recipe
 
 __all__ = [
     "Adam",

@@ -26,8 +26,7 @@ from ... import plotting
 from ...metrics import contrast_ratio, query_error
 from ...models import paper_init
 from ...prompts import PromptSpec
-from ...solvers.amp import amp
-from ...solvers.exact import solve_exact
+from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass, flat_fraction_theory
 from ...training import GramData, adam_gram
 from .. import panels

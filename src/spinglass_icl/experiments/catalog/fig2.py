@@ -21,8 +21,7 @@ from ... import plotting
 from ...metrics import contrast_ratio, relative_distance
 from ...models import paper_init
 from ...prompts import PromptSpec
-from ...solvers.amp import amp
-from ...solvers.exact import solve_exact
+from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass
 from ...training import GramData, adam_gram
 from .. import panels

@@ -21,7 +21,7 @@ import numpy as np
 from ... import plotting
 from ...metrics import contrast_ratio
 from ...prompts import Features, PromptSpec
-from ...solvers.amp import amp
+from ...solvers import amp
 from ...spinglass import SpinGlass
 from .. import panels
 from ..draws import draw_repeats, generators, nested_spinglasses

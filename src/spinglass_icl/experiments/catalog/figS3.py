@@ -9,7 +9,7 @@ Synthetic problem with (D+1)² spins (D=10: an 11×11 W): h on the D×D block's 
 row D+1 ~ N(μ_h2, σ²); J symmetric with zero diagonal, entries of block 𝒞 (within rows 1..D)
 ~ J1's fit, 𝒟 (between rows 1..D and row D+1) ~ J2's, ℰ (within row D+1) ~ J3's; λ_i = ``lam``.
 The paper's AMP (β, θ, steps; m, v started from N(0,1)) runs on it through
-:class:`~spinglass_icl.solvers.amp.RawCouplings` (the AMP equations are not copied).  fit_D=5
+:class:`~spinglass_icl.solvers.RawCouplings` (the AMP equations are not copied).  fit_D=5
 (fig1's settings) gives the paper's h1 diagonal ≈ 0.2; fit_D=10 gives ≈ 0.1.  The exact Gaussian
 mean m* = (diag(λ) − J)⁻¹ h is shown beside it.
 
@@ -28,7 +28,7 @@ import numpy as np
 from ... import plotting
 from ...metrics import contrast_ratio
 from ...prompts import PromptSpec
-from ...solvers.amp import RawCouplings, amp
+from ...solvers import RawCouplings, amp
 from ...validation import InputError, positive, positive_int
 from .. import panels, stats
 from ..draws import generators

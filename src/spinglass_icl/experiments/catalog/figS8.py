@@ -27,8 +27,7 @@ import torch
 
 from ...metrics import contrast_ratio, query_error, relative_distance
 from ...models import get, make_model, paper_init
-from ...solvers.amp import amp
-from ...solvers.exact import solve_exact
+from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass
 from ...training import GramData, HeldOut, adam_gram, fit, mse, projection_report
 from ...validation import choice, positive_int

@@ -20,7 +20,7 @@ import numpy as np
 from ...features import n_effective
 from ...metrics import contrast_ratio
 from ...prompts import PromptSpec, sample_features
-from ...solvers.exact import solve_exact
+from ...solvers import solve_exact
 from ...spinglass import SpinGlass, flat_mask
 from ...theory import gibbs_error, population_error, thermal_directions
 from ...validation import InputError

@@ -39,9 +39,9 @@ from torch import nn
 from .. import validation as V
 from .._progress import progress as progress_bar
 from ..models.layers import PromptStats
-from .adam import Adam
-from .evaluation import Prompts, as_prompts, as_tensor, axes, mse, take
-from .recipes import Budget, lr_factor
+from ._adam import Adam
+from ._evaluation import Prompts, as_prompts, as_tensor, axes, mse, take
+from ._recipes import Budget, lr_factor
 
 
 @dataclass

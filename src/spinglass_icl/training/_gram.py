@@ -1,4 +1,5 @@
-"""Full-batch Adam on the Gram form of simplified linear attention (SPEC §3 "training correspondence").
+"""Full-batch Adam on the Gram form of simplified linear attention
+(docs/theory.md#the-spin-glass: training is the spin glass).
 
 The loss L(W) = (1/P) Σ_μ (s^μ·W − y^μ)² depends on the data only through G = SᵀS/P = −J,
 c = Sᵀy/P = h and ⟨y²⟩:  L(W) = wᵀGw − 2cᵀw + ⟨y²⟩,  ∇L = 2(Gw − c).  :func:`adam_gram` trains on
@@ -22,7 +23,7 @@ import torch
 
 from .. import validation as V
 from ..spinglass import SpinGlass
-from .adam import Adam
+from ._adam import Adam
 
 MODELS = ("merged", "separate")
 

@@ -1,4 +1,4 @@
-"""Sampling the Boltzmann distribution p(W) ∝ exp(−βE(W)) = N(m*, (βA)⁻¹) (SPEC §4.4).
+"""Sampling the Boltzmann distribution p(W) ∝ exp(−βE(W)) = N(m*, (βA)⁻¹) (docs/theory.md#solvers).
 
 * :func:`sample_exact` -- exact Gaussian draws through the Cholesky factor of A;
 * :func:`langevin` -- Langevin dynamics dW = −∇E dt + sqrt(2/β) dB on E, as many independent
@@ -19,7 +19,7 @@ import scipy.linalg as sla
 from .. import validation as V
 from ..features import embed_effective, n_effective, zero_mode_index
 from ..spinglass import SpinGlass
-from .result import SolverResult
+from ._result import SolverResult
 
 MIN_ACCEPTANCE = 0.01  # a MALA run accepting fewer proposals has not sampled the law: not converged
 

@@ -1,4 +1,4 @@
-"""Exact ground state m* = A⁻¹h of the spin glass (SPEC §4.1) and its marginal variances.
+"""Exact ground state m* = A⁻¹h of the spin glass (docs/theory.md#solvers) and its marginal variances.
 
 Only the D(D+1) effective spins are solved for; the D+1 zero modes W_{m,D+1} have no data term,
 so their mean is 0 and their variance 1/(βλ0).  Methods:
@@ -23,7 +23,7 @@ import scipy.sparse.linalg as spla
 from .. import validation as V
 from ..features import embed_effective, feature_matrix, n_effective
 from ..spinglass import SpinGlass
-from .result import SolverResult
+from ._result import SolverResult
 
 METHODS = ("auto", "cholesky", "dual", "lstsq", "cg")
 EXACT_TOL = 1e-6  # a direct solve whose relative residual exceeds this is reported as failed

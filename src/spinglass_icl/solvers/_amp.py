@@ -1,4 +1,4 @@
-"""The paper's AMP (cavity) iteration and its Onsager-corrected TAP version (SPEC §4.2–4.3).
+"""The paper's AMP (cavity) iteration and its Onsager-corrected TAP version (docs/theory.md#solvers).
 
 Paper (Li, Bai, Huang), for every spin i, from the previous (m, v):
 
@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import validation as V
 from ..validation import array
-from .result import SolverResult
+from ._result import SolverResult
 
 INITS = ("paper", "cavity")
 
