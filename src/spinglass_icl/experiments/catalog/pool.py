@@ -115,7 +115,8 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     a.set_title(f"P={params['P']} prompts, λ0={params['lambda0']:g}\ndotted: T = D(D+1)")
     b.set(xlabel="T / D", title="ICL error vs T/D\nthick: asymptotic theory at κ = T/D")
     c.set(xlabel="T / (D(D+1))", title="ICL error vs T/(D(D+1))")
-    d.set(xlabel="distinct tasks T in the pool", ylim=(-0.03, 1.03), title="contrast ratio, flat fraction")
+    d.set(xlabel="distinct tasks T in the pool", ylabel="ratio or fraction", ylim=(-0.03, 1.03))
+    d.set_title("contrast ratio, flat fraction")
     for axis in (a, b, c, d):
         axis.set(xscale="log")
         panels.legend(axis)
