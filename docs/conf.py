@@ -9,7 +9,6 @@ build.  No intersphinx: the build runs offline.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -75,7 +74,6 @@ def setup(app):
 
 
 # -- generated sources ------------------------------------------------------------------------------------
-os.environ.setdefault("MPLBACKEND", "Agg")
 gallery_pages.write_api_index(HERE / "api" / "index.rst", [n for n in spinglass_icl.__all__ if n != "__version__"])
 gallery_pages.write_gallery(HERE / "gallery", HERE / "figures", HERE.parent / "REPRODUCTION.md")
 gallery_pages.write_cli_page(HERE / "cli.md")

@@ -169,10 +169,11 @@ def _timing(exp_id: str, timings: dict[str, Any], repro: dict[str, str]) -> str:
     t = timings.get(exp_id)
     if t:
         when = f" on {t['date']}" if t.get("date") else ""
-        machine = f" ({t['machine']})" if t.get("machine") else ""
+        # older entries name only the architecture: the project's shared 2-core development machine
+        machine = t["machine"] if "core" in str(t.get("machine", "")) else "the shared 2-core CPU machine"
         lines.append(
-            f"- quick: **{t['seconds']} s** wall for {t.get('computed', '?')} points, "
-            f"`make gallery`{when}, shared 2-core CPU machine{machine}"
+            f"- quick: **{t['seconds']} s** wall for {t.get('computed', '?')} points (`make gallery`{when}, "
+            f"{machine}, 1 worker)"
         )
     if repro.get("full (wall)"):
         lines.append(f"- full: {_md_cell(repro['full (wall)'])} (REPRODUCTION.md)")
