@@ -111,7 +111,10 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     status = f"{'converged' if r['converged'] else 'NOT converged'}, {r['iterations']} steps"
     panels.weights(ax[0, 0], r["h"], "synthetic fields h", label="field h")
     panels.weights(ax[0, 1], r["m"], f"AMP mean m ({status})", label="mean m")
-    panels.weights(ax[0, 2], r["v"], "AMP variance v", label="variance v")
+    # variances are positive: a one-sided colour scale, not one symmetric about 0
+    plotting.matrix(
+        ax[0, 2], r["v"], "AMP variance v", symmetric=False, label="variance v", axis_labels=("column n", "row m")
+    )
     panels.weights(
         ax[0, 3],
         r["exact"],
