@@ -143,33 +143,12 @@ def test_exact_population_error_is_the_mean_of_the_monte_carlo_one(runs, exp_id,
         assert np.median(np.abs(rel)) < 0.15  # each repeat: P_test prompts' worth of Monte-Carlo noise
 
 
-def _pool_features_reference(spec, sizes, rng):
-    """pool_features as it was before pool_sets returned the tasks (the draws must not have changed)."""
-    T = spec.task_pool
-    counts = np.stack([rng.multinomial(n, np.full(T, 1.0 / T)) for n in sizes], axis=1)
-    one, parts = PromptSpec(D=spec.D, N=spec.N, noise=spec.noise, task_pool=1), [[] for _ in sizes]
-    for row in counts:
-        if row.sum() == 0:
-            continue
-        f = sample_features(one, int(row.sum()), rng)
-        edges = np.concatenate([[0], np.cumsum(row)])
-        for s in range(len(sizes)):
-            sl = slice(edges[s], edges[s + 1])
-            parts[s].append(Features(a=f.a[sl], b=f.b[sl], y=f.y[sl], N=f.N))
-    out = []
-    for s, n in enumerate(sizes):
-        order = rng.permutation(n)
-        out.append((np.concatenate([p.a for p in parts[s]])[order], np.concatenate([p.y for p in parts[s]])[order]))
-    return out
-
-
-def test_pool_sets_returns_the_tasks_without_changing_the_draws():
+def test_pool_sets_returns_the_tasks_of_its_prompts():
+    """The tasks returned are those the prompts were drawn with (the draws themselves are pinned by the
+    pool experiment's golden quick results, tests/data/golden/pool.csv)."""
     spec = PromptSpec(D=3, N=8, task_pool=40)  # 40 tasks, 30 + 20 prompts: some tasks drawn by neither set
     sets, tasks = pool_sets(spec, (30, 20), np.random.default_rng(5))
-    ref = _pool_features_reference(spec, (30, 20), np.random.default_rng(5))
-    for f, (a, y) in zip(sets, ref):
-        np.testing.assert_array_equal(f.a, a)
-        np.testing.assert_array_equal(f.y, y)
+    assert [f.P for f in sets] == [30, 20]
     seen = np.all(np.isfinite(tasks), axis=1)
     assert tasks.shape == (40, 3) and 0 < seen.sum() < 40 and np.all(np.isnan(tasks[~seen]))
     for f in sets:  # noiseless: every query label is w·x_q/√D for one of the drawn tasks

@@ -102,7 +102,11 @@ class Features:
         P = V.positive_int("P", P)
         if P > self.P:
             raise V.InputError(f"prefix of {P} prompts asked from features with only {self.P}")
-        return Features(a=self.a[..., :P, :], b=self.b[..., :P, :], y=self.y[..., :P], N=self.N)
+        return self.prompts(slice(0, P))
+
+    def prompts(self, index: slice | np.ndarray) -> Features:
+        """The prompts at ``index`` (a slice or an index array) of the prompt axis, every repeat alike."""
+        return Features(a=self.a[..., index, :], b=self.b[..., index, :], y=self.y[..., index], N=self.N)
 
     @staticmethod
     def stack(parts: list[Features]) -> Features:

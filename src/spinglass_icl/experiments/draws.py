@@ -8,7 +8,6 @@ pool; :func:`nested_spinglasses` sweeps nested prefixes over P at the cost of on
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -59,26 +58,12 @@ def pool_sets(spec: PromptSpec, sizes: tuple[int, ...], rng: np.random.Generator
     for t, row in enumerate(counts):
         if row.sum() == 0:
             continue
-        # the task sample_features is about to draw first (PromptSpec(task_pool=1): a pool of one), read from
-        # a copy of the stream so that the draws stay those of the plain sampler (tested)
-        tasks[t] = spec.sigma_w * copy.deepcopy(rng).standard_normal((1, spec.D))[0]
-        f = sample_features(one, int(row.sum()), rng)  # one pool task shared by these prompts
+        f, pool, _ = sample_features(one, int(row.sum()), rng, return_tasks=True)  # one task shared by these prompts
+        tasks[t] = pool[0]
         edges = np.concatenate([[0], np.cumsum(row)])
         for s in range(len(sizes)):
-            sl = slice(edges[s], edges[s + 1])
-            parts[s].append(Features(a=f.a[sl], b=f.b[sl], y=f.y[sl], N=f.N))
-    out = []
-    for s, n in enumerate(sizes):
-        order = rng.permutation(n)
-        out.append(
-            Features(
-                a=np.concatenate([p.a for p in parts[s]])[order],
-                b=np.concatenate([p.b for p in parts[s]])[order],
-                y=np.concatenate([p.y for p in parts[s]])[order],
-                N=spec.N,
-            )
-        )
-    return out, tasks
+            parts[s].append(f.prompts(slice(edges[s], edges[s + 1])))
+    return [Features.concat(parts[s]).prompts(rng.permutation(n)) for s, n in enumerate(sizes)], tasks
 
 
 def draw_features(spec: PromptSpec, P: int, rng: np.random.Generator, *, chunk: int = 2000) -> Features:
@@ -87,18 +72,13 @@ def draw_features(spec: PromptSpec, P: int, rng: np.random.Generator, *, chunk: 
     ``chunk`` at a time so that memory stays at chunk·(D+1)·(N+1) numbers."""
     if spec.correlation > 0.0 and spec.cholesky == "paper":
         parts = [features_from_prompts(sample_prompts(spec, min(chunk, P - s), rng)) for s in range(0, P, chunk)]
-        return Features(
-            a=np.concatenate([f.a for f in parts]),
-            b=np.concatenate([f.b for f in parts]),
-            y=np.concatenate([f.y for f in parts]),
-            N=spec.N,
-        )
+        return Features.concat(parts)
     return sample_features(spec, P, rng)
 
 
 def draw_repeats(spec: PromptSpec, P: int, repeats: int, rng: np.random.Generator) -> Features:
     """``repeats`` independent training sets of P prompts, features (R, P, D+1)."""
-    return stack_features([draw_features(spec, P, rng) for _ in range(repeats)])
+    return Features.stack([draw_features(spec, P, rng) for _ in range(repeats)])
 
 
 def nested_spinglasses(features: Features, Ps: Sequence[int], lambda0: float) -> Iterator[SpinGlass]:
@@ -114,17 +94,6 @@ def nested_spinglasses(features: Features, Ps: Sequence[int], lambda0: float) ->
     total: Any = 0.0  # running sum of the chunks' Grams, (..., K, K) after the first
     prev = 0
     for P in Ps:
-        chunk = Features(
-            a=features.a[..., prev:P, :], b=features.b[..., prev:P, :], y=features.y[..., prev:P], N=features.N
-        )
-        total = total + SpinGlass(chunk).gram * (P - prev)
+        total = total + SpinGlass(features.prompts(slice(prev, P))).gram * (P - prev)
         prev = P
-        prefix = Features(a=features.a[..., :P, :], b=features.b[..., :P, :], y=features.y[..., :P], N=features.N)
-        yield SpinGlass(prefix, lambda0).with_gram(total / P)
-
-
-def stack_features(fs: Sequence[Features]) -> Features:
-    """Stack same-sized feature sets along a new leading (repeat) axis."""
-    return Features(
-        a=np.stack([f.a for f in fs]), b=np.stack([f.b for f in fs]), y=np.stack([f.y for f in fs]), N=fs[0].N
-    )
+        yield SpinGlass(features.prefix(P), lambda0).with_gram(total / P)

@@ -24,7 +24,6 @@ from .. import validation as V
 from ..models import Architecture, PromptStats, architectures, get, names
 from ..prompts import Features, PromptSpec, features_from_prompts, sample_prompts
 from ..training import Budget, recipe
-from .draws import stack_features
 from .params import Rule, named_rule
 from .records import nan_mean_std
 
@@ -184,7 +183,7 @@ def draw_data(
                 explicit.append(torch.as_tensor(q.X, dtype=dtype, device=device))
             ys.append(q.y)
         X = PromptStats.cat(stats) if stats else torch.stack(explicit) if explicit else None
-        out.append((stack_features(feats), X, torch.as_tensor(np.stack(ys), dtype=dtype, device=device)))
+        out.append((Features.stack(feats), X, torch.as_tensor(np.stack(ys), dtype=dtype, device=device)))
     return out
 
 

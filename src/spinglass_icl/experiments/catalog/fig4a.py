@@ -20,7 +20,7 @@ import numpy as np
 
 from ... import plotting
 from ...metrics import contrast_ratio
-from ...prompts import Features, PromptSpec
+from ...prompts import PromptSpec
 from ...solvers import amp
 from ...spinglass import SpinGlass
 from .. import panels
@@ -59,7 +59,7 @@ def points(p: dict) -> list[dict]:
 def _slice(sg: SpinGlass, sl: slice) -> SpinGlass:
     """The repeats ``sl`` of a batched spin glass, keeping its (injected) Gram matrix."""
     f = sg.features
-    sub = SpinGlass(Features(a=f.a[sl], b=f.b[sl], y=f.y[sl], N=f.N), sg.lambda0)
+    sub = SpinGlass(f.take(sl), sg.lambda0)
     return sub.with_gram(sg.gram[sl])
 
 

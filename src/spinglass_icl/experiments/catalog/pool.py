@@ -26,11 +26,11 @@ import numpy as np
 from ... import plotting
 from ...features import n_effective
 from ...metrics import contrast_ratio, query_error
-from ...prompts import PromptSpec
+from ...prompts import Features, PromptSpec
 from ...spinglass import SpinGlass
 from ...theory import icl_error_theory
 from .. import panels
-from ..draws import draw_repeats, generators, pool_sets, stack_features
+from ..draws import draw_repeats, generators, pool_sets
 from ..points import grid, pick
 from ..records import column, groups, repeat_stats, threshold_crossing
 from ..reference import ground_states, icl_solution, population_errors
@@ -61,7 +61,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     tasks = None  # T = 0: fresh tasks, the pool's test set is just another fresh-task set
     if T > 0:
         sets = [pool_sets(replace(fresh, task_pool=T), (P, point["P_test"]), rng) for _ in range(R)]
-        train, test_pool = (stack_features([s[0][i] for s in sets]) for i in (0, 1))
+        train, test_pool = (Features.stack([s[0][i] for s in sets]) for i in (0, 1))
         tasks = np.stack([s[1] for s in sets])  # (R, T, D): the exact in-distribution error averages over them
     else:
         train, test_pool = draw_repeats(fresh, P, R, rng), draw_repeats(fresh, point["P_test"], R, rng)
