@@ -163,8 +163,10 @@ def generic(point: dict[str, Any], *, matrix_free: bool = False) -> Estimate:
     D, N = _one(point, "D"), _one(point, "N", 1)
     if D <= 0:  # no spin glass in this point: only the process and its small arrays
         return Estimate(BASE_BYTES, POINT_SECONDS)
+    if not _ints(point, "P"):
+        return _token_matrices(point, D, N)
     n, K = float(D) * (D + 1), (D + 1.0) ** 2
-    Ps = _ints(point, "P") or [0]
+    Ps = _ints(point, "P")
     P, P_test, b = float(max(Ps)), float(_one(point, "P_test")), _batch(point)
     amp = "beta" in point and "steps" in point
     parts: dict[str, float] = {}
@@ -173,8 +175,6 @@ def generic(point: dict[str, Any], *, matrix_free: bool = False) -> Estimate:
         if P < n:
             parts["P"] = 8.0 * b * 3 * P * P
     parts["P_test"] = 8.0 * b * 4 * (P + P_test) * (D + 1)
-    if not Ps[0] and N > 1:  # random matrices of N tokens (spectra): D × N per draw
-        parts["N"] = 8.0 * 3 * D * N
     beta = point.get("beta")
     samples = _one(point, "samples") * (len(beta) if isinstance(beta, list) else 1)
     parts["samples"] = 8.0 * samples * n
@@ -186,6 +186,14 @@ def generic(point: dict[str, Any], *, matrix_free: bool = False) -> Estimate:
     reps = _count(point, "repeats", "draws")
     mem = BASE_BYTES + MATRIX_MARGIN * sum(parts.values())
     return Estimate(mem, POINT_SECONDS + reps * flops / FLOPS, {k: v for k, v in parts.items() if v > 0})
+
+
+def _token_matrices(point: dict[str, Any], D: int, N: int) -> Estimate:
+    """A point without prompts (P): random D × N token matrices and their spectra, one draw at a time
+    (e.g. figS5): a few D × N arrays in memory, D²·N flops per draw."""
+    nbytes = 8.0 * 3 * D * max(N, D)
+    flops = _count(point, "draws", "repeats") * float(D) * D * max(N, D)
+    return Estimate(BASE_BYTES + MATRIX_MARGIN * nbytes, POINT_SECONDS + flops / FLOPS, {"N": nbytes})
 
 
 def _asymptotics(point: dict[str, Any]) -> Estimate:
@@ -200,15 +208,24 @@ def _asymptotics(point: dict[str, Any]) -> Estimate:
     return replace(est, parts=parts)
 
 
+# CPU seconds per (repeat · prompt · token · (D+1)² · epoch) of figS8's trained models, fitted to the
+# full run's measured 12 697 CPU-s (BENCHMARKS.md, "figS8 cost"): TF 10 875 s, the others 1 822 s
+FIGS8_SECONDS = {"tf": 5.3e-9, "sa": 8.5e-11, "fla": 8.5e-11, "mhla": 8.5e-11}
+
+
 def _figS8(point: dict[str, Any]) -> Estimate:
-    # trained models hold the prompts' tokens (P + P_test, N+1, D+1) in float32 with their gradients
-    est = generic(point)
-    D, N = _one(point, "D"), _one(point, "N", 1)
-    tokens = 4.0 * 4 * (_one(point, "P") + _one(point, "P_test")) * (N + 1) * (D + 1) * _count(point, "repeats")
-    width = max(_one(point, "tf_d_model"), D + 1)
-    train = _epochs(point) * _one(point, "P") * (N + 1) * 60.0 * width * width * _count(point, "repeats")
+    # the spin-glass models (amp, sla on the Gram) follow the generic rule; trained attention models
+    # hold the prompts' tokens (P + P_test, N+1, D+1) in float32 with their gradients
+    model = str(point.get("model", ""))
+    if model not in FIGS8_SECONDS:
+        return generic(point)
+    est = generic({k: v for k, v in point.items() if not k.endswith("_epochs")})
+    D, N, P, reps = _one(point, "D"), _one(point, "N", 1), _one(point, "P"), _count(point, "repeats")
+    tokens = 4.0 * 4 * (P + _one(point, "P_test")) * (N + 1) * (D + 1) * reps
+    epochs = _one(point, f"{model}_epochs") + _one(point, f"{model}_curriculum_epochs")
+    train = FIGS8_SECONDS[model] * reps * P * (N + 1) * (D + 1) ** 2 * epochs
     parts = {**est.parts, "P": est.parts.get("P", 0.0) + tokens}
-    return Estimate(est.bytes + MATRIX_MARGIN * tokens, est.seconds + train / FLOPS, parts)
+    return Estimate(est.bytes + MATRIX_MARGIN * tokens, est.seconds + train, parts)
 
 
 # experiments whose points the generic rule does not describe (keyed by experiment id)
