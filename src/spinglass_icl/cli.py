@@ -272,16 +272,15 @@ def cmd_params(args: argparse.Namespace) -> int:
     from .experiments import params, registry
 
     exp = registry.get(args.id)
-    rows = [
-        (r.name, f"{r.kind} {r.allowed}" if r.allowed else r.kind, r.quick, r.full, r.meaning)
-        for r in params.table(exp)
-    ]
+    rows = []
+    for r in params.table(exp):
+        q, f = exp.quick[r.name], exp.full[r.name]
+        kind, _ = params.param_kind(r.name, q, f, own=exp.rules)
+        span = params.param_rule(r.name, kind, q, f, own=exp.rules).describe() if kind in ("int", "float") else ""
+        rows.append([r.name, f"{r.kind} {span}".strip(), r.quick, f"{r.full} | {r.meaning}"])  # long lists last
     print(f"{exp.id}: {exp.title}")
     print(f"override with: spinglass-icl reproduce {exp.id} --set KEY=VALUE (lists: --set KEY=a,b,c)\n")
-    w = [max(len(r[i]) for r in rows + [("parameter", "type", "quick", "full", "")]) for i in range(3)]
-    print(f"{'parameter':<{w[0]}}  {'type':<{w[1]}}  {'quick':<{w[2]}}  full | meaning")
-    for key, typ, q, f, meaning in rows:
-        print(f"{key:<{w[0]}}  {typ:<{w[1]}}  {q:<{w[2]}}  {f} | {meaning}")
+    print("\n".join(_table.table(["parameter", "type", "quick", "full | meaning"], rows)))
     return 0
 
 
@@ -630,6 +629,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             registry.load_plugins(args.plugin)
         return args.func(args)
+    except BrokenPipeError:  # stdout closed early (`spinglass-icl params ID | head`): stop without a traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:
         if not isinstance(exc, _input_error()):  # imported here: `list` and `--help` never load numpy
             raise
