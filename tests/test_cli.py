@@ -266,3 +266,17 @@ def test_declarations_read_without_imports_match_the_experiments():
         ), exp_id
         found += 1
     assert found >= len(registry.ids()) - 2
+
+
+def test_output_piped_into_head_ends_without_a_traceback():
+    import os
+
+    read, write = os.pipe()
+    os.close(read)  # a reader that has gone (`| head` after its line): every write fails with EPIPE
+    try:
+        p = subprocess.run(
+            [sys.executable, "-m", "spinglass_icl", "params", "demo"], stdout=write, stderr=subprocess.PIPE
+        )
+    finally:
+        os.close(write)
+    assert p.returncode == 141 and p.stderr == b"", p.stderr.decode()[-500:]
