@@ -66,7 +66,7 @@ html_static_path: list[str] = []
 
 def _escape_bars(app, what, name, obj, options, lines):
     """Plain-text |x| in the package's docstrings is not a reStructuredText substitution."""
-    lines[:] = gallery_pages.escape_bars(lines)
+    lines[:] = gallery_pages.link_theory(gallery_pages.escape_bars(lines), "../../")  # pages in api/generated/
 
 
 def setup(app):

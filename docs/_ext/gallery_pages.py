@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,15 @@ def escape_bars(lines: list[str]) -> list[str]:
         else:
             out.append(line)
     return out
+
+
+_THEORY = re.compile(r"docs/theory\.md#([\w-]+)")
+
+
+def link_theory(lines: list[str], root: str) -> list[str]:
+    """Docstring pointers ``docs/theory.md#anchor`` as reStructuredText links to the theory page, which is
+    ``root`` + ``theory.html`` from the page the docstring is rendered on."""
+    return [_THEORY.sub(rf"`theory: \1 <{root}theory.html#\1>`__", line) for line in lines]
 
 
 def write_api_index(path: Path, names: list[str]) -> None:
@@ -161,7 +171,7 @@ def _description(module: Any) -> str:
     """The catalog module's docstring as reStructuredText (its first line is the page's title)."""
     doc = (module.__doc__ or "").strip()
     body = doc.split("\n", 1)[1].strip() if "\n" in doc else ""
-    return "\n".join(escape_bars(body.splitlines()))
+    return "\n".join(link_theory(escape_bars(body.splitlines()), "../"))
 
 
 def _timing(exp_id: str, timings: dict[str, Any], repro: dict[str, str]) -> str:

@@ -5,11 +5,11 @@ mean at λ0 = 0.01, the exact ground state at λ0 = 0.01 and at λ0 = wd/2, and 
 attention trained with full-batch Adam (lr 1e-3, weight decay wd = 0.01, 5000 epochs, Gram form),
 all evaluated on the same P_test fresh prompts of each repeat.
 
-Choices (docs/theory.md#differences-from-the-published-code): by default the comparison is *paired* --
-AMP, exact and Adam see the same
-training set, so their differences are not sampling noise; ``pairing="unpaired"`` reproduces the
-paper's code, where AMP is fitted on a training set of its own.  Adam's weight decay wd targets the
-ground state at λ0 = wd/2 (docs/theory.md#the-spin-glass), while the paper compares with λ0 = wd; both are reported.
+Choices (docs/theory.md#differences-from-the-published-code): by default the comparison is
+*paired* -- AMP, exact and Adam see the same training set, so their differences are not sampling
+noise; ``pairing="unpaired"`` reproduces the paper's code, where AMP is fitted on a training set of
+its own.  Adam's weight decay wd targets the ground state at λ0 = wd/2 (docs/theory.md#the-spin-glass),
+while the paper compares with λ0 = wd; both are reported.
 Beside each Monte-Carlo test error ``<series>_mean`` the exact population error of the same weights
 (``<series>_population_mean``, ``theory.population_error``: no test-prompt noise) -- markers and lines.
 """
