@@ -30,6 +30,10 @@ RENAMED: dict[str, dict[str, str]] = {
 # the project's one Adam (training.Adam) since 0.2.0, torch.optim.Adam before: the same update, rounded
 # differently; after 200 epochs its final loss (3.4e-7) moves by 6e-4 relative (REPRODUCTION.md, figS6).
 RTOL = {"figS6": 1e-3}
+# an iterative solver's own diagnostics depend on the rounding of every matrix-vector product (BLAS threads):
+# asymptotics' CG stops at the same solution (its errors agree to 1e-6) after ±3 % iterations, with a last
+# residual anywhere below its tolerance cg_tol = 1e-8
+DIAGNOSTICS = {"asymptotics": {"max_residual": 1.0, "max_iterations": 0.05}}
 
 
 def _increasing_overall(xs) -> bool:
@@ -125,6 +129,7 @@ def test_quick_results_unchanged(exp_id, quick_run):
     parameters, so a changed default or a renamed parameter shows up as a missing point); timings
     (``*seconds``) are the only columns left out."""
     renamed = RENAMED.get(exp_id, {})
+    loose = DIAGNOSTICS.get(exp_id, {})
     now = _rows(Path(quick_run(exp_id)[0].folder) / "results.csv")
     before = _rows(GOLDEN / f"{exp_id}.csv")
     assert sorted(now) == sorted(before)
@@ -133,6 +138,6 @@ def test_quick_results_unchanged(exp_id, quick_run):
         for key, row in before.items()
         for col, old in row.items()
         if not col.endswith("seconds")
-        and not _same(old, now[key].get(renamed.get(col, col), "<missing>"), RTOL.get(exp_id, 1e-6))
+        and not _same(old, now[key].get(renamed.get(col, col), "<missing>"), loose.get(col, RTOL.get(exp_id, 1e-6)))
     ]
     assert not diffs, diffs[:10]
