@@ -52,7 +52,7 @@ VALUES = st.one_of(
     st.lists(st.integers(-5, 10**9), min_size=1, max_size=3).map(lambda xs: ",".join(map(str, xs))),
     st.text(max_size=6),
 )
-FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _cli(*argv: str) -> tuple[int, str]:
@@ -96,7 +96,7 @@ OPTIONS += ["--test-prompts", "--device", "--solver"]
 SMALL_VALUES = st.one_of(st.sampled_from(NASTY), st.integers(-3, 40).map(str), st.floats(-2.0, 2.0).map(repr))
 
 
-@FUZZ
+@settings(FUZZ, max_examples=16)
 @given(
     option=st.sampled_from(OPTIONS),
     value=SMALL_VALUES,
