@@ -45,9 +45,9 @@ def test_divergence_is_scipy_entropy_of_ref_against_N():
 def test_compute_stores_both_directions_per_draw():
     """compute() from its seed, re-derived here histogram by histogram and pinned against scipy."""
     point = dict(P=60, D=3, N=[20, 21, 40], N_ref=20, convention="paper", bins=100, chunk=0, draws=3)
-    rec = figS2.compute(point, seed=11)
+    rec = figS2.compute(point, seed=11, device="cpu")
     rng, _ = generators(11)
-    ref, h21, h40 = (draw_counts(PromptSpec(D=3, N=N), 60, True, 3, figS2.RANGES, 100, rng)[0] for N in (20, 21, 40))
+    ref, h21, h40 = (draw_counts(PromptSpec(D=3, N=N), 60, "paper", 3, figS2.RANGES, 100, rng)[0] for N in (20, 21, 40))
     for k, h in ((1, h21), (2, h40)):
         for d in range(3):
             for i in range(len(QUANTITIES)):
@@ -119,7 +119,7 @@ def test_spin_glass_entries_are_the_non_zero_modes():
     D = 3
     f = draw_repeats(PromptSpec(D=D, N=10), 40, 2, np.random.default_rng(0))
     for paper in (False, True):
-        sg = SpinGlass(f, 0.0, paper_builder=paper)
+        sg = SpinGlass(f, 0.0, "paper" if paper else "correct")
         got = {q: counts(v, stats.edges(-10, 10, 3))[2] for q, v in block_entries(sg.h, sg.J, D).items()}
         nA = D * D
         assert {q: int(n[0]) for q, n in got.items()} == {

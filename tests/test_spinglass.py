@@ -37,7 +37,7 @@ def brute_force(f, lambda0: float, *, paper: bool = False):
 @pytest.mark.parametrize("paper", [False, True])
 def test_couplings_fields_vs_brute_force(D, N, P, paper):
     f = make_features(D, N, P, seed=D * 100 + P)
-    sg = SpinGlass(f, 0.3, paper_builder=paper)
+    sg = SpinGlass(f, 0.3, "paper" if paper else "correct")
     J, h, lam, _ = brute_force(f, 0.3, paper=paper)
     scale = np.abs(J).max()
     np.testing.assert_allclose(sg.J, J, rtol=0, atol=1e-13 * scale)
@@ -54,7 +54,7 @@ def test_couplings_fields_vs_brute_force(D, N, P, paper):
 
 def test_paper_builder_differs_from_model_builder():
     f = make_features(3, 5, 30, seed=1)
-    a, b = SpinGlass(f, 0.0), SpinGlass(f, 0.0, paper_builder=True)
+    a, b = SpinGlass(f, 0.0), SpinGlass(f, 0.0, convention="paper")
     assert not np.allclose(a.h, b.h)
     # the transposition moves the signal-carrying diagonal nowhere, but off-diagonal entries swap
     Ha = a.h.reshape(4, 4)[:3, :3] * 6 / 5

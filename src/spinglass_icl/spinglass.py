@@ -14,14 +14,14 @@ A·vec(M) = (1/P) Σ_μ (aᵀMb) a bᵀ/(N+1)² + λ0 M is also here, for solver
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 from scipy.linalg import blas
 
 from . import validation as V
-from .features import effective_index, feature_matrix, n_effective, n_spins, predict
+from .features import CONVENTIONS, effective_index, feature_matrix, n_effective, n_spins, predict
 from .metrics import as_matrix
 from .prompts import Features
 
@@ -50,16 +50,17 @@ class SpinGlass:
     """Couplings and fields defined by pre-training data ``features`` at regularisation λ0.
 
     ``features`` may carry leading batch dims (independent repeats): every derived array then has
-    the same leading dims.  ``paper_builder=True`` builds J and h from the authors' feature map
+    the same leading dims.  ``convention="paper"`` builds J and h from the authors' feature map
     (``features.feature_matrix(..., convention="paper")``: D×D block of s transposed, divided by N
     instead of N+1), as their fig1/figS2 code does; it changes J and h only.
     """
 
     features: Features
     lambda0: float = 0.0
-    paper_builder: bool = field(default=False)
+    convention: str = "correct"
 
     def __post_init__(self) -> None:
+        V.choice("convention", self.convention, CONVENTIONS)
         V.nonneg("lambda0", self.lambda0)
         f = self.features
         if not isinstance(f, Features):
@@ -104,7 +105,7 @@ class SpinGlass:
 
     def at(self, lambda0: float) -> SpinGlass:
         """The same data at another λ0, reusing the couplings and fields already computed."""
-        return self._carry(SpinGlass(self.features, lambda0, self.paper_builder))
+        return self._carry(SpinGlass(self.features, lambda0, self.convention))
 
     def with_gram(self, gram: np.ndarray) -> SpinGlass:
         """This problem with its Gram matrix SᵀS/P (…, K, K) supplied instead of computed; the caller
@@ -115,13 +116,13 @@ class SpinGlass:
     def select(self, index: tuple[int, ...]) -> SpinGlass:
         """The problem at batch ``index`` (a tuple of ints over the batch dims), sharing what is computed."""
         one = self.features.take(tuple(index))
-        return self._carry(SpinGlass(one, self.lambda0, self.paper_builder), tuple(index))
+        return self._carry(SpinGlass(one, self.lambda0, self.convention), tuple(index))
 
     # -- couplings and fields ----------------------------------------------------------------
     @cached_property
     def gram(self) -> np.ndarray:
         """SᵀS/P, shape (..., K, K): the data part of the Hessian (= −J)."""
-        if self.paper_builder:
+        if self.convention == "paper":
             S = feature_matrix(self.features, convention="paper")
             return np.swapaxes(S, -1, -2) @ S / self.P  # batched BLAS gemm (einsum would not use BLAS)
         eff = self.gram_effective
@@ -133,7 +134,7 @@ class SpinGlass:
     @cached_property
     def gram_effective(self) -> np.ndarray:
         """SᵀS/P restricted to the D(D+1) effective spins, shape (..., D(D+1), D(D+1))."""
-        if self.paper_builder or "gram" in self.__dict__:  # derive from the full Gram when it exists
+        if self.convention == "paper" or "gram" in self.__dict__:  # derive from the full Gram when it exists
             idx = effective_index(self.D)
             return self.gram[..., idx[:, None], idx[None, :]]
         f = self.features
@@ -151,7 +152,7 @@ class SpinGlass:
     def h(self) -> np.ndarray:
         """Fields h = Sᵀy/P, shape (..., K)."""
         f = self.features
-        if self.paper_builder:
+        if self.convention == "paper":
             return np.einsum("...pk,...p->...k", feature_matrix(f, convention="paper"), f.y) / self.P
         # Σ_μ y^μ a^μ b^μᵀ as one batched gemm: a three-operand einsum would not use BLAS (≈ 10× slower at D=60)
         Hm = np.swapaxes(f.a * f.y[..., None], -1, -2) @ f.b / (self.P * (f.N + 1))

@@ -66,7 +66,7 @@ def counts(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int, np.n
 def draw_counts(
     spec: PromptSpec,
     P: int,
-    paper_builder: bool,
+    convention: str,
     draws: int,
     ranges: Mapping[str, tuple[float, float]],
     bins: int,
@@ -78,7 +78,7 @@ def draw_counts(
     ``ranges``, outside counts (5,) and non-zero entries per draw (5,) (the same for every draw)."""
     hists, out, entries = [], np.zeros(len(QUANTITIES), np.int64), np.zeros(len(QUANTITIES), np.int64)
     for start in range(0, draws, batch):
-        sg = SpinGlass(draw_repeats(spec, P, min(batch, draws - start), rng), 0.0, paper_builder=paper_builder)
+        sg = SpinGlass(draw_repeats(spec, P, min(batch, draws - start), rng), 0.0, convention)
         vals, per = block_entries(sg.h, sg.J, spec.D), []
         for i, q in enumerate(QUANTITIES):
             c, o, n = counts(vals[q], stats.edges(*ranges[q], bins))
@@ -100,7 +100,7 @@ def draw_block_values(
     first = None
     for start in range(0, draws, _DRAW_BATCH):
         f = draw_repeats(spec, P, min(_DRAW_BATCH, draws - start), rng)
-        sg = SpinGlass(f, lambda0, paper_builder=convention == "paper")
+        sg = SpinGlass(f, lambda0, convention)
         b = sg.blocks()
         b.update(h1_diag=np.diagonal(b["h1"], axis1=-2, axis2=-1), h1_off=b["h1"][..., ~np.eye(sg.D, dtype=bool)])
         for q in BLOCK_VALUES:

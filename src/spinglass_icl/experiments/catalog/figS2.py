@@ -65,7 +65,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     P, D, convention = point["P"], point["D"], point["convention"]
 
     def draw(N: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # every N draws from the same stream, in order
-        return draw_counts(PromptSpec(D=D, N=N), P, convention == "paper", n, RANGES, bins, rng)
+        return draw_counts(PromptSpec(D=D, N=N), P, convention, n, RANGES, bins, rng)
 
     ref, out_ref, entries = draw(point["N_ref"])
     kl = {d: np.zeros((len(Ns), len(QUANTITIES), n)) for d in DIRECTIONS}
