@@ -93,3 +93,23 @@ def test_refusals_name_the_estimate_and_the_parameter(monkeypatch):
 def test_ranges_refuse_absurd_integers(name, value):
     assert "beyond the sensible range" in raises_one_line(R.check_ranges, "x", {name: value})
     R.check_ranges("x", {name: 1})
+
+
+def test_ground_state_that_only_fits_matrix_free_is_solved_by_cg(monkeypatch, capsys):
+    import json
+
+    from spinglass_icl.cli import main
+
+    args = ["ground-state", "--D", "20", "--N", "50", "--P", "3000", "--test-prompts", "10", "--json"]
+    exact = R.spin_glass_bytes(20, 3000, test_prompts=10, matrix="dual")
+    free = R.spin_glass_bytes(20, 3000, test_prompts=10, matrix="none")
+    assert main(args) == 0
+    reference = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(R, "available_memory", lambda: int((exact + free) / 2))  # fits only matrix-free
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert "solving matrix-free (--solver cg)" in captured.err and out["solver"] == "exact-cg"
+    assert out["test_error"] == pytest.approx(reference["test_error"], rel=1e-6)
+    monkeypatch.setattr(R, "available_memory", lambda: int(free / 2))  # not even that: refused
+    assert main(args) == 2 and "needs about" in capsys.readouterr().err

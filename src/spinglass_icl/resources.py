@@ -31,8 +31,12 @@ def available_memory() -> int:
         return 1 << 62  # unknown: do not refuse
 
 
-def _gib(nbytes: float) -> str:
+def gib(nbytes: float) -> str:
+    """``nbytes`` for a message: "1.5 GiB" (bytes beyond an exbibyte)."""
     return f"{nbytes / 2**30:.3g} GiB" if nbytes < 2**60 else f"{nbytes:.3g} bytes"
+
+
+_gib = gib
 
 
 def memory(what: str, nbytes: float, *, force: bool = False, hint: str = "use smaller sizes") -> None:
