@@ -106,9 +106,6 @@ COLUMNS = {
         "paired difference: Adam's test error minus that of method * on the same training set, mean over "
         "repeats [E[y²] = 1]"
     ),
-    "*_population_mean": "exact population error of method *'s weights, mean over repeats [E[y²] = 1]",
-    "*_population_std": "its standard deviation over repeats [E[y²] = 1]",
-    "theory_asymptotic": "Lu et al.'s asymptotic ICL error at this D, N, P (uncorrelated tokens) [E[y²] = 1]",
 }
 
 EXPERIMENT = Experiment(
