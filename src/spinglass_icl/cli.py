@@ -408,7 +408,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     if not args.out.strip():
         raise _input_error()("--out is empty; give the folder given to reproduce --out, e.g. --out results")
-    for path in plot(args.id, args.out, folder=old_form_folder(args.out, args.id)):
+    folder = old_form_folder(args.out, args.id)
+    for path in plot(args.id, args.out, folder=folder, log=lambda line: print(line, file=sys.stderr)):
         print(path)
     return 0
 

@@ -62,14 +62,18 @@ def describe_bad(bad: list[BadFile], limit: int = 3) -> str:
     return shown + (f" and {len(bad) - limit} more" if len(bad) > limit else "")
 
 
+def bad_files_error(bad: list[BadFile], folder: Path, experiment_id: str) -> V.InputError:
+    return V.InputError(
+        f"{len(bad)} finished point(s) in {folder} have an arrays file that cannot be trusted: "
+        f"{describe_bad(bad)}; {heal_command(experiment_id, folder)} recomputes them"
+    )
+
+
 def refuse_bad_files(store: Store, keys: list[str], experiment_id: str) -> None:
     """InputError if a finished point's arrays file is missing, damaged or swapped (readers only)."""
     bad = store.verify(keys)
     if bad:
-        raise V.InputError(
-            f"{len(bad)} finished point(s) in {store.folder} have an arrays file that cannot be trusted: "
-            f"{describe_bad(bad)}; {heal_command(experiment_id, store.folder)} recomputes them"
-        )
+        raise bad_files_error(bad, store.folder, experiment_id)
 
 
 def export_csv(store: Store, keys: list[str], path: Path) -> None:

@@ -286,16 +286,43 @@ def records(folder: str | os.PathLike, keys: list[str] | None = None) -> list[Re
         store.close()
 
 
-def plot(experiment_id: str, out: str | os.PathLike = "results", folder: str | os.PathLike | None = None) -> list[str]:
+def _heal(experiment_id: str, folder: Path, cfg: dict, log: Callable[[str], None] | None) -> None:
+    """Recompute the points of ``folder`` whose arrays file is missing, damaged or swapped, with the
+    options of the folder's last run (its config.json), before a plot reads them."""
+    store = _persist.open_for_reading(folder, experiment_id)  # a damaged database: InputError, left as is
+    try:
+        bad = store.verify(cfg["keys"])
+    finally:
+        store.close()
+    if not bad:
+        return
+    keys = ("size", "seed", "device")
+    if not all(k in cfg for k in keys):  # written by an older version: the user reruns it
+        raise _persist.bad_files_error(bad, folder, experiment_id)
+    options = RunOptions(folder=folder, overrides=cfg.get("overrides") or {}, make_plot=False, progress=False, log=log)
+    s = run(experiment_id, cfg["size"], replace(options, seed=cfg["seed"], device=cfg["device"]))
+    for note in s.notes:
+        options.say(f"note: {note}")
+
+
+def plot(
+    experiment_id: str,
+    out: str | os.PathLike = "results",
+    folder: str | os.PathLike | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[str]:
     """Draw DIR/ID/ID.png and .pdf from the stored results of the folder's last run (finished
     points only, e.g. of an interrupted run), and rewrite its results.csv from the store.  Every
-    file is checked first: a damaged store or arrays file is an InputError naming the fix."""
+    file is checked first: a point whose arrays file is missing, damaged or swapped is recomputed
+    (``log`` gets the note naming the files replaced); a damaged store is an InputError naming the
+    fix, and the file is left where it is."""
     from ..plotting import save, style
 
     folder = Path(folder) if folder is not None else Path(out) / experiment_id
     cfg = _persist.read_config(folder, experiment_id)
     registry.load_plugins(cfg.get("plugins", ()))  # the plugins the run saw: its experiment, its models
     exp = registry.get(experiment_id)
+    _heal(experiment_id, folder, cfg, log)
     recs = records(folder, cfg["keys"])
     if not recs:
         raise V.InputError(f"no finished points for {experiment_id} in {folder}")
