@@ -49,6 +49,14 @@ def test_howto_example_runs_as_written(page, tmp_path):
     assert "1 passed" in done.stdout
 
 
+def test_front_page_example_runs(tmp_path):
+    (block,) = _code_blocks(DOCS / "index.md")
+    (tmp_path / "example.py").write_text(block)
+    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("test error") == 3
+
+
 @pytest.fixture(scope="module")
 def pages():
     sys.path.insert(0, str(DOCS / "_ext"))
