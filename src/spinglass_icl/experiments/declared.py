@@ -5,8 +5,10 @@ small helpers.  The CLI checks ``--set`` against them first (:func:`declaration`
 is answered before the heavy imports; the runner checks everything again on the imported experiment.
 
 How: the module's top-level statements run one by one in a fresh namespace, with only the imports of
-:data:`LIGHT` modules (the standard library, numpy, the parameter and spec modules); a statement that
-needs anything else is skipped, and a name that a skipped statement might have changed is dropped.
+:data:`LIGHT` modules (the standard library, numpy, the parameter and spec modules); a name imported
+from another module of the package is read from that module's source the same way (a parameter dict
+kept beside torch code); a statement that needs anything else is skipped, and a name that a skipped
+statement might have changed is dropped.
 ``quick``, ``full`` and ``rules`` of ``EXPERIMENT = Experiment(...)`` are then evaluated there; if any
 needs a dropped name the answer is None, and the caller imports the module as usual.  A test checks
 the declarations against the imported experiments.
@@ -70,20 +72,57 @@ def _bound(node: ast.stmt) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _run_light(tree: ast.Module, filename: str, package: str) -> dict[str, Any]:
-    """The namespace left by the module's top-level statements that need no heavy import."""
+def _run_light(tree: ast.Module, filename: str, package: str, depth: int = 0) -> dict[str, Any]:
+    """The namespace left by the module's top-level statements that need no heavy import.  A name
+    imported from another module of this package is read the same way from that module's source."""
     ns: dict[str, Any] = {"__name__": f"{package}._declared", "__package__": package, "__file__": filename}
     for node in tree.body:
         if _experiment_call(node) is not None:
             continue
         try:
             if not _allowed(node, package):
-                raise ImportError
+                if not (isinstance(node, ast.ImportFrom) and depth < 3):
+                    raise ImportError
+                _import_light(node, package, ns, depth)
+                continue
             exec(compile(ast.Module(body=[node], type_ignores=[]), filename, "exec"), ns)
         except Exception:  # needs a heavy import: skip it and forget, at once, every name it touches
             for name in _bound(node):
                 ns.pop(name, None)
     return ns
+
+
+def _import_light(node: ast.ImportFrom, package: str, ns: dict[str, Any], depth: int) -> None:
+    """``from MODULE import a, b`` of a heavy module of this package: a and b as MODULE's own light
+    statements define them (e.g. a dict of parameters beside code that needs torch); others dropped."""
+    module = _absolute(node, package)
+    found = _light_module(module, depth + 1) if module.startswith("spinglass_icl.") else None
+    for alias in node.names:
+        name = alias.asname or alias.name
+        if found is not None and alias.name in found:
+            ns[name] = found[alias.name]
+        else:
+            ns.pop(name, None)
+
+
+_MODULES: dict[str, dict[str, Any] | None] = {}  # the light namespaces read so far, by module
+
+
+def _light_module(module: str, depth: int) -> dict[str, Any] | None:
+    if module not in _MODULES:
+        _MODULES[module] = _read_light(module, depth)
+    return _MODULES[module]
+
+
+def _read_light(module: str, depth: int) -> dict[str, Any] | None:
+    try:
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            return None
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    except (ImportError, ValueError, OSError, SyntaxError):
+        return None
+    return _run_light(tree, spec.origin, module.rpartition(".")[0], depth)
 
 
 def _experiment_call(node: ast.stmt) -> ast.Call | None:
