@@ -127,10 +127,11 @@ def _ground_state_inputs(args: argparse.Namespace) -> _GroundState:
     need = R.spin_glass_bytes(D, P, test_prompts=T, matrix=matrix)
     if args.solver.startswith("amp"):
         need += R.spin_glass_bytes(D, P, matrix="dual")
-    if args.solver == "exact" and not args.force and need > R.available_memory():
+    free = R.spin_glass_bytes(D, P, test_prompts=T, matrix="none")
+    if args.solver == "exact" and not args.force and free <= R.available_memory() < need:
         # the matrix-free path: CG forms neither matrix and reaches the same ground state (to its tolerance)
         print(f"note: the exact solve needs about {R.gib(need)}; solving matrix-free (--solver cg)", file=sys.stderr)
-        args.solver, need = "cg", R.spin_glass_bytes(D, P, test_prompts=T, matrix="none")
+        args.solver, need = "cg", free
     R.memory(
         f"ground-state --D {D} --P {P} ({args.solver})",
         need,
