@@ -146,7 +146,8 @@ def plain_log_axes(ax: Axes) -> None:
         if type(axis.get_major_formatter()) is LogFormatterSciNotation:
             axis.set_major_formatter(PlainLogFormatter())
         if type(axis.get_minor_formatter()) is LogFormatterSciNotation:
-            axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
+            # minor labels (2, 3, 5 …) on axes up to two decades long, so that no axis has one label only
+            axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 # -- legends that cover no data --------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from ... import plotting
 from ...bayes import ridge_error
@@ -207,16 +208,16 @@ def plot(records: list[dict], params: Mapping[str, Any]) -> Figure:
         a, b, c = ax[0]
         a.axhline(ridge_error(D, N, noise), color="0.4", lw=0.6, ls=":", label="ridge (exact error)")
         a.set(
-            ylabel="error on fresh tasks (out of distribution)",
+            ylabel="error on fresh tasks\n(out of distribution)",
             title=f"(a) fresh tasks; ▼ M*: within {td.THRESHOLD - 1:.0%} of M = ∞",
         )
-        b.set(ylabel="error on pool tasks (in distribution)", title="(b) pool tasks")
-        c.set(ylabel="mean squared distance of predictions", title="(c) to dMMSE (solid), to ridge (dashed)")
+        b.set(ylabel="error on pool tasks\n(in distribution)", title="(b) pool tasks")
+        c.set(ylabel="mean squared distance\nof predictions", title="(c) to dMMSE (solid), to ridge (dashed)")
         ticks = [2**k for k in range(0, int(np.log2(M_max)) + 1, 3 if M_max > 64 else 2)]
         for axis in (a, b, c):
             axis.set(xscale="log", yscale="log", xlabel="distinct tasks M in the pool")
             axis.set_xticks(ticks + [inf_at], [plotting.plain_number(t) for t in ticks] + ["∞"])
-            axis.minorticks_off()
+            axis.xaxis.set_minor_locator(NullLocator())  # M's ticks only; y keeps its minor ticks (labels)
             axis.axvline(D * (D + 1), color="0.7", lw=0.6, ls="--")
         panels.legend(a)  # one legend: every model has one colour and marker on all three panels
         fig.suptitle(
