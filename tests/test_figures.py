@@ -93,6 +93,9 @@ def figure_defects(fig: Figure) -> list[str]:
         for text in _tick_texts(ax):
             if "times" in text or "×" in text:
                 bad.append(f"{name}: tick label {text!r}")
+        y_labels = [t.get_text() for t in ax.yaxis.get_majorticklabels() + ax.yaxis.get_minorticklabels()]
+        if sum(bool(t) for t in y_labels) < 2:
+            bad.append(f"{name}: fewer than two labelled y ticks")
         if any(isinstance(im, AxesImage) for im in ax.get_images()):
             for axis in (ax.get_xticks(), ax.get_yticks()):
                 if not np.allclose(axis, np.round(axis)):
@@ -180,8 +183,8 @@ def test_matrix_images_have_whole_number_ticks_and_labels() -> None:
 
 def test_the_inspection_finds_each_defect() -> None:
     """The rules above can fail: a figure with every defect is reported for each."""
-    fig, ax = plotting.figure(3, 1)
-    a, b, c = ax[0]
+    fig, ax = plotting.figure(4, 1)
+    a, b, c, d = ax[0]
     a.plot(np.arange(10), np.linspace(2, 8, 10), "o", label="data")
     a.set(yscale="log")  # no y label; "×10⁰" minor labels on less than a decade
     a.legend(loc="center")  # over the data
@@ -190,6 +193,8 @@ def test_the_inspection_finds_each_defect() -> None:
     c.plot([0, 1], [0, 1], label="a long legend entry beside the panel, as the figures had it")
     c.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     c.set_ylabel("y")
+    d.plot([0, 1], [0, 1])
+    d.set(ylabel="y", yticks=[0.5])  # one labelled tick: no scale to read
     found = " | ".join(figure_defects(fig))
-    for defect in ("no y label", "tick label", "legend covers", "image ticks", "of the width"):
+    for defect in ("no y label", "tick label", "legend covers", "image ticks", "of the width", "fewer than two"):
         assert defect in found, (defect, found)
