@@ -93,9 +93,10 @@ def figure_defects(fig: Figure) -> list[str]:
         for text in _tick_texts(ax):
             if "times" in text or "×" in text:
                 bad.append(f"{name}: tick label {text!r}")
-        y_labels = [t.get_text() for t in ax.yaxis.get_majorticklabels() + ax.yaxis.get_minorticklabels()]
-        if sum(bool(t) for t in y_labels) < 2:
-            bad.append(f"{name}: fewer than two labelled y ticks")
+        for axis in (ax.yaxis, ax.xaxis) if ax.get_xscale() == "log" else (ax.yaxis,):  # a scale to read
+            shown = [t.get_text() for t in axis.get_majorticklabels() + axis.get_minorticklabels()]
+            if sum(bool(t) for t in shown) < 2:
+                bad.append(f"{name}: fewer than two labelled {axis.axis_name} ticks")
         if any(isinstance(im, AxesImage) for im in ax.get_images()):
             for axis in (ax.get_xticks(), ax.get_yticks()):
                 if not np.allclose(axis, np.round(axis)):
@@ -196,5 +197,12 @@ def test_the_inspection_finds_each_defect() -> None:
     d.plot([0, 1], [0, 1])
     d.set(ylabel="y", yticks=[0.5])  # one labelled tick: no scale to read
     found = " | ".join(figure_defects(fig))
-    for defect in ("no y label", "tick label", "legend covers", "image ticks", "of the width", "fewer than two"):
+    for defect in (
+        "no y label",
+        "tick label",
+        "legend covers",
+        "image ticks",
+        "of the width",
+        "fewer than two labelled y",
+    ):
         assert defect in found, (defect, found)

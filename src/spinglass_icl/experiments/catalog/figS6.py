@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from matplotlib.ticker import NullFormatter
 from torch import nn
 
 from ... import plotting
@@ -118,7 +117,6 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     b.hist(fd, bins=bins, alpha=0.6, label=f"Adam, epoch {params['epochs']}")
     b.hist(dm, bins=bins, histtype="step", color="k", label="exact minimiser C⁻¹")
     b.set(xscale="log", xlabel="final distance", ylabel="count", title=f"{len(fd)} repeats")
-    b.xaxis.set_minor_formatter(NullFormatter())  # minor log labels collide on a one-decade axis
     for axis in (a, b):
         panels.legend(axis)
     panels.letters([a, b])
