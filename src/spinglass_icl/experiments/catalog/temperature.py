@@ -90,7 +90,12 @@ def compute(point: Point, seed: int, device: str) -> Result:
         arr["gibbs_error"].append(gibbs_error(sg, beta))
     out: dict[str, Any] = {k: np.asarray(v, float) for k, v in arr.items()}
     # pull of the sampled means from the closed form, in units of their standard error
-    z = (out["sample_error"] - out["gibbs_error"]) / out["sample_error_sem"]
+    # where the samples collapse onto their mean (huge β) the standard error is below rounding: there the two
+    # sides must agree to rounding instead (pull 0 if they do, inf if they do not), never 0/0
+    diff, sem = out["sample_error"] - out["gibbs_error"], out["sample_error_sem"]
+    resolved = sem > 1e-12 * np.abs(out["gibbs_error"])
+    agree = np.abs(diff) <= 1e-9 * np.abs(out["gibbs_error"])
+    z = np.where(resolved, diff / np.where(resolved, sem, 1.0), np.where(agree, 0.0, np.inf))
     out.update(max_abs_z=float(np.max(np.abs(z))), ground_error_mean=float(np.mean(arr["ground_error"])))
     out.update(trace_QAinv_mean=float(np.mean(arr["trace_QAinv"])), flat_share_mean=float(np.mean(arr["flat_share"])))
     return {**out, "ground_contrast_mean": float(np.mean(arr["ground_contrast"]))}
