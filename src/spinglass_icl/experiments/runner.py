@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import resources as R
 from .. import validation as V
+from .._progress import progress
 from .._version import __version__
 from . import _execution as X
 from . import _persist, registry
@@ -147,12 +148,6 @@ def _plan(experiment_id: str, opts: RunOptions) -> _Plan:
     return _Plan(exp, params, points, seeds, keys, execution, total, folder)
 
 
-def _progress(total: int, show: bool, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not show, desc=desc, unit="pt", dynamic_ncols=True)
-
-
 def _open_store(plan: _Plan, notes: list[str]) -> tuple[Store, list[int]]:
     """The run's store (a damaged database set aside) and the indices of the points still to compute:
     those not finished, and those whose arrays file is missing, damaged or swapped (noted)."""
@@ -197,7 +192,7 @@ def _compute(experiment_id: str, plan: _Plan, opts: RunOptions, store: Store, to
         (experiment_id, plan.points[i], plan.seeds[i], opts.device, plugins, _threads(plan, i, opts)) for i in todo
     ]
     try:
-        with _progress(len(plan.points), opts.progress, experiment_id) as bar:
+        with progress(len(plan.points), opts.progress, experiment_id, unit="pt", leave=True) as bar:
             bar.update(len(plan.points) - len(todo))
             for j, (status, seconds, payload) in X.outcomes(executor, tasks):
                 i = todo[j]
