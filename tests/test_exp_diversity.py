@@ -17,7 +17,9 @@ from spinglass_icl.experiments import registry
 from spinglass_icl.experiments import task_diversity as td
 from spinglass_icl.experiments.catalog import diversity
 from spinglass_icl.experiments.draws import generators
+from spinglass_icl.experiments.records import threshold_crossing
 from spinglass_icl.models import names
+from spinglass_icl.theory import icl_error_theory
 from spinglass_icl.validation import InputError
 
 TINY = dict(D=2, N=4, noise=0.5, P=60, P_val=10, P_test=200, repeats=2, batch=0, lambda0=0.005)
@@ -37,7 +39,14 @@ def test_registered_with_the_issue_sizes() -> None:
     assert full["models"].split(",") == [*names(in_figure=True), "ground_state", "dmmse", "ridge"]
     for name in names(in_figure=True):  # every architecture with its registered full recipe
         assert f"{name}_lr" in full and f"{name}_epochs" in full
-    assert set(exp.columns) >= {"model", "M", "id_mean", "ood_mean", "dist_dmmse_*_mean", "dist_ridge_*_mean"}
+    assert exp.columns is not None and set(exp.columns) >= {
+        "model",
+        "M",
+        "id_mean",
+        "ood_mean",
+        "dist_dmmse_*_mean",
+        "dist_ridge_*_mean",
+    }
 
 
 def test_points_every_model_M_and_repeat_once_and_models_share_the_data() -> None:
@@ -132,3 +141,24 @@ def test_quick_run_tidy_table_summary_and_figure(quick: tuple) -> None:
     fig = diversity.plot(records, p)
     assert isinstance(fig, Figure) and len(fig.axes) == 3
     assert all(ax.get_ylabel() and ax.get_xlabel() for ax in fig.axes)
+
+
+def test_shipped_full_run_is_the_declared_one() -> None:
+    """docs/data/diversity.csv: every (model, M, split) of the full size with its repeats; the ground state's
+    M* agrees with Lu et al.'s κ-theory (same 10 % rule) within 10 %, and it lies far below dMMSE's."""
+    path = Path(__file__).parents[1] / "docs" / "data" / "diversity.csv"
+    with open(path, newline="") as fh:
+        rows = [
+            {**r, "M": int(r["M"]), **{k: float(r[k]) for k in ("error_mean", "dist_dmmse", "dist_ridge")}}
+            for r in csv.DictReader(fh)
+        ]
+    p = diversity.EXPERIMENT.params("full")
+    models = p["models"].split(",")
+    assert len(rows) == len(models) * (len(p["M"]) + 1) * 2
+    assert all(int(r["repeats"]) == p["repeats"] and int(r["D"]) == p["D"] for r in rows)
+    M = np.array(p["M"], float)
+    theory = icl_error_theory(p["D"], p["N"], p["P"], p["noise"], pool=M)
+    inf = icl_error_theory(p["D"], p["N"], p["P"], p["noise"])
+    kappa_star = threshold_crossing(M, theory / inf, td.THRESHOLD)
+    assert td.transition(rows, "ground_state") == pytest.approx(kappa_star, rel=0.1)
+    assert td.transition(rows, "dmmse") > 100 * td.transition(rows, "ground_state")
