@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate, stats
 
 from spinglass_icl.bayes import dmmse_error, dmmse_predict, ridge_error, ridge_error_mp, ridge_predict
-from spinglass_icl.prompts import Prompts, PromptSpec, sample_prompts
+from spinglass_icl.prompts import Prompts, PromptSpec, sample_features, sample_prompts
 from spinglass_icl.validation import InputError
 
 
@@ -120,3 +120,20 @@ def test_bad_input_is_refused() -> None:
         dmmse_error(2, 3, 0.5, 0)
     with pytest.raises(InputError, match="tasks"):
         dmmse_predict(np.zeros((4, 3, 5)), np.zeros((6, 3)), 0.5)
+
+
+@pytest.mark.parametrize("pool", [None, 5])
+def test_samplers_return_the_pool_with_the_same_draws(pool: int | None) -> None:
+    """return_tasks=True adds the pool and each prompt's index without changing a single draw."""
+    spec = PromptSpec(D=3, N=4, noise=0.3, task_pool=pool)
+    plain = sample_prompts(spec, 40, np.random.default_rng(9))
+    pr, tasks, index = sample_prompts(spec, 40, np.random.default_rng(9), return_tasks=True)
+    np.testing.assert_array_equal(pr.X, plain.X)
+    np.testing.assert_array_equal(tasks[index], pr.w)
+    assert tasks.shape == ((pool or 40), 3)
+    f_plain = sample_features(spec, 40, np.random.default_rng(9))
+    f, f_tasks, f_index = sample_features(spec, 40, np.random.default_rng(9), return_tasks=True)
+    np.testing.assert_array_equal(f.a, f_plain.a)
+    np.testing.assert_array_equal(f.y, f_plain.y)
+    np.testing.assert_array_equal(f_tasks, tasks)  # same stream: the same tasks as the explicit sampler
+    np.testing.assert_array_equal(f_index, index)
