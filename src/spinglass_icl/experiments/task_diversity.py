@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import validation as V
 from ..bayes import dmmse_predict, ridge_error, ridge_predict
 from ..features import predict
 from ..models import PromptStats, get, make_model, names, paper_init
@@ -57,13 +56,7 @@ def model_names() -> tuple[str, ...]:
 
 def parse_models(value: str | Sequence[str]) -> list[str]:
     """The ``models`` parameter (comma-separated or a list) as checked names."""
-    out = [m.strip() for m in (value.split(",") if isinstance(value, str) else value) if str(m).strip()]
-    if not out:
-        raise V.InputError("models is empty; choose from: " + ", ".join(model_names()))
-    for m in out:
-        if m not in model_names():
-            raise V.InputError(f"unknown model {m!r} in models; choose from: {', '.join(model_names())}")
-    return out
+    return trained_models.parse_models(value, model_names())
 
 
 @dataclass(frozen=True)

@@ -112,14 +112,16 @@ def model_names() -> tuple[str, ...]:
     return ("amp",) + names(in_figure=True)
 
 
-def parse_models(value: str | Sequence[str]) -> list[str]:
-    """The ``models`` parameter (comma-separated string or list) as names, each one checked."""
+def parse_models(value: str | Sequence[str], known: Sequence[str] | None = None) -> list[str]:
+    """The ``models`` parameter (comma-separated string or list) as names, each one checked against
+    ``known`` (default: :func:`model_names`, what figS8 can draw)."""
+    choices = tuple(known) if known is not None else model_names()
     out = [m.strip() for m in (value.split(",") if isinstance(value, str) else value) if str(m).strip()]
     if not out:
-        raise V.InputError("models is empty; choose from: " + ", ".join(model_names()))
+        raise V.InputError("models is empty; choose from: " + ", ".join(choices))
     for m in out:
-        if m not in model_names():
-            raise V.InputError(f"unknown model {m!r} in models; registered: {', '.join(model_names())}")
+        if m not in choices:
+            raise V.InputError(f"unknown model {m!r} in models; choose from: {', '.join(choices)}")
     return out
 
 
