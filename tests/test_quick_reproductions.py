@@ -127,7 +127,7 @@ def _same(a: str, b: str, rtol: float) -> bool:
 def test_quick_results_unchanged(exp_id, quick_run):
     """Every golden column of every golden point, in the current quick run (a point's seed hashes its
     parameters, so a changed default or a renamed parameter shows up as a missing point); timings
-    (``*seconds``) are the only columns left out."""
+    (columns named ``*seconds*``) are the only columns left out."""
     renamed = RENAMED.get(exp_id, {})
     loose = DIAGNOSTICS.get(exp_id, {})
     now = _rows(Path(quick_run(exp_id)[0].folder) / "results.csv")
