@@ -34,9 +34,10 @@ _CONVERGE_HINT = {  # the option that helps when a solver does not converge (gro
     "amp-onsager": "raise --steps or --lambda0, or use --solver exact",
 }
 # the one stated demo time (README quotes it, a test checks).  Measured 2026-12-02 on the shared 2-core
-# machine (load 2-7, nice 10): `git clone … && time make demo` 3 min 17 s wall (the install, then the demo);
-# the demo alone into a fresh folder 41 s wall, 14 s of CPU, importing torch included
-DEMO_TIME = "under a minute on 2 CPU cores, 3 to 4 min on a first `make demo`, which installs first"
+# AMD EPYC machine, from a fresh clone (`git clone … && time nice -n 10 make demo`, wheels cached): 57.6 s
+# at load ~1 (the install ~50 s, then the demo), 3 min 17 s at load 2-7; `spinglass-icl demo` alone into a
+# fresh folder 5.6 s wall at load ~1 (41 s at load ~7), importing torch included
+DEMO_TIME = "about 6 s on 2 idle CPU cores; a first `make demo` installs first: about 1 min, 3 min on a busy machine"
 
 
 def _input_error() -> type[Exception]:
