@@ -15,6 +15,17 @@ settings.register_profile("core", max_examples=25, deadline=None, suppress_healt
 settings.load_profile("core")
 
 
+def raises_one_line(fn, *args, match: str | None = None, **kwargs) -> str:
+    """Call ``fn``, expect an InputError matching ``match`` whose message is one line; return the message."""
+    from spinglass_icl.validation import InputError
+
+    with pytest.raises(InputError, match=match) as info:
+        fn(*args, **kwargs)
+    msg = str(info.value)
+    assert msg and "\n" not in msg
+    return msg
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A fresh, seeded numpy generator per test."""

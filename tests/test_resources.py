@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import raises_one_line
 from spinglass_icl import resources as R
-from spinglass_icl import validation as V
-
-
-def raises_one_line(fn, *args, match: str | None = None, **kwargs) -> str:
-    with pytest.raises(V.InputError, match=match) as info:
-        fn(*args, **kwargs)
-    msg = str(info.value)
-    assert msg and "\n" not in msg
-    return msg
 
 
 def test_memory_guard(monkeypatch):

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import make_features, make_spinglass, stack
+from conftest import make_features, make_spinglass, raises_one_line, stack
 from spinglass_icl import validation as V
 from spinglass_icl.experiments import params as P
 from spinglass_icl.prompts import Features, PromptSpec, sample_features, sample_prompts
@@ -17,14 +17,6 @@ from spinglass_icl.spinglass import SpinGlass
 from spinglass_icl.training import GramData, adam_gram
 
 rng = lambda: np.random.default_rng(0)  # noqa: E731
-
-
-def raises_one_line(fn, *args, match: str | None = None, **kwargs) -> str:
-    with pytest.raises(V.InputError, match=match) as info:
-        fn(*args, **kwargs)
-    msg = str(info.value)
-    assert msg and "\n" not in msg
-    return msg
 
 
 @pytest.mark.parametrize(
