@@ -44,6 +44,7 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
+	$(BIN)/cffconvert --validate -i CITATION.cff
 	$(BIN)/python -m sphinx -W --keep-going -E -b html docs docs/_build/html
 
 clean:
