@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -13,6 +15,18 @@ from spinglass_icl.spinglass import SpinGlass
 # numpy's first calls are slow); the suite's time budget is kept by the example counts.
 settings.register_profile("core", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("core")
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m spinglass_icl ARGS`` in a fresh process (one BLAS/OpenMP thread), output captured as text."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "spinglass_icl", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def raises_one_line(fn, *args, match: str | None = None, **kwargs) -> str:

@@ -5,20 +5,17 @@ recomputed -- and says so; writes stay atomic."""
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import run_cli
 from spinglass_icl.experiments.runner import plot, records, run
 from spinglass_icl.experiments.store import Store
 from spinglass_icl.validation import InputError
 
 SMALL = {"D": 3, "N": 10, "P": [5, 12, 40], "P_test": 100, "repeats": 2, "epochs": 30}
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _numbers(folder: Path) -> dict[int, tuple]:
@@ -81,13 +78,7 @@ def test_cli_reports_the_repair_and_succeeds(done_run):
     _arrays(folder)[1].unlink()
     (folder / "store.sqlite").write_bytes(b"garbage")
     sets = [f"--set={k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in SMALL.items()]
-    p = subprocess.run(
-        [sys.executable, "-m", "spinglass_icl", "reproduce", "demo", "--out", str(out), *sets],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=ENV,
-    )
+    p = run_cli("reproduce", "demo", "--out", str(out), *sets)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "Traceback" not in p.stderr and "note: " in p.stderr and "set aside" in p.stderr
     assert _numbers(folder) == before
@@ -97,13 +88,7 @@ def test_plot_recomputes_a_missing_npz_and_says_so(done_run):
     out, folder, before = done_run
     victim = _arrays(folder)[0]
     victim.unlink()
-    p = subprocess.run(
-        [sys.executable, "-m", "spinglass_icl", "plot", "demo", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=ENV,
-    )
+    p = run_cli("plot", "demo", "--out", str(out))
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
     assert f"note: recomputing 1 point(s) and replacing their files: arrays/{victim.name} (missing)" in p.stderr
     assert victim.exists() and (folder / "demo.png").exists()

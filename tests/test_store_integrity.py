@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import run_cli
 from spinglass_icl.experiments.runner import plot, records, run
 from spinglass_icl.experiments.store import Store, sha256_file
 from spinglass_icl.validation import InputError
 
 SMALL = {"D": 3, "N": 10, "P": [5, 12, 40], "P_test": 100, "repeats": 2, "epochs": 30}
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @pytest.fixture
@@ -68,13 +66,7 @@ def test_plot_of_a_damaged_store_exits_nonzero_and_leaves_the_file(done_run):
     db = folder / "store.sqlite"
     db.write_bytes(b"this is not a database" * 100)
     damaged = db.read_bytes()
-    p = subprocess.run(
-        [sys.executable, "-m", "spinglass_icl", "plot", "demo", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=ENV,
-    )
+    p = run_cli("plot", "demo", "--out", str(out))
     assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
     assert str(db) in p.stderr and f"spinglass-icl reproduce demo --out {out}" in p.stderr
     assert db.read_bytes() == damaged and not list(folder.glob("store.sqlite.corrupt-*"))  # left where it is
