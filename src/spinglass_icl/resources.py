@@ -8,27 +8,18 @@ instead of swapping for minutes and dying in numpy or BLAS.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ._limits import memory_limit
 from .validation import InputError
 
 
 def available_memory() -> int:
-    """Bytes the OS can give a new allocation without swapping (MemAvailable; sysconf fallback)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - neither Linux nor POSIX
-        return 1 << 62  # unknown: do not refuse
+    """Bytes this process may allocate: the smallest of available RAM (MemAvailable), the room under
+    its address-space limit (RLIMIT_AS) and under its cgroup's memory limit (:mod:`._limits`)."""
+    return memory_limit().bytes
 
 
 def gib(nbytes: float) -> str:
@@ -40,15 +31,20 @@ _gib = gib
 
 
 def memory(what: str, nbytes: float, *, force: bool = False, hint: str = "use smaller sizes") -> None:
-    """Refuse a request whose estimated memory ``nbytes`` exceeds what the machine has available.
+    """Refuse a request whose estimated memory ``nbytes`` exceeds what this process may allocate
+    (:func:`available_memory`; the message names the limit: RAM, RLIMIT_AS or the cgroup's).
 
     Done before allocating, so a request that cannot fit ends at once with the estimate and the limit
     instead of swapping for minutes and dying with numpy's MemoryError.  ``force`` skips the check.
     """
-    limit = available_memory()
-    if not force and nbytes > limit:
+    if force:
+        return
+    avail = available_memory()
+    if nbytes > avail:
+        limit = memory_limit()  # which limit it is (read again: RAM moves; a test may replace the number)
+        which = f" (the tightest limit: {limit.source})" if abs(limit.bytes - avail) <= 0.05 * avail else ""
         raise InputError(
-            f"{what} needs about {_gib(nbytes)} of memory but {_gib(limit)} are available; "
+            f"{what} needs about {_gib(nbytes)} of memory but {_gib(avail)} are available{which}; "
             f"{hint}, or pass --force to try anyway"
         )
 
