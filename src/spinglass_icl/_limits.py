@@ -22,6 +22,7 @@ import resource
 import shutil
 import signal
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +162,8 @@ class Stopped(KeyboardInterrupt):
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    for s in STOP_SIGNALS:  # a second SIGTERM must not interrupt the cleanup the first one starts
+        signal.signal(s, signal.SIG_IGN)
     raise Stopped(signum)
 
 
@@ -168,7 +171,10 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def stop_on_signals(signals: Iterable[int] = STOP_SIGNALS) -> None:
-    """Make ``signals`` raise :class:`Stopped` in the main thread (as SIGINT raises KeyboardInterrupt)."""
+    """Make ``signals`` raise :class:`Stopped` in the main thread (as SIGINT raises KeyboardInterrupt);
+    nothing in another thread, where Python cannot set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return
     for s in signals:
         signal.signal(s, _raise_stopped)
 

@@ -360,6 +360,7 @@ def _run(exp_id: str, args: argparse.Namespace) -> Any:
         force=args.force,
         wait=getattr(args, "wait", False),
         dry_run=getattr(args, "dry_run", False),
+        time_limit=getattr(args, "time_limit", None),
         log=None if args.quiet else lambda line: print(line, file=sys.stderr),
     )
 
@@ -381,12 +382,27 @@ def _report(s: Any, args: argparse.Namespace) -> None:
     print("\n".join(_table.summary(s.summary, "  ")))
 
 
+def _incomplete(s: Any) -> int | None:
+    """The line and exit status of a run that ended with points missing (None if none is)."""
+    if not s.missing:
+        return None
+    from ._limits import EXIT_INCOMPLETE
+
+    print(
+        f"incomplete: {s.missing} of {s.n_points} points are missing ({s.stopped}); finished points are kept -- "
+        f"run the same command again to compute only those",
+        file=sys.stderr,
+    )
+    return EXIT_INCOMPLETE
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     s = _run(args.id, args)
     if args.dry_run:  # checked and estimated (printed on stderr by the runner); nothing started
         print(s.estimate)
         return 0
     _report(s, args)
+    incomplete = _incomplete(s)
     if args.json:
         _print_json(
             {
@@ -400,9 +416,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                 "summary": s.summary,
                 "files": s.files,
                 "notes": s.notes,
+                "missing": s.missing,
             }
         )
-    return 1 if s.failed else 0
+    return incomplete if incomplete is not None else 1 if s.failed else 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -411,7 +428,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not args.out.strip():
         raise _input_error()("--out is empty; give the folder given to reproduce --out, e.g. --out results")
     folder = old_form_folder(args.out, args.id)
-    for path in plot(args.id, args.out, folder=folder, log=lambda line: print(line, file=sys.stderr)):
+    for path in plot(args.id, args.out, folder=folder, log=lambda line: print(line, file=sys.stderr), to=args.to):
         print(path)
     return 0
 
@@ -427,6 +444,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _notes(s.notes)
     for point, err in s.failed:
         print(f"  FAILED {point}: {err}", file=sys.stderr)
+    incomplete = _incomplete(s)
+    if incomplete is not None:
+        return incomplete
     recs = sorted(records(s.folder), key=lambda r: r["P"])
     if not recs:
         print("no point of the demo finished (see the FAILED lines above)", file=sys.stderr)
@@ -523,7 +543,26 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--wait", action="store_true", help="if another run writes the same folder, wait for it to end")
     p.add_argument("--dry-run", action="store_true", help="check the inputs, print the resource estimate, run nothing")
+    p.add_argument(
+        "--time-limit",
+        type=_seconds,
+        metavar="TIME",
+        help="stop in time (e.g. a batch job's limit, less a margin): no point is started whose estimated time "
+        "does not fit, points still running at TIME are stopped; exit 75, run again to go on (90, 30m, 2h)",
+    )
     _output_options(p, "print strict JSON on stdout (NaN/inf as null)")
+
+
+def _seconds(text: str) -> float:
+    """A duration: seconds, or a number with s, m or h (``90``, ``30m``, ``1.5h``)."""
+    scale = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(text.strip()[-1:].lower(), 0.0)
+    try:
+        value = float(text.strip()[:-1] if scale else text) * (scale or 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 90, 30m, 2h)") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive, finite duration")
+    return value
 
 
 def _experiment_table() -> str:
@@ -624,12 +663,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="experiment id")
     p.add_argument("--out", default="results", metavar="DIR", help=OUT_HELP)
     p.add_argument("--quiet", action="store_true", help="accepted as by the other commands (plot prints only paths)")
+    p.add_argument(
+        "--to",
+        metavar="DIR",
+        help="write the figure (and results.csv) into DIR and change nothing in the results folder "
+        "(e.g. one published read-only); default: the results folder itself",
+    )
     p.set_defaults(func=cmd_plot)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ._limits import STOP_SIGNALS, stop_on_signals
+
+    handlers = _signal_handlers(STOP_SIGNALS)
     try:
+        stop_on_signals()  # SIGTERM and SIGHUP end a run as Ctrl-C does: finished points kept, lock released
         args = build_parser().parse_args(argv)  # inside: the help text lists plugin experiments too
         if args.plugin:
             from .experiments import registry
@@ -642,13 +691,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as exc:
-        if not isinstance(exc, _input_error()):  # imported here: `list` and `--help` never load numpy
-            raise
-        print(f"error: {one_line(str(exc))}", file=sys.stderr)  # echoed input cannot break the line
+        return _one_line_error(exc)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (_limits.Stopped): exit 128 + the signal
+        import signal
+
+        signum = getattr(exc, "signum", signal.SIGINT)
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"{how}: finished points are in the store; run the same command again to resume", file=sys.stderr)
+        return 128 + signum
+    finally:
+        _restore(handlers)
+
+
+def _one_line_error(exc: Exception) -> int:
+    """The one ``error:`` line of an exception a user can act on, and its exit status; re-raises others."""
+    from ._limits import Incomplete
+
+    if isinstance(exc, MemoryError):  # an allocation failed although the estimate let it start (or --force)
+        from ._limits import memory_limit
+
+        what = str(exc).splitlines()[0] if str(exc) else "an allocation failed"
+        print(
+            f"error: out of memory ({what}); the tightest limit is {memory_limit().source}: "
+            f"use smaller sizes or fewer --workers",
+            file=sys.stderr,
+        )
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished points are in the store; run the same command again to resume", file=sys.stderr)
-        return 130
+    if not isinstance(exc, (_input_error(), Incomplete)):  # imported here: `list` and `--help` never load numpy
+        raise exc
+    print(f"error: {one_line(str(exc))}", file=sys.stderr)  # echoed input cannot break the line
+    return exc.exit_code if isinstance(exc, Incomplete) else 2
+
+
+def _signal_handlers(signals: Sequence[int]) -> dict[int, Any]:
+    import signal
+
+    return {s: signal.getsignal(s) for s in signals}
+
+
+def _restore(handlers: dict[int, Any]) -> None:
+    """The caller's signal handlers back (main() may run inside another program, e.g. a test)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for s, h in handlers.items():
+        if h is not None:
+            signal.signal(s, h)
 
 
 if __name__ == "__main__":  # pragma: no cover

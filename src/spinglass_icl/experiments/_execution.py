@@ -19,9 +19,12 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing as mp
 import os
+import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,11 +124,39 @@ def compute_point(
         return "failed", time.perf_counter() - t0, msg.replace("\n", " ")
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, parent: int) -> None:
     """Runs first in each spawned worker process (its own environment, not the caller's): fixes the
-    OpenMP/BLAS pools before torch or numpy start them, and makes idle OpenMP threads sleep."""
+    OpenMP/BLAS pools before torch or numpy start them, makes idle OpenMP threads sleep, and ties the
+    worker's life to the main process ``parent`` (:func:`die_with_parent`)."""
     os.environ.update(dict.fromkeys(_THREAD_VARS, str(threads)))
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    die_with_parent(parent)
+
+
+PR_SET_PDEATHSIG = 1
+WATCH_SECONDS = 1.0  # how often a worker checks that its main process is alive
+
+
+def die_with_parent(parent: int) -> None:
+    """No orphans: end this worker when the main process ``parent`` dies, even by SIGKILL.  On Linux
+    the kernel sends SIGKILL the moment the parent goes (``prctl(PR_SET_PDEATHSIG)``); everywhere a
+    daemon thread checks the parent pid every :data:`WATCH_SECONDS` and exits when it changed."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        import ctypes
+        import ctypes.util
+        import signal
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request above: nobody to work for
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="spinglass-icl-parent-watch", daemon=True).start()
 
 
 class Inline(cf.Executor):
@@ -185,28 +216,87 @@ def _no_scheduler(address: str, exc: BaseException) -> V.InputError:
     )
 
 
-def executor(pl: Plan, scheduler: str | None) -> tuple[cf.Executor, Callable[[], None]]:
-    """(executor, close) for a plan: dask if ``scheduler``, inline for one worker, else processes."""
-    if scheduler:
-        address = check_scheduler(scheduler)
-        from distributed import Client
+NO_WORKERS_SECONDS = 60.0  # a dask cluster without a single worker this long: its points are given up
+RETRIES = 2  # a point whose worker died is computed again this many times before it is given up
 
-        try:
-            client = Client(address, timeout=f"{_SCHEDULER_TIMEOUT}s")
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            raise _no_scheduler(address, exc) from None
-        return client.get_executor(), client.close
-    if pl.workers == 1:
-        return Inline(), lambda: None
-    # spawn, not fork: a forked child inherits torch/OpenMP thread pools (deadlock-prone) and BLAS
-    # thread counts fixed before our per-worker limits were set.  Spawned workers re-import the main
-    # module, so a script that calls run(..., workers>1) needs an ``if __name__ == "__main__":`` guard.
-    pool = cf.ProcessPoolExecutor(
-        max_workers=pl.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init, initargs=(pl.threads,)
-    )
-    return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
+
+class Workers:
+    """The executor of a run, as the run loop needs it: how many points it takes at once, what a
+    lost worker looks like, a rebuilt pool after one died, and an end that stops what still runs.
+
+    Inline for one worker, a local process pool (spawned: see :meth:`_pool`) for several, or a
+    dask.distributed cluster (``scheduler``)."""
+
+    def __init__(self, pl: Plan, scheduler: str | None) -> None:
+        self.plan = pl
+        self.client: Any = None
+        self.pool: cf.Executor
+        if scheduler:
+            self.client = _client(scheduler)
+            self.pool = self.client.get_executor()
+        elif pl.workers == 1:
+            self.pool = Inline()
+        else:
+            self.pool = self._pool()
+
+    def _pool(self) -> cf.ProcessPoolExecutor:
+        # spawn, not fork: a forked child inherits torch/OpenMP thread pools (deadlock-prone) and BLAS
+        # thread counts fixed before our per-worker limits were set.  Spawned workers re-import the main
+        # module, so a script that calls run(..., workers>1) needs an ``if __name__ == "__main__":`` guard.
+        return cf.ProcessPoolExecutor(
+            max_workers=self.plan.workers,
+            mp_context=mp.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(self.plan.threads, os.getpid()),
+        )
+
+    def slots(self) -> int:
+        """Points in flight at once: one per worker process, or per thread of the dask cluster."""
+        if self.client is not None:
+            return max(1, sum(self.client.nthreads().values()))
+        return self.plan.workers
+
+    def alive(self) -> bool:
+        """False once a dask cluster has had no worker for :data:`NO_WORKERS_SECONDS` (never otherwise)."""
+        if self.client is None:
+            return True
+        now = time.monotonic()
+        if self.client.nthreads():
+            self._since = now
+        return now - getattr(self, "_since", now) < NO_WORKERS_SECONDS
+
+    def lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` (raised by a point's future) means its worker died, not the point."""
+        if isinstance(exc, BrokenProcessPool):
+            if isinstance(self.pool, cf.ProcessPoolExecutor) and getattr(self.pool, "_broken", False):
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = self._pool()  # a broken pool takes no more points: a fresh one
+            return True
+        return self.client is not None and not isinstance(exc, cf.CancelledError)
+
+    def close(self, abort: bool = False) -> None:
+        """Wait for the workers to end (``abort``: stop the points still running, at once)."""
+        if self.client is not None:
+            self.client.close()
+            return
+        if isinstance(self.pool, cf.ProcessPoolExecutor):
+            if abort:
+                for proc in list(getattr(self.pool, "_processes", {}).values()):
+                    with contextlib.suppress(OSError, ValueError, AttributeError):
+                        proc.kill()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _client(scheduler: str) -> Any:
+    address = check_scheduler(scheduler)
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{_SCHEDULER_TIMEOUT}s")
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise _no_scheduler(address, exc) from None
 
 
 Task = tuple[str, dict, int, str, tuple[str, ...], "int | None"]  # experiment, point, seed, device, plugins, threads
@@ -219,13 +309,46 @@ def point_threads(estimated_seconds: float, pl: Plan) -> int:
     return pl.threads if estimated_seconds >= SMALL_POINT_SECONDS else 1
 
 
-def outcomes(ex: cf.Executor, tasks: list[Task]) -> Iterator[tuple[int, Outcome]]:
+def outcomes(
+    workers: Workers, tasks: list[Task], admit: Callable[[int], bool] = lambda i: True
+) -> Iterator[tuple[int, Outcome]]:
     """(index into ``tasks``, outcome) as points finish: one at a time inline (so progress and
-    durability are live), else in order of completion.  threads None: the worker's own default (dask)."""
-    if isinstance(ex, Inline):
+    durability are live), else in order of completion, with at most :meth:`Workers.slots` in
+    flight.  ``admit(i)`` False: task ``i`` and those after it are not started (a time limit).
+    A point whose worker died is computed again (:data:`RETRIES`); after that it is
+    ``("lost", 0, why)``, as is every point of a dask cluster left without workers."""
+    if isinstance(workers.pool, Inline):
         for i, task in enumerate(tasks):
+            if not admit(i):
+                return
             yield i, compute_point(*task)
         return
-    futures = {ex.submit(compute_point, *task): i for i, task in enumerate(tasks)}
-    for fut in cf.as_completed(futures):
-        yield futures[fut], fut.result()
+    yield from _pooled(workers, tasks, admit)
+
+
+def _pooled(workers: Workers, tasks: list[Task], admit: Callable[[int], bool]) -> Iterator[tuple[int, Outcome]]:
+    queue, running, tries = deque(range(len(tasks))), dict[cf.Future, int](), [0] * len(tasks)
+    while queue or running:
+        while queue and len(running) < workers.slots() and admit(queue[0]):
+            i = queue.popleft()
+            running[workers.pool.submit(compute_point, *tasks[i])] = i
+        if not running:
+            return  # the rest were not admitted
+        finished, _ = cf.wait(list(running), timeout=1.0, return_when=cf.FIRST_COMPLETED)
+        for fut in finished:
+            i = running.pop(fut)
+            exc = fut.exception()
+            if exc is None:
+                yield i, fut.result()
+                continue
+            if not workers.lost(exc):
+                raise exc
+            tries[i] += 1
+            if tries[i] <= RETRIES:
+                queue.appendleft(i)
+            else:
+                yield i, ("lost", 0.0, f"its worker died {tries[i]} times ({type(exc).__name__})")
+        if not workers.alive():
+            for i in [*running.values(), *queue]:
+                yield i, ("lost", 0.0, f"no dask worker for {NO_WORKERS_SECONDS:g} s")
+            return

@@ -8,8 +8,11 @@ atomically (``_io.write_atomic``).
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +43,34 @@ def write_config(folder: Path, config: dict[str, Any]) -> None:
     write_atomic(folder / "config.json", json.dumps(config, indent=1, default=float))
 
 
+def space_needed(folder: Path, n_points: int) -> float:
+    """Bytes a run of ``n_points`` still needs in ``folder``, estimated from the points stored so far:
+    the mean arrays file times the points without one, plus a tenth of the database and 1 MiB."""
+    files = [f.stat().st_size for f in (folder / "arrays").glob("*.npz") if f.is_file()]
+    per = sum(files) / len(files) if files else 64 * 2**10
+    db = folder / "store.sqlite"
+    size = db.stat().st_size if db.exists() else 0
+    return per * max(1, n_points - len(files)) + size / 10 + 2**20
+
+
 def heal_command(experiment_id: str, folder: Path) -> str:
     return f"`spinglass-icl reproduce {experiment_id} --out {folder.parent}` with the run's options"
+
+
+def refuse_read_only(folder: Path, experiment_id: str) -> None:
+    """InputError if nothing can be written in ``folder`` (a read-only mount, no permission): the
+    figure goes elsewhere with ``plot --to DIR``; nothing is changed."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".write-test.")
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        raise V.InputError(
+            f"{folder} is read-only ({exc.strerror}); nothing was changed -- write the figure elsewhere with "
+            f"`spinglass-icl plot {experiment_id} --out {folder.parent} --to DIR`"
+        ) from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def open_for_reading(folder: Path, experiment_id: str) -> Store:

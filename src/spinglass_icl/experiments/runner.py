@@ -10,15 +10,19 @@ or the order of completion.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .. import resources as R
 from .. import validation as V
+from .._limits import Stopped, disk_full, is_disk_full
 from .._progress import progress
 from .._version import __version__
 from . import _execution as X
@@ -44,6 +48,8 @@ class RunSummary:
     summary: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the run repaired or capped (files replaced, workers)
     estimate: str = ""  # the resource estimate printed before the run (resources.Total.line)
+    missing: int = 0  # points neither finished nor failed: a time limit, workers lost (run again for them)
+    stopped: str = ""  # why points are missing, for the one line that says so
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,9 @@ class RunOptions:
     if the memory or CPU estimate is beyond the machine or a CPU-year.  wait: queue behind another
     run writing the same folder instead of refusing.  dry_run: check everything, print the
     estimate, start nothing.  log: where one-line messages go before the run ends (None: silent).
+    time_limit: seconds from the start after which no point is started whose estimated time does
+    not fit, and at which the points still running are stopped (the run then ends with
+    ``RunSummary.missing`` > 0; run it again for them).
     """
 
     size: str = "quick"
@@ -71,6 +80,7 @@ class RunOptions:
     wait: bool = False
     dry_run: bool = False
     log: Callable[[str], None] | None = None
+    time_limit: float | None = None
 
     def say(self, message: str) -> None:
         if self.log is not None:
@@ -183,32 +193,92 @@ def _threads(plan: _Plan, i: int, opts: RunOptions) -> int | None:
     return X.point_threads(R.estimate(plan.exp.id, plan.points[i], plan.exp.resources).seconds, plan.execution)
 
 
-def _compute(experiment_id: str, plan: _Plan, opts: RunOptions, store: Store, todo: list[int]) -> list:
-    """Compute the points ``todo`` and store each as it arrives; returns [(point, message)] of failures."""
-    failed: list[tuple[dict, str]] = []
-    executor, close = X.executor(plan.execution, opts.scheduler)
+def _store_outcome(plan: _Plan, store: Store, i: int, status: str, seconds: float, payload: Any) -> None:
+    key, point, seed = plan.keys[i], plan.points[i], plan.seeds[i]
+    if status == "done":
+        store.put(key, plan.exp.id, point, seed, seconds=seconds, result=payload)
+    else:
+        store.put(key, plan.exp.id, point, seed, seconds=seconds, error=payload)
+
+
+def _compute(
+    experiment_id: str, plan: _Plan, opts: RunOptions, store: Store, todo: list[int], deadline: float | None
+) -> _Outcomes:
+    """Compute the points ``todo`` and store each as it arrives.  A signal (SIGTERM, SIGHUP, Ctrl-C)
+    stops the workers at once and propagates; the time limit stops them and returns."""
+    out = _Outcomes()
+    workers = X.Workers(plan.execution, opts.scheduler)
     plugins = registry.plugins()  # every worker imports them first (process pools, Dask)
     tasks: list[X.Task] = [
         (experiment_id, plan.points[i], plan.seeds[i], opts.device, plugins, _threads(plan, i, opts)) for i in todo
     ]
+    admit = _admission(plan, todo, deadline, out)
+    aborted = True
     try:
-        with progress(len(plan.points), opts.progress, experiment_id, unit="pt", leave=True) as bar:
+        with _alarm(deadline), progress(len(plan.points), opts.progress, experiment_id, unit="pt", leave=True) as bar:
             bar.update(len(plan.points) - len(todo))
-            for j, (status, seconds, payload) in X.outcomes(executor, tasks):
-                i = todo[j]
-                if status == "done":
-                    store.put(
-                        plan.keys[i], experiment_id, plan.points[i], plan.seeds[i], seconds=seconds, result=payload
-                    )
-                else:
-                    store.put(
-                        plan.keys[i], experiment_id, plan.points[i], plan.seeds[i], seconds=seconds, error=payload
-                    )
-                    failed.append((plan.points[i], payload))
+            for j, (status, seconds, payload) in X.outcomes(workers, tasks, admit):
+                if status == "lost":
+                    out.lost.append(payload)
+                    continue
+                _store_outcome(plan, store, todo[j], status, seconds, payload)
+                out.stored += 1
+                if status != "done":
+                    out.failed.append((plan.points[todo[j]], payload))
                 bar.update()
+        aborted = False
+    except Stopped as exc:
+        if exc.signum != signal.SIGALRM:
+            raise
+        out.stopped = f"--time-limit {opts.time_limit:g} s was reached while points ran"
     finally:
-        close()
-    return failed
+        workers.close(abort=aborted)
+    return out
+
+
+@dataclass
+class _Outcomes:
+    """What :func:`_compute` did: points stored, failed ones, lost ones, why it stopped early."""
+
+    stored: int = 0
+    failed: list[tuple[dict, str]] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    stopped: str = ""
+
+
+def _admission(plan: _Plan, todo: list[int], deadline: float | None, out: _Outcomes) -> Callable[[int], bool]:
+    """admit(j): whether point ``todo[j]`` may start -- before a deadline (``time.perf_counter``),
+    only if its estimated time fits in what is left (the first refusal is noted in ``out.stopped``)."""
+    if deadline is None:
+        return lambda j: True
+
+    def admit(j: int) -> bool:
+        need = R.estimate(plan.exp.id, plan.points[todo[j]], plan.exp.resources).seconds
+        if time.perf_counter() + need <= deadline:
+            return True
+        out.stopped = out.stopped or "the time limit leaves too little time for the next point (its estimate)"
+        return False
+
+    return admit
+
+
+@contextlib.contextmanager
+def _alarm(deadline: float | None) -> Iterator[None]:
+    """Before a deadline (main thread only): SIGALRM at it raises Stopped in the run loop."""
+    if deadline is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGALRM, lambda s, f: _raise_alarm())
+    signal.setitimer(signal.ITIMER_REAL, max(0.001, deadline - time.perf_counter()))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+
+
+def _raise_alarm() -> None:
+    raise Stopped(signal.SIGALRM)
 
 
 def _options(size: str, options: RunOptions | None, kwargs: dict[str, Any]) -> RunOptions:
@@ -224,39 +294,57 @@ def run(experiment_id: str, size: str = "quick", options: RunOptions | None = No
     """Reproduce ``experiment_id``: compute missing points, export results.csv, config.json, plots.
 
     Options: a :class:`RunOptions` and/or its fields as keywords (out, overrides, workers, seed,
-    device, scheduler, progress, make_plot, folder, force, wait, dry_run, log).  Output goes to
+    device, scheduler, progress, make_plot, folder, force, wait, dry_run, log, time_limit).  Output goes to
     ``out/ID`` (or ``folder``): store.sqlite, arrays/, results.csv, config.json, ID.png, ID.pdf.
     Finished points found in the store are not recomputed unless their files fail the integrity
     check (``RunSummary.notes`` names the files replaced).  Everything the user gave, the memory
     and CPU estimate and the folder's lock are checked before any point runs (InputError).
+    A run stopped early by its time limit, or whose points' workers died past the retries, returns
+    with ``missing`` > 0 (no summary, no plot); SIGTERM, SIGHUP and Ctrl-C raise KeyboardInterrupt
+    after the workers are stopped and the lock released; a full disk raises
+    :class:`.._limits.Incomplete` naming the folder and the space needed.  Finished points are kept.
     """
     t0 = time.perf_counter()
     opts = _options(size, options, kwargs)
     plan = _plan(experiment_id, opts)
     summary = RunSummary(experiment_id, str(plan.folder), len(plan.points), 0, 0, [], 0.0, estimate=plan.total.line())
     summary.notes.extend(plan.execution.notes)
+    deadline = None if opts.time_limit is None else t0 + V.positive("--time-limit", opts.time_limit)
     if opts.dry_run:
         summary.seconds = time.perf_counter() - t0
         return summary
+    try:
+        _run_locked(experiment_id, plan, opts, summary, deadline)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        raise disk_full(plan.folder, _persist.space_needed(plan.folder, len(plan.points))) from None
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _run_locked(experiment_id: str, plan: _Plan, opts: RunOptions, summary: RunSummary, deadline: float | None) -> None:
     with FolderLock(plan.folder, wait=opts.wait) as lock:
         if lock.took_over:
             summary.notes.append(lock.took_over)
         store, todo = _open_store(plan, summary.notes)
         try:
             _persist.write_config(plan.folder, _config(experiment_id, plan, opts))
-            summary.failed = _compute(experiment_id, plan, opts, store, todo)
+            out = _compute(experiment_id, plan, opts, store, todo, deadline)
             _persist.export_csv(store, plan.keys, plan.folder / "results.csv")
         finally:
             store.close()
-        summary.n_computed, summary.n_cached = len(todo), len(plan.points) - len(todo)
+        summary.failed = out.failed
+        summary.n_computed, summary.n_cached = out.stored, len(plan.points) - len(todo)
+        summary.missing = len(todo) - out.stored
+        if summary.missing:
+            summary.stopped = out.stopped or (f"their workers died: {out.lost[0]}" if out.lost else "")
         summary.files = [str(plan.folder / "results.csv"), str(plan.folder / "config.json")]
         recs = records(plan.folder, plan.keys)
-        if recs and plan.exp.summary is not None:
+        if recs and plan.exp.summary is not None and not summary.missing:
             summary.summary = plan.exp.summary(recs, plan.params)
-        if recs and opts.make_plot:
+        if recs and opts.make_plot and not summary.missing:
             summary.files += plot(experiment_id, folder=plan.folder)
-    summary.seconds = time.perf_counter() - t0
-    return summary
 
 
 def records(folder: str | os.PathLike, keys: list[str] | None = None) -> list[Record]:
@@ -305,28 +393,56 @@ def plot(
     out: str | os.PathLike = "results",
     folder: str | os.PathLike | None = None,
     log: Callable[[str], None] | None = None,
+    to: str | os.PathLike | None = None,
 ) -> list[str]:
     """Draw DIR/ID/ID.png and .pdf from the stored results of the folder's last run (finished
     points only, e.g. of an interrupted run), and rewrite its results.csv from the store.  Every
     file is checked first: a point whose arrays file is missing, damaged or swapped is recomputed
     (``log`` gets the note naming the files replaced); a damaged store is an InputError naming the
-    fix, and the file is left where it is."""
+    fix, and the file is left where it is.  ``to``: write the figure, results.csv and any extra
+    files there instead and change nothing in the results folder (one published read-only); a
+    read-only folder without ``to`` is an InputError, and so is a config.json edited by hand."""
     from ..plotting import save, style
 
     folder = Path(folder) if folder is not None else Path(out) / experiment_id
     cfg = _persist.read_config(folder, experiment_id)
     registry.load_plugins(cfg.get("plugins", ()))  # the plugins the run saw: its experiment, its models
     exp = registry.get(experiment_id)
-    _heal(experiment_id, folder, cfg, log)
+    _check_config(exp, cfg, folder)
+    if to is None:
+        _persist.refuse_read_only(folder, experiment_id)
+        _heal(experiment_id, folder, cfg, log)
+    target = folder if to is None else V.out_folder(to, "--to")
     recs = records(folder, cfg["keys"])
     if not recs:
         raise V.InputError(f"no finished points for {experiment_id} in {folder}")
     store = _persist.open_for_reading(folder, experiment_id)
     try:
-        _persist.export_csv(store, cfg["keys"], folder / "results.csv")
+        _persist.export_csv(store, cfg["keys"], target / "results.csv")
     finally:
         store.close()
-    extra = exp.export(recs, cfg["params"], folder) if exp.export is not None else []
+    extra = exp.export(recs, cfg["params"], target) if exp.export is not None else []
     with style():
         fig = exp.plot(recs, cfg["params"])
-        return extra + save(fig, str(folder / experiment_id))
+        return extra + save(fig, str(target / experiment_id))
+
+
+def _check_config(exp: Experiment, cfg: dict, folder: Path) -> None:
+    """Refuse a config.json that is not the one a run wrote (edited by hand, or of another
+    experiment): its parameters and seed must give exactly the point keys it lists."""
+    path = folder / "config.json"
+    fix = f"run `spinglass-icl reproduce {exp.id} --out {folder.parent}` with the run's options to rewrite it"
+    try:
+        params, seed, keys = cfg["params"], cfg.get("seed", 0), cfg["keys"]
+        if cfg.get("experiment", exp.id) != exp.id:
+            raise ValueError(f"it is the config of {cfg.get('experiment')!r}")
+        points = exp.points(params)
+        derived = [exp.key(p, exp.seed(int(seed), p)) for p in points]
+    except Exception as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise V.InputError(f"{path} does not describe a run of {exp.id} ({why}); {fix}") from None
+    if derived != keys:
+        raise V.InputError(
+            f"{path} was changed after its run: its parameters and seed do not give the points it lists "
+            f"(edited by hand?); {fix}"
+        )
