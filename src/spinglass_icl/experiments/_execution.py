@@ -330,6 +330,8 @@ def _pooled(workers: Workers, tasks: list[Task], admit: Callable[[int], bool]) -
     queue, running, tries = deque(range(len(tasks))), dict[cf.Future, int](), [0] * len(tasks)
     while queue or running:
         while queue and len(running) < workers.slots() and admit(queue[0]):
+            if running and (tries[queue[0]] or any(tries[j] for j in running.values())):
+                break  # a point whose worker died runs alone: a death then tells which point it was
             i = queue.popleft()
             running[workers.pool.submit(compute_point, *tasks[i])] = i
         if not running:
@@ -347,7 +349,7 @@ def _pooled(workers: Workers, tasks: list[Task], admit: Callable[[int], bool]) -
             if tries[i] <= RETRIES:
                 queue.appendleft(i)
             else:
-                yield i, ("lost", 0.0, f"its worker died {tries[i]} times ({type(exc).__name__})")
+                yield i, ("lost", 0.0, f"the worker computing them died {tries[i]} times: {type(exc).__name__}")
         if not workers.alive():
             for i in [*running.values(), *queue]:
                 yield i, ("lost", 0.0, f"no dask worker for {NO_WORKERS_SECONDS:g} s")

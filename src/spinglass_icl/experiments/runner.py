@@ -338,7 +338,7 @@ def _run_locked(experiment_id: str, plan: _Plan, opts: RunOptions, summary: RunS
         summary.n_computed, summary.n_cached = out.stored, len(plan.points) - len(todo)
         summary.missing = len(todo) - out.stored
         if summary.missing:
-            summary.stopped = out.stopped or (f"their workers died: {out.lost[0]}" if out.lost else "")
+            summary.stopped = out.stopped or (out.lost[0] if out.lost else "")
         summary.files = [str(plan.folder / "results.csv"), str(plan.folder / "config.json")]
         recs = records(plan.folder, plan.keys)
         if recs and plan.exp.summary is not None and not summary.missing:
