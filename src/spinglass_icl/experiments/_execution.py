@@ -326,14 +326,23 @@ def outcomes(
     yield from _pooled(workers, tasks, admit)
 
 
+def _fill(workers: Workers, tasks: list[Task], queue: deque, running: dict, tries: list[int], admit: Any) -> None:
+    """Submit queued points while there are free slots and the next one is admitted."""
+    while queue and len(running) < workers.slots() and admit(queue[0]):
+        if running and (tries[queue[0]] or any(tries[j] for j in running.values())):
+            break  # a point whose worker died runs alone: a death then tells which point it was
+        try:
+            fut = workers.pool.submit(compute_point, *tasks[queue[0]])
+        except BrokenProcessPool as exc:  # a worker died since the last look: a fresh pool, then go on
+            workers.lost(exc)
+            continue
+        running[fut] = queue.popleft()
+
+
 def _pooled(workers: Workers, tasks: list[Task], admit: Callable[[int], bool]) -> Iterator[tuple[int, Outcome]]:
     queue, running, tries = deque(range(len(tasks))), dict[cf.Future, int](), [0] * len(tasks)
     while queue or running:
-        while queue and len(running) < workers.slots() and admit(queue[0]):
-            if running and (tries[queue[0]] or any(tries[j] for j in running.values())):
-                break  # a point whose worker died runs alone: a death then tells which point it was
-            i = queue.popleft()
-            running[workers.pool.submit(compute_point, *tasks[i])] = i
+        _fill(workers, tasks, queue, running, tries, admit)
         if not running:
             return  # the rest were not admitted
         finished, _ = cf.wait(list(running), timeout=1.0, return_when=cf.FIRST_COMPLETED)
