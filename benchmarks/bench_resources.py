@@ -16,7 +16,7 @@ import tempfile
 
 from _common import cli, fmt_bytes, fmt_ratio, machine, print_table
 from spinglass_icl import resources as R
-from spinglass_icl.experiments.runner import _points, check_parameters
+from spinglass_icl.experiments.runner import estimate as run_estimate
 
 CHILD = """
 import json, sys
@@ -49,7 +49,7 @@ def measure(exp_id: str, sets: dict) -> tuple[int, float]:
 
 
 def estimate(exp_id: str, sets: dict) -> R.Total:
-    return R.total(exp_id, _points(exp_id, check_parameters(exp_id, "quick", sets)))
+    return run_estimate(exp_id, "quick", sets)
 
 
 def main(quick: bool = False) -> list[dict]:

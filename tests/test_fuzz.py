@@ -1,6 +1,9 @@
 """Issue 18, item 6: hypothesis drives every experiment's ``reproduce --set`` and every
 ``ground-state`` option with hostile values (huge, tiny, negative, zero, non-finite, wrong types,
-lists) through the real CLI entry point, in process (a bounded number of examples, so it stays fast).
+lists) through the real CLI entry point (a bounded number of examples, so it stays fast), in one worker
+process under an address-space limit: an input that makes a run away (a point list of 10¹¹ entries) fails
+the test with a MemoryError, or by the worker's timeout, instead of growing until the kernel kills the machine's
+largest process.
 
 Every outcome is exit 0, 2 (refused) or, for ground-state, 3 (solver did not converge); never a
 traceback; a refusal is one ``error:`` line; and a refused or dry run starts nothing (its output
@@ -9,8 +12,11 @@ folder is never created).
 
 from __future__ import annotations
 
-import contextlib
-import io
+import json
+import resource
+import select
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -18,7 +24,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spinglass_icl.cli import main
 from spinglass_icl.experiments import registry
 
 NASTY = [
@@ -55,15 +60,67 @@ VALUES = st.one_of(
 FUZZ = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def _cli(*argv: str) -> tuple[int, str]:
-    """(exit status, stderr) of the CLI run in this process; anything but a clean exit raises."""
+LIMIT = 4 * 2**30  # the worker's address space: the CLI with torch needs < 2 GiB
+TIMEOUT = 120.0  # seconds one call may take in the worker (a dry run answers in well under one)
+WORKER = r"""
+import contextlib, io, json, sys
+from spinglass_icl.cli import main
+for line in sys.stdin:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
-            rc = main(list(argv))
+            rc = main(json.loads(line))
         except SystemExit as exc:  # argparse's own refusals
-            rc = int(exc.code or 0)
-    return rc, err.getvalue()
+            rc = exc.code if isinstance(exc.code, int) else 2
+        except BaseException as exc:  # a run-away (MemoryError under the limit) or a crash: the test fails
+            rc = -1
+            err.write(f"Traceback: {type(exc).__name__}: {exc}")
+    sys.__stdout__.write(json.dumps([rc, err.getvalue()]) + "\n")
+    sys.__stdout__.flush()
+"""
+_worker: list[subprocess.Popen] = []
+
+
+def _limit() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+
+
+def _process() -> subprocess.Popen:
+    if not _worker or _worker[0].poll() is not None:
+        _worker[:] = [
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                preexec_fn=_limit,
+            )
+        ]
+    return _worker[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_worker():
+    yield
+    for proc in _worker:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def _cli(*argv: str) -> tuple[int, str]:
+    """(exit status, stderr) of the CLI run in the worker process (under the address-space limit)."""
+    proc = _process()
+    proc.stdin.write(json.dumps(list(argv)) + "\n")
+    proc.stdin.flush()
+    ready, _, _ = select.select([proc.stdout], [], [], TIMEOUT)
+    if not ready:
+        proc.kill()
+        pytest.fail(f"{' '.join(argv)} did not answer within {TIMEOUT:.0f} s")
+    line = proc.stdout.readline()
+    if not line:
+        pytest.fail(f"{' '.join(argv)} ended the worker (exit {proc.wait()})")
+    rc, err = json.loads(line)
+    return rc, err
 
 
 def _clean(rc: int, err: str, allowed: tuple[int, ...]) -> None:

@@ -60,17 +60,17 @@ def _peak_rss(exp_id: str, sets: dict, out) -> int:
 
 @pytest.mark.parametrize("D", [20, 50])
 def test_memory_estimate_is_an_upper_bound_within_a_factor_2(tmp_path, D):
-    from spinglass_icl.experiments.runner import _points, check_parameters
+    from spinglass_icl.experiments.runner import estimate
 
     sets = {**FIG4B, "D": D}
-    est = R.total("fig4b", _points("fig4b", check_parameters("fig4b", "quick", sets))).peak.bytes
+    est = estimate("fig4b", "quick", sets).peak.bytes
     rss = _peak_rss("fig4b", sets, tmp_path)
     assert rss <= est <= 2 * rss, (est / 2**20, rss / 2**20)
 
 
 def test_estimate_grows_with_the_primal_gram_and_names_the_parameter():
-    small = R.estimate("fig4b", {"D": 20, "N": 10, "P": 10000, "repeats": 1, "chunk": 1, "beta": 1.0, "steps": 1})
-    big = R.estimate("fig4b", {"D": 200, "N": 10, "P": 10000, "repeats": 1, "chunk": 1, "beta": 1.0, "steps": 1})
+    small = R.estimate({"D": 20, "N": 10, "P": 10000, "repeats": 1, "chunk": 1, "beta": 1.0, "steps": 1})
+    big = R.estimate({"D": 200, "N": 10, "P": 10000, "repeats": 1, "chunk": 1, "beta": 1.0, "steps": 1})
     n = 200 * 201
     assert big.bytes > 3 * 8 * n * n  # the D(D+1)² Gram the segfault allocated, and its factor
     assert big.driver() == "D" and small.bytes < big.bytes / 100
@@ -78,7 +78,7 @@ def test_estimate_grows_with_the_primal_gram_and_names_the_parameter():
 
 def test_refusals_name_the_estimate_and_the_parameter(monkeypatch):
     monkeypatch.setattr(R, "available_memory", lambda: 2**30)
-    tot = R.total("fig4b", [{"D": 60, "N": 10, "P": 2000, "repeats": 8, "chunk": 8, "beta": 1.0, "steps": 1}])
+    tot = R.total([{"D": 60, "N": 10, "P": 2000, "repeats": 8, "chunk": 8, "beta": 1.0, "steps": 1}])
     msg = raises_one_line(R.check_total, "fig4b", tot, match="fig4b at D=60")
     assert "needs about" in msg and "use a smaller D (--set D=...)" in msg
     R.check_total("fig4b", tot, force=True)
@@ -88,8 +88,10 @@ def test_refusals_name_the_estimate_and_the_parameter(monkeypatch):
 
 @pytest.mark.parametrize(("name", "value"), [("repeats", 99999999999), ("P_test", 10**9), ("curve_epochs", 10**9)])
 def test_ranges_refuse_absurd_integers(name, value):
-    assert "beyond the sensible range" in raises_one_line(R.check_ranges, "x", {name: value})
-    R.check_ranges("x", {name: 1})
+    from spinglass_icl.experiments.params import check_sizes
+
+    assert "beyond the sensible range" in raises_one_line(check_sizes, "x", {name: value})
+    check_sizes("x", {name: 1})
 
 
 def test_ground_state_that_only_fits_matrix_free_is_solved_by_cg(monkeypatch, capsys):

@@ -103,6 +103,7 @@ def _ground_state_inputs(args: argparse.Namespace) -> _GroundState:
     anything is allocated."""
     from . import resources as R
     from . import validation as V
+    from .experiments.params import check_sizes
 
     V.device(args.device)
     D, N = V.positive_int("D", args.D), V.positive_int("N", args.N)
@@ -139,7 +140,7 @@ def _ground_state_inputs(args: argparse.Namespace) -> _GroundState:
         force=args.force,
         hint="use a smaller --D/--P (or --solver cg, which never forms the K×K matrix)",
     )
-    R.check_ranges("ground-state", {"D": D, "N": N, "P": P, "P_test": T, "steps": args.steps})
+    check_sizes("ground-state", {"D": D, "N": N, "P": P, "P_test": T, "steps": args.steps})
     return g
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._limits import memory_limit
@@ -69,42 +69,7 @@ MATRIX_MARGIN = 1.25  # temporaries beside the counted arrays (measured peak/cou
 FLOPS = 1.0e10  # float64 flop/s of one point's mix of BLAS work (Gram, Cholesky, mat-vec), all threads
 POINT_SECONDS = 0.5  # fixed cost of a point (imports are paid once per process)
 CPU_LIMIT_SECONDS = 365.25 * 86400.0  # a CPU-year: totals beyond it need --force
-
-# Physically sensible upper bounds of integer parameters by name (a prefixed name, e.g. curve_epochs,
-# follows its last part); any other integer parameter is bounded by DEFAULT_MAX.  Lower bounds are
-# validation.PARAMETER_RULES'.  Beyond these nothing in the project can finish on one machine.
-RANGES: dict[str, int] = {
-    "D": 2000,  # K = (D+1)² = 4·10⁶ spins
-    "N": 10**6,
-    "P": 10**8,
-    "T": 10**8,
-    "P_test": 10**7,
-    "repeats": 10**6,
-    "draws": 10**6,
-    "samples": 10**7,
-    "epochs": 10**7,
-    "steps": 10**7,
-    "chunk": 10**6,
-    "batch": 10**8,
-    "bins": 10**6,
-    "grid": 10**5,
-}
-DEFAULT_MAX = 10**9
-
-
-def _range_of(name: str) -> int:
-    return RANGES.get(name) or RANGES.get(name.rpartition("_")[2]) or DEFAULT_MAX
-
-
-def check_ranges(experiment_id: str, params: dict[str, Any]) -> None:
-    """Refuse an integer parameter beyond its physically sensible bound (:data:`RANGES`)."""
-    for name, value in params.items():
-        for x in value if isinstance(value, list) else [value]:
-            if isinstance(x, int) and not isinstance(x, bool) and x > _range_of(name):
-                raise InputError(
-                    f"{experiment_id} {name}={x} is beyond the sensible range of {name} (<= {_range_of(name):,}); "
-                    f"choose a smaller {name}"
-                )
+HISTOGRAMS = 16  # histograms of ``bins`` counts a point holds at once (fig1's five quantities, with edges)
 
 
 @dataclass(frozen=True)
@@ -115,6 +80,7 @@ class Estimate:
     bytes: float
     seconds: float
     parts: dict[str, float] = field(default_factory=dict)
+    slow: str = ""  # the parameter whose work dominates the CPU estimate ("": the memory driver's)
 
     def driver(self) -> str:
         """The parameter whose arrays dominate the memory estimate."""
@@ -127,47 +93,57 @@ def _ints(point: dict[str, Any], name: str) -> list[int]:
     return [int(x) for x in items if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)]
 
 
-def _one(point: dict[str, Any], name: str, default: int = 0) -> int:
+def largest(point: dict[str, Any], name: str, default: int = 0) -> int:
+    """The largest finite number of ``point[name]`` (one value or a list), else ``default``."""
     vals = _ints(point, name)
     return max(vals) if vals else default
 
 
-def _count(point: dict[str, Any], *names: str) -> int:
+def count_of(point: dict[str, Any], *names: str) -> int:
     """The first of ``names`` present (e.g. repeats or draws), at least 1."""
     for n in names:
         if _ints(point, n):
-            return max(1, _one(point, n))
+            return max(1, largest(point, n))
     return 1
 
 
 def _batch(point: dict[str, Any]) -> int:
-    """Repeats solved together in memory: amp_batch, else the chunk of repeats, else all repeats."""
-    reps = _count(point, "repeats")
-    if _one(point, "amp_batch"):
-        return min(reps, _one(point, "amp_batch"))
-    if _one(point, "chunk") >= 1 and "repeats" in point:
-        return min(reps, _one(point, "chunk"))
+    """Repeats solved together in memory: the chunk of repeats, else all repeats."""
+    reps = count_of(point, "repeats")
+    if largest(point, "chunk") >= 1 and "repeats" in point:
+        return min(reps, largest(point, "chunk"))
     return reps
 
 
 def _epochs(point: dict[str, Any]) -> int:
-    return max([_one(point, k) for k in point if k == "epochs" or k.endswith("_epochs")] or [0])
+    return max([largest(point, k) for k in point if k == "epochs" or k.endswith("_epochs")] or [0])
 
 
 def generic(point: dict[str, Any], *, matrix_free: bool = False) -> Estimate:
-    """Estimate of a point from the catalog's common names (D, N, P, P_test, repeats/draws, chunk,
-    amp_batch, epochs, steps, samples, beta): per repeat in memory at once, the primal Gram
-    D(D+1)² (Gram, factor, copy) and the dual P² when P < D(D+1), AMP's (D+1)² couplings J, J²
-    and Hessian, features and test prompts; CPU: forming the Gram (P·n²), factorising it, AMP
-    sweeps, Adam epochs on the Gram and exact samples, times every repeat or draw."""
-    D, N = _one(point, "D"), _one(point, "N", 1)
+    """Estimate of a point from the catalog's shared names (D, N, P, P_test, repeats/draws, chunk, epochs,
+    steps, samples, beta, bins: the vocabulary of :data:`spinglass_icl.experiments.params.SHARED`, one
+    meaning each): per repeat in memory at once, the primal Gram D(D+1)² (Gram, factor, copy) and the
+    dual P² when P < D(D+1), AMP's (D+1)² couplings J, J² and Hessian, features and test prompts; CPU:
+    forming the Gram (P·n²), factorising it, AMP sweeps, Adam epochs on the Gram and exact samples, times
+    every repeat or draw; and a few histograms of ``bins`` counts.  An experiment whose points it does not
+    describe gives its own estimator (``Experiment.resources``), built on this one."""
+    est = _spin_glass(point, matrix_free=matrix_free)
+    bins = 8.0 * HISTOGRAMS * largest(point, "bins")  # histograms of the point's quantities
+    if not bins:
+        return est
+    parts = {**est.parts, "bins": bins}
+    return Estimate(est.bytes + MATRIX_MARGIN * bins, est.seconds, parts, est.slow)
+
+
+def _spin_glass(point: dict[str, Any], *, matrix_free: bool = False) -> Estimate:
+    D, N = largest(point, "D"), largest(point, "N", 1)
     if D <= 0:  # no spin glass in this point: only the process and its small arrays
         return Estimate(BASE_BYTES, POINT_SECONDS)
     if not _ints(point, "P"):
         return _token_matrices(point, D, N)
     n, K = float(D) * (D + 1), (D + 1.0) ** 2
     Ps = _ints(point, "P")
-    P, P_test, b = float(max(Ps)), float(_one(point, "P_test")), _batch(point)
+    P, P_test, b = float(max(Ps)), float(largest(point, "P_test")), _batch(point)
     amp = "beta" in point and "steps" in point
     parts: dict[str, float] = {}
     if not matrix_free:
@@ -176,14 +152,14 @@ def generic(point: dict[str, Any], *, matrix_free: bool = False) -> Estimate:
             parts["P"] = 8.0 * b * 3 * P * P
     parts["P_test"] = 8.0 * b * 4 * (P + P_test) * (D + 1)
     beta = point.get("beta")
-    samples = _one(point, "samples") * (len(beta) if isinstance(beta, list) else 1)
+    samples = largest(point, "samples") * (len(beta) if isinstance(beta, list) else 1)
     parts["samples"] = 8.0 * samples * n
     flops = 0.0
     for p in Ps:
         flops += (p * n + 30 * n) * (D + 1) if matrix_free else p * n * n + (n**3 + min(p, n) ** 3) / 3
-        flops += _one(point, "steps") * 4 * K * K if amp else 0.0
+        flops += largest(point, "steps") * 4 * K * K if amp else 0.0
         flops += _epochs(point) * 2 * n * n + (P_test + samples) * n * 2 + 8 * D * D * N
-    reps = _count(point, "repeats", "draws")
+    reps = count_of(point, "repeats", "draws")
     mem = BASE_BYTES + MATRIX_MARGIN * sum(parts.values())
     return Estimate(mem, POINT_SECONDS + reps * flops / FLOPS, {k: v for k, v in parts.items() if v > 0})
 
@@ -192,51 +168,13 @@ def _token_matrices(point: dict[str, Any], D: int, N: int) -> Estimate:
     """A point without prompts (P): random D × N token matrices and their spectra, one draw at a time
     (e.g. figS5): a few D × N arrays in memory, D²·N flops per draw."""
     nbytes = 8.0 * 3 * D * max(N, D)
-    flops = _count(point, "draws", "repeats") * float(D) * D * max(N, D)
+    flops = count_of(point, "draws", "repeats") * float(D) * D * max(N, D)
     return Estimate(BASE_BYTES + MATRIX_MARGIN * nbytes, POINT_SECONDS + flops / FLOPS, {"N": nbytes})
 
 
-def _asymptotics(point: dict[str, Any]) -> Estimate:
-    # no P in the point: P = τ·D(D+1); matrix-free CG from cg_from_D on (the experiment's own switch)
-    D = _one(point, "D")
-    tau = float(point.get("tau_target", 1.0) or 1.0)
-    pt = {**point, "P": max(1, int(tau * D * (D + 1))), "N": 1}
-    est = generic(pt, matrix_free=D >= _one(point, "cg_from_D", 10**9))
-    if D >= _one(point, "cg_from_D", 10**9):
-        return est
-    parts = {("cg_from_D" if k == "D" else k): v for k, v in est.parts.items()}  # lower it: matrix-free
-    return replace(est, parts=parts)
-
-
-# CPU seconds per (repeat · prompt · token · (D+1)² · epoch) of figS8's trained models, fitted to the
-# full run's measured 12 697 CPU-s (BENCHMARKS.md, "figS8 cost"): TF 10 875 s, the others 1 822 s
-FIGS8_SECONDS = {"tf": 5.3e-9, "sa": 8.5e-11, "fla": 8.5e-11, "mhla": 8.5e-11}
-
-
-def _figS8(point: dict[str, Any]) -> Estimate:
-    # the spin-glass models (amp, sla on the Gram) follow the generic rule; trained attention models
-    # hold the prompts' tokens (P + P_test, N+1, D+1) in float32 with their gradients
-    model = str(point.get("model", ""))
-    if model not in FIGS8_SECONDS:
-        return generic(point)
-    est = generic({k: v for k, v in point.items() if not k.endswith("_epochs")})
-    D, N, P, reps = _one(point, "D"), _one(point, "N", 1), _one(point, "P"), _count(point, "repeats")
-    tokens = 4.0 * 4 * (P + _one(point, "P_test")) * (N + 1) * (D + 1) * reps
-    epochs = _one(point, f"{model}_epochs") + _one(point, f"{model}_curriculum_epochs")
-    train = FIGS8_SECONDS[model] * reps * P * (N + 1) * (D + 1) ** 2 * epochs
-    parts = {**est.parts, "P": est.parts.get("P", 0.0) + tokens}
-    return Estimate(est.bytes + MATRIX_MARGIN * tokens, est.seconds + train, parts)
-
-
-# experiments whose points the generic rule does not describe (keyed by experiment id)
-ESTIMATORS: dict[str, Callable[[dict[str, Any]], Estimate]] = {"asymptotics": _asymptotics, "figS8": _figS8}
-
-
-def estimate(experiment_id: str, point: dict[str, Any], custom: Callable[..., Estimate] | None = None) -> Estimate:
-    """Estimate of one point: the experiment's own ``resources`` hook, else :data:`ESTIMATORS`, else
-    :func:`generic`."""
-    fn = custom or ESTIMATORS.get(experiment_id, generic)
-    return fn(point)
+def estimate(point: dict[str, Any], custom: Callable[[dict[str, Any]], Estimate] | None = None) -> Estimate:
+    """Estimate of one point: the experiment's own ``resources`` (``custom``), else :func:`generic`."""
+    return (custom or generic)(point)
 
 
 @dataclass(frozen=True)
@@ -247,6 +185,7 @@ class Total:
     worst: dict[str, Any]  # the point of the peak
     seconds: float
     points: int
+    slowest: Estimate = Estimate(0.0, 0.0)  # the point of the most CPU time
 
     def line(self) -> str:
         return (
@@ -262,10 +201,12 @@ def _duration(s: float) -> str:
     return f"{s:.3g} s"
 
 
-def total(experiment_id: str, points: list[dict[str, Any]], custom: Callable[..., Estimate] | None = None) -> Total:
-    ests = [estimate(experiment_id, p, custom) for p in points]
+def total(points: list[dict[str, Any]], custom: Callable[[dict[str, Any]], Estimate] | None = None) -> Total:
+    """The estimate of a run of ``points``: each point's (:func:`estimate`), the largest memory and the CPU sum."""
+    ests = [estimate(p, custom) for p in points]
     i = max(range(len(ests)), key=lambda j: ests[j].bytes)
-    return Total(ests[i], points[i], sum(e.seconds for e in ests), len(points))
+    slowest = max(ests, key=lambda e: e.seconds)
+    return Total(ests[i], points[i], sum(e.seconds for e in ests), len(points), slowest)
 
 
 def check_total(experiment_id: str, tot: Total, *, force: bool = False, workers: int = 1) -> None:
@@ -281,7 +222,8 @@ def check_total(experiment_id: str, tot: Total, *, force: bool = False, workers:
         hint=f"use a smaller {name} (--set {name}=...)" + (" or fewer --workers" if workers > 1 else ""),
     )
     if tot.seconds > CPU_LIMIT_SECONDS:
+        slow = tot.slowest.slow or tot.slowest.driver()
         raise InputError(
             f"{experiment_id} would take about {_duration(tot.seconds)} of CPU time (more than a CPU-year); "
-            f"use smaller sizes or fewer repeats, or pass --force to start anyway"
+            f"use a smaller {slow} (--set {slow}=...), smaller sizes or fewer repeats, or pass --force to start anyway"
         )

@@ -53,7 +53,10 @@ class Rule:
         return low_ok and high_ok
 
 
-_SIZE = Rule(low=1)
+# The largest value of an integer parameter that no rule bounds more tightly (a count or size): beyond it
+# nothing in the project can finish on one machine, and a dry run refuses it before anything is expanded.
+MAX_INT = 10**9
+_SIZE = Rule(low=1, high=MAX_INT)
 _REAL = Rule()
 CONVENTIONS = ("correct", "paper")
 
@@ -61,17 +64,17 @@ CONVENTIONS = ("correct", "paper")
 # declared by its experiment) is a count or size (>= 1; >= 0 where a default is 0, which the catalog uses
 # for "automatic"); a float not listed must only be finite.
 SHARED: dict[str, Rule] = {
-    "D": Rule(low=1, doc="token dimension"),
-    "N": Rule(low=1, doc="context length (tokens per prompt before the query)"),
-    "P": Rule(low=1, doc="number of pre-training prompts (each with its own task)"),
-    "P_test": Rule(low=1, doc="fresh test prompts (fresh tasks) per repeat"),
-    "repeats": Rule(low=1, doc="independent data draws"),
-    "draws": Rule(low=1, doc="independent draws pooled into histograms/spectra"),
-    "epochs": Rule(low=1, doc="training epochs"),
-    "steps": Rule(low=1, doc="AMP iterations (at most)"),
-    "chunk": Rule(low=1, doc="repeats or draws computed together in one batch (memory and speed only)"),
-    "bins": Rule(low=1, doc="histogram bins"),
-    "samples": Rule(low=1, doc="random samples drawn"),
+    "D": Rule(low=1, high=2000, doc="token dimension"),
+    "N": Rule(low=1, high=10**6, doc="context length (tokens per prompt before the query)"),
+    "P": Rule(low=1, high=10**8, doc="number of pre-training prompts (each with its own task)"),
+    "P_test": Rule(low=1, high=10**7, doc="fresh test prompts (fresh tasks) per repeat"),
+    "repeats": Rule(low=1, high=10**6, doc="independent data draws"),
+    "draws": Rule(low=1, high=10**6, doc="independent draws pooled into histograms/spectra"),
+    "epochs": Rule(low=1, high=10**7, doc="training epochs"),
+    "steps": Rule(low=1, high=10**7, doc="AMP iterations (at most)"),
+    "chunk": Rule(low=1, high=10**6, doc="repeats or draws computed together in one batch (memory and speed only)"),
+    "bins": Rule(low=1, high=10**6, doc="histogram bins"),
+    "samples": Rule(low=1, high=10**7, doc="random samples drawn"),
     "lambda0": Rule(real=True, low=0, doc="L2 strength λ0 of the energy (0: minimum-norm ground state)"),
     "beta": Rule(real=True, low=0, low_open=True, doc="inverse temperature β"),
     "damping": Rule(real=True, low=0, high=1, high_open=True, doc="AMP damping θ (m ← θ m + (1−θ) m_new)"),
@@ -81,8 +84,8 @@ SHARED: dict[str, Rule] = {
     "alpha": Rule(real=True, low=0, low_open=True, doc="load α (see the experiment)"),
     "noise": Rule(real=True, low=0, doc="label noise standard deviation σ_ε"),
     "tau": Rule(real=True, low=0, low_open=True, doc="load τ = P/(D(D+1)) (1: the interpolation threshold)"),
-    "c_N": Rule(low=1, doc="context length per token dimension: N = c_N·D"),
-    "T": Rule(low=1, doc="task-pool size: distinct task vectors the P prompts draw from"),
+    "c_N": Rule(low=1, high=10**4, doc="context length per token dimension: N = c_N·D"),
+    "T": Rule(low=1, high=10**8, doc="task-pool size: distinct task vectors the P prompts draw from"),
     "frac": Rule(real=True, low=0, low_open=True, high=1, doc="fraction of the context length N"),
     "models": Rule(doc="models to run (comma list; an unknown name lists the known ones)"),
     "method": Rule(doc="numerical method (the experiment's docstring lists them; an unknown name lists them too)"),
@@ -147,8 +150,13 @@ def param_kind(name: str, *defaults: Any, own: Mapping[str, Rule] | None = None)
 
 def param_rule(name: str, kind: str, *defaults: Any, own: Mapping[str, Rule] | None = None) -> Rule:
     """The range of parameter ``name``: its declared rule, or the generic one of its kind; a lower bound
-    that a default sits below (or on, when open) is lowered to it (the catalog uses 0 for "automatic")."""
+    that a default sits below (or on, when open) is lowered to it (the catalog uses 0 for "automatic").
+    An integer's rule without an upper bound gets the one of its name's last part (``fit_D`` follows ``D``),
+    else :data:`MAX_INT`, so that no count can ask for more than one machine can hold."""
     rule = named_rule(name, own) or (_SIZE if kind == "int" else _REAL)
+    if kind == "int" and rule.high is None:  # every integer has an upper bound: its name's shared one, else MAX_INT
+        shared = SHARED.get(name.rpartition("_")[2])
+        rule = replace(rule, high=shared.high if shared is not None and shared.high is not None else MAX_INT)
     items, _ = _elements(defaults)
     nums = [float(x) for x in items if _kind(x) in ("int", "float")]
     if rule.low is not None and nums and kind in ("int", "float"):
@@ -257,6 +265,18 @@ def parse(name: str, value: Any, *defaults: Any, experiment: str = "", own: Mapp
     except ValueError as exc:
         raise InputError(f"{shown}: {exc}; {name} takes {allowed}") from None
     return out if is_list else out[0]
+
+
+def check_sizes(what: str, sizes: Mapping[str, int]) -> None:
+    """Refuse a count or size (named as in :data:`SHARED`) beyond its range, in one line naming it: the
+    ranges of the catalog's parameters, for options outside it (``ground-state --D``)."""
+    for name, value in sizes.items():
+        rule = param_rule(name, "int", value)
+        if not rule.admits(value):
+            raise InputError(
+                f"{what} {name}={value} is beyond the sensible range of {name} ({rule.describe()}); "
+                f"choose a smaller {name}"
+            )
 
 
 def check(exp: Experiment, size: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -93,8 +93,30 @@ def check_parameters(experiment_id: str, size: str, overrides: Mapping[str, Any]
     return params_check(registry.get(experiment_id), V.choice("size", size, ("quick", "full")), overrides)
 
 
-def _points(experiment_id: str, params: dict[str, Any]) -> list[dict]:
+# Points one run may have: beyond it the list itself (and the store's keys) would not be small, and no run of
+# the catalog comes near it (the largest full run, figS7, has 560)
+MAX_POINTS = 100_000
+
+
+def check_count(exp: Experiment, params: dict[str, Any], overrides: Mapping[str, Any] | None = None) -> int:
+    """The number of points ``params`` make (:meth:`.spec.Experiment.n_points`, arithmetic), refused past
+    :data:`MAX_POINTS` with one line naming the parameters that make it large -- before anything is expanded."""
+    n = exp.n_points(params)
+    if n <= MAX_POINTS:
+        return n
+    quick = exp.params("quick")
+    # the overrides that raise the count: with each at its quick value instead, fewer points
+    blame = [k for k in overrides or {} if exp.n_points({**params, k: quick[k]}) < n] or sorted(overrides or {})
+    shown = ", ".join(f"{k}={params[k]}" for k in blame)
+    raise V.InputError(
+        f"{exp.id}{' at ' + shown if shown else ''} makes {n:,} points (more than {MAX_POINTS:,}); "
+        f"use a smaller {' or '.join(blame) or 'sweep'}" + (" (or a larger chunk)" if "chunk" in params else "")
+    )
+
+
+def _points(experiment_id: str, params: dict[str, Any], overrides: Mapping[str, Any] | None = None) -> list[dict]:
     exp = registry.get(experiment_id)
+    check_count(exp, params, overrides)
     try:
         points = exp.points(params)
     except V.InputError:
@@ -141,12 +163,11 @@ def _plan(experiment_id: str, opts: RunOptions) -> _Plan:
     workers = V.positive_int("workers", opts.workers)
     seed = int(V.finite_float("seed", opts.seed, low=0))
     V.device(opts.device)
-    params = check_parameters(experiment_id, opts.size, opts.overrides)
-    points = _points(experiment_id, params)
+    params = check_parameters(experiment_id, opts.size, opts.overrides)  # ranges first: --force never lifts them
+    points = _points(experiment_id, params, opts.overrides)  # counted before it is expanded
     execution = X.plan(workers, exp.threads)
-    total = R.total(experiment_id, points, exp.resources)
+    total = R.total(points, exp.resources)
     R.check_total(experiment_id, total, force=opts.force, workers=1 if opts.scheduler else execution.workers)
-    R.check_ranges(experiment_id, params)  # after the estimate: --force lifts that, never these
     seeds = [exp.seed(seed, p) for p in points]
     keys = [exp.key(p, s) for p, s in zip(points, seeds)]
     if len(set(keys)) != len(keys):
@@ -190,7 +211,7 @@ def _config(experiment_id: str, plan: _Plan, opts: RunOptions) -> dict[str, Any]
 def _threads(plan: _Plan, i: int, opts: RunOptions) -> int | None:
     if opts.scheduler:
         return None  # a dask worker keeps its own
-    return X.point_threads(R.estimate(plan.exp.id, plan.points[i], plan.exp.resources).seconds, plan.execution)
+    return X.point_threads(R.estimate(plan.points[i], plan.exp.resources).seconds, plan.execution)
 
 
 def _store_outcome(plan: _Plan, store: Store, i: int, status: str, seconds: float, payload: Any) -> None:
@@ -279,6 +300,15 @@ def _alarm(deadline: float | None) -> Iterator[None]:
 
 def _raise_alarm() -> None:
     raise Stopped(signal.SIGALRM)
+
+
+def estimate(experiment_id: str, size: str = "quick", overrides: Mapping[str, Any] | None = None) -> R.Total:
+    """The resource estimate of a run (what ``reproduce --dry-run`` prints): its parameters checked, its
+    points counted and expanded, each estimated by the experiment's own ``resources`` or the generic rule.
+    Not compared with the machine (the run does that, unless forced)."""
+    exp = registry.get(experiment_id)
+    params = check_parameters(experiment_id, size, overrides)
+    return R.total(_points(experiment_id, params, overrides), exp.resources)
 
 
 def _options(size: str, options: RunOptions | None, kwargs: dict[str, Any]) -> RunOptions:

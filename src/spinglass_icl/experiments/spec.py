@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,10 @@ class Experiment:
     # optional estimate of one point's peak memory and CPU seconds (point -> resources.Estimate) where
     # resources.generic does not describe it; read by the runner before anything starts
     resources: Callable[[Point], Any] | None = None
+    # optional number of points ``points(params)`` makes, by arithmetic on the parameters (never by building
+    # the list), where it is not the product of the list parameters' lengths (:meth:`n_points`): e.g. one
+    # point per chunk of draws.  The runner refuses a run of more than MAX_POINTS before expanding it.
+    count: Callable[[dict[str, Any]], int] | None = None
 
     def params(self, size: str = "quick", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Parameters at ``size`` with ``overrides`` applied (unknown keys are an error; a single value
@@ -92,6 +97,14 @@ class Experiment:
             # a list parameter given one value (``--set N=100``) is a list of one
             base[key] = [value] if isinstance(base[key], list) and not isinstance(value, (list, tuple)) else value
         return base
+
+    def n_points(self, params: Mapping[str, Any]) -> int:
+        """How many points ``params`` make, without making them: ``count(params)`` where declared, else
+        the product of (length + 1) over the list parameters: a grid over every list with one extra value
+        per axis (a reference point, e.g. fig2's AMP panel or pool's fresh tasks), an upper bound of any sweep."""
+        if self.count is not None:
+            return int(self.count(dict(params)))
+        return math.prod(len(v) + 1 for v in params.values() if isinstance(v, (list, tuple)))
 
     def seed(self, run_seed: int, point: Point) -> int:
         """The seed of ``point`` in a run seeded ``run_seed`` (:func:`point_seed` of its seed_params)."""

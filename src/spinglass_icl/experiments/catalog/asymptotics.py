@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ... import resources
 from ...prompts import PromptSpec
 from ...theory import finite_sizes, icl_error_asymptotic, icl_error_theory
 from .. import panels
@@ -169,6 +171,18 @@ COLUMNS = {
     "max_iterations": "most CG iterations over repeats (0 for lstsq) [count]",
 }
 
+
+def cost(point: Point) -> resources.Estimate:
+    """A point's memory and CPU: the generic rule at P = τ·D(D+1), N = 1 (no prompts held beyond the data),
+    matrix-free from ``cg_from_D`` on (its refusal then names D, else cg_from_D: lower it to go matrix-free)."""
+    D, tau = int(point["D"]), float(point.get("tau_target", 1.0) or 1.0)
+    free = D >= int(point["cg_from_D"])
+    est = resources.generic({**point, "P": max(1, int(tau * D * (D + 1))), "N": 1}, matrix_free=free)
+    if free:
+        return est
+    return replace(est, parts={("cg_from_D" if k == "D" else k): v for k, v in est.parts.items()})
+
+
 EXPERIMENT = Experiment(
     id="asymptotics",
     title="Beyond the paper: exact min-norm ground state vs the asymptotic ICL error (Lu et al. 2024) as D grows",
@@ -181,4 +195,6 @@ EXPERIMENT = Experiment(
     summary=summary,
     check=check,
     rules=RULES,
+    resources=cost,
+    count=lambda p: len(p["tau"]) * len(p["D"]),
 )

@@ -28,7 +28,7 @@ from ... import plotting
 from ...bayes import ridge_error
 from ...models import get
 from ...validation import InputError, choice, positive_int
-from .. import panels, trained_models
+from .. import panels, trained_cost, trained_models
 from .. import task_diversity as td
 from ..params import Rule, described
 from ..spec import Experiment
@@ -113,7 +113,8 @@ def check(p: dict) -> None:
             b = trained_models.budget(name, p)
             if b.val_prompts > p["P_val"]:
                 raise InputError(
-                    f"{name} keeps its best epoch on {b.val_prompts} held-out prompts > P_val={p['P_val']}"
+                    f"{name} keeps its best epoch on {name}_val_prompts={b.val_prompts} held-out prompts "
+                    f"> P_val={p['P_val']}"
                 )
     choice("dtype", p["dtype"], ("float32", "float64"))
 
@@ -240,4 +241,6 @@ EXPERIMENT = Experiment(
     export=td.write_tidy_csv,
     columns=COLUMNS,
     rules=RULES,
+    resources=trained_cost.estimate,
+    count=lambda p: (1 + len(p["M"])) * -(-p["repeats"] // p["chunk"]) * len(td.parse_models(p["models"])),
 )

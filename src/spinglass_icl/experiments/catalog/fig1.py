@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ... import plotting
+from ... import plotting, resources
 from ...prompts import PromptSpec
 from ...spinglass import SpinGlass
 from ...validation import choice, positive_int
@@ -147,6 +147,12 @@ COLUMNS = {
     "std_*": "standard deviation of the entries of the block quantity * over the point's draws [coupling units]",
 }
 
+
+def cost(point: Point) -> resources.Estimate:
+    """The generic estimate of the point's draws, the pilot run's draws (every chunk repeats it) included."""
+    return resources.generic({**point, "draws": point["draws"] + point["pilot_draws"]})
+
+
 EXPERIMENT = Experiment(
     id="fig1",
     title="fields h and couplings J of the pre-training spin glass, with their distributions",
@@ -159,4 +165,6 @@ EXPERIMENT = Experiment(
     summary=summary,
     rules=RULES,
     renamed={"convention": "builder"},
+    count=lambda p: -(-p["draws"] // p["chunk"]),  # one point per chunk of draws
+    resources=cost,
 )

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from ... import resources
 from ...features import n_effective, n_spins
 from ...prompts import PromptSpec, sample_features
 from ...spinglass import SpinGlass, flat_mask
@@ -132,8 +133,8 @@ _COMMON.update(embedding="tsne", perplexity=30.0, smoothing=1.0)
 RULES = {
     "convention": Rule(doc="energy: correct, or paper (the authors' fig3 energy, which counts J's diagonal twice)"),
     "samples": Rule(low=1, doc="random W ~ N(0, 1) whose energies are embedded"),
-    "grid": Rule(low=1, doc="interpolation mesh points per side"),
-    "plane_grid": Rule(low=1, doc="mesh points per side of the energy plane through m*"),
+    "grid": Rule(low=1, high=10**5, doc="interpolation mesh points per side"),
+    "plane_grid": Rule(low=1, high=10**5, doc="mesh points per side of the energy plane through m*"),
     "plane_extent": Rule(real=True, low=0, low_open=True, doc="half-width L of the energy plane along the soft axis"),
     "plane_rise": Rule(real=True, low=0, low_open=True, doc="energy rise that scales the plane's stiff axis"),
     "smoothing": Rule(real=True, low=0, doc="RBF interpolation smoothing"),
@@ -158,6 +159,21 @@ COLUMNS = {
     "valley_fraction": "fraction of the soft axis within eps of E(m*) [1]",
 }
 
+
+def cost(point: Point) -> resources.Estimate:
+    """The generic estimate of the spin glass and its samples, plus the two meshes: the RBF surface
+    (grid², each point against every sample) and the energy plane (plane_grid², an energy each)."""
+    est = resources.generic(point)
+    n = float(point["D"]) * (point["D"] + 1)
+    mesh = {"grid": 8.0 * 4 * point["grid"] ** 2, "plane_grid": 8.0 * 4 * point["plane_grid"] ** 2}
+    flops = 10.0 * point["grid"] ** 2 * point["samples"] + 2.0 * point["plane_grid"] ** 2 * n * n
+    return resources.Estimate(
+        est.bytes + resources.MATRIX_MARGIN * sum(mesh.values()),
+        est.seconds + flops / resources.FLOPS,
+        {**est.parts, **mesh},
+    )
+
+
 EXPERIMENT = Experiment(
     id="fig3",
     title="energy landscape at P=10 (degenerate) and P=1000 (unique ground state)",
@@ -170,4 +186,5 @@ EXPERIMENT = Experiment(
     summary=summary,
     rules=RULES,
     renamed={"convention": "energy"},
+    resources=cost,
 )

@@ -170,4 +170,5 @@ EXPERIMENT = Experiment(
     summary=summary,
     rules=RULES,
     renamed={"convention": "builder"},
+    count=lambda p: -(-p["draws"] // p["chunk"]),  # one point per chunk of draws
 )

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ... import plotting
+from ... import plotting, resources
 from ...metrics import contrast_ratio
 from ...prompts import PromptSpec
 from ...solvers import RawCouplings, amp
@@ -169,6 +169,19 @@ COLUMNS = {
     "min_eig_hessian": "smallest eigenvalue of diag(λ) − J (positive: a proper Gaussian) [1]",
 }
 
+
+def cost(point: Point) -> resources.Estimate:
+    """A repeat: the fig1-type draws its distributions are fitted to (the generic estimate at fit_D, fit_N,
+    fit_P, fit_draws), then AMP on the synthetic (D+1)² spins: J, J∘J and the Hessian in memory, four
+    K² products per step."""
+    fit = {"D": point["fit_D"], "N": point["fit_N"], "P": point["fit_P"], "draws": point["fit_draws"]}
+    est = resources.generic(fit)
+    K = (float(point["D"]) + 1) ** 2
+    parts = {f"fit_{k}" if k != "D" else "fit_D": v for k, v in est.parts.items()} | {"D": 8.0 * 4 * K * K}
+    seconds = est.seconds + (point["steps"] * 4 * K * K + K**3 / 3) / resources.FLOPS
+    return resources.Estimate(est.bytes + resources.MATRIX_MARGIN * parts["D"], seconds, parts)
+
+
 EXPERIMENT = Experiment(
     id="figS3",
     title="the paper's AMP on synthetic couplings drawn from the fitted fig1 distributions",
@@ -180,4 +193,6 @@ EXPERIMENT = Experiment(
     columns=COLUMNS,
     summary=summary,
     rules=RULES,
+    count=lambda p: p["repeats"],  # one point per repeat
+    resources=cost,
 )

@@ -149,4 +149,5 @@ EXPERIMENT = Experiment(
     plot=plot,
     columns=COLUMNS,
     summary=summary,
+    count=lambda p: len(p["N"]) * -(-p["draws"] // p["chunk"]),  # per N, one point per chunk of draws
 )

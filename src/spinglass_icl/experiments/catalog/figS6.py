@@ -25,9 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ... import plotting
+from ... import plotting, resources
 from ...models import paper_init
 from ...training import Adam
+from ...validation import InputError
 from .. import panels
 from ..draws import generators
 from ..params import Rule
@@ -97,7 +98,22 @@ def compute(point: Point, seed: int, device: str) -> Result:
 
 
 def points(p: dict) -> list[dict]:
+    if p["n_traces"] > p["repeats"]:
+        raise InputError(
+            f"figS6 n_traces={p['n_traces']} is more than repeats={p['repeats']}; choose n_traces <= repeats"
+        )
     return [dict(p)]
+
+
+def cost(point: Point) -> resources.Estimate:
+    """Memory: per repeat the distance and loss per epoch (R, 2E+1), the task draws w (R, P, D) and tokens
+    (R, D, N), W11, C, their gradients and Adam's moments (R, D, D) each; CPU: per epoch and repeat the
+    loss and its gradient (W11·C, Σ_μ u_μᵀ B r: about 6(D³ + P·D²) flops) and torch's per-step overhead."""
+    D, N, P, R, E = (int(point[k]) for k in ("D", "N", "P", "repeats", "epochs"))
+    parts = {"epochs": 8.0 * R * (2 * E + 1), "P": 8.0 * R * P * D, "N": 8.0 * R * D * N, "D": 8.0 * 6 * R * D * D}
+    parts["bins"] = 8.0 * resources.HISTOGRAMS * int(point["bins"])
+    seconds = resources.POINT_SECONDS + E * (R * 6.0 * (D**3 + P * D * D) / resources.FLOPS + 1e-4)
+    return resources.Estimate(resources.BASE_BYTES + resources.MATRIX_MARGIN * sum(parts.values()), seconds, parts)
 
 
 def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
@@ -156,4 +172,5 @@ EXPERIMENT = Experiment(
     summary=summary,
     threads=1,  # (R, 10, 10) tensor ops: threading costs more than it gains
     rules=RULES,
+    resources=cost,
 )

@@ -165,4 +165,5 @@ EXPERIMENT = Experiment(
     columns=COLUMNS,
     summary=summary,
     rules=RULES,
+    count=lambda p: len(p["spectrum_P"]) * -(-p["spectrum_draws"] // p["chunk"]) + len(p["D"]) * len(p["P"]),
 )

@@ -31,7 +31,7 @@ from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass
 from ...training import GramData, HeldOut, adam_gram, fit, mse, projection_report
 from ...validation import choice, positive_int
-from .. import trained_models
+from .. import trained_cost, trained_models
 from ..draws import generators
 from ..params import Rule, described
 from ..records import nan_mean_std
@@ -173,4 +173,6 @@ EXPERIMENT = Experiment(
     export=trained_models.write_repeats_csv,
     seed_params=SEED_PARAMS,
     rules=RULES,
+    resources=trained_cost.estimate,
+    count=lambda p: len(p["N"]) * -(-p["repeats"] // p["chunk"]) * len(trained_models.parse_models(p["models"])),
 )
