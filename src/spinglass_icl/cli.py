@@ -325,17 +325,20 @@ def _size(args: argparse.Namespace) -> str:
 
 
 def _check_set(exp_id: str, args: argparse.Namespace) -> dict[str, str]:
-    """``--set`` parsed and, where the experiment's parameters can be read without its heavy imports
-    (:func:`.experiments.declared.declaration`), checked against their types and ranges at once: a
-    refused value is answered before torch and matplotlib load.  The runner checks everything again."""
+    """``--set`` parsed, deprecated names replaced by their new ones (a note each), and checked against
+    the parameters' types and ranges at once (read without the heavy imports where
+    :func:`.experiments.declared.declaration` can): a refused value is answered before anything runs.
+    The runner checks everything again."""
     from .experiments import declared, params, registry
 
     overrides = parse_set(args.set)
     if exp_id not in registry.ids():
         registry.get(exp_id)  # the unknown-experiment error
-    decl = declared.declaration(exp_id) if overrides else None
-    if decl is not None:
-        params.check(decl, _size(args), overrides)
+    if not overrides:
+        return overrides
+    exp = declared.declaration(exp_id) or registry.get(exp_id)
+    overrides = params.canonical(exp, overrides, note=lambda text: print(f"note: {text}", file=sys.stderr))
+    params.check(exp, _size(args), overrides)
     return overrides
 
 
@@ -360,8 +363,14 @@ def _run(exp_id: str, args: argparse.Namespace) -> Any:
         force=args.force,
         wait=getattr(args, "wait", False),
         dry_run=getattr(args, "dry_run", False),
-        log=None if args.quiet else lambda line: print(line, file=sys.stderr),
+        log=None if args.quiet else lambda line: _log(line, args),
     )
+
+
+def _log(line: str, args: argparse.Namespace) -> None:
+    """The runner's progress lines on stderr; a dry run's estimate is its result, printed once on stdout."""
+    if not (getattr(args, "dry_run", False) and line.startswith("estimate:")):
+        print(line, file=sys.stderr)
 
 
 def _report(s: Any, args: argparse.Namespace) -> None:

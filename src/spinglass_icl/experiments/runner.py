@@ -24,6 +24,7 @@ from .._version import __version__
 from . import _execution as X
 from . import _persist, registry
 from ._lock import FolderLock
+from .params import canonical
 from .params import check as params_check
 from .spec import Experiment, Record
 from .store import Store
@@ -167,7 +168,7 @@ def _config(experiment_id: str, plan: _Plan, opts: RunOptions) -> dict[str, Any]
         "title": plan.exp.title,
         "size": opts.size,
         "params": plan.params,
-        "overrides": {k: plan.params[k] for k in (opts.overrides or {})},
+        "overrides": {k: plan.params[k] for k in canonical(plan.exp, opts.overrides, note=lambda _: None)},
         "seed": int(opts.seed),
         "device": opts.device,
         "n_points": len(plan.points),

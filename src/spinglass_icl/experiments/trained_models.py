@@ -1,11 +1,11 @@
 """figS8's machinery: parameters generated from the architecture registry, one point's data and
 training, and the per-repeat table behind the figure.
 
-Every architecture registered with ``in_figure=True`` gets the figS8 parameters ``<name>_<field>``
+Every registered architecture gets the figS8 parameters ``<name>_<field>``
 for each :class:`~spinglass_icl.training.Budget` field (lr, epochs, batch_size, schedule, warmup,
 weight_decay) and each of its model options (e.g. ``tf_d_model``), with its declared quick/full
 defaults.  :func:`registry_params` computes them when read, so an architecture registered after
-import (a test's toy model) is part of figS8 at once.
+import (a test's toy model) is part of figS8 at once.  ``in_figure`` decides only the default ``models``.
 """
 
 from __future__ import annotations
@@ -60,12 +60,12 @@ class Live(Mapping[str, Any]):
 
 
 def registry_params(base: Mapping[str, Any], size: str) -> Live:
-    """``base`` plus, for every architecture in the figure, :func:`arch_params`; ``models`` lists AMP and
-    all of them.  Read live from the registry."""
+    """``base`` plus, for every registered architecture, :func:`arch_params`; ``models`` (the default set)
+    lists AMP and those in the figure.  Read live from the registry."""
 
     def build() -> dict[str, Any]:
         out = {**base, "models": ",".join(model_names())}
-        for arch in architectures(in_figure=True):
+        for arch in architectures():  # every registered one: in_figure decides only the default models
             out.update(arch_params(arch, size))
         return out
 
@@ -96,7 +96,7 @@ def parameter_rules(own: Mapping[str, Rule]) -> Live:
 
     def build() -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for arch in architectures(in_figure=True):
+        for arch in architectures():  # every registered one: in_figure decides only the default models
             for k, doc in BUDGET_DOCS.items():
                 base = _BUDGET_RULES.get(k) or named_rule(k) or Rule()
                 out[f"{arch.name}_{k}"] = replace(base, doc=f"{arch.label}: {doc}")
@@ -114,8 +114,9 @@ def model_names() -> tuple[str, ...]:
 
 def parse_models(value: str | Sequence[str], known: Sequence[str] | None = None) -> list[str]:
     """The ``models`` parameter (comma-separated string or list) as names, each one checked against
-    ``known`` (default: :func:`model_names`, what figS8 can draw)."""
-    choices = tuple(known) if known is not None else model_names()
+    ``known`` (default: AMP and every registered architecture; ``in_figure`` decides only the default set,
+    :func:`model_names`)."""
+    choices = tuple(known) if known is not None else ("amp", *names())
     out = [m.strip() for m in (value.split(",") if isinstance(value, str) else value) if str(m).strip()]
     if not out:
         raise V.InputError("models is empty; choose from: " + ", ".join(choices))
@@ -317,7 +318,8 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict:
         if m["N"].size:
             out[f"mean_test_{name}"] = round(float(np.nanmean(m["mean"])), 4)
             out[f"test_at_N{n_max}_{name}"] = round(float(m["mean"][-1]), 4)
-            out[f"stuck_N40plus_{name}"] = int(np.sum(m["stuck"][:, 0] >= 40))
+            # None (printed "–") where the run has no N >= 40: the count does not apply
+            out[f"stuck_N40plus_{name}"] = int(np.sum(m["stuck"][:, 0] >= 40)) if n_max >= 40 else None
     out["mean_test_trivial"] = round(float(np.mean([r["trivial_error"] for r in rows])), 4)
     out["all_linear_beat_trivial"] = all(
         out[f"mean_test_{n}"] < out["mean_test_trivial"]
