@@ -23,7 +23,7 @@ def read_config(folder: Path, experiment_id: str) -> dict:
     path = folder / "config.json"
     if not path.exists():
         raise V.InputError(
-            f"no results for {experiment_id} in {folder}; run `spinglass-icl reproduce {experiment_id}` first"
+            f"no results for {experiment_id} in {folder}; run {reproduce_command(experiment_id, folder)} first"
         )
     try:
         cfg = json.loads(path.read_text())
@@ -31,7 +31,7 @@ def read_config(folder: Path, experiment_id: str) -> dict:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise V.InputError(
             f"{path} cannot be read ({type(exc).__name__}); run "
-            f"`spinglass-icl reproduce {experiment_id}` with the same options to rewrite it"
+            f"{reproduce_command(experiment_id, folder)} with the same options to rewrite it"
         ) from None
     return cfg
 
@@ -40,8 +40,13 @@ def write_config(folder: Path, config: dict[str, Any]) -> None:
     write_atomic(folder / "config.json", json.dumps(config, indent=1, default=float))
 
 
+def reproduce_command(experiment_id: str, folder: Path) -> str:
+    """The command that writes ``folder`` (the user's ``--out`` repeated, so that following it lands there)."""
+    return f"`spinglass-icl reproduce {experiment_id} --out {folder.parent}`"
+
+
 def heal_command(experiment_id: str, folder: Path) -> str:
-    return f"`spinglass-icl reproduce {experiment_id} --out {folder.parent}` with the run's options"
+    return f"{reproduce_command(experiment_id, folder)} with the run's options"
 
 
 def open_for_reading(folder: Path, experiment_id: str) -> Store:

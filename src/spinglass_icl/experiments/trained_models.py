@@ -48,15 +48,23 @@ class Live(Mapping[str, Any]):
 
     def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
         self.build = build
+        self._built: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+
+    def _current(self) -> dict[str, Any]:
+        """``build()``, rebuilt only when the registry changed (reading every key was quadratic)."""
+        state = architectures()
+        if self._built is None or self._built[0] != state:
+            self._built = (state, self.build())
+        return self._built[1]
 
     def __getitem__(self, key: str) -> Any:
-        return self.build()[key]
+        return self._current()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.build())
+        return iter(self._current())
 
     def __len__(self) -> int:
-        return len(self.build())
+        return len(self._current())
 
 
 def registry_params(base: Mapping[str, Any], size: str) -> Live:
