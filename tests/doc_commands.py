@@ -235,6 +235,17 @@ def collect(generated: bool = True) -> tuple[list[Command], list[tuple[str, int,
     return commands, targets
 
 
+def set_keys_in(name: str, text: str) -> list[tuple[str, int, str]]:
+    """(page, line, key) of every ``--set KEY=...`` in a page's shell blocks and inline code, with or
+    without the command around it (tables write ``--set convention=paper`` alone)."""
+    shell, inline, _ = _shell_and_inline(text)
+    return [
+        (name, line_no, m.group(1))
+        for line_no, fragment in [*shell, *inline]
+        for m in re.finditer(r"--set (\w+)=", fragment)
+    ]
+
+
 def makefile_targets() -> set[str]:
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
     return set(re.findall(r"^([a-z][\w.-]*)\s*:(?!=)", text, re.M))
@@ -249,6 +260,7 @@ class Outcome:
     error: str  # the last stderr line
     stdout: str
     seconds: float
+    notes: list[str]  # the deprecation notes it printed (a page must use today's names)
 
 
 def _run_one(cmd: Command, plugins: Path) -> Outcome:
@@ -279,7 +291,8 @@ def _run_one(cmd: Command, plugins: Path) -> Outcome:
                 code, err = 1, io.StringIO(f"{type(exc).__name__}: {exc}")
         os.chdir(ROOT)
     lines = [line for line in err.getvalue().splitlines() if line.strip()]
-    return Outcome(code, lines[-1] if lines else "", out.getvalue()[-500:], time.perf_counter() - t0)
+    notes = [line for line in lines if line.startswith("note:") and "deprecated" in line]
+    return Outcome(code, lines[-1] if lines else "", out.getvalue()[-500:], time.perf_counter() - t0, notes)
 
 
 def main(argv: list[str]) -> int:

@@ -77,6 +77,7 @@ def test_every_documented_command_is_accepted(outcomes):
                 continue
         if got.code != 0:
             refused.append(f"{cmd.where}: `{cmd.text}` -> exit {got.code}: {got.error}")
+        refused += [f"{cmd.where}: `{cmd.text}` uses an old name: {note}" for note in got.notes]
     assert not refused, "\n".join(refused)
 
 
@@ -91,3 +92,21 @@ def test_every_documented_make_target_exists(collected):
     _, targets = collected
     known = doc_commands.makefile_targets()
     assert [f"{page}:{line}: make {t}" for page, line, t in targets if t not in known] == []
+
+
+def test_every_documented_set_key_is_a_parameter_by_its_current_name():
+    """``--set KEY=`` anywhere on the pages (tables too) names a parameter of some experiment by today's name."""
+    from spinglass_icl.experiments import params, registry
+
+    known = {key for i in registry.ids() for key in registry.get(i).quick}
+    old = {key for i in registry.ids() for key in params.aliases(registry.get(i))}
+    found = [
+        k
+        for page in doc_commands._pages()
+        for k in doc_commands.set_keys_in(str(page.relative_to(ROOT)), page.read_text(encoding="utf-8"))
+        if k[2] != "KEY"  # the placeholder of `--set KEY=VALUE`
+    ]
+    assert len(found) > 10
+    assert [
+        f"{p}:{n}: --set {k}= ({'an old name' if k in old else 'unknown'})" for p, n, k in found if k not in known
+    ] == []
