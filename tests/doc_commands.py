@@ -80,7 +80,7 @@ def _pages() -> list[Path]:
         p
         for p in sorted((ROOT / "docs").rglob("*.md"))
         if not {"_build", "jupyter_execute", "gallery", "api", "data"} & set(p.relative_to(ROOT / "docs").parts)
-        and p.name not in ("changelog.md", "cli.md", "design.md")  # history; generated from the CLI / architecture.md
+        and p.name not in ("changelog.md", "cli.md")  # history; generated from the CLI
     ]
     return [ROOT / "README.md", ROOT / "REPRODUCTION.md", ROOT / "BENCHMARKS.md", *docs]
 

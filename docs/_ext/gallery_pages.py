@@ -109,15 +109,6 @@ def write_cli_page(path: Path) -> None:
     _write(path, "\n".join(parts))
 
 
-def write_design_page(path: Path, architecture: Path) -> None:
-    """The code's design page: docs/architecture.md (the layers, who owns which formula) when it exists."""
-    if architecture.exists():
-        text = f"```{{include}} {architecture.name}\n```\n"
-    else:
-        text = "# Design\n\nThe page on the package's layers (docs/architecture.md) is not written yet.\n"
-    _write(path, text)
-
-
 def reproduction_table(path: Path) -> dict[str, dict[str, str]]:
     """{id: {column header: cell}} from the first table of REPRODUCTION.md whose first header is ``id``."""
     rows: dict[str, dict[str, str]] = {}
@@ -168,10 +159,22 @@ def params_table(exp: Any) -> str:
 
 
 def _description(module: Any) -> str:
-    """The catalog module's docstring as reStructuredText (its first line is the page's title)."""
+    """The catalog module's docstring as reStructuredText without its first paragraph (the title, which may
+    run over several lines: the page shows the experiment's title instead)."""
     doc = (module.__doc__ or "").strip()
-    body = doc.split("\n", 1)[1].strip() if "\n" in doc else ""
+    body = doc.split("\n\n", 1)[1].strip() if "\n\n" in doc else ""
     return "\n".join(link_theory(escape_bars(body.splitlines()), "../"))
+
+
+def declaring_module(exp_id: str) -> Any:
+    """The module that declares experiment ``exp_id``: its catalog module, else (a plugin) the module of its
+    ``compute`` -- not a helper module the catalog entry borrows ``compute`` from."""
+    from spinglass_icl.experiments import registry
+
+    try:
+        return importlib.import_module(f"spinglass_icl.experiments.catalog.{exp_id}")
+    except ModuleNotFoundError:
+        return importlib.import_module(registry.get(exp_id).compute.__module__)
 
 
 def _timing(exp_id: str, timings: dict[str, Any], repro: dict[str, str]) -> str:
@@ -190,12 +193,17 @@ def _timing(exp_id: str, timings: dict[str, Any], repro: dict[str, str]) -> str:
     return "\n".join(lines) or "- not measured yet"
 
 
+def _quick_time(exp_id: str, timings: dict[str, Any]) -> str:
+    seconds = timings.get(exp_id, {}).get("seconds")
+    return f"about {seconds:.0f} s on 2 CPU cores (measured)" if seconds else "small sizes"
+
+
 def page(exp_id: str, figures: Path, timings: dict[str, Any], repro: dict[str, str]) -> str:
     """The Markdown (MyST) text of one experiment's gallery page."""
     from spinglass_icl.experiments import registry
 
     exp = registry.get(exp_id)
-    module = importlib.import_module(exp.compute.__module__)  # the catalog module that declares it
+    module = declaring_module(exp_id)
     figure = figures / f"{exp_id}.png"
     fig_md = (
         f"```{{image}} ../figures/{exp_id}.png\n:alt: {exp_id} at quick size\n:width: 100%\n```\n\n"
@@ -222,7 +230,7 @@ def page(exp_id: str, figures: Path, timings: dict[str, Any], repro: dict[str, s
 ## Run it
 
 ```bash
-spinglass-icl reproduce {exp_id} --quick    # minutes at most on a laptop CPU
+spinglass-icl reproduce {exp_id} --quick    # {_quick_time(exp_id, timings)}
 spinglass-icl reproduce {exp_id} --full     # the paper's sizes
 spinglass-icl plot {exp_id}                 # redraw the figure from the stored results
 ```

@@ -38,6 +38,9 @@ _CONVERGE_HINT = {  # the option that helps when a solver does not converge (gro
 # at load ~1 (the install ~50 s, then the demo), 3 min 17 s at load 2-7; `spinglass-icl demo` alone into a
 # fresh folder 5.6 s wall at load ~1 (41 s at load ~7), importing torch included
 DEMO_TIME = "about 6 s on 2 idle CPU cores; a first `make demo` installs first: about 1 min, 3 min on a busy machine"
+# the measured quick sizes (a test checks them against docs/figures/gallery.json, `make gallery` of 2026-12-02
+# on the shared 2-core AMD EPYC machine, one worker: figS3 1.6 s ... figS8 34.8 s)
+QUICK_TIME = "2-35 s per experiment on 2 CPU cores, measured (`make gallery`; the gallery lists each)"
 
 
 def _input_error() -> type[Exception]:
@@ -282,7 +285,7 @@ def cmd_params(args: argparse.Namespace) -> int:
     for r in params.table(exp):
         q, f = exp.quick[r.name], exp.full[r.name]
         kind, _ = params.param_kind(r.name, q, f, own=exp.rules)
-        span = params.param_rule(r.name, kind, q, f, own=exp.rules).describe() if kind in ("int", "float") else ""
+        span = params.shown_rule(r.name, kind, q, f, own=exp.rules).describe() if kind in ("int", "float") else ""
         rows.append([r.name, f"{r.kind} {span}".strip(), r.quick, f"{r.full} | {r.meaning}"])  # long lists last
     print(f"{exp.id}: {exp.title}")
     print(f"override with: spinglass-icl reproduce {exp.id} --set KEY=VALUE (lists: --set KEY=a,b,c)\n")
@@ -618,7 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("reproduce", "run an experiment (resumable) and draw its figure", epilog=_experiment_table())
     p.add_argument("id", help="experiment id (listed below)")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="about a minute on a laptop CPU (the default size)")
+    size.add_argument("--quick", action="store_true", help=f"small sizes: {QUICK_TIME} (the default size)")
     size.add_argument("--full", action="store_true", help="the paper's sizes")
     _run_options(p)
     p.add_argument(
@@ -644,7 +647,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .experiments import registry
 
             registry.load_plugins(args.plugin)
-        return args.func(args)
+        from .validation import command_line  # messages name --options, not Python arguments
+
+        with command_line():
+            return args.func(args)
     except BrokenPipeError:  # stdout closed early (`spinglass-icl params ID | head`): stop without a traceback
         import os
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .validation import InputError
+from .validation import InputError, option
 
 
 def available_memory() -> int:
@@ -49,7 +49,7 @@ def memory(what: str, nbytes: float, *, force: bool = False, hint: str = "use sm
     if not force and nbytes > limit:
         raise InputError(
             f"{what} needs about {_gib(nbytes)} of memory but {_gib(limit)} are available; "
-            f"{hint}, or pass --force to try anyway"
+            f"{hint}, or pass {option('force')} to try anyway"
         )
 
 
@@ -98,6 +98,11 @@ DEFAULT_MAX = 10**9
 
 def _range_of(name: str) -> int:
     return RANGES.get(name) or RANGES.get(name.rpartition("_")[2]) or DEFAULT_MAX
+
+
+def upper_bound(name: str) -> int:
+    """The largest value :func:`check_ranges` accepts for the integer parameter ``name`` (``params`` shows it)."""
+    return _range_of(name)
 
 
 def check_ranges(experiment_id: str, params: dict[str, Any]) -> None:
@@ -282,10 +287,11 @@ def check_total(experiment_id: str, tot: Total, *, force: bool = False, workers:
     memory(
         f"{experiment_id} at {where}" + (f" ({workers} workers)" if workers > 1 else ""),
         tot.peak.bytes * workers,
-        hint=f"use a smaller {name} (--set {name}=...)" + (" or fewer --workers" if workers > 1 else ""),
+        hint=f"use a smaller {name} ({option('set', f'{name}=...')})"
+        + (f" or fewer workers ({option('workers')})" if workers > 1 else ""),
     )
     if tot.seconds > CPU_LIMIT_SECONDS:
         raise InputError(
             f"{experiment_id} would take about {_duration(tot.seconds)} of CPU time (more than a CPU-year); "
-            f"use smaller sizes or fewer repeats, or pass --force to start anyway"
+            f"use smaller sizes or fewer repeats, or pass {option('force')} to start anyway"
         )

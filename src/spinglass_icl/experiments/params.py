@@ -175,6 +175,22 @@ def param_rule(name: str, kind: str, *defaults: Any, own: Mapping[str, Rule] | N
     return rule
 
 
+def shown_rule(name: str, kind: str, *defaults: Any, own: Mapping[str, Rule] | None = None) -> Rule:
+    """:func:`param_rule` with the upper bound the runner enforces on an integer (``resources``' sensible
+    range, read through :func:`upper_bound`), as ``params`` and the gallery show it."""
+    rule = param_rule(name, kind, *defaults, own=own)
+    if kind == "int" and rule.high is None:
+        rule = replace(rule, high=upper_bound(name))
+    return rule
+
+
+def upper_bound(name: str) -> float:
+    """The largest value the runner accepts for integer parameter ``name`` (the one place that reads it)."""
+    from ..resources import upper_bound as bound
+
+    return bound(name)
+
+
 def allowed_text(kind: str, is_list: bool, rule: Rule) -> str:
     """What a parameter takes, in words (``an integer >= 1, or a comma list of them``)."""
     noun = {"int": "an integer", "float": "a finite number", "bool": "true or false", "str": "a non-empty text"}[kind]
@@ -357,7 +373,7 @@ def table(exp: Experiment) -> list[Row]:
     for key in exp.full:
         q, f = exp.quick[key], exp.full[key]
         kind, is_list = param_kind(key, q, f, own=exp.rules)
-        rule = param_rule(key, kind, q, f, own=exp.rules)
+        rule = shown_rule(key, kind, q, f, own=exp.rules)
         meaning = rule.doc or "(not described)"
         shown_kind = f"list of {kind}" if is_list else kind
         rows.append(
