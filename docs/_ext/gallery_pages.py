@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 
+THEORY = Path(__file__).resolve().parents[1] / "theory.md"
+
+
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
@@ -198,6 +201,32 @@ def _quick_time(exp_id: str, timings: dict[str, Any]) -> str:
     return f"about {seconds:.0f} s on 2 CPU cores (measured)" if seconds else "small sizes"
 
 
+_LITERATURE = ("Garg", "Raventós", "Lu et al", "Lu, Letey")
+
+
+def conventions_box(theory: Path) -> str:
+    """The conventions box of the theory page (between its ``<!-- conventions`` markers), written once there."""
+    text = theory.read_text(encoding="utf-8") if theory.exists() else ""
+    found = re.search(r"<!-- conventions[^>]*-->\n(.*?)<!-- /conventions -->", text, re.S)
+    return found.group(1).strip() if found else ""
+
+
+def needs_conventions(exp: Any, module: Any) -> bool:
+    """Whether an experiment's page shows the conventions box: it has label noise, or it compares with the
+    literature (Garg, Raventós, Lu et al.: its description, columns or summary keys cite them)."""
+    cited = " ".join([module.__doc__ or "", *(exp.columns or {}).values(), *(exp.summary_keys or {}).values()])
+    return "noise" in exp.quick or any(name in cited for name in _LITERATURE)
+
+
+def summary_table(exp: Any) -> str:
+    """A Markdown table of the summary keys ``reproduce`` prints (``Experiment.summary_keys``)."""
+    if not exp.summary_keys:
+        return "*This experiment declares no summary keys yet (`Experiment.summary_keys`).*"
+    lines = ["| key | meaning [unit] |", "|---|---|"]
+    lines += [f"| `{key}` | {_md_cell(meaning)} |" for key, meaning in exp.summary_keys.items()]
+    return "\n".join(lines)
+
+
 def page(exp_id: str, figures: Path, timings: dict[str, Any], repro: dict[str, str]) -> str:
     """The Markdown (MyST) text of one experiment's gallery page."""
     from spinglass_icl.experiments import registry
@@ -219,11 +248,14 @@ def page(exp_id: str, figures: Path, timings: dict[str, Any], repro: dict[str, s
             f"- matches the paper? {_md_cell(repro.get('matches the paper?', '—'))}\n\n"
             "REPRODUCTION.md in the repository has the whole account (settings, caveats, every number).\n"
         )
+    box = conventions_box(THEORY) if needs_conventions(exp, module) else ""
     return f"""# {exp_id}: {exp.title}
 
 ```{{eval-rst}}
 {_description(module)}
 ```
+
+{box}
 
 {fig_md}
 
@@ -256,6 +288,13 @@ One row per point: the runner's columns, the point's parameters, then its result
 `spinglass-icl columns {exp_id}` prints the same table; a `*` stands for any text (a family of columns).
 
 {columns_table(exp)}
+
+## Summary keys
+
+What `spinglass-icl reproduce {exp_id}` prints after the run (`spinglass-icl columns {exp_id}` lists them too); a
+key of a nested section is written `SECTION.key`, and a key that does not apply to the run prints `–`.
+
+{summary_table(exp)}
 """
 
 

@@ -56,7 +56,7 @@ def model_names() -> tuple[str, ...]:
 
 def parse_models(value: str | Sequence[str]) -> list[str]:
     """The ``models`` parameter (comma-separated or a list) as checked names."""
-    return trained_models.parse_models(value, names() + REFERENCE)  # in_figure: only the default set
+    return trained_models.parse_models(value, model_names())
 
 
 @dataclass(frozen=True)

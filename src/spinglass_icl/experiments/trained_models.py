@@ -67,13 +67,19 @@ class Live(Mapping[str, Any]):
         return len(self._current())
 
 
-def registry_params(base: Mapping[str, Any], size: str) -> Live:
+def _trainable(in_figure_only: bool) -> tuple[Architecture, ...]:
+    """The architectures an experiment can train: every registered one (figS8: ``in_figure`` decides only the
+    default ``models``), or only those in the figure (diversity)."""
+    return architectures(in_figure=True) if in_figure_only else architectures()
+
+
+def registry_params(base: Mapping[str, Any], size: str, in_figure_only: bool = False) -> Live:
     """``base`` plus, for every registered architecture, :func:`arch_params`; ``models`` (the default set)
     lists AMP and those in the figure.  Read live from the registry."""
 
     def build() -> dict[str, Any]:
         out = {**base, "models": ",".join(model_names())}
-        for arch in architectures():  # every registered one: in_figure decides only the default models
+        for arch in _trainable(in_figure_only):
             out.update(arch_params(arch, size))
         return out
 
@@ -99,12 +105,12 @@ OPTIONAL_FIELDS = {"curriculum_epochs": ("curriculum_epochs", "curriculum_frac")
 _BUDGET_RULES = {"batch_size": Rule(low=0), "warmup": Rule(low=0), "val_prompts": Rule(low=0), "schedule": Rule()}
 
 
-def parameter_rules(own: Mapping[str, Rule]) -> Live:
+def parameter_rules(own: Mapping[str, Rule], in_figure_only: bool = False) -> Live:
     """``own`` plus the rule and meaning of every generated parameter ``<model>_<field>`` (live)."""
 
     def build() -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for arch in architectures():  # every registered one: in_figure decides only the default models
+        for arch in _trainable(in_figure_only):
             for k, doc in BUDGET_DOCS.items():
                 base = _BUDGET_RULES.get(k) or named_rule(k) or Rule()
                 out[f"{arch.name}_{k}"] = replace(base, doc=f"{arch.label}: {doc}")
