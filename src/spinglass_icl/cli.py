@@ -614,7 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="experiment id (spinglass-icl list)")
     p.set_defaults(func=cmd_params)
 
-    p = add("columns", "list the columns of an experiment's results.csv: meaning and unit")
+    p = add("columns", "what each results.csv column and each printed summary key of an experiment means (unit)")
     p.add_argument("id", help="experiment id (spinglass-icl list)")
     p.set_defaults(func=cmd_columns)
 

@@ -324,7 +324,8 @@ def plot(records: list[dict], params: Mapping[str, Any]) -> Figure:
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict:
     """Per model: mean test error over all N and repeats, at the largest N, stuck repeats at N ≥ 40."""
-    rows, out = repeat_rows(records), {}
+    rows = repeat_rows(records)
+    out: dict[str, Any] = {}
     n_max = max(r["N"] for r in rows)
     models = parse_models(params["models"])
     for name in models:
