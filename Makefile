@@ -48,4 +48,4 @@ docs: $(DOCS_STAMP)
 	$(BIN)/python -m sphinx -W --keep-going -E -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) results .pytest_cache docs/_build docs/jupyter_execute docs/api/generated docs/api/index.rst docs/gallery docs/cli.md docs/design.md
+	rm -rf $(VENV) results .pytest_cache docs/_build docs/jupyter_execute docs/api/generated docs/api/index.rst docs/gallery docs/cli.md

@@ -35,8 +35,8 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
-# architecture.md is shown through the generated design.md (an include), so the site builds with or without it
-exclude_patterns = ["_build", "jupyter_execute", "_ext", "Thumbs.db", ".DS_Store", "data", "architecture.md"]
+# architecture.md is a page of the site itself (architecture.html), so the README's link to it has a page to land on
+exclude_patterns = ["_build", "jupyter_execute", "_ext", "Thumbs.db", ".DS_Store", "data"]
 
 # -- MyST / myst-nb -------------------------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
@@ -77,4 +77,3 @@ def setup(app):
 gallery_pages.write_api_index(HERE / "api" / "index.rst", [n for n in spinglass_icl.__all__ if n != "__version__"])
 gallery_pages.write_gallery(HERE / "gallery", HERE / "figures", HERE.parent / "REPRODUCTION.md")
 gallery_pages.write_cli_page(HERE / "cli.md")
-gallery_pages.write_design_page(HERE / "design.md", HERE / "architecture.md")

@@ -30,12 +30,40 @@ def test_every_column_of_the_quick_run_is_declared(exp_id, quick_run):
     assert exp.columns, f"{exp_id} declares no columns (Experiment.columns)"
     assert columns.undeclared(exp, header) == []
     # (a declaration may match nothing here: some columns are written at full size only)
+    assert _ambiguous(exp, header) == []
+
+
+def _ambiguous(exp, header) -> list[str]:
+    """Columns with more than one meaning: no entry of their own, and several patterns that match them."""
+    return [f"{c}: {m}" for c in header if len(m := columns.meanings(exp.columns, c)) > 1]
+
+
+@pytest.mark.parametrize("exp_id", registry.ids())
+def test_every_summary_key_of_the_quick_run_has_exactly_one_meaning(exp_id, quick_run):
+    """What `reproduce` prints is defined: each key (a section's as SECTION.key) matches one declaration."""
+    s, _ = quick_run(exp_id)
+    exp = registry.get(exp_id)
+    keys = columns.flat_keys(s.summary)
+    assert keys, f"{exp_id} prints no summary"
+    assert [
+        (k, columns.meanings(exp.summary_keys, k)) for k in keys if len(columns.meanings(exp.summary_keys, k)) != 1
+    ] == []
+
+
+def test_patterns_match_as_documented():
+    assert columns.matches("adam_std", "{amp,adam}_std") and not columns.matches("exact_std", "{amp,adam}_std")
+    assert columns.matches("x_a_b", "x_{a,c}_{b,d}") and not columns.matches("x_c_c", "x_{a,c}_{b,d}")
+    table = {"*_mean": "m", "adam_minus_*_mean": "d", "amp_mean": "exact"}
+    assert columns.meanings(table, "amp_mean") == ["amp_mean"]  # its own entry wins
+    assert columns.meanings(table, "adam_minus_amp_mean") == ["*_mean", "adam_minus_*_mean"]  # two meanings
+    assert columns.flat_keys({"a": 1, "P=10": {"b": [1, 2]}}) == ["a", "P=10.b"]
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.parent.name for p in SHIPPED])
 def test_every_column_of_the_shipped_full_runs_is_declared(path):
     exp = registry.get(path.parent.name.removesuffix("-full"))
     assert columns.undeclared(exp, _header(path)) == []
+    assert _ambiguous(exp, _header(path)) == []
 
 
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.csv")), ids=lambda p: p.stem)
@@ -45,6 +73,7 @@ def test_every_golden_column_is_declared(path):
     old_names = {old: new for new, old in (exp.renamed or {}).items()}
     header = [old_names.get(c, c) for c in _header(path)]
     assert columns.undeclared(exp, header) == []
+    assert _ambiguous(exp, header) == []
 
 
 def test_declarations_written_by_the_quick_run(quick_run):
@@ -59,7 +88,7 @@ def test_declarations_written_by_the_quick_run(quick_run):
 def test_declared_matches_patterns_only_where_they_should():
     exp = registry.get("fig4b")
     assert columns.declared(exp, "seed") and columns.declared(exp, "lambda0")  # runner column, parameter
-    assert columns.declared(exp, "adam_population_mean")  # through "*_population_mean"
+    assert columns.declared(exp, "adam_population_mean")  # through "{amp,adam,exact,exact_wd2}_population_mean"
     assert not columns.declared(exp, "no_such_column")
 
 
@@ -71,3 +100,5 @@ def test_columns_command_prints_the_declaration(capsys):
         assert name in out and meaning in out
     for key in exp.full:
         assert f"\n{key} " in out
+    for key, meaning in (exp.summary_keys or {}).items():  # and what `reproduce` prints
+        assert f"\n{key} " in out and meaning in out

@@ -4,6 +4,7 @@ CITATION.cff, CHANGELOG.md and the version agree.  (The site itself is built by 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -175,3 +176,133 @@ def test_citation_cff_is_valid():
     assert data["preferred-citation"]["title"] == "Spin glass model of in-context learning"
     assert any(i["value"] == "arXiv:2408.02288" for i in data["preferred-citation"]["identifiers"])
     assert data["license"] == "MIT"
+
+
+# -- issue 25: the slips, each pinned -----------------------------------------------------------------------
+
+
+def _toctree_pages() -> set[str]:
+    pages = set()
+    for path in DOCS.rglob("*.md"):
+        for block in re.findall(r"```\{toctree\}\n(.*?)```", path.read_text(encoding="utf-8"), re.S):
+            base = path.parent.relative_to(DOCS)
+            pages |= {str(base / line.strip()) for line in block.splitlines() if line.strip() and ":" not in line}
+    return {p.removeprefix("./") for p in pages}
+
+
+def test_every_docs_page_the_readme_links_is_a_page_of_the_site():
+    """README's links into docs/ land on pages of the built site (in a toctree, not excluded)."""
+    linked = re.findall(r"\]\(docs/([\w/]+)\.md", (ROOT / "README.md").read_text(encoding="utf-8"))
+    conf = (DOCS / "conf.py").read_text(encoding="utf-8")
+    excluded = re.search(r"^exclude_patterns = \[(.*?)\]", conf, re.M | re.S).group(1)
+    assert "architecture" in linked
+    for page in linked:
+        assert f'"{page}.md"' not in excluded, page
+        assert page in _toctree_pages() | {"index"}, page
+
+
+_MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:work|home|Users|root|mnt|scratch|srv|private)/\w")
+
+
+def test_no_tracked_file_names_a_path_of_a_machine():
+    """No absolute path of a development machine in any tracked text file (REPRODUCTION.md named run folders so)."""
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    offenders = []
+    for name in files:
+        try:
+            text = (ROOT / name).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue  # binary files (figures, stores)
+        offenders += [f"{name}:{n}" for n, line in enumerate(text.splitlines(), 1) if _MACHINE_PATH.search(line)]
+    assert offenders == []
+
+
+def test_gallery_descriptions_start_with_a_whole_sentence(pages):
+    """The description is the catalog module's docstring without its title paragraph (diversity's was cut)."""
+    for exp_id in registry.ids():
+        body = pages._description(pages.declaring_module(exp_id)).lstrip()
+        assert body and not body[0].islower(), (exp_id, body[:80])
+    assert pages._description(pages.declaring_module("diversity")).startswith("Raventós, Paul, Chen, Ganguli")
+
+
+def test_quick_help_states_the_measured_times():
+    from spinglass_icl import cli
+
+    timings = json.loads((DOCS / "figures" / "gallery.json").read_text(encoding="utf-8"))
+    seconds = [t["seconds"] for t in timings.values()]
+    assert f"{min(seconds):.0f}-{max(seconds):.0f} s" in cli.QUICK_TIME
+    assert cli.QUICK_TIME in " ".join(pages_help()["reproduce"].split())
+
+
+def pages_help() -> dict[str, str]:
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        import gallery_pages
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    return gallery_pages.cli_help()
+
+
+def test_dry_run_prints_its_estimate_once(capsys, tmp_path):
+    from spinglass_icl import cli
+
+    assert cli.main(["reproduce", "fig1", "--dry-run", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert (out + err).count("estimate:") == 1 and out.startswith("estimate:")
+
+
+def test_plot_hint_repeats_the_users_out(capsys, tmp_path):
+    from spinglass_icl import cli
+
+    folder = tmp_path / "elsewhere"
+    assert cli.main(["plot", "fig1", "--out", str(folder)]) == 2
+    assert f"`spinglass-icl reproduce fig1 --out {folder}`" in capsys.readouterr().err
+
+
+def test_python_errors_name_python_arguments(tmp_path, capsys):
+    from spinglass_icl import cli
+    from spinglass_icl.validation import InputError
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(InputError) as info:
+        spinglass_icl.run("fig1", out=a_file, progress=False)
+    assert "out=" in str(info.value) and "--" not in str(info.value)
+    assert cli.main(["reproduce", "fig1", "--out", str(a_file)]) == 2
+    assert "choose another --out" in capsys.readouterr().err
+
+
+def test_params_shows_every_bound_it_enforces(capsys):
+    from spinglass_icl import cli
+    from spinglass_icl.experiments import params
+
+    exp = registry.get("fig1")
+    assert cli.main(["params", "fig1"]) == 0
+    out = capsys.readouterr().out
+    assert f"int >= 1 and <= {params.SHARED['D'].high:g}" in out
+    for row in params.table(exp):  # the gallery's table too: every integer shows its upper bound
+        assert row.kind != "int" or "<=" in row.allowed, row
+
+
+def test_stacked_model_is_in_the_api_reference():
+    assert "StackedModel" in spinglass_icl.__all__ and spinglass_icl.StackedModel.__name__ == "StackedModel"
+
+
+def test_conventions_box_on_the_theory_page_and_where_noise_or_literature(pages, tmp_path):
+    box = pages.conventions_box(DOCS / "theory.md")
+    for needed in ("standard deviation", "Garg", "Raventós", "Lu et al.", r"\sigma_R/\sqrt D", r"D \times"):
+        assert needed in box, needed
+    pages.write_gallery(tmp_path, DOCS / "figures", ROOT / "REPRODUCTION.md")
+    shown = {i for i in registry.ids() if box in (tmp_path / f"{i}.md").read_text(encoding="utf-8")}
+    with_noise = {i for i in registry.ids() if "noise" in registry.get(i).quick}
+    assert with_noise <= shown and {"diversity", "asymptotics"} <= shown and "fig1" not in shown
+
+
+def test_gallery_pages_define_every_summary_key(pages, tmp_path):
+    pages.write_gallery(tmp_path, DOCS / "figures", ROOT / "REPRODUCTION.md")
+    for exp_id in registry.ids():
+        exp = registry.get(exp_id)
+        text = (tmp_path / f"{exp_id}.md").read_text(encoding="utf-8")
+        assert exp.summary_keys, f"{exp_id} declares no summary keys"
+        for key in exp.summary_keys:
+            assert f"| `{key}` | " in text, (exp_id, key)

@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 
+THEORY = Path(__file__).resolve().parents[1] / "theory.md"
+
+
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
@@ -109,15 +112,6 @@ def write_cli_page(path: Path) -> None:
     _write(path, "\n".join(parts))
 
 
-def write_design_page(path: Path, architecture: Path) -> None:
-    """The code's design page: docs/architecture.md (the layers, who owns which formula) when it exists."""
-    if architecture.exists():
-        text = f"```{{include}} {architecture.name}\n```\n"
-    else:
-        text = "# Design\n\nThe page on the package's layers (docs/architecture.md) is not written yet.\n"
-    _write(path, text)
-
-
 def reproduction_table(path: Path) -> dict[str, dict[str, str]]:
     """{id: {column header: cell}} from the first table of REPRODUCTION.md whose first header is ``id``."""
     rows: dict[str, dict[str, str]] = {}
@@ -168,10 +162,22 @@ def params_table(exp: Any) -> str:
 
 
 def _description(module: Any) -> str:
-    """The catalog module's docstring as reStructuredText (its first line is the page's title)."""
+    """The catalog module's docstring as reStructuredText without its first paragraph (the title, which may
+    run over several lines: the page shows the experiment's title instead)."""
     doc = (module.__doc__ or "").strip()
-    body = doc.split("\n", 1)[1].strip() if "\n" in doc else ""
+    body = doc.split("\n\n", 1)[1].strip() if "\n\n" in doc else ""
     return "\n".join(link_theory(escape_bars(body.splitlines()), "../"))
+
+
+def declaring_module(exp_id: str) -> Any:
+    """The module that declares experiment ``exp_id``: its catalog module, else (a plugin) the module of its
+    ``compute`` -- not a helper module the catalog entry borrows ``compute`` from."""
+    from spinglass_icl.experiments import registry
+
+    try:
+        return importlib.import_module(f"spinglass_icl.experiments.catalog.{exp_id}")
+    except ModuleNotFoundError:
+        return importlib.import_module(registry.get(exp_id).compute.__module__)
 
 
 def _timing(exp_id: str, timings: dict[str, Any], repro: dict[str, str]) -> str:
@@ -190,12 +196,43 @@ def _timing(exp_id: str, timings: dict[str, Any], repro: dict[str, str]) -> str:
     return "\n".join(lines) or "- not measured yet"
 
 
+def _quick_time(exp_id: str, timings: dict[str, Any]) -> str:
+    seconds = timings.get(exp_id, {}).get("seconds")
+    return f"about {seconds:.0f} s on 2 CPU cores (measured)" if seconds else "small sizes"
+
+
+_LITERATURE = ("Garg", "Raventós", "Lu et al", "Lu, Letey")
+
+
+def conventions_box(theory: Path) -> str:
+    """The conventions box of the theory page (between its ``<!-- conventions`` markers), written once there."""
+    text = theory.read_text(encoding="utf-8") if theory.exists() else ""
+    found = re.search(r"<!-- conventions[^>]*-->\n(.*?)<!-- /conventions -->", text, re.S)
+    return found.group(1).strip() if found else ""
+
+
+def needs_conventions(exp: Any, module: Any) -> bool:
+    """Whether an experiment's page shows the conventions box: it has label noise, or it compares with the
+    literature (Garg, Raventós, Lu et al.: its description, columns or summary keys cite them)."""
+    cited = " ".join([module.__doc__ or "", *(exp.columns or {}).values(), *(exp.summary_keys or {}).values()])
+    return "noise" in exp.quick or any(name in cited for name in _LITERATURE)
+
+
+def summary_table(exp: Any) -> str:
+    """A Markdown table of the summary keys ``reproduce`` prints (``Experiment.summary_keys``)."""
+    if not exp.summary_keys:
+        return "*This experiment declares no summary keys yet (`Experiment.summary_keys`).*"
+    lines = ["| key | meaning [unit] |", "|---|---|"]
+    lines += [f"| `{key}` | {_md_cell(meaning)} |" for key, meaning in exp.summary_keys.items()]
+    return "\n".join(lines)
+
+
 def page(exp_id: str, figures: Path, timings: dict[str, Any], repro: dict[str, str]) -> str:
     """The Markdown (MyST) text of one experiment's gallery page."""
     from spinglass_icl.experiments import registry
 
     exp = registry.get(exp_id)
-    module = importlib.import_module(exp.compute.__module__)  # the catalog module that declares it
+    module = declaring_module(exp_id)
     figure = figures / f"{exp_id}.png"
     fig_md = (
         f"```{{image}} ../figures/{exp_id}.png\n:alt: {exp_id} at quick size\n:width: 100%\n```\n\n"
@@ -211,18 +248,21 @@ def page(exp_id: str, figures: Path, timings: dict[str, Any], repro: dict[str, s
             f"- matches the paper? {_md_cell(repro.get('matches the paper?', '—'))}\n\n"
             "REPRODUCTION.md in the repository has the whole account (settings, caveats, every number).\n"
         )
+    box = conventions_box(THEORY) if needs_conventions(exp, module) else ""
     return f"""# {exp_id}: {exp.title}
 
 ```{{eval-rst}}
 {_description(module)}
 ```
 
+{box}
+
 {fig_md}
 
 ## Run it
 
 ```bash
-spinglass-icl reproduce {exp_id} --quick    # minutes at most on a laptop CPU
+spinglass-icl reproduce {exp_id} --quick    # {_quick_time(exp_id, timings)}
 spinglass-icl reproduce {exp_id} --full     # the paper's sizes
 spinglass-icl plot {exp_id}                 # redraw the figure from the stored results
 ```
@@ -248,6 +288,13 @@ One row per point: the runner's columns, the point's parameters, then its result
 `spinglass-icl columns {exp_id}` prints the same table; a `*` stands for any text (a family of columns).
 
 {columns_table(exp)}
+
+## Summary keys
+
+What `spinglass-icl reproduce {exp_id}` prints after the run (`spinglass-icl columns {exp_id}` lists them too); a
+key of a nested section is written `SECTION.key`, and a key that does not apply to the run prints `–`.
+
+{summary_table(exp)}
 """
 
 

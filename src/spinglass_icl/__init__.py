@@ -47,6 +47,7 @@ _LAZY: dict[str, str] = {
     "langevin": ".solvers",
     # architectures and training
     "Architecture": ".models",
+    "StackedModel": ".models",
     "register_architecture": ".models:register",
     "make_model": ".models",
     "paper_init": ".models",
@@ -98,6 +99,7 @@ __all__ = [
     "sample_exact",
     "langevin",
     "Architecture",
+    "StackedModel",
     "register_architecture",
     "make_model",
     "paper_init",
@@ -134,7 +136,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come
     from .experiments.spec import Experiment
     from .features import feature_matrix, predict
     from .metrics import contrast_ratio, query_error, relative_distance
-    from .models import Architecture, make_model, paper_init
+    from .models import Architecture, StackedModel, make_model, paper_init
     from .models import register as register_architecture
     from .prompts import Features, PromptSpec, features_from_prompts, sample_features, sample_prompts
     from .solvers import SolverResult, amp, langevin, sample_exact, solve_cg, solve_exact

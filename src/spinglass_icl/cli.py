@@ -38,6 +38,9 @@ _CONVERGE_HINT = {  # the option that helps when a solver does not converge (gro
 # at load ~1 (the install ~50 s, then the demo), 3 min 17 s at load 2-7; `spinglass-icl demo` alone into a
 # fresh folder 5.6 s wall at load ~1 (41 s at load ~7), importing torch included
 DEMO_TIME = "about 6 s on 2 idle CPU cores; a first `make demo` installs first: about 1 min, 3 min on a busy machine"
+# the measured quick sizes (a test checks them against docs/figures/gallery.json, `make gallery` of 2026-12-02
+# on the shared 2-core AMD EPYC machine, one worker: figS3 1.6 s ... figS8 34.8 s)
+QUICK_TIME = "2-35 s per experiment on 2 CPU cores, measured (`make gallery`; the gallery lists each)"
 
 
 def _input_error() -> type[Exception]:
@@ -326,17 +329,20 @@ def _size(args: argparse.Namespace) -> str:
 
 
 def _check_set(exp_id: str, args: argparse.Namespace) -> dict[str, str]:
-    """``--set`` parsed and, where the experiment's parameters can be read without its heavy imports
-    (:func:`.experiments.declared.declaration`), checked against their types and ranges at once: a
-    refused value is answered before torch and matplotlib load.  The runner checks everything again."""
+    """``--set`` parsed, deprecated names replaced by their new ones (a note each), and checked against
+    the parameters' types and ranges at once (read without the heavy imports where
+    :func:`.experiments.declared.declaration` can): a refused value is answered before anything runs.
+    The runner checks everything again."""
     from .experiments import declared, params, registry
 
     overrides = parse_set(args.set)
     if exp_id not in registry.ids():
         registry.get(exp_id)  # the unknown-experiment error
-    decl = declared.declaration(exp_id) if overrides else None
-    if decl is not None:
-        params.check(decl, _size(args), overrides)
+    if not overrides:
+        return overrides
+    exp = declared.declaration(exp_id) or registry.get(exp_id)
+    overrides = params.canonical(exp, overrides, note=lambda text: print(f"note: {text}", file=sys.stderr))
+    params.check(exp, _size(args), overrides)
     return overrides
 
 
@@ -362,8 +368,14 @@ def _run(exp_id: str, args: argparse.Namespace) -> Any:
         wait=getattr(args, "wait", False),
         dry_run=getattr(args, "dry_run", False),
         time_limit=getattr(args, "time_limit", None),
-        log=None if args.quiet else lambda line: print(line, file=sys.stderr),
+        log=None if args.quiet else lambda line: _log(line, args),
     )
+
+
+def _log(line: str, args: argparse.Namespace) -> None:
+    """The runner's progress lines on stderr; a dry run's estimate is its result, printed once on stdout."""
+    if not (getattr(args, "dry_run", False) and line.startswith("estimate:")):
+        print(line, file=sys.stderr)
 
 
 def _report(s: Any, args: argparse.Namespace) -> None:
@@ -642,14 +654,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="experiment id (spinglass-icl list)")
     p.set_defaults(func=cmd_params)
 
-    p = add("columns", "list the columns of an experiment's results.csv: meaning and unit")
+    p = add("columns", "what each results.csv column and each printed summary key of an experiment means (unit)")
     p.add_argument("id", help="experiment id (spinglass-icl list)")
     p.set_defaults(func=cmd_columns)
 
     p = add("reproduce", "run an experiment (resumable) and draw its figure", epilog=_experiment_table())
     p.add_argument("id", help="experiment id (listed below)")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="about a minute on a laptop CPU (the default size)")
+    size.add_argument("--quick", action="store_true", help=f"small sizes: {QUICK_TIME} (the default size)")
     size.add_argument("--full", action="store_true", help="the paper's sizes")
     _run_options(p)
     p.add_argument(
@@ -685,7 +697,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .experiments import registry
 
             registry.load_plugins(args.plugin)
-        return args.func(args)
+        from .validation import command_line  # messages name --options, not Python arguments
+
+        with command_line():
+            return args.func(args)
     except BrokenPipeError:  # stdout closed early (`spinglass-icl params ID | head`): stop without a traceback
         import os
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._limits import memory_limit
-from .validation import InputError
+from .validation import InputError, option
 
 
 def available_memory() -> int:
@@ -45,7 +45,7 @@ def memory(what: str, nbytes: float, *, force: bool = False, hint: str = "use sm
         which = f" (the tightest limit: {limit.source})" if abs(limit.bytes - avail) <= 0.05 * avail else ""
         raise InputError(
             f"{what} needs about {_gib(nbytes)} of memory but {_gib(avail)} are available{which}; "
-            f"{hint}, or pass --force to try anyway"
+            f"{hint}, or pass {option('force')} to try anyway"
         )
 
 
@@ -219,11 +219,13 @@ def check_total(experiment_id: str, tot: Total, *, force: bool = False, workers:
     memory(
         f"{experiment_id} at {where}" + (f" ({workers} workers)" if workers > 1 else ""),
         tot.peak.bytes * workers,
-        hint=f"use a smaller {name} (--set {name}=...)" + (" or fewer --workers" if workers > 1 else ""),
+        hint=f"use a smaller {name} ({option('set', f'{name}=...')})"
+        + (f" or fewer workers ({option('workers')})" if workers > 1 else ""),
     )
     if tot.seconds > CPU_LIMIT_SECONDS:
         slow = tot.slowest.slow or tot.slowest.driver()
         raise InputError(
             f"{experiment_id} would take about {_duration(tot.seconds)} of CPU time (more than a CPU-year); "
-            f"use a smaller {slow} (--set {slow}=...), smaller sizes or fewer repeats, or pass --force to start anyway"
+            f"use a smaller {slow} ({option('set', f'{slow}=...')}), smaller sizes or fewer repeats, "
+            f"or pass {option('force')} to start anyway"
         )

@@ -7,8 +7,11 @@ The CLI turns an :class:`InputError` into ``error: <message>`` and exit code 2.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,35 @@ import numpy as np
 
 class InputError(ValueError):
     """A user-supplied value is out of its domain (message is one line)."""
+
+
+_COMMAND_LINE: ContextVar[bool] = ContextVar("command_line", default=False)
+# how the Python API names what the CLI calls --NAME (flags without a value: NAME=True)
+_PYTHON = {"force": "force=True", "wait": "wait=True"}
+
+
+@contextlib.contextmanager
+def command_line() -> Iterator[None]:
+    """Inside: messages name the command line's options (``--out``); outside, the Python arguments (``out=``)."""
+    token = _COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
+
+
+def option(name: str, value: str = "") -> str:
+    """Option ``name`` (``out``, ``force``, ``wait``, ``workers``, ``set``) as the user wrote it: ``--out DIR`` on
+    the command line (:func:`command_line`), ``out=DIR`` from Python (``set`` of ``KEY=VALUE``:
+    ``overrides={'KEY': VALUE}``)."""
+    if _COMMAND_LINE.get():
+        return f"--{name} {value}".strip()
+    if name == "set":  # KEY=VALUE
+        key, _, val = value.partition("=")
+        return f"overrides={{{key!r}: {val}}}"
+    if name in _PYTHON:
+        return _PYTHON[name].format(value=value)
+    return f"{name}={value}"
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -127,10 +159,12 @@ def array(
     return arr
 
 
-def out_folder(path: Any, what: str = "--out") -> Path:
-    """``path`` as an output folder that exists or can be created (and is writable), or raise."""
+def out_folder(path: Any, what: str | None = None) -> Path:
+    """``path`` as an output folder that exists or can be created (and is writable), or raise (naming it
+    ``what``: by default ``--out`` on the command line, ``out=`` from Python)."""
+    what = what if what is not None else option("out")
     if path is None or str(path).strip() == "":
-        raise InputError(f"{what} is empty; give a folder, e.g. {what} results")
+        raise InputError(f"{what} is empty; give a folder, e.g. {option('out', 'results')}")
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise InputError(f"{what} {str(p)!r} is a file, not a folder; choose another {what}")

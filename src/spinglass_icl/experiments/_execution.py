@@ -68,7 +68,9 @@ def plan(workers: int, threads: int | None = None) -> Plan:
     cores = usable_cores()
     notes = []
     if workers > cores:
-        notes.append(f"--workers {workers} is more than the {cores} cores this process may use; using {cores}")
+        notes.append(
+            f"{V.option('workers', str(workers))} is more than the {cores} cores this process may use; using {cores}"
+        )
         workers = cores
     free = idle_cores(cores)
     per = threads if threads is not None else max(1, free // workers)

@@ -19,7 +19,7 @@ from types import TracebackType
 from filelock import FileLock, Timeout
 
 from .._io import write_atomic
-from ..validation import InputError
+from ..validation import InputError, option
 
 LOCK_NAME = ".run.lock"
 OWNER_NAME = ".run.owner.json"
@@ -58,7 +58,7 @@ class FolderLock:
         except Timeout:
             raise InputError(
                 f"{self.folder} is being written by another run ({_describe(self.owner())}); wait for it "
-                f"to finish, pass --wait to start when it does, or choose another --out"
+                f"to finish, pass {option('wait')} to start when it does, or choose another {option('out')}"
             ) from None
         stale = self.owner()
         if stale:  # we hold the OS lock, so the run that wrote this ended without releasing it

@@ -26,7 +26,7 @@ def read_config(folder: Path, experiment_id: str) -> dict:
     path = folder / "config.json"
     if not path.exists():
         raise V.InputError(
-            f"no results for {experiment_id} in {folder}; run `spinglass-icl reproduce {experiment_id}` first"
+            f"no results for {experiment_id} in {folder}; run {reproduce_command(experiment_id, folder)} first"
         )
     try:
         cfg = json.loads(path.read_text())
@@ -34,7 +34,7 @@ def read_config(folder: Path, experiment_id: str) -> dict:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise V.InputError(
             f"{path} cannot be read ({type(exc).__name__}); run "
-            f"`spinglass-icl reproduce {experiment_id}` with the same options to rewrite it"
+            f"{reproduce_command(experiment_id, folder)} with the same options to rewrite it"
         ) from None
     return cfg
 
@@ -53,8 +53,13 @@ def space_needed(folder: Path, n_points: int) -> float:
     return per * max(1, n_points - len(files)) + size / 10 + 2**20
 
 
+def reproduce_command(experiment_id: str, folder: Path) -> str:
+    """The command that writes ``folder`` (the user's ``--out`` repeated, so that following it lands there)."""
+    return f"`spinglass-icl reproduce {experiment_id} --out {folder.parent}`"
+
+
 def heal_command(experiment_id: str, folder: Path) -> str:
-    return f"`spinglass-icl reproduce {experiment_id} --out {folder.parent}` with the run's options"
+    return f"{reproduce_command(experiment_id, folder)} with the run's options"
 
 
 def refuse_read_only(folder: Path, experiment_id: str) -> None:

@@ -10,8 +10,10 @@ full defaults: a list if either default is a list; float if any number is a floa
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -92,6 +94,21 @@ SHARED: dict[str, Rule] = {
     "convention": Rule(doc="the paper's convention (paper) or the corrected one (correct); the experiment says which"),
 }
 _LIST_DOC = " (one value or a comma list)"
+
+# Renamed parameters: {old name: (new name, first version that refuses the old name)}.  An old name keeps
+# working for one minor version after its rename: it is translated to the new name before anything else
+# (so it records the same point -- same seed, same store key -- as the new name) with a one-line
+# deprecation note.  It applies to every experiment that has the new name and not the old one; an
+# experiment's own ``Experiment.renamed`` ({new: old}, which also keeps the old seeds) adds its entries.
+# A future rename adds one line here (or to ``renamed``); a test removes the line when ``until`` is reached.
+ALIASES: dict[str, tuple[str, str]] = {
+    "builder": ("convention", "0.4.0"),  # fig1, figS2: renamed in 0.2.0
+    "energy": ("convention", "0.4.0"),  # fig3
+    "cholesky": ("convention", "0.4.0"),  # figS4
+    "amp_batch": ("chunk", "0.4.0"),  # fig4a
+    "batch_repeats": ("chunk", "0.4.0"),  # figS8
+}
+_UNTIL = "0.4.0"  # for the entries of ``Experiment.renamed``
 
 
 def described(name: str, doc: str) -> Rule:
@@ -279,17 +296,62 @@ def check_sizes(what: str, sizes: Mapping[str, int]) -> None:
             )
 
 
+def aliases(exp: Experiment) -> dict[str, tuple[str, str]]:
+    """{old name: (new name, version that refuses it)} of the renamed parameters ``exp`` still accepts."""
+    table = {**ALIASES, **{old: (new, _UNTIL) for new, old in (exp.renamed or {}).items()}}
+    return {old: (new, until) for old, (new, until) in table.items() if new in exp.quick and old not in exp.quick}
+
+
+def deprecation(exp: Experiment, old: str) -> str | None:
+    """The one-line note of the deprecated parameter name ``old`` of ``exp`` (None: not a deprecated name)."""
+    found = aliases(exp).get(old)
+    if found is None:
+        return None
+    new, until = found
+    return f"{exp.id}: parameter {old!r} is now {new!r} (the old name is deprecated and refused from {until} on)"
+
+
+def canonical(
+    exp: Experiment, overrides: Mapping[str, Any] | None, note: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """``overrides`` with every deprecated name replaced by its new one (:data:`ALIASES`), each with its
+    note: ``note(text)`` where given (the CLI prints it), else a ``FutureWarning``.  Old and new name of
+    one parameter together are refused."""
+    out: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        text = deprecation(exp, key)
+        if text is None:
+            out[key] = value
+            continue
+        new = aliases(exp)[key][0]
+        if new in (overrides or {}):
+            raise InputError(f"{exp.id}: {key} and {new} are one parameter ({key} is its old name); give {new} once")
+        note(text) if note is not None else warnings.warn(text, FutureWarning, stacklevel=3)
+        out[new] = value
+    return out
+
+
+def unknown(exp: Experiment, key: str) -> InputError:
+    """The refusal of parameter name ``key`` that ``exp`` does not have, suggesting the closest known name."""
+    close = difflib.get_close_matches(key, [*exp.quick, *aliases(exp)], n=1, cutoff=0.6)
+    hint = ""
+    if close:
+        near = aliases(exp).get(close[0], (close[0], ""))[0]
+        hint = f"did you mean {near!r}? "
+    return InputError(
+        f"{exp.id} has no parameter {key!r}; {hint}it has: {', '.join(sorted(exp.quick))} "
+        f"(spinglass-icl params {exp.id})"
+    )
+
+
 def check(exp: Experiment, size: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """The parameters of ``exp`` at ``size`` with ``overrides`` converted to each parameter's type and
     checked against its range, then against the experiment's own ``check``: a one-line
-    :class:`InputError` before anything runs."""
+    :class:`InputError` before anything runs.  A deprecated name is read as its new one (:func:`canonical`)."""
     checked = {}
-    for key, value in (overrides or {}).items():
+    for key, value in canonical(exp, overrides).items():
         if key not in exp.quick:
-            raise InputError(
-                f"{exp.id} has no parameter {key!r}; it has: {', '.join(sorted(exp.quick))} "
-                f"(spinglass-icl params {exp.id})"
-            )
+            raise unknown(exp, key)
         checked[key] = parse(key, value, exp.quick[key], exp.full[key], experiment=exp.id, own=exp.rules)
     params = exp.params(size, checked)
     if exp.check is not None:

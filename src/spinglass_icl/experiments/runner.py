@@ -28,6 +28,7 @@ from .._version import __version__
 from . import _execution as X
 from . import _persist, registry
 from ._lock import FolderLock
+from .params import canonical
 from .params import check as params_check
 from .spec import Experiment, Record
 from .store import Store
@@ -198,7 +199,7 @@ def _config(experiment_id: str, plan: _Plan, opts: RunOptions) -> dict[str, Any]
         "title": plan.exp.title,
         "size": opts.size,
         "params": plan.params,
-        "overrides": {k: plan.params[k] for k in (opts.overrides or {})},
+        "overrides": {k: plan.params[k] for k in canonical(plan.exp, opts.overrides, note=lambda _: None)},
         "seed": int(opts.seed),
         "device": opts.device,
         "n_points": len(plan.points),
@@ -274,7 +275,7 @@ def _admission(plan: _Plan, todo: list[int], deadline: float | None, out: _Outco
         return lambda j: True
 
     def admit(j: int) -> bool:
-        need = R.estimate(plan.exp.id, plan.points[todo[j]], plan.exp.resources).seconds
+        need = R.estimate(plan.points[todo[j]], plan.exp.resources).seconds
         if time.perf_counter() + need <= deadline:
             return True
         out.stopped = out.stopped or "the time limit leaves too little time for the next point (its estimate)"

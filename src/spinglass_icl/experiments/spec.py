@@ -77,6 +77,9 @@ class Experiment:
     # declared once with a ``*`` wildcard (e.g. ``"<series>_mean"`` as ``"*_mean"``); printed by
     # ``spinglass-icl columns ID`` and the experiment's gallery page
     columns: Mapping[str, str] | None = None
+    # meaning and unit of each key of ``summary`` ({key: "meaning [unit]"}, patterns as for columns; a key of
+    # a nested section as ``SECTION.key``); printed by ``spinglass-icl columns ID`` and the gallery page
+    summary_keys: Mapping[str, str] | None = None
     # optional estimate of one point's peak memory and CPU seconds (point -> resources.Estimate) where
     # resources.generic does not describe it; read by the runner before anything starts
     resources: Callable[[Point], Any] | None = None

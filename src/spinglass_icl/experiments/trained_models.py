@@ -1,11 +1,11 @@
 """figS8's machinery: parameters generated from the architecture registry, one point's data and
 training, and the per-repeat table behind the figure.
 
-Every architecture registered with ``in_figure=True`` gets the figS8 parameters ``<name>_<field>``
+Every registered architecture gets the figS8 parameters ``<name>_<field>``
 for each :class:`~spinglass_icl.training.Budget` field (lr, epochs, batch_size, schedule, warmup,
 weight_decay) and each of its model options (e.g. ``tf_d_model``), with its declared quick/full
 defaults.  :func:`registry_params` computes them when read, so an architecture registered after
-import (a test's toy model) is part of figS8 at once.
+import (a test's toy model) is part of figS8 at once.  ``in_figure`` decides only the default ``models``.
 """
 
 from __future__ import annotations
@@ -48,24 +48,38 @@ class Live(Mapping[str, Any]):
 
     def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
         self.build = build
+        self._built: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+
+    def _current(self) -> dict[str, Any]:
+        """``build()``, rebuilt only when the registry changed (reading every key was quadratic)."""
+        state = architectures()
+        if self._built is None or self._built[0] != state:
+            self._built = (state, self.build())
+        return self._built[1]
 
     def __getitem__(self, key: str) -> Any:
-        return self.build()[key]
+        return self._current()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.build())
+        return iter(self._current())
 
     def __len__(self) -> int:
-        return len(self.build())
+        return len(self._current())
 
 
-def registry_params(base: Mapping[str, Any], size: str) -> Live:
-    """``base`` plus, for every architecture in the figure, :func:`arch_params`; ``models`` lists AMP and
-    all of them.  Read live from the registry."""
+def _trainable(in_figure_only: bool) -> tuple[Architecture, ...]:
+    """The architectures an experiment can train: every registered one (figS8: ``in_figure`` decides only the
+    default ``models``), or only those in the figure (diversity)."""
+    return architectures(in_figure=True) if in_figure_only else architectures()
+
+
+def registry_params(base: Mapping[str, Any], size: str, in_figure_only: bool = False) -> Live:
+    """``base`` plus, for every registered architecture, :func:`arch_params`; ``models`` (the default set)
+    lists AMP and those in the figure.  Read live from the registry."""
 
     def build() -> dict[str, Any]:
         out = {**base, "models": ",".join(model_names())}
-        for arch in architectures(in_figure=True):
+        for arch in _trainable(in_figure_only):
             out.update(arch_params(arch, size))
         return out
 
@@ -91,12 +105,12 @@ OPTIONAL_FIELDS = {"curriculum_epochs": ("curriculum_epochs", "curriculum_frac")
 _BUDGET_RULES = {"batch_size": Rule(low=0), "warmup": Rule(low=0), "val_prompts": Rule(low=0), "schedule": Rule()}
 
 
-def parameter_rules(own: Mapping[str, Rule]) -> Live:
+def parameter_rules(own: Mapping[str, Rule], in_figure_only: bool = False) -> Live:
     """``own`` plus the rule and meaning of every generated parameter ``<model>_<field>`` (live)."""
 
     def build() -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for arch in architectures(in_figure=True):
+        for arch in _trainable(in_figure_only):
             for k, doc in BUDGET_DOCS.items():
                 base = _BUDGET_RULES.get(k) or named_rule(k) or Rule()
                 out[f"{arch.name}_{k}"] = replace(base, doc=f"{arch.label}: {doc}")
@@ -114,8 +128,9 @@ def model_names() -> tuple[str, ...]:
 
 def parse_models(value: str | Sequence[str], known: Sequence[str] | None = None) -> list[str]:
     """The ``models`` parameter (comma-separated string or list) as names, each one checked against
-    ``known`` (default: :func:`model_names`, what figS8 can draw)."""
-    choices = tuple(known) if known is not None else model_names()
+    ``known`` (default: AMP and every registered architecture; ``in_figure`` decides only the default set,
+    :func:`model_names`)."""
+    choices = tuple(known) if known is not None else ("amp", *names())
     out = [m.strip() for m in (value.split(",") if isinstance(value, str) else value) if str(m).strip()]
     if not out:
         raise V.InputError("models is empty; choose from: " + ", ".join(choices))
@@ -309,7 +324,8 @@ def plot(records: list[dict], params: Mapping[str, Any]) -> Figure:
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict:
     """Per model: mean test error over all N and repeats, at the largest N, stuck repeats at N ≥ 40."""
-    rows, out = repeat_rows(records), {}
+    rows = repeat_rows(records)
+    out: dict[str, Any] = {}
     n_max = max(r["N"] for r in rows)
     models = parse_models(params["models"])
     for name in models:
@@ -317,7 +333,8 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict:
         if m["N"].size:
             out[f"mean_test_{name}"] = round(float(np.nanmean(m["mean"])), 4)
             out[f"test_at_N{n_max}_{name}"] = round(float(m["mean"][-1]), 4)
-            out[f"stuck_N40plus_{name}"] = int(np.sum(m["stuck"][:, 0] >= 40))
+            # None (printed "–") where the run has no N >= 40: the count does not apply
+            out[f"stuck_N40plus_{name}"] = int(np.sum(m["stuck"][:, 0] >= 40)) if n_max >= 40 else None
     out["mean_test_trivial"] = round(float(np.mean([r["trivial_error"] for r in rows])), 4)
     out["all_linear_beat_trivial"] = all(
         out[f"mean_test_{n}"] < out["mean_test_trivial"]

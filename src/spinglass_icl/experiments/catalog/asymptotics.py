@@ -183,6 +183,18 @@ def cost(point: Point) -> resources.Estimate:
     return replace(est, parts={("cg_from_D" if k == "D" else k): v for k, v in est.parts.items()})
 
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "τ=*.D": "the D grid of the case (τ, α, ρ = noise variance, κ) [1]",
+    "τ=*.theory": "Lu et al.'s asymptotic error of the case at the largest D [E[y²] = 1]",
+    "τ=*.ratio": "measured error / theory per D (τ = P/(D(D+1))) [1]",
+    "τ=*.ratio_D2": "measured error / theory per D with τ = P/D² instead [1]",
+    "τ=*.fit_r_inf": "r∞ of the fit ratio ≈ r∞ + b/D (1: the theory holds as D → ∞) [1]",
+    "τ=*.fit_b": "b of that fit [1]",
+    "τ=*.ratio_at_largest_D": "the ratio at the largest D [1]",
+    "max_abs_ratio_minus_1_at_largest_D": "largest |ratio − 1| at the largest D over the cases [1]",
+}
+
 EXPERIMENT = Experiment(
     id="asymptotics",
     title="Beyond the paper: exact min-norm ground state vs the asymptotic ICL error (Lu et al. 2024) as D grows",
@@ -192,6 +204,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     check=check,
     rules=RULES,

@@ -148,6 +148,14 @@ COLUMNS = {
     ),
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "P": "the P grid, one entry per point (the columns below line up with it) [count]",
+    "exact_test_error": "test error of the exact ground state on fresh tasks per P, mean over repeats [E[y²] = 1]",
+    "adam_test_error": "test error of the Adam-trained merged model per P, mean over repeats [E[y²] = 1]",
+    "exact_contrast": "contrast ratio (cosine with the identity) of the ground state per P, mean over repeats [1]",
+}
+
 EXPERIMENT = Experiment(
     id="demo",
     title="Main job: ICL emerges as task diversity P passes D(D+1) (exact, paper AMP, Adam)",
@@ -164,5 +172,6 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
 )

@@ -58,7 +58,8 @@ RULES = trained_models.parameter_rules(
         "lambda0": Rule(real=True, low=0, doc="λ0 of the spin-glass ground state (the SLA recipe's wd/2)"),
         "dtype": Rule(doc="training precision: float32 or float64"),
         "grad_chunk": described("chunk", "prompts per SA/TF gradient chunk (0: the whole batch at once)"),
-    }
+    },
+    in_figure_only=True,
 )
 COLUMNS = {
     "model": "registered architecture, ground_state (spin glass), dmmse or ridge",
@@ -102,7 +103,7 @@ def params(base: Mapping[str, Any], size: str) -> trained_models.Live:
     """``base`` plus every in-figure architecture's recipe and options at ``size`` (read live from the
     registry), and ``models``: those architectures, ground_state, dmmse, ridge."""
     return trained_models.Live(
-        lambda: {**trained_models.registry_params(base, size), "models": ",".join(td.model_names())}
+        lambda: {**trained_models.registry_params(base, size, True), "models": ",".join(td.model_names())}
     )
 
 
@@ -227,6 +228,30 @@ def plot(records: list[dict], params: Mapping[str, Any]) -> Figure:
     return plotting.finish(fig)
 
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "M": "the pool sizes M (0: M = ∞, a fresh task per prompt; the per-model lists line up with them) [count]",
+    "ridge_exact": "exact error of the ridge (Bayes-optimal, Gaussian prior) predictor [E[y²] = 1]",
+    "*.M_star": (
+        "M*: the pool size where the fresh-task error is within 10 % of its M = ∞ value (log-log "
+        "interpolated; – for ridge) [count]"
+    ),
+    "*.M_star_over_D": "M*/D [1]",
+    "*.M_star_over_DD1": "M*/(D(D+1)) [1]",
+    "*.ood": "fresh-task (out-of-distribution) error per M [E[y²] = 1]",
+    "*.id": "pool-task (in-distribution) error per M [E[y²] = 1]",
+    "*.ood_at_inf": "fresh-task error at M = ∞ [E[y²] = 1]",
+    "*.ood_at_inf_over_ridge": "that error over ridge's at M = ∞ (1: Bayes-optimal) [1]",
+    "*.dist_dmmse_below": "mean squared distance of the fresh-task predictions to dMMSE's, over M below M* [E[y²] = 1]",
+    "*.dist_ridge_above": "mean squared distance of the fresh-task predictions to ridge's, over M above M* [E[y²] = 1]",
+    "*.dist_dmmse_at_M1": "that distance to dMMSE at M = 1 [E[y²] = 1]",
+    "*.dist_ridge_at_inf": "that distance to ridge at M = ∞ [E[y²] = 1]",
+    "ground_state.theory_ood": "Lu et al.'s κ-theory of the ground state's fresh-task error per M [E[y²] = 1]",
+    "ground_state.theory_ood_at_inf": "the theory at M = ∞ [E[y²] = 1]",
+    "ground_state.theory_M_star": "the M* the theory predicts (same 10 % rule) [count]",
+    "ground_state.theory_M_star_over_DD1": "that M*/(D(D+1)) [1]",
+}
+
 EXPERIMENT = Experiment(
     id="diversity",
     title="Beyond the paper: task diversity across every architecture, against the Bayes-optimal predictors",
@@ -240,6 +265,7 @@ EXPERIMENT = Experiment(
     check=check,
     export=td.write_tidy_csv,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     rules=RULES,
     resources=trained_cost.estimate,
     count=lambda p: (1 + len(p["M"])) * -(-p["repeats"] // p["chunk"]) * len(td.parse_models(p["models"])),

@@ -153,6 +153,20 @@ def cost(point: Point) -> resources.Estimate:
     return resources.generic({**point, "draws": point["draws"] + point["pilot_draws"]})
 
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "draws": "draws pooled into the histograms, all points together [count]",
+    "{h1_diag,h1_off,h2,J1,J2,J3}_mean": "mean of the pooled entries of that block quantity [coupling units]",
+    "{h1_diag,h1_off,h2,J1,J2,J3}_std": (
+        "standard deviation of the pooled entries of that block quantity [coupling units]"
+    ),
+    "{h1_diag,h1_off,h2,J1,J2,J3}_outside_fraction": "fraction of its entries outside the fixed histogram range [1]",
+    "h1_mixture_weights": (
+        "weights of the two-component Gaussian mixture fitted to h1 (diagonal and off-diagonal pooled) [1]"
+    ),
+    "h1_mixture_means": "means of the two mixture components [coupling units]",
+}
+
 EXPERIMENT = Experiment(
     id="fig1",
     title="fields h and couplings J of the pre-training spin glass, with their distributions",
@@ -162,6 +176,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
     renamed={"convention": "builder"},

@@ -160,6 +160,22 @@ COLUMNS = {
     "m_diag_mean": "mean of the first D diagonal entries of the AMP mean [spin units]",
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "amp_converged": "whether the paper's AMP converged (amp panel) [bool]",
+    "amp_iterations": "AMP iterations run [count]",
+    "amp_rel_dist_to_exact_mean": "|m − m*|/|m*|: AMP mean against the exact Boltzmann mean [1]",
+    "amp_rel_dist_to_exact_variance": "|v − v*|/|v*|: AMP variances against the exact marginal variances [1]",
+    "amp_contrast": "contrast ratio of the AMP mean [1]",
+    "amp_diag_mean": "mean of the first D diagonal entries of the AMP mean [spin units]",
+    "P*_final_test_loss": "test loss after the last epoch at that P, mean over repeats [E[y²] = 1]",
+    "P*_final_test_population": "exact population error of the final W at that P, mean over repeats [E[y²] = 1]",
+    "P*_final_train_loss": (
+        "training loss at the last epoch at that P, mean over repeats (3 significant digits) [E[y²] = 1]"
+    ),
+    "P*_contrast": "contrast ratio of the learned W at that P, mean over repeats [1]",
+}
+
 EXPERIMENT = Experiment(
     id="fig2",
     title="Fig. 2: Adam training for P=10 vs P=1000, learned W, and the AMP mean/variance at P=5000",
@@ -169,6 +185,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
 )

@@ -174,6 +174,19 @@ def cost(point: Point) -> resources.Estimate:
     )
 
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "P=*.flat_fraction": "fraction of the plotted (soft, stiff) plane within eps of E(m*) [1]",
+    "P=*.valley_fraction": "fraction of the soft axis within eps of E(m*) [1]",
+    "P=*.flat_directions": "Hessian eigenvalues within the flat threshold of λ0 (flat directions) [count]",
+    "P=*.soft_eigenvalue": "smallest eigenvalue of the Hessian A [1]",
+    "P=*.stiff_eigenvalue": "largest eigenvalue of the Hessian A [1]",
+    "P=*.ground_energy": "energy E(m*) of the ground state [energy units: E[y²]/2]",
+    "P=*.energy_mean": "mean energy of the random W's [energy units]",
+    "P=*.energy_std": "standard deviation of the energies of the random W's [energy units]",
+    "P=*.embedding_method": "2-D embedding used for the random W's (t-SNE, or its fallback) [text]",
+}
+
 EXPERIMENT = Experiment(
     id="fig3",
     title="energy landscape at P=10 (degenerate) and P=1000 (unique ground state)",
@@ -183,6 +196,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
     renamed={"convention": "energy"},

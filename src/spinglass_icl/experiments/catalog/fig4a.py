@@ -150,6 +150,22 @@ COLUMNS = {
     "converged_fraction": "fraction of this N's AMP runs (all P, all repeats) that converged [1]",
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "N_range": "smallest and largest N of the grid [tokens]",
+    "P_range": "smallest and largest P of the grid [count]",
+    "contrast_smallest_N_P": (
+        "contrast ratio of the AMP mean at the grid's smallest N and P (– where no run converged) [1]"
+    ),
+    "contrast_largest_N_P": "the same at the largest N and P [1]",
+    "contrast_largest_N_smallest_P": "the same at the largest N and smallest P [1]",
+    "contrast_smallest_N_largest_P": "the same at the smallest N and largest P [1]",
+    "contrast_vs_P_at_largest_N": "contrast ratio along P at the largest N (– where no run converged) [1]",
+    "contrast_vs_N_at_largest_P": "contrast ratio along N at the largest P [1]",
+    "converged_fraction": "fraction of all AMP runs (cells × repeats) that converged [1]",
+    "n_amp_runs": "AMP runs in all: cells × repeats [count]",
+}
+
 EXPERIMENT = Experiment(
     id="fig4a",
     title="Fig. 4a: contrast ratio of the AMP mean on the (N, P) grid -- ICL emerges with P and N",
@@ -159,6 +175,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     renamed={"chunk": "amp_batch"},
 )

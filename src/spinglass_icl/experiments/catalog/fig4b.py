@@ -133,18 +133,35 @@ RULES = {
 # meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "amp_converged": "fraction of repeats in which the paper's AMP converged [1]",
-    "*_mean": (
-        "test error of the method * (amp: paper AMP at λ0; adam: trained merged model; exact: ground state at"
+    "{amp,adam,exact,exact_wd2}_mean": (
+        "test error of the method (amp: paper AMP at λ0; adam: trained merged model; exact: ground state at"
         " λ0; exact_wd2: ground state at λ0 = wd/2) on fresh tasks, mean over repeats [E[y²] = 1]"
     ),
-    "*_std": "its standard deviation over repeats [E[y²] = 1]",
-    "adam_minus_*_mean": (
-        "paired difference: Adam's test error minus that of method * on the same training set, mean over "
+    "{amp,adam,exact,exact_wd2}_std": "its standard deviation over repeats [E[y²] = 1]",
+    "adam_minus_{amp,exact,exact_wd2}_mean": (
+        "paired difference: Adam's test error minus that of the method on the same training set, mean over "
         "repeats [E[y²] = 1]"
     ),
-    "*_population_mean": "exact population error of method *'s weights, mean over repeats [E[y²] = 1]",
-    "*_population_std": "its standard deviation over repeats [E[y²] = 1]",
+    "{amp,adam,exact,exact_wd2}_population_mean": (
+        "exact population error of that method's weights, mean over repeats [E[y²] = 1]"
+    ),
+    "{amp,adam,exact,exact_wd2}_population_std": "its standard deviation over repeats [E[y²] = 1]",
     "theory_asymptotic": "Lu et al.'s asymptotic ICL error at this D, N, P (τ = P/(D(D+1))) [E[y²] = 1]",
+}
+
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "N": "the N grid (the lists line up with it) [tokens]",
+    "{amp,adam,exact,exact_wd2}_mean": (
+        "test error of that method per N (amp: paper AMP at λ0; adam: trained; exact: ground state at λ0; "
+        "exact_wd2: at λ0 = wd/2), mean over repeats [E[y²] = 1]"
+    ),
+    "{amp,adam}_std": "its standard deviation over repeats, per N [E[y²] = 1]",
+    "amp_converged": "fraction of repeats in which the paper's AMP converged, per N [1]",
+    "mean_rel_gap_adam_{amp,exact,exact_wd2}": "|Adam − that method|/Adam, mean over N [1]",
+    "paired_rel_diff_adam_minus_amp": "paired (same training set) Adam − AMP difference over Adam, per N [1]",
+    "amp_within_adam_std": "AMP within one Adam standard deviation at every N [bool]",
+    "better_match_for_adam": "which ground state (λ0 or wd/2) is closer to Adam [text]",
 }
 
 EXPERIMENT = Experiment(
@@ -156,6 +173,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
 )

@@ -173,6 +173,19 @@ COLUMNS = {
     ),
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "D(D+1)": "the interpolation threshold P = D(D+1) [count]",
+    "{merged,separate}_peak_P": "P of the largest mean test loss of that model's sweep [count]",
+    "{merged,separate}_peak_rel_offset": "peak P / D(D+1) − 1 [1]",
+    "{merged,separate}_peak_test_loss": "the largest mean test loss of the sweep [E[y²] = 1]",
+    "{merged,separate}_test_loss_P_over_D2_min": "mean test loss at the sweep's smallest P/D² [E[y²] = 1]",
+    "{merged,separate}_test_loss_P_over_D2_max": "mean test loss at the sweep's largest P/D² [E[y²] = 1]",
+    "curve_{merged,separate}_P*_final_test": (
+        "final test loss of the panel-b curve at that P, mean over repeats [E[y²] = 1]"
+    ),
+}
+
 EXPERIMENT = Experiment(
     id="figS1",
     title="Fig. S1: double descent of the test loss in P at P = D(D+1) (merged and separate attention, no wd)",
@@ -182,6 +195,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     renamed={"P_over_D2": "alpha"},  # published as ``alpha``: same draws under the new name
     rules=RULES,

@@ -158,6 +158,19 @@ COLUMNS = {
     ),
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "direction": "the KL direction: ref_to_N (KL(p_ref ‖ p_N), the paper's) or N_to_ref [text]",
+    "draws": "independent draws per N [count]",
+    "N": "the N grid (the KL lists line up with it) [tokens]",
+    "KL_{h1,h2,J1,J2,J3}_bits": (
+        "KL divergence of that quantity's histogram from the reference N, per N, mean over draws [bits]"
+    ),
+    "KL_{h1,h2,J1,J2,J3}_std": "its standard deviation over draws, per N [bits]",
+    "{h1,h2,J1,J2,J3}_outside_fraction_max": "largest fraction of its entries outside the histogram range over N [1]",
+    "{h1,h2,J1,J2,J3}_entries_per_draw": "entries of that quantity histogrammed per draw [count]",
+}
+
 EXPERIMENT = Experiment(
     id="figS2",
     title="KL divergence between the J/h histograms at N=20 and at N, vs N/D",
@@ -167,6 +180,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
     renamed={"convention": "builder"},

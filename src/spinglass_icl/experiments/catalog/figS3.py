@@ -182,6 +182,19 @@ def cost(point: Point) -> resources.Estimate:
     return resources.Estimate(est.bytes + resources.MATRIX_MARGIN * parts["D"], seconds, parts)
 
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "repeats": "synthetic problems solved [count]",
+    "converged": "problems on which the paper's AMP converged [count]",
+    "iterations": "AMP iterations per problem [count]",
+    "rel_diff_amp_vs_exact": "|m − m*|/|m*| per problem: AMP mean against the exact Gaussian mean [1]",
+    "contrast_amp": "contrast ratio of the AMP mean per problem [1]",
+    "contrast_exact": "contrast ratio of the exact mean per problem [1]",
+    "fit.mu_*": "fitted mean of the fig1 block quantity * the couplings are drawn from [coupling units]",
+    "fit.sd_*": "fitted standard deviation of that block quantity [coupling units]",
+    "mean_v": "mean AMP variance v of the first problem [spin units²]",
+}
+
 EXPERIMENT = Experiment(
     id="figS3",
     title="the paper's AMP on synthetic couplings drawn from the fitted fig1 distributions",
@@ -191,6 +204,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
     count=lambda p: p["repeats"],  # one point per repeat

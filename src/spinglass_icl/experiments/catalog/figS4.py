@@ -97,15 +97,31 @@ RULES = {
 # meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "amp_converged": "fraction of repeats in which the paper's AMP converged [1]",
-    "*_mean": (
-        "test error of method * (amp, adam, exact at λ0, exact_wd2 at λ0 = wd/2) on fresh tasks, mean over "
+    "{amp,adam,exact,exact_wd2}_mean": (
+        "test error of the method (amp, adam, exact at λ0, exact_wd2 at λ0 = wd/2) on fresh tasks, mean over "
         "repeats [E[y²] = 1]"
     ),
-    "*_std": "its standard deviation over repeats [E[y²] = 1]",
-    "adam_minus_*_mean": (
-        "paired difference: Adam's test error minus that of method * on the same training set, mean over "
+    "{amp,adam,exact,exact_wd2}_std": "its standard deviation over repeats [E[y²] = 1]",
+    "adam_minus_{amp,exact,exact_wd2}_mean": (
+        "paired difference: Adam's test error minus that of the method on the same training set, mean over "
         "repeats [E[y²] = 1]"
     ),
+}
+
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "c": "the correlation grid (the lists line up with it) [1]",
+    "{amp,adam,exact,exact_wd2}_mean": (
+        "test error of that method per c (amp: paper AMP at λ0; adam: trained; exact: ground state at λ0; "
+        "exact_wd2: at λ0 = wd/2), mean over repeats [E[y²] = 1]"
+    ),
+    "{amp,adam}_std": "its standard deviation over repeats, per c [E[y²] = 1]",
+    "amp_converged": "fraction of repeats in which the paper's AMP converged, per c [1]",
+    "max_rel_gap_adam_amp_where_converged": (
+        "largest |Adam − AMP|/Adam over the c where AMP converged (– where none did) [1]"
+    ),
+    "largest_c_with_amp_converged": "largest c at which AMP converged in some repeat (– none) [1]",
+    "max_rel_gap_adam_exact_wd2": "largest |Adam − exact at λ0 = wd/2|/Adam over c [1]",
 }
 
 EXPERIMENT = Experiment(
@@ -117,6 +133,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
     renamed={"convention": "cholesky"},

@@ -139,6 +139,17 @@ COLUMNS = {
     "max": "largest eigenvalue of X Xᵀ/N over the point's draws [1]",
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "N=*.draws": "draws of X X^T/N pooled at that N [count]",
+    "N=*.KS_to_MP": "Kolmogorov–Smirnov distance of the pooled eigenvalues to the Marchenko–Pastur law [1]",
+    "N=*.mean": "mean eigenvalue (1 exactly) [1]",
+    "N=*.mean_sq": "mean squared eigenvalue [1]",
+    "N=*.mean_sq_exact": "its exact value 1 + D/N [1]",
+    "N=*.support": "smallest and largest eigenvalue seen [1]",
+    "N=*.mp_support": "the Marchenko–Pastur support edges (1 ± √(D/N))² [1]",
+}
+
 EXPERIMENT = Experiment(
     id="figS5",
     title="eigenvalues of X Xᵀ/N (D=100) against the Marchenko–Pastur density",
@@ -148,6 +159,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     count=lambda p: len(p["N"]) * -(-p["draws"] // p["chunk"]),  # per N, one point per chunk of draws
 )

@@ -154,6 +154,22 @@ COLUMNS = {
     "smallest_nonzero": "smallest eigenvalue above tol over the point's draws (NaN: none) [1]",
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "zero_points": "points of panel b (D, P) [count]",
+    "zero_points_exactly_on_theory": "points whose zero-eigenvalue count equals the rank formula in every draw [count]",
+    "max_abs_deviation": "largest |zero fraction − closed form| over the points [1]",
+    "worst_point.D": "D of the point farthest from the closed form [1]",
+    "worst_point.P": "its P [count]",
+    "worst_point.zero_count_max": "its most zero eigenvalues over draws [count]",
+    "worst_point.theory_count": "its zero eigenvalues by rank, (D+1)² − min(P, D(D+1)) [count]",
+    "off_theory_points": "(D, P, most zeros, theory count) of every point off the rank formula (empty: none) [count]",
+    "spectrum_P=*.zero_fraction": "fraction of zero eigenvalues of S^T S/P in the first chunk at that P [1]",
+    "spectrum_P=*.theory": "closed form 1 − min(P, D(D+1))/(D+1)² [1]",
+    "spectrum_P=*.smallest_nonzero": "smallest eigenvalue above tol [1]",
+    "spectrum_P=*.largest": "largest eigenvalue [1]",
+}
+
 EXPERIMENT = Experiment(
     id="figS7",
     title="zero modes of the Hessian SᵀS/P vs P and D: the ground state is unique past P = D(D+1)",
@@ -163,6 +179,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
     count=lambda p: len(p["spectrum_P"]) * -(-p["spectrum_draws"] // p["chunk"]) + len(p["D"]) * len(p["P"]),

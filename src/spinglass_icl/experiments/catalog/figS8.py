@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ...metrics import contrast_ratio, query_error, relative_distance
-from ...models import get, make_model, paper_init
+from ...models import get, make_model, names, paper_init
 from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass
 from ...training import GramData, HeldOut, adam_gram, fit, mse, projection_report
@@ -67,9 +67,9 @@ RULES = trained_models.parameter_rules(
 def check(p: dict) -> None:
     """Refuse unknown models, precisions and budgets that cannot run, before any point runs."""
     choice("dtype", p["dtype"], ("float32", "float64"))
-    for name in trained_models.parse_models(p["models"]):
-        if name != "amp":
-            trained_models.budget(name, p)
+    trained_models.parse_models(p["models"])
+    for name in names():  # every registered architecture has its parameters here, drawn or not
+        trained_models.budget(name, p)
 
 
 def points(p: dict) -> list[dict]:
@@ -159,6 +159,15 @@ COLUMNS = {
     ),
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "mean_test_*": "that model's test error on fresh tasks, mean over all N and repeats [E[y²] = 1]",
+    "test_at_N*_*": "that model's test error at the largest N (in the key), mean over repeats [E[y²] = 1]",
+    "stuck_N40plus_*": "repeats whose training got stuck at an N ≥ 40 (– when the run has no N ≥ 40) [count]",
+    "mean_test_trivial": "error of the trivial predictor ŷ = 0 (E[y²] with the label noise) [E[y²] = 1]",
+    "all_linear_beat_trivial": "every linear model's mean error is below the trivial one [bool]",
+}
+
 EXPERIMENT = Experiment(
     id="figS8",
     title="Fig. S8: test error vs N for AMP and every registered architecture (SLA, FLA, MHLA, SA, TF)",
@@ -168,6 +177,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=trained_models.plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=trained_models.summary,
     check=check,
     export=trained_models.write_repeats_csv,

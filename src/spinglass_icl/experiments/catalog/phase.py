@@ -155,6 +155,24 @@ COLUMNS = {
     "theory_asymptotic": "Lu et al.'s asymptotic error of the minimum-norm ground state at this D, N, P [E[y²] = 1]",
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "D=*.tau_peak_minnorm": "τ of the largest mean test error of the minimum-norm ground state [1]",
+    "D=*.tau_peak_minnorm_median": "τ of the largest median test error of the minimum-norm ground state [1]",
+    "D=*.tau_peak_ridge": "τ of the largest mean test error of the ridge (λ0 > 0) ground state [1]",
+    "D=*.peak_minnorm_test_error_median": "that largest median test error [E[y²] = 1]",
+    "D=*.tau_max": "the largest τ of the sweep [1]",
+    "D=*.contrast_minnorm_at_tau_max": "contrast ratio of the minimum-norm ground state at the largest τ [1]",
+    "D=*.contrast_ridge_at_tau_max": "contrast ratio of the ridge ground state at the largest τ [1]",
+    "D=*.test_error_minnorm_at_tau_max": (
+        "mean test error of the minimum-norm ground state at the largest τ [E[y²] = 1]"
+    ),
+    "D=*.test_error_icl_at_tau_max": "mean test error of the ICL solution at the largest τ [E[y²] = 1]",
+    "D=*.test_error_at_tau_min": "mean test error of the minimum-norm ground state at the smallest τ [E[y²] = 1]",
+    "D=*.max_flat_fraction_gap": "largest |flat fraction − closed form 1 − min(τ, 1)| over τ [1]",
+    "max_peak_rel_offset": "largest |τ_peak − 1| over D (min-norm mean and median peaks) [1]",
+}
+
 EXPERIMENT = Experiment(
     id="phase",
     title="Beyond the paper: the ICL transition collapses at τ = P/(D(D+1)) (exact ground states, several D)",
@@ -164,6 +182,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     renamed={"tau": "alpha"},  # published as ``alpha``: same draws under the new name
 )

@@ -156,6 +156,22 @@ COLUMNS = {
     "theory_asymptotic": "Lu et al.'s asymptotic error at this D, N, P and pool size κ = T/D [E[y²] = 1]",
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "D=*.T": "the pool sizes T (the lists below line up with them) [count]",
+    "D=*.gs_fresh": "ground-state test error on fresh tasks per T, mean over repeats [E[y²] = 1]",
+    "D=*.gs_pool": "ground-state test error on the pool's tasks per T, mean over repeats [E[y²] = 1]",
+    "D=*.icl_fresh": "test error of the ICL solution on fresh tasks per T [E[y²] = 1]",
+    "D=*.contrast": "contrast ratio of the ground state per T [1]",
+    "D=*.rank": "rank of the training Gram matrix per T, mean over repeats [count]",
+    "D=*.D(D+1)": "effective spins D(D+1) [count]",
+    "D=*.fresh_reference_gs": "ground-state fresh-task error with a fresh task per prompt (T = 0) [E[y²] = 1]",
+    "D=*.fresh_reference_contrast": "its contrast ratio [1]",
+    "D=*.T_star": "T* where the fresh-task error falls to 1.25 × the reference (log-log interpolated) [count]",
+    "D=*.T_star_over_D": "T*/D [1]",
+    "D=*.T_star_over_DD1": "T*/(D(D+1)) [1]",
+}
+
 EXPERIMENT = Experiment(
     id="pool",
     title="Beyond the paper: finite task pool -- does the ground state need many distinct tasks or many prompts?",
@@ -165,5 +181,6 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
 )

@@ -154,6 +154,20 @@ COLUMNS = {
     "ground_contrast_mean": "contrast ratio of the ground state, mean over repeats [1]",
 }
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
+SUMMARY_KEYS = {
+    "beta": "the β grid (the per-β lists line up with it) [1]",
+    "P=*.P_over_DD1": "P/(D(D+1)) [1]",
+    "P=*.ground_error": "exact population error of the ground state, mean over repeats [E[y²] = 1]",
+    "P=*.ground_contrast": "contrast ratio of the ground state, mean over repeats [1]",
+    "P=*.trace_QAinv": "tr(Q A⁻¹), the thermal error at β = 1, mean over repeats [E[y²] = 1]",
+    "P=*.flat_share": "part of tr(Q A⁻¹) carried by directions of A with eigenvalue below 2λ0 [1]",
+    "P=*.sample_error": "population error of Boltzmann samples per β, mean over repeats and samples [E[y²] = 1]",
+    "P=*.gibbs_error": "its closed form, ground error + tr(Q A⁻¹)/β, per β [E[y²] = 1]",
+    "P=*.sample_contrast": "contrast ratio of the samples per β [1]",
+    "P=*.max_abs_z": "largest |z-score| of the sampled errors against the closed form over the β grid [1]",
+}
+
 EXPERIMENT = Experiment(
     id="temperature",
     title="Beyond the paper: Boltzmann samples at inverse temperature β -- population error and contrast vs β",
@@ -163,6 +177,7 @@ EXPERIMENT = Experiment(
     compute=compute,
     plot=plot,
     columns=COLUMNS,
+    summary_keys=SUMMARY_KEYS,
     summary=summary,
     check=check,
     rules=RULES,
