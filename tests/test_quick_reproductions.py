@@ -25,6 +25,7 @@ RENAMED: dict[str, dict[str, str]] = {
     "fig3": {"energy": "convention"},
     "figS4": {"cholesky": "convention"},
     "fig4a": {"amp_batch": "chunk"},
+    "figS7": {"chunk": "block"},
 }
 # relative tolerance per experiment (default 1e-6: the same arithmetic up to BLAS rounding).  figS6 trains with
 # the project's one Adam (training.Adam) since 0.2.0, torch.optim.Adam before: the same update, rounded

@@ -163,3 +163,17 @@ def scheduler_address(value: Any) -> str:
     if not colon or not host or "/" in rest or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise InputError(f"scheduler address {text!r} is not host:port; {hint}")
     return f"{scheme}://{rest}"
+
+
+def renamed_keyword(owner: str, old: str, new: str, value: Any, *, depth: int = 1) -> Any:
+    """The value of a keyword renamed in 0.3 (``old`` -> ``new``), with a :class:`DeprecationWarning`; the old
+    name works until 0.4.  ``owner`` names the function or class for the message; ``depth``: calls between
+    the user's call and this one (the warning points at the user's line)."""
+    import warnings
+
+    warnings.warn(
+        f"{owner}({old}=...) is deprecated and will be removed in 0.4; use {new}=...",
+        DeprecationWarning,
+        stacklevel=2 + depth,
+    )
+    return value

@@ -14,7 +14,7 @@ from ..features import effective_index, predict
 from ..metrics import contrast_ratio
 from ..prompts import Features, PromptSpec, sample_features
 from ..solvers import sample_exact, solve_cg, solve_exact
-from ..spinglass import SpinGlass, flat_mask
+from ..spinglass import Diagonal, SpinGlass, flat_mask
 from ..theory import population_error
 from ..validation import InputError
 
@@ -103,12 +103,16 @@ def icl_solution(train: Features) -> np.ndarray:
     return c[..., None, None] * E
 
 
-def landscape_directions(sg: SpinGlass, energy: str) -> dict[str, np.ndarray]:
-    """The landscape around the ground state of ``sg.energy(convention=energy)`` (one problem):
+def landscape_directions(sg: SpinGlass, diagonal: Diagonal = "once") -> dict[str, np.ndarray]:
+    """The landscape around the ground state of ``sg.energy(diagonal=diagonal)`` (one problem):
     ground state m* (K,), Hessian eigenvalues on the effective spins (ascending) and the
-    softest/stiffest eigenvectors embedded in K spins (the dead column's spins stay at 0)."""
+    softest/stiffest eigenvectors embedded in K spins (the dead column's spins stay at 0).
+
+    m* comes from the same eigendecomposition (a pseudo-inverse at λ0 = 0), not from
+    :func:`~spinglass_icl.solvers.solve_exact`: the directions need it anyway, and ``diagonal="twice"``
+    is a Hessian that the solvers do not know."""
     idx = effective_index(sg.D)
-    H = sg.hessian(convention=energy)[np.ix_(idx, idx)]
+    H = sg.hessian(diagonal=diagonal)[np.ix_(idx, idx)]
     mu, V = np.linalg.eigh(H)
     keep = ~flat_mask(mu, rtol=1e-12)  # pseudo-inverse at λ0 = 0 (minimum-norm ground state)
     m = np.zeros(sg.K)

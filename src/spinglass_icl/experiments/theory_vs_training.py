@@ -16,12 +16,11 @@ import torch
 
 from .. import validation as V
 from ..metrics import query_error
-from ..models import paper_init
 from ..prompts import PromptSpec
 from ..solvers import amp
 from ..spinglass import SpinGlass
 from ..training import GramData, adam_gram
-from .draws import draw_repeats, generators
+from .draws import attention_init, draw_repeats, generators
 from .records import nan_mean_std, repeat_stats
 from .reference import ground_states, population_errors
 
@@ -49,7 +48,8 @@ PAPER = dict(
 class Setting:
     """The settings of one theory-vs-training point: data sizes, the paper's AMP (λ0, β, damping θ,
     at most ``steps`` iterations), full-batch Adam (lr, epochs, weight decay wd), repeats solved
-    ``chunk`` at a time, the pairing of AMP's training set and the extra λ0 of exact ground states.
+    ``repeats_per_batch`` at a time (a point's ``chunk``), the pairing of AMP's training set and the extra
+    λ0 of exact ground states.
 
     pairing="paired" (the clean experiment): AMP, exact and Adam all use the same training set;
     "unpaired" reproduces the paper's fig4b code, where AMP is fitted on a training set of its own.
@@ -65,7 +65,7 @@ class Setting:
     lr: float
     epochs: int
     weight_decay: float
-    chunk: int = 10
+    repeats_per_batch: int = 10
     pairing: str = "paired"
     exact_lambdas: tuple[float, ...] = ()
     population: bool = False
@@ -75,7 +75,9 @@ class Setting:
 
     @classmethod
     def from_point(cls, pt: Mapping[str, Any], **extra: Any) -> Setting:
-        """The setting a point declares (its keys named as the fields), plus ``extra`` fields."""
+        """The setting a point declares (its keys named as the fields; its ``chunk``, repeats per batch, as
+        ``repeats_per_batch``), plus ``extra`` fields."""
+        pt = {"repeats_per_batch": pt["chunk"], **pt} if "chunk" in pt else pt
         names = [f.name for f in fields(cls) if f.name in pt and f.name not in extra]
         return cls(**{k: pt[k] for k in names}, **extra)
 
@@ -91,9 +93,12 @@ def _chunk_errors(
     sg_amp = sg if s.pairing == "paired" else SpinGlass(draw_repeats(spec, s.P, r, rng), s.lambda0)
     res = amp(sg_amp, beta=s.beta, damping=s.damping, steps=s.steps, rng=rng)
     exact = ground_states(sg, [s.lambda0, *s.exact_lambdas])
-    W0 = paper_init((r, spec.D + 1, spec.D + 1), spec.D, torch_gen, torch.float64)
     tr = adam_gram(
-        GramData.from_spinglass(sg, device=device), [W0], lr=s.lr, epochs=s.epochs, weight_decay=s.weight_decay
+        GramData.from_spinglass(sg, device=device),
+        attention_init("merged", r, spec.D, torch_gen),
+        lr=s.lr,
+        epochs=s.epochs,
+        weight_decay=s.weight_decay,
     )
     weights = {"amp": res.masked_mean(), "exact": exact[float(s.lambda0)], "adam": tr.W}
     weights.update({f"exact@{float(lam):g}": exact[float(lam)] for lam in s.exact_lambdas})
@@ -117,8 +122,8 @@ def amp_and_adam_test_errors(
     (:func:`population_errors`) when ``setting.population``.
     """
     out: dict[str, list] = defaultdict(list)
-    for start in range(0, setting.repeats, setting.chunk):
-        r = min(setting.chunk, setting.repeats - start)
+    for start in range(0, setting.repeats, setting.repeats_per_batch):
+        r = min(setting.repeats_per_batch, setting.repeats - start)
         for k, v in _chunk_errors(spec, setting, r, rng, torch_gen, device).items():
             out[k].append(v)
     return {k: np.concatenate(v) for k, v in out.items()}
@@ -144,11 +149,9 @@ def theory_vs_training_point(
     out = amp_and_adam_test_errors(spec, setting, rng, tgen, device)
     src = {"amp": "amp", "adam": "adam", "exact": "exact", "exact_wd2": f"exact@{float(wd2):g}"}
     arrays = {k: out[v] for k, v in src.items()}
-    res: dict[str, Any] = {f"{k}_per_repeat": v for k, v in arrays.items()}
+    res = repeat_stats(arrays)
     res["amp_converged_per_repeat"] = out["amp_converged"].astype(float)
     res["amp_converged"] = float(np.mean(out["amp_converged"]))
-    for k, v in arrays.items():
-        res[f"{k}_mean"], res[f"{k}_std"] = nan_mean_std(v)
     # paired differences: their spread is far below the spread across training sets
     for k in ("amp", "exact_wd2", "exact"):
         res[f"adam_minus_{k}_mean"] = nan_mean_std(arrays["adam"] - arrays[k])[0]

@@ -22,7 +22,7 @@ from ... import plotting
 from ...prompts import PromptSpec
 from ...spinglass import SpinGlass
 from ...validation import choice, positive_int
-from .. import panels, stats
+from .. import histograms, mixtures, panels
 from ..draws import generators
 from ..histograms import BLOCK_VALUES, draw_block_values
 from ..params import CONVENTIONS, Rule
@@ -49,7 +49,7 @@ def bin_edges(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     lims = {q: (v.mean() - k * v.std(), v.mean() + k * v.std()) for q, v in vals.items()}
     joint = (min(lims["h1_diag"][0], lims["h1_off"][0]), max(lims["h1_diag"][1], lims["h1_off"][1]))
     lims["h1_diag"] = lims["h1_off"] = joint
-    return {q: stats.edges(lo, hi, bins) for q, (lo, hi) in lims.items()}
+    return {q: histograms.edges(lo, hi, bins) for q, (lo, hi) in lims.items()}
 
 
 def points(params: dict) -> list[dict[str, Any]]:
@@ -64,7 +64,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     rng, _ = generators(seed)
     edges = bin_edges(point)
     vals, first = block_values(point, point["draws"], rng)
-    out = {k: v for q in BLOCK_VALUES for k, v in stats.histogram_record(q, vals[q], edges[q]).items()}
+    out = {k: v for q in BLOCK_VALUES for k, v in histograms.histogram_record(q, vals[q], edges[q]).items()}
     if point["chunk"] == 0:
         out.update(h_example=first.h[0].reshape(first.D + 1, first.D + 1), J_example=first.J[0])
     return out
@@ -72,8 +72,8 @@ def compute(point: Point, seed: int, device: str) -> Result:
 
 def pooled(records: list[dict]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every quantity's histogram pooled over the chunks (h1 = diagonal + off-diagonal), and its fits."""
-    pool = stats.pool_histograms(records, BLOCK_VALUES, merge={"h1": ("h1_diag", "h1_off")})
-    return pool, stats.fit_pooled(pool, PANELS + ("h1_diag", "h1_off"))
+    pool = histograms.pool_histograms(records, BLOCK_VALUES, merge={"h1": ("h1_diag", "h1_off")})
+    return pool, histograms.fit_pooled(pool, PANELS + ("h1_diag", "h1_off"))
 
 
 def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
@@ -98,8 +98,8 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
             a.stairs(c / norm, e, fill=True, alpha=0.5, color="C0", label="histogram")
         x = np.linspace(e[0], e[-1], 600)
         if q != "h1":  # h1 is bimodal by construction: only the mixture fit is meaningful
-            a.plot(x, stats.gaussian_pdf(x, f["mean"], f["std"]), "k--", lw=0.9, label="Gaussian")
-        mix = stats.mixture_pdf(x, f["mix_w"], f["mix_mean"], f["mix_std"])
+            a.plot(x, mixtures.gaussian_pdf(x, f["mean"], f["std"]), "k--", lw=0.9, label="Gaussian")
+        mix = mixtures.mixture_pdf(x, f["mix_w"], f["mix_mean"], f["mix_std"])
         a.plot(x, mix, "r-", lw=0.9, label="2-Gaussian mixture")
         a.set(title=f"{q}: mean {f['mean']:.3g}, std {f['std']:.3g}", xlabel=q, ylabel="density")
     for a in (ax[0, 2], ax[1, 2]):

@@ -7,7 +7,7 @@ see :mod:`..histograms`), histogrammed per draw on the paper's fixed 100-bin ran
 and normalised to p_N.  The divergence (bits) is set by the option ``direction``:
 
 - ``"ref_to_N"`` (default, the paper's): KL(p_ref ‖ p_N) = Σ_bins p_ref log₂(p_ref / p_N), as the authors'
-  per-draw ``scipy.stats.entropy(counts_N20 + 1, counts_N + 1, base=2)``;
+  per-draw ``scipy.histograms.entropy(counts_N20 + 1, counts_N + 1, base=2)``;
 - ``"N_to_ref"``: the reverse, KL(p_N ‖ p_ref) = Σ_bins p_N log₂(p_N / p_ref) (the default before issue 12).
 
 p_ref is the N = N_ref (= 20) histogram of the **same draw index** (one reference set per draw, shared by all
@@ -26,7 +26,7 @@ import numpy as np
 from ... import plotting
 from ...prompts import PromptSpec
 from ...validation import InputError, choice, positive_int
-from .. import panels, stats
+from .. import histograms, panels
 from ..draws import generators
 from ..histograms import QUANTITIES, draw_counts
 from ..params import CONVENTIONS, Rule
@@ -41,9 +41,9 @@ DIRECTIONS = {"ref_to_N": "KL($p_{{{ref}}}\\,\\|\\,p_N$)", "N_to_ref": "KL($p_N\
 
 def divergence(ref: np.ndarray, counts_N: np.ndarray, direction: str) -> np.ndarray:
     """Per-draw KL in bits between raw histograms (..., bins), 1 added to every bin, shape (...): ``"ref_to_N"``
-    KL(p_ref ‖ p_N) = scipy.stats.entropy(ref + 1, counts_N + 1, base=2); ``"N_to_ref"`` the reverse."""
+    KL(p_ref ‖ p_N) = scipy.histograms.entropy(ref + 1, counts_N + 1, base=2); ``"N_to_ref"`` the reverse."""
     p, q = ref + 1, counts_N + 1
-    return stats.kl_bits(*((p, q) if choice("direction", direction, tuple(DIRECTIONS)) == "ref_to_N" else (q, p)))
+    return histograms.kl_bits(*((p, q) if choice("direction", direction, tuple(DIRECTIONS)) == "ref_to_N" else (q, p)))
 
 
 def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -112,7 +112,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     for i, q in enumerate(QUANTITIES):
         plotting.band(ax[0, i], Ns / D, agg["mean"][:, i], agg["std"][:, i])
         ax[0, i].set(title=q, xlabel="N / D", ylabel=label)
-        e = stats.edges(*RANGES[q], int(params["bins"]))
+        e = histograms.edges(*RANGES[q], int(params["bins"]))
         for N in show:
             c = agg["hist"][int(np.flatnonzero(Ns == N)[0]), i].astype(float)
             ax[1, i].stairs(c / max(c.sum(), 1) / np.diff(e)[0], e, label=f"N={N}")
