@@ -317,13 +317,14 @@ class SpinGlass:
         }
 
 
-def _diagonal(owner: str, diagonal: str, convention: str | None) -> str:
+def _diagonal(owner: str, diagonal: Diagonal, convention: str | None) -> Diagonal:
     """``diagonal`` checked, or translated from the deprecated ``convention`` ("correct" -> once, "paper" -> twice)."""
     if convention is not None:
         old = V.renamed_keyword(owner, "convention", "diagonal", convention, depth=2)
         V.choice("convention", old, ("correct", "paper"))
         diagonal = "once" if old == "correct" else "twice"
-    return V.choice("diagonal", diagonal, DIAGONALS)
+    V.choice("diagonal", diagonal, DIAGONALS)
+    return diagonal
 
 
 # -- linear algebra of the landscape: the flat-direction rule and diag(A⁻¹) ----------------------------------

@@ -19,38 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..validation import InputError
+from .rules import Rule
 
 if TYPE_CHECKING:
     from .spec import Experiment
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Range of one parameter and its meaning (``real``: a real number even where every default is a
-    whole number, e.g. lr = 0 for "automatic")."""
-
-    low: float | None = None
-    low_open: bool = False
-    high: float | None = None
-    high_open: bool = False
-    allow_nonfinite: bool = False
-    real: bool = False
-    doc: str = ""
-
-    def describe(self) -> str:
-        """The range in words, e.g. ``>= 1 and <= 1e+06``."""
-        parts = []
-        if self.low is not None:
-            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
-        if self.high is not None:
-            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
-        return " and ".join(parts)
-
-    def admits(self, x: float) -> bool:
-        """Whether the finite number ``x`` lies in the range."""
-        low_ok = self.low is None or x > self.low or (not self.low_open and x == self.low)
-        high_ok = self.high is None or x < self.high or (not self.high_open and x == self.high)
-        return low_ok and high_ok
 
 
 _SIZE = Rule(low=1)

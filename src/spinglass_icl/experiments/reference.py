@@ -17,6 +17,7 @@ from ..solvers import sample_exact, solve_cg, solve_exact
 from ..spinglass import Diagonal, SpinGlass, flat_mask
 from ..theory import population_error
 from ..validation import InputError
+from .records import nan_sem
 
 
 def population_rows(W: np.ndarray, spec: PromptSpec, tasks: np.ndarray | None = None) -> np.ndarray:
@@ -77,7 +78,7 @@ def boltzmann_sample_errors(
         W = sample_exact(sg, float(b), samples, rng)
         e = population_error(W, sg.D, sg.N)
         out["sample_error"].append(float(e.mean()))
-        out["sample_error_sem"].append(float(e.std(ddof=1) / np.sqrt(e.size)))
+        out["sample_error_sem"].append(nan_sem(e))
         out["sample_contrast"].append(float(np.mean(contrast_ratio(W))))
     return {k: np.asarray(v) for k, v in out.items()}
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .params import Rule
+    from .rules import Rule
 
 Point = dict[str, Any]
 Record = dict[str, Any]  # a point's parameters merged with its results (arrays as numpy)
@@ -46,8 +46,9 @@ class Experiment:
       seed hashes the old name, so a renamed parameter draws the same data as before (the key, which
       names the stored files, hashes today's names).
 
-    rules: the ranges and meanings (:class:`~.params.Rule`) of the parameters that are this
-      experiment's own; names shared across the catalog are declared once in :data:`.params.SHARED`.
+    rules: the ranges and meanings (:class:`~spinglass_icl.experiments.rules.Rule`) of the parameters that
+      are this experiment's own; names shared across the catalog are declared once in
+      :data:`~spinglass_icl.experiments.params.SHARED`.
 
     threads: torch intra-op threads ``compute`` runs with (None: the runner's default); the runner
       sets them around each point (``_threads.torch_threads``), experiments never do it themselves.

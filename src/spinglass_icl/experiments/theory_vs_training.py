@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -26,6 +26,8 @@ from .reference import ground_states, population_errors
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+Pairing = Literal["paired", "unpaired"]  # AMP on the training set of exact and Adam, or on one of its own
 
 
 # The paper's fig4b setting at full size (D = 20, P = 10000): AMP at λ0 = 0.01, β = 100, θ = 0.9; full-batch
@@ -66,7 +68,7 @@ class Setting:
     epochs: int
     weight_decay: float
     repeats_per_batch: int = 10
-    pairing: str = "paired"
+    pairing: Pairing = "paired"
     exact_lambdas: tuple[float, ...] = ()
     population: bool = False
 
@@ -134,7 +136,7 @@ def theory_vs_training_point(
     pt: Mapping[str, Any],
     seed: int,
     device: str,
-    pairing: str = "paired",
+    pairing: Pairing = "paired",
     population: bool = False,
 ) -> dict[str, Any]:
     """One point of a theory-vs-training sweep (fig4b, figS4): :func:`amp_and_adam_test_errors` on

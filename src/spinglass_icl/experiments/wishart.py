@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from scipy import integrate, linalg
 
@@ -36,10 +38,13 @@ def mp_bin_probabilities(bin_edges: np.ndarray, q: float) -> np.ndarray:
 
 
 # -- Wishart spectra -----------------------------------------------------------------------------
-WISHART_METHODS = ("bidiagonal", "bartlett", "explicit")
+WishartMethod = Literal["bidiagonal", "bartlett", "explicit"]
+WISHART_METHODS: tuple[WishartMethod, ...] = ("bidiagonal", "bartlett", "explicit")
 
 
-def wishart_eigenvalues(D: int, N: int, n: int, rng: np.random.Generator, method: str = "bidiagonal") -> np.ndarray:
+def wishart_eigenvalues(
+    D: int, N: int, n: int, rng: np.random.Generator, method: WishartMethod = "bidiagonal"
+) -> np.ndarray:
     """Eigenvalues of X Xᵀ (ascending) for ``n`` independent X ∈ R^{D×N} with iid N(0,1) entries,
     shape (n, D).  X Xᵀ ~ Wishart(N, I_D).
 
