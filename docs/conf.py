@@ -17,6 +17,7 @@ sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent / "src"))  # the package itself (also installed editable by `make docs`)
 
 import gallery_pages  # noqa: E402
+import module_pages  # noqa: E402
 
 import spinglass_icl  # noqa: E402
 
@@ -48,6 +49,24 @@ nb_execution_show_tb = True
 nb_merge_streams = True
 nb_output_stderr = "remove"  # progress bars and library log lines; a failing cell still fails the build
 
+# -- cross-references: every role must resolve (nitpicky), so a reference that rots fails the build ----------
+nitpicky = True
+# Only third-party and standard-library types, which cannot resolve offline (no intersphinx): numpy (its
+# arrays, generators, dtypes and numpy.typing), torch, scipy, matplotlib, and the standard library's
+# collections.abc, os.PathLike and pathlib.Path.  Every name of this package must resolve.
+nitpick_ignore_regex = [
+    ("py:.*", r"(numpy|np|torch|scipy|matplotlib|collections\.abc|os|pathlib|argparse|typing|dataclasses)(\..*)?"),
+    # the same types where a module imports them for annotations only (``if TYPE_CHECKING:``), so autodoc
+    # sees the bare name: matplotlib's Figure and Axes, torch's Module and Tensor
+    ("py:class", r"Figure|Axes|Module|Tensor|nn\.Module"),
+]
+# names the package's annotations use for its own types (string annotations that autodoc cannot evaluate)
+autodoc_type_aliases = {
+    "Point": "spinglass_icl.experiments.spec.Point",
+    "Record": "spinglass_icl.experiments.spec.Record",
+    "Result": "spinglass_icl.experiments.spec.Result",
+}
+
 # -- autodoc / autosummary / napoleon -------------------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = True
@@ -78,3 +97,4 @@ gallery_pages.write_api_index(HERE / "api" / "index.rst", [n for n in spinglass_
 gallery_pages.write_gallery(HERE / "gallery", HERE / "figures", HERE.parent / "REPRODUCTION.md")
 gallery_pages.write_cli_page(HERE / "cli.md")
 gallery_pages.write_design_page(HERE / "design.md", HERE / "architecture.md")
+module_pages.write_module_pages(HERE / "api" / "modules")

@@ -75,8 +75,8 @@ POINT_SECONDS = 0.5  # fixed cost of a point (imports are paid once per process)
 CPU_LIMIT_SECONDS = 365.25 * 86400.0  # a CPU-year: totals beyond it need --force
 
 # Physically sensible upper bounds of integer parameters by name (a prefixed name, e.g. curve_epochs,
-# follows its last part); any other integer parameter is bounded by DEFAULT_MAX.  Lower bounds are
-# validation.PARAMETER_RULES'.  Beyond these nothing in the project can finish on one machine.
+# follows its last part); any other integer parameter is bounded by DEFAULT_MAX.  Lower bounds are the
+# parameters' rules (experiments.params).  Beyond these nothing in the project can finish on one machine.
 RANGES: dict[str, int] = {
     "D": 2000,  # K = (D+1)² = 4·10⁶ spins
     "N": 10**6,
@@ -101,7 +101,7 @@ def _range_of(name: str) -> int:
 
 
 def check_ranges(experiment_id: str, params: dict[str, Any]) -> None:
-    """Refuse an integer parameter beyond its physically sensible bound (:data:`RANGES`)."""
+    """Refuse an integer parameter beyond its physically sensible bound (``RANGES``)."""
     for name, value in params.items():
         for x in value if isinstance(value, list) else [value]:
             if isinstance(x, int) and not isinstance(x, bool) and x > _range_of(name):
@@ -237,7 +237,7 @@ ESTIMATORS: dict[str, Callable[[dict[str, Any]], Estimate]] = {"asymptotics": _a
 
 
 def estimate(experiment_id: str, point: dict[str, Any], custom: Callable[..., Estimate] | None = None) -> Estimate:
-    """Estimate of one point: the experiment's own ``resources`` hook, else :data:`ESTIMATORS`, else
+    """Estimate of one point: the experiment's own ``resources`` hook, else ``ESTIMATORS``, else
     :func:`generic`."""
     fn = custom or ESTIMATORS.get(experiment_id, generic)
     return fn(point)
@@ -274,7 +274,7 @@ def total(experiment_id: str, points: list[dict[str, Any]], custom: Callable[...
 
 def check_total(experiment_id: str, tot: Total, *, force: bool = False, workers: int = 1) -> None:
     """Refuse a run whose largest point does not fit in the available memory (× the workers that hold
-    points at once) or whose CPU total exceeds :data:`CPU_LIMIT_SECONDS`; ``force`` skips both."""
+    points at once) or whose CPU total exceeds ``CPU_LIMIT_SECONDS``; ``force`` skips both."""
     if force:
         return
     name = tot.peak.driver()

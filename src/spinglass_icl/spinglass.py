@@ -132,7 +132,7 @@ class SpinGlass:
     # -- couplings and fields ----------------------------------------------------------------
     @cached_property
     def gram(self) -> np.ndarray:
-        """SᵀS/P, shape (..., K, K): the data part of the Hessian (= −J)."""
+        """The data part of the Hessian (= −J), SᵀS/P, shape (..., K, K)."""
         if self.feature_map == "paper":
             S = feature_matrix(self.features, feature_map="paper")
             return np.swapaxes(S, -1, -2) @ S / self.P  # batched BLAS gemm (einsum would not use BLAS)
@@ -180,7 +180,7 @@ class SpinGlass:
 
     @cached_property
     def y2(self) -> np.ndarray:
-        """⟨y²⟩ over the prompts: the constant of the energy is ½⟨y²⟩."""
+        """The mean ⟨y²⟩ of the squared labels over the prompts (the constant of the energy is ½⟨y²⟩)."""
         return np.mean(self.features.y**2, axis=-1)
 
     def hessian(self, *, diagonal: Diagonal = "once", convention: str | None = None) -> np.ndarray:
@@ -251,7 +251,8 @@ class SpinGlass:
         return (f.a @ aT) * (f.b @ bT) / (f.N + 1) ** 2 / self.P
 
     def hessian_inverse_diagonal(self) -> np.ndarray:
-        """diag(A⁻¹) on the D(D+1) effective spins, shape (..., D(D+1)): :func:`inverse_diagonal` of
+        """diag(A⁻¹) on the D(D+1) effective spins, shape (..., D(D+1)):
+        :func:`~spinglass_icl.spinglass.inverse_diagonal` of
         :meth:`hessian_effective` (inf on spins that a flat direction touches, i.e. at λ0 = 0 below
         P = D(D+1)).  Marginal variances of the Boltzmann law are this divided by β."""
         return inverse_diagonal(self.hessian_effective())
@@ -274,7 +275,7 @@ class SpinGlass:
 
     def flat_fraction(self, *, effective: bool = True, tol: float | None = None) -> np.ndarray:
         """Fraction of flat directions of the landscape at λ0 = 0: eigenvalues of SᵀS/P that are
-        numerically zero (:func:`flat_mask`), shape (...).
+        numerically zero (:func:`~spinglass_icl.spinglass.flat_mask`), shape (...).
 
         ``effective=True`` (default) counts among the D(D+1) effective spins, theory
         1 − min(P, D(D+1))/(D(D+1)); ``effective=False`` among all (D+1)² spins, the D+1 exact zero
@@ -355,7 +356,8 @@ def inverse_diagonal(A: np.ndarray, tol: float | None = None) -> np.ndarray:
     computation of marginal variances (solvers) and of tr(Q A⁻¹) (theory).
 
     Through the eigendecomposition A = U diag(λ) Uᵀ: (A⁻¹)_ii = Σ_k U_ik²/λ_k, with eigenvalues in
-    :func:`flat_mask` (``tol`` as there) taken as exact zeros, so an entry that a flat direction
+    :func:`~spinglass_icl.spinglass.flat_mask` (``tol`` as there) taken as exact zeros, so an entry that a flat
+    direction
     touches is inf (a singular A has no inverse; its Boltzmann law is improper along those directions).
     """
     w, U = np.linalg.eigh(A)

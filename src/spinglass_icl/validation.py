@@ -1,8 +1,8 @@
 """Input checks shared by the library and the CLI.
 
 Every public entry point validates its arguments with these helpers, so a bad value stops with
-one clear line (an :class:`InputError`) instead of a traceback deep inside numpy or a silent NaN.
-The CLI turns an :class:`InputError` into ``error: <message>`` and exit code 2.
+one clear line (an :class:`~spinglass_icl.InputError`) instead of a traceback deep inside numpy or a silent NaN.
+The CLI turns an :class:`~spinglass_icl.InputError` into ``error: <message>`` and exit code 2.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class InputError(ValueError):
 
 
 def positive_int(name: str, value: Any) -> int:
-    """Return ``value`` as an int >= 1, or raise :class:`InputError`."""
+    """Return ``value`` as an int >= 1, or raise :class:`~spinglass_icl.InputError`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)
@@ -40,7 +40,7 @@ def finite_float(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """Return ``value`` as a finite float within the given bounds, or raise :class:`InputError`."""
+    """Return ``value`` as a finite float within the given bounds, or raise :class:`~spinglass_icl.InputError`."""
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -67,7 +67,7 @@ def damping(value: Any) -> float:
 
 
 def generator(name: str, value: Any) -> np.random.Generator:
-    """Return ``value`` if it is a ``np.random.Generator``, else raise :class:`InputError`.
+    """Return ``value`` if it is a ``np.random.Generator``, else raise :class:`~spinglass_icl.InputError`.
 
     Randomness is explicit in this project: no hidden default (``None``) and no bare seed (an int would
     silently make two calls with the same seed share a stream), so the caller builds the generator.

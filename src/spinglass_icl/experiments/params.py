@@ -1,6 +1,7 @@
 """Experiment parameters: their ranges and meanings, and the one parser of a ``--set`` value.
 
-Every parameter has a :class:`Rule` (range and meaning).  Names shared across the catalog (D, N, P,
+Every parameter has a :class:`~spinglass_icl.experiments.rules.Rule` (range and meaning).  Names shared across the
+catalog (D, N, P,
 repeats, lr, ...) mean one thing everywhere and are declared once here (:data:`SHARED`); a name that
 belongs to one experiment is declared beside it, in ``Experiment.rules``.  A prefixed name (``sa_lr``,
 ``curve_P``, ``fit_D``) follows the rule of its last part.  A parameter's type comes from its quick and
@@ -29,9 +30,9 @@ _SIZE = Rule(low=1)
 _REAL = Rule()
 CONVENTIONS = ("correct", "paper")
 
-# The vocabulary shared by the catalog: one meaning per name.  An int parameter not listed (and not
-# declared by its experiment) is a count or size (>= 1; >= 0 where a default is 0, which the catalog uses
-# for "automatic"); a float not listed must only be finite.
+#: The vocabulary shared by the catalog: one meaning per name.  An int parameter not listed (and not
+#: declared by its experiment) is a count or size (>= 1; >= 0 where a default is 0, which the catalog uses
+#: for "automatic"); a float not listed must only be finite.
 SHARED: dict[str, Rule] = {
     "D": Rule(low=1, doc="token dimension"),
     "N": Rule(low=1, doc="context length (tokens per prompt before the query)"),
@@ -212,7 +213,7 @@ def _items(value: Any) -> list[Any]:
 def parse(name: str, value: Any, *defaults: Any, experiment: str = "", own: Mapping[str, Rule] | None = None) -> Any:
     """``value`` of parameter ``name`` converted to the type of its ``defaults`` (the experiment's quick
     and full values) and checked against its range; a command-line string is parsed first (a list
-    parameter takes ``a,b,c``; one value is a list of one).  Raises a one-line :class:`InputError` naming
+    parameter takes ``a,b,c``; one value is a list of one).  Raises a one-line :class:`~spinglass_icl.InputError` naming
     the parameter, the value and what is allowed."""
     kind, is_list = param_kind(name, *defaults, own=own)
     rule = param_rule(name, kind, *defaults, own=own)
@@ -234,7 +235,7 @@ def parse(name: str, value: Any, *defaults: Any, experiment: str = "", own: Mapp
 def check(exp: Experiment, size: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """The parameters of ``exp`` at ``size`` with ``overrides`` converted to each parameter's type and
     checked against its range, then against the experiment's own ``check``: a one-line
-    :class:`InputError` before anything runs."""
+    :class:`~spinglass_icl.InputError` before anything runs."""
     checked = {}
     for key, value in (overrides or {}).items():
         if key not in exp.quick:

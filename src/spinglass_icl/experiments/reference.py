@@ -25,7 +25,7 @@ def population_rows(W: np.ndarray, spec: PromptSpec, tasks: np.ndarray | None = 
     test-prompt noise) of weights W (R, D+1, D+1) or (R, (D+1)²) on fresh prompts of ``spec`` -- the exact
     counterpart of ``query_error`` on Monte-Carlo test prompts; label noise ``spec.noise`` included.
     ``tasks`` (R, T, D): per repeat the pool of an in-distribution test (the ``tasks=`` form; NaN rows count
-    as fresh tasks).  NaN weights (AMP runs that did not converge) give NaN, as in :func:`query_error`.
+    as fresh tasks).  NaN weights (AMP runs that did not converge) give NaN, as in :func:`~spinglass_icl.query_error`.
     Needs iid tokens and σ_x = σ_w = 1 (the theory's setting)."""
     if spec.correlation != 0.0 or spec.sigma_x != 1.0 or spec.sigma_w != 1.0:
         raise InputError("the exact population error needs iid tokens and sigma_x = sigma_w = 1; use query_error")

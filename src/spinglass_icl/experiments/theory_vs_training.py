@@ -121,7 +121,7 @@ def amp_and_adam_test_errors(
     ``setting.exact_lambdas`` (e.g. wd/2, the minimiser Adam's weight decay targets), and ``adam`` the
     merged model trained with full-batch Adam (Gram form, paper init).  All on the same fresh test
     prompts of each repeat; ``<series>_population`` the exact population error of the same weights
-    (:func:`population_errors`) when ``setting.population``.
+    (:func:`~spinglass_icl.experiments.reference.population_errors`) when ``setting.population``.
     """
     out: dict[str, list] = defaultdict(list)
     for start in range(0, setting.repeats, setting.repeats_per_batch):

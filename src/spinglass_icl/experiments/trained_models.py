@@ -127,7 +127,7 @@ def parse_models(value: str | Sequence[str], known: Sequence[str] | None = None)
 
 def budget(name: str, p: Mapping[str, Any]) -> Budget:
     """Architecture ``name``'s budget from parameters or a point, checked against P (a field a point
-    leaves out takes the :class:`Budget` default)."""
+    leaves out takes the :class:`~spinglass_icl.Budget` default)."""
     b = Budget(**{k: p[f"{name}_{k}"] for k in BUDGET_FIELDS if f"{name}_{k}" in p})
     if get(name).gram and (
         b.batch_size or b.schedule != "constant" or b.warmup or b.curriculum_epochs or b.val_prompts

@@ -22,7 +22,7 @@ The damped Onsager iteration diverges where the TAP variances have no positive f
 D = 20, P = 1000); ``step="conjugate"`` converges there (BENCHMARKS.md, "Onsager AMP").
 
 Both run vectorised over all spins and over any batch of independent problems (each problem
-stops on its own); :func:`amp_paper_reference` is a literal per-spin transcription used by the
+stops on its own); :func:`~spinglass_icl.solvers.amp_paper_reference` is a literal per-spin transcription used by the
 tests and the benchmark.
 """
 
@@ -46,7 +46,7 @@ INITS: tuple[Init, ...] = ("paper", "cavity")
 
 class Couplings(Protocol):
     """What AMP reads: a :class:`~spinglass_icl.spinglass.SpinGlass`, or any (J, h, λ) problem such as
-    :class:`RawCouplings`."""
+    :class:`~spinglass_icl.solvers.RawCouplings`."""
 
     @property
     def J(self) -> np.ndarray: ...  # (..., K, K)
@@ -102,12 +102,12 @@ STEPS: tuple[Step, ...] = ("damped", "conjugate")
 
 @dataclass(frozen=True)
 class AmpConfig:
-    """Options of :func:`amp` (checked on construction; an out-of-range value is an InputError).
+    """Options of :func:`~spinglass_icl.amp` (checked on construction; an out-of-range value is an InputError).
 
     beta: inverse temperature, any finite β > 0 (the iteration runs on the scaled variances u = βv,
     in which β cancels, so no power of β is ever formed).  damping θ: x ← θx + (1−θ)x_new.
     steps: iterations at most.  tol: see ``criterion``.  onsager: add the Onsager term (fixed point =
-    exact m*).  init: see :func:`initial_state`.  criterion: ``"step"`` is the paper's
+    exact m*).  init: see :func:`~spinglass_icl.solvers.initial_state`.  criterion: ``"step"`` is the paper's
     mean-squared-step error < tol; ``"residual"`` stops when |h − A m|/|h| < tol.
     step: ``"damped"`` is the published update; ``"conjugate"`` (Onsager only) keeps its direction
     (h − A m)/(λ − Σ_j J_ij² u_j) but takes conjugate directions with exact step lengths and restarts
@@ -291,7 +291,8 @@ def amp(  # noqa: PLR0913  (AmpConfig's eight fields as typed keywords)
     """Run AMP on every problem of ``sg`` (batch dims allowed); means and variances (..., K).
 
     rng: draws the paper's random initial state (required, explicit randomness).  The other keywords
-    are the fields of :class:`AmpConfig` (beta, damping, steps, tol, onsager, init, criterion, step),
+    are the fields of :class:`~spinglass_icl.solvers.AmpConfig` (beta, damping, steps, tol, onsager, init, criterion,
+    step),
     with its defaults.  A problem is ``converged`` only if it met the criterion with finite values and
     positive variances; otherwise its result is flagged (and its mean may be inf/NaN), and ``message``
     says why.
@@ -345,7 +346,8 @@ def amp_paper_reference(  # noqa: PLR0913  (the inputs and four AmpConfig fields
 ) -> tuple[Any, Any, int, float]:
     """Literal per-spin loop of the paper's AMP equations, in torch as the authors wrote it.
 
-    J (K, K), h, lam, m0, v0 (K,) torch tensors; beta, damping, steps, tol as in :class:`AmpConfig`.
+    J (K, K), h, lam, m0, v0 (K,) torch tensors; beta, damping, steps, tol as in
+    :class:`~spinglass_icl.solvers.AmpConfig`.
     Returns (m, v, iterations, error).  O(K²) Python work per sweep: for tests and the benchmark only.
     """
     import torch

@@ -128,7 +128,7 @@ def _failure_message(res_bad: np.ndarray) -> str:
 
 def _variance(sg: SpinGlass, beta: float) -> np.ndarray:
     """diag((βA)⁻¹) on all K spins, shape (..., K): the effective spins' from
-    :meth:`SpinGlass.hessian_inverse_diagonal`, 1/(βλ0) (inf at λ0 = 0) on the zero modes."""
+    :meth:`~spinglass_icl.SpinGlass.hessian_inverse_diagonal`, 1/(βλ0) (inf at λ0 = 0) on the zero modes."""
     D, lam0 = sg.D, sg.lambda0
     var_eff = sg.hessian_inverse_diagonal() / beta
     zero = np.inf if lam0 == 0 else 1.0 / (beta * lam0)
@@ -163,7 +163,7 @@ def solve_cg(
 ) -> SolverResult:
     """Matrix-free (preconditioned) conjugate gradients for A m = h, never forming a K×K matrix.
 
-    ``scipy.sparse.linalg.cg`` on :meth:`SpinGlass.hessian_matvec` (a LinearOperator on the
+    ``scipy.sparse.linalg.cg`` on :meth:`~spinglass_icl.SpinGlass.hessian_matvec` (a LinearOperator on the
     effective spins), preconditioned by the Kronecker factorisation as M.
     tol: relative residual |A m − h|/|h| to stop at.  At λ0 = 0 with P < D(D+1) the plain CG from
     zero is used (its iterates stay in the range of Sᵀ, so it converges to the min-norm state).

@@ -42,7 +42,7 @@ def lr_factor(schedule: Schedule, epoch: int, epochs: int, warmup: int = 0) -> f
 class Budget:
     """A training recipe: Adam with learning rate ``lr`` for ``epochs`` passes over the P prompts,
     minibatches of ``batch_size`` prompts (0 = full batch), an lr ``schedule`` (a name of
-    :data:`SCHEDULES` or a callable ``f(epoch, epochs)``, see :func:`lr_factor`) after ``warmup``
+    ``SCHEDULES`` or a callable ``f(epoch, epochs)``, see :func:`~spinglass_icl.training.lr_factor`) after ``warmup``
     epochs of linear warm-up, and PyTorch-style ``weight_decay`` (gradient += wd·θ).  With
     ``curriculum_epochs`` > 0 these are preceded by that many epochs on prompts cut to their first
     ``curriculum_frac``·N context examples (a curriculum over N; explicit prompts only).  With

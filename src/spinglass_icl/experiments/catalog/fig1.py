@@ -38,7 +38,7 @@ FULL.update(range_sigmas=8.0, pilot_draws=20)
 
 
 def block_values(p: Mapping[str, Any], draws: int, rng: np.random.Generator) -> tuple[dict[str, Any], SpinGlass]:
-    """:func:`..histograms.draw_block_values` at the sizes, λ0 and convention of ``p``."""
+    """:func:`~spinglass_icl.experiments.histograms.draw_block_values` at the sizes, λ0 and convention of ``p``."""
     return draw_block_values(PromptSpec(D=p["D"], N=p["N"]), p["P"], p["lambda0"], p["convention"], draws, rng)
 
 

@@ -3,11 +3,12 @@
 For every draw index d and every N, one independent training set of P prompts gives h and J.  The
 entries of h1 (off-diagonal entries of the D×D field block), h2, J1, J2, J3 are counted as the authors
 count them (every off-diagonal entry of the symmetric J, both (i, j) and (j, i); exact zeros left out;
-see :mod:`..histograms`), histogrammed per draw on the paper's fixed 100-bin ranges with 1 added to every bin,
+see :mod:`~spinglass_icl.experiments.histograms`), histogrammed per draw on the paper's fixed 100-bin ranges with 1
+added to every bin,
 and normalised to p_N.  The divergence (bits) is set by the option ``direction``:
 
 - ``"ref_to_N"`` (default, the paper's): KL(p_ref ‖ p_N) = Σ_bins p_ref log₂(p_ref / p_N), as the authors'
-  per-draw ``scipy.histograms.entropy(counts_N20 + 1, counts_N + 1, base=2)``;
+  per-draw ``scipy.stats.entropy(counts_N20 + 1, counts_N + 1, base=2)``;
 - ``"N_to_ref"``: the reverse, KL(p_N ‖ p_ref) = Σ_bins p_N log₂(p_N / p_ref) (the default before issue 12).
 
 p_ref is the N = N_ref (= 20) histogram of the **same draw index** (one reference set per draw, shared by all
@@ -41,7 +42,7 @@ DIRECTIONS = {"ref_to_N": "KL($p_{{{ref}}}\\,\\|\\,p_N$)", "N_to_ref": "KL($p_N\
 
 def divergence(ref: np.ndarray, counts_N: np.ndarray, direction: str) -> np.ndarray:
     """Per-draw KL in bits between raw histograms (..., bins), 1 added to every bin, shape (...): ``"ref_to_N"``
-    KL(p_ref ‖ p_N) = scipy.histograms.entropy(ref + 1, counts_N + 1, base=2); ``"N_to_ref"`` the reverse."""
+    KL(p_ref ‖ p_N) = scipy.stats.entropy(ref + 1, counts_N + 1, base=2); ``"N_to_ref"`` the reverse."""
     p, q = ref + 1, counts_N + 1
     return histograms.kl_bits(*((p, q) if choice("direction", direction, tuple(DIRECTIONS)) == "ref_to_N" else (q, p)))
 

@@ -3,7 +3,8 @@
 X ∈ R^{D×N} with iid N(0, 1) entries.  X Xᵀ ~ Wishart(N, I_D), so its spectrum is sampled without
 forming X: ``method="bidiagonal"`` (default; Dumitriu–Edelman bidiagonal model, O(D) random numbers
 and a tridiagonal eigenproblem per draw), ``"bartlett"`` (Bartlett factor, O(D²)) or ``"explicit"``
-(X itself, O(D²N)); see :func:`..wishart.wishart_eigenvalues`.  Eigenvalues of X Xᵀ/N pooled over
+(X itself, O(D²N)); see :func:`~spinglass_icl.experiments.wishart.wishart_eigenvalues`.  Eigenvalues of X Xᵀ/N pooled
+over
 draws are histogrammed on fixed bins per N (0 to 1.15·(1+√q)², q = D/N) and compared with the
 Marchenko–Pastur density with ratio q: the KS distance at the bin edges and the first two moments
 (exact finite-size values E[λ] = 1, E[λ²] = 1 + (D+1)/N) are reported.
