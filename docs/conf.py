@@ -9,6 +9,7 @@ build.  No intersphinx: the build runs offline.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -60,11 +61,13 @@ nitpick_ignore_regex = [
     # sees the bare name: matplotlib's Figure and Axes, torch's Module and Tensor
     ("py:class", r"Figure|Axes|Module|Tensor|nn\.Module"),
 ]
-# names the package's annotations use for its own types (string annotations that autodoc cannot evaluate)
-autodoc_type_aliases = {
+# the package's own type aliases where autodoc shows an annotation as written (it cannot evaluate one that
+# names a type imported for annotations only): resolved to their definitions by _alias_reference below
+TYPE_ALIASES = {
     "Point": "spinglass_icl.experiments.spec.Point",
     "Record": "spinglass_icl.experiments.spec.Record",
     "Result": "spinglass_icl.experiments.spec.Result",
+    "Rule": "spinglass_icl.experiments.rules.Rule",
 }
 
 # -- autodoc / autosummary / napoleon -------------------------------------------------------------------
@@ -88,8 +91,26 @@ def _escape_bars(app, what, name, obj, options, lines):
     lines[:] = gallery_pages.link_theory(gallery_pages.escape_bars(lines), "../../")  # pages in api/generated/
 
 
+def _alias_reference(app, env, node, contnode):
+    """A bare ``Point``/``Record``/``Result``/``Rule`` in a signature: the reference to its definition."""
+    target = TYPE_ALIASES.get(node.get("reftarget", ""))
+    if node.get("refdomain") != "py" or target is None:
+        return None
+    return env.get_domain("py").resolve_any_xref(env, node["refdoc"], app.builder, target, node, contnode)[0][1]
+
+
+def _parsable_defaults(app, what, name, obj, options, signature, return_annotation):
+    """Defaults that are not Python (a dataclass's ``<factory>``, a class's ``<class 'numpy.float64'>``) written as
+    Python, so that Sphinx parses the signature and links its types instead of splitting it at commas."""
+    if signature:
+        signature = re.sub(r"<class '([\w.]+)'>", r"\1", signature.replace("<factory>", "..."))
+    return signature, return_annotation
+
+
 def setup(app):
+    app.connect("autodoc-process-signature", _parsable_defaults)
     app.connect("autodoc-process-docstring", _escape_bars)
+    app.connect("missing-reference", _alias_reference)
 
 
 # -- generated sources ------------------------------------------------------------------------------------

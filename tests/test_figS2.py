@@ -44,7 +44,7 @@ def test_divergence_is_scipy_entropy_of_ref_against_N():
 
 def test_compute_stores_both_directions_per_draw():
     """compute() from its seed, re-derived here histogram by histogram and pinned against scipy."""
-    point = dict(P=60, D=3, N=[20, 21, 40], N_ref=20, convention="paper", bins=100, chunk=0, draws=3)
+    point = dict(P=60, D=3, N=[20, 21, 40], N_ref=20, convention="paper", bins=100, block=0, draws=3)
     rec = figS2.compute(point, seed=11, device="cpu")
     rng, _ = generators(11)
     ref, h21, h40 = (draw_counts(PromptSpec(D=3, N=N), 60, "paper", 3, figS2.RANGES, 100, rng)[0] for N in (20, 21, 40))

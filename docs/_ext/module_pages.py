@@ -4,9 +4,9 @@ Generated at every build, never edited by hand.  Every docstring of the package 
 module's own name (``spinglass_icl.spinglass.flat_mask``, ``spinglass_icl.training.recipe``, ...), so with
 ``nitpicky = True`` and ``-W`` a cross-reference (``:func:``, ``:class:``, ``:mod:``, ...) that no longer
 resolves fails ``make docs``.  Modules with ``__all__`` (the packages ``solvers``, ``training``, ``models``)
-document those names; the others their public, documented members -- less the objects of the flat API, which
-have their own pages (``spinglass_icl.SpinGlass``, its canonical name ``spinglass_icl.spinglass.SpinGlass``).  The catalog's experiment modules are
-the gallery's pages (their docstrings are rendered there) and are listed here without members.
+document those names; the others their public, documented members -- less the flat API's classes and re-exports,
+which have their own pages (see :func:`_page`).  The catalog's experiment modules
+are the gallery's pages (their docstrings are rendered there) and are listed here without members.
 """
 
 from __future__ import annotations
@@ -40,7 +40,17 @@ def _page(name: str, flat: set[int]) -> str:
     module = importlib.import_module(name)
     if ".catalog." in name:
         return f"{title}\n{'=' * len(title)}\n\n.. automodule:: {name}\n"
-    skip = sorted(n for n, v in vars(module).items() if id(v) in flat and not n.startswith("_"))
+    # The flat API's classes have their pages there, which also register their module names as aliases
+    # (``spinglass_icl.spinglass.SpinGlass``): documenting them here again would make a bare ``SpinGlass``
+    # ambiguous.  Its functions get no such alias, so they are documented where they are defined
+    # (``spinglass_icl.theory.population_error``), and not where a package only re-exports them.
+    skip = sorted(
+        n
+        for n, v in vars(module).items()
+        if id(v) in flat
+        and not n.startswith("_")
+        and (isinstance(v, type) or getattr(v, "__module__", name) != name)
+    )
     options = "   :members:\n" + (f"   :exclude-members: {', '.join(skip)}\n" if skip else "")
     return f"{title}\n{'=' * len(title)}\n\n.. automodule:: {name}\n{options}"
 

@@ -369,7 +369,7 @@ def inverse_diagonal(A: np.ndarray, tol: float | None = None) -> np.ndarray:
 
 
 def flat_fraction_theory(P: int, D: int, *, effective: bool = True) -> float:
-    """Closed form of :meth:`SpinGlass.flat_fraction`: rank(SᵀS) = min(P, D(D+1)), so the fraction is
+    """Closed form of :meth:`~spinglass_icl.SpinGlass.flat_fraction`: rank(SᵀS) = min(P, D(D+1)), so the fraction is
     1 − min(P, D(D+1))/(D(D+1)) among the effective spins, 1 − min(P, D(D+1))/(D+1)² among all."""
     n = n_effective(D) if effective else n_spins(D)
     return 1.0 - min(P, n_effective(D)) / n

@@ -68,12 +68,13 @@ def pool_sets(spec: PromptSpec, sizes: tuple[int, ...], rng: np.random.Generator
     return [Features.concat(parts[s]).prompts(rng.permutation(n)) for s, n in enumerate(sizes)], tasks
 
 
-def draw_features(spec: PromptSpec, P: int, rng: np.random.Generator, *, chunk: int = 2000) -> Features:
+def draw_features(spec: PromptSpec, P: int, rng: np.random.Generator, *, prompt_block: int = 2000) -> Features:
     """P prompts' features (P, D+1): the direct sampler, or -- for the authors' correlated-token
     sampler (``cholesky="paper"``, which only the explicit sampler has) -- explicit prompts built
-    ``chunk`` at a time so that memory stays at chunk·(D+1)·(N+1) numbers."""
+    ``prompt_block`` at a time so that memory stays at prompt_block·(D+1)·(N+1) numbers."""
     if spec.correlation > 0.0 and spec.cholesky == "paper":
-        parts = [features_from_prompts(sample_prompts(spec, min(chunk, P - s), rng)) for s in range(0, P, chunk)]
+        n = prompt_block
+        parts = [features_from_prompts(sample_prompts(spec, min(n, P - s), rng)) for s in range(0, P, n)]
         return Features.concat(parts)
     return sample_features(spec, P, rng)
 

@@ -2,7 +2,7 @@
 moments, the comparison of binned distributions (Kullback–Leibler in bits, Kolmogorov–Smirnov to a law), and the
 histograms of the block entries of h and J (fig1, figS2).
 
-The blocks are defined once, by :meth:`~spinglass_icl.spinglass.SpinGlass.blocks` (block 𝒜 = rows 1..D of W,
+The blocks are defined once, by :meth:`~spinglass_icl.SpinGlass.blocks` (block 𝒜 = rows 1..D of W,
 ℬ = row D+1, zero modes out).  fig1 pools each block's entries, each coupling pair once; figS2 counts them as the
 authors do (they histogram the full h and J and drop the exact zeros of the zero modes):
 
@@ -161,7 +161,7 @@ def ks_binned(counts: np.ndarray, probabilities: np.ndarray) -> float:
 
 # -- block entries of h and J --------------------------------------------------------------------
 def block_values(sg: SpinGlass, *, pairs: PairCount = "once") -> dict[str, np.ndarray]:
-    """:meth:`~spinglass_icl.spinglass.SpinGlass.blocks` with h1 split into its diagonal (``h1_diag``, (..., D))
+    """:meth:`~spinglass_icl.SpinGlass.blocks` with h1 split into its diagonal (``h1_diag``, (..., D))
     and off-diagonal entries (``h1_off``, (..., D(D−1))), every block flattened to (..., n)."""
     b = sg.blocks(pairs=pairs)
     h1 = b.pop("h1")

@@ -30,7 +30,7 @@ _SIZE = Rule(low=1)
 _REAL = Rule()
 CONVENTIONS = ("correct", "paper")
 
-#: The vocabulary shared by the catalog: one meaning per name.  An int parameter not listed (and not
+#: The vocabulary shared by the catalog, one meaning per name.  An int parameter not listed (and not
 #: declared by its experiment) is a count or size (>= 1; >= 0 where a default is 0, which the catalog uses
 #: for "automatic"); a float not listed must only be finite.
 SHARED: dict[str, Rule] = {

@@ -110,7 +110,7 @@ def landscape_directions(sg: SpinGlass, diagonal: Diagonal = "once") -> dict[str
     softest/stiffest eigenvectors embedded in K spins (the dead column's spins stay at 0).
 
     m* comes from the same eigendecomposition (a pseudo-inverse at λ0 = 0), not from
-    :func:`~spinglass_icl.solvers.solve_exact`: the directions need it anyway, and ``diagonal="twice"``
+    :func:`~spinglass_icl.solve_exact`: the directions need it anyway, and ``diagonal="twice"``
     is a Hessian that the solvers do not know."""
     idx = effective_index(sg.D)
     H = sg.hessian(diagonal=diagonal)[np.ix_(idx, idx)]

@@ -4,7 +4,7 @@ Orchestration only; the rooms it uses: ``_execution`` (workers, threads, dask),
 ``_persist`` and :mod:`.store` (config.json, results.csv, the integrity-checked store),
 ``_lock`` (one writer per folder) and :mod:`spinglass_icl.resources` (memory and CPU known up front).
 Each point's seed is derived from the run seed and the point's own parameters
-(:meth:`.spec.Experiment.seed`), so results do not depend on the number of workers, the executor
+(:meth:`~spinglass_icl.Experiment.seed`), so results do not depend on the number of workers, the executor
 or the order of completion.
 """
 
@@ -48,7 +48,7 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Options of :func:`run` (each may also be given to it as a keyword).
+    """Options of :func:`~spinglass_icl.run` (each may also be given to it as a keyword).
 
     out: parent folder (results go to ``out/ID``) unless ``folder`` is given.  workers: local
     processes (capped at the usable cores).  scheduler: a dask scheduler address.  force: run even

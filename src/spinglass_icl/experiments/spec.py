@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .rules import Rule
 
-#: One point: its parameters, JSON scalars and lists.
+#: One point -- its parameters, JSON scalars and lists.
 Point = dict[str, Any]
 #: A point's parameters merged with its results (arrays as numpy).
 Record = dict[str, Any]
-#: What ``compute`` returns: scalars become CSV columns, arrays go to .npz.
+#: What ``compute`` returns -- scalars become CSV columns, arrays go to .npz.
 Result = dict[str, Any]
 
 

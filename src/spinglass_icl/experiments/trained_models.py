@@ -2,7 +2,7 @@
 training, and the per-repeat table behind the figure.
 
 Every architecture registered with ``in_figure=True`` gets the figS8 parameters ``<name>_<field>``
-for each :class:`~spinglass_icl.training.Budget` field (lr, epochs, batch_size, schedule, warmup,
+for each :class:`~spinglass_icl.Budget` field (lr, epochs, batch_size, schedule, warmup,
 weight_decay) and each of its model options (e.g. ``tf_d_model``), with its declared quick/full
 defaults.  :func:`registry_params` computes them when read, so an architecture registered after
 import (a test's toy model) is part of figS8 at once.

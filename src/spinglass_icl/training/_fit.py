@@ -1,15 +1,15 @@
 """Adam training for any stacked-repeat model of :mod:`spinglass_icl.models` (figS8).
 
-:func:`fit` trains R independent repeats at once: every parameter carries the repeat axis
+:func:`~spinglass_icl.fit` trains R independent repeats at once: every parameter carries the repeat axis
 first, the loss is Σ_r MSE_r, and the optimiser (:class:`~spinglass_icl.training.Adam`, torch.optim.Adam's
 update) acts per coordinate, so repeat r follows exactly the trajectory it would follow alone
-(tested in float64).  What to run is a :class:`~spinglass_icl.training.Budget` (learning rate and schedule, epochs,
+(tested in float64).  What to run is a :class:`~spinglass_icl.Budget` (learning rate and schedule, epochs,
 full batch or minibatches -- one shuffled order per epoch, shared by the repeats, from an explicit
 generator --, PyTorch-style weight decay, an optional curriculum over N); what to watch is a
 :class:`~spinglass_icl.training.HeldOut` set (held-out loss per repeat, early stopping -- a stopped repeat is
 frozen -- and the best epoch's parameters restored at the end).
 
-The pieces, one concept each: :func:`fit` (checks, then one stage or a curriculum), :func:`_curriculum`
+The pieces, one concept each: :func:`~spinglass_icl.fit` (checks, then one stage or a curriculum), :func:`_curriculum`
 (Garg et al. 2022: a first stage on prompts cut to their first frac·N context examples, then the budget
 on the whole prompts), :func:`_stage` (the optimisation loop over epochs), :func:`_epoch` (one pass of
 minibatch steps; ``grad_chunk`` accumulates each batch's gradient over chunks of prompts to bound
@@ -46,7 +46,7 @@ from ._recipes import Budget, lr_factor
 
 @dataclass
 class FitResult:
-    """Outcome of :func:`fit` for R repeats (numpy, float64).
+    """Outcome of :func:`~spinglass_icl.fit` for R repeats (numpy, float64).
 
     train_loss (R, epochs_run): full batch -- the loss before each epoch's step; minibatch -- the
     mean minibatch loss of the epoch.  val_loss (R, n): held-out loss at ``val_epochs`` (epoch 0 =

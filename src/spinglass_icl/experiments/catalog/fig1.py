@@ -6,7 +6,7 @@ off-diagonal entries of the D×D block), h2, J1, J2, J3 pooled over many draws, 
 (exact pooled moments) and a two-component Gaussian mixture (EM on the counts).
 
 Points are chunks of draws storing histograms on fixed bins (from a pilot of ``pilot_draws`` draws
-with a constant seed, ±``range_sigmas`` pilot stds), raw moments and (chunk 0) one example draw.
+with a constant seed, ±``range_sigmas`` pilot stds), raw moments and (block 0) one example draw.
 ``convention="paper"``: the authors' feature map (``feature_matrix(convention="paper")``, D×D block
 transposed, /N) changes which spins of 𝒟 couple most strongly; the histograms only by (N+1)/N.
 """
@@ -56,7 +56,7 @@ def points(params: dict) -> list[dict[str, Any]]:
     choice("convention", params["convention"], CONVENTIONS)
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
     base = {k: params[k] for k in ("P", "D", "N", "lambda0", "convention", "bins", "range_sigmas", "pilot_draws")}
-    return [dict(base, chunk=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
+    return [dict(base, block=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
 
 
 def compute(point: Point, seed: int, device: str) -> Result:
@@ -65,7 +65,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     edges = bin_edges(point)
     vals, first = block_values(point, point["draws"], rng)
     out = {k: v for q in BLOCK_VALUES for k, v in histograms.histogram_record(q, vals[q], edges[q]).items()}
-    if point["chunk"] == 0:
+    if point["block"] == 0:
         out.update(h_example=first.h[0].reshape(first.D + 1, first.D + 1), J_example=first.J[0])
     return out
 
@@ -78,7 +78,7 @@ def pooled(records: list[dict]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     fig, ax = plotting.figure(4, 2, width=3.0, height=2.7)
-    ex = min(records, key=lambda r: r["chunk"])
+    ex = min(records, key=lambda r: r["block"])
     D = int(params["D"])
     if "h_example" in ex:
         plotting.matrix(ax[0, 0], ex["h_example"], "h (one draw)", label="field h")
@@ -137,6 +137,7 @@ RULES = {
 
 # meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
+    "block": "index of the point's block of ``chunk`` draws [count]",
     "outside_*": (
         "entries of the block quantity * that fall outside the histogram range, summed over the point's draws [count]"
     ),
@@ -158,5 +159,5 @@ EXPERIMENT = Experiment(
     columns=COLUMNS,
     summary=summary,
     rules=RULES,
-    renamed={"convention": "builder"},
+    renamed={"convention": "builder", "block": "chunk"},
 )

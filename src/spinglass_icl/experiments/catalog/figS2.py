@@ -55,7 +55,7 @@ def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise InputError(f"N_ref={params['N_ref']} must be one of N={Ns}; add it to N or choose another N_ref")
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
     base = {**{k: params[k] for k in ("P", "D", "N_ref", "convention", "bins")}, "N": Ns}
-    return [dict(base, chunk=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
+    return [dict(base, block=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
 
 
 def compute(point: Point, seed: int, device: str) -> Result:
@@ -149,6 +149,7 @@ RULES = {
 
 # meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
+    "block": "index of the point's block of ``chunk`` draws [count]",
     "entries_*": "entries of the block quantity * (h1, h2, J1, J2, J3) histogrammed per draw [count]",
     "KL_*_bits_Nmax_ref_to_N": (
         "KL(p_ref ‖ p_N) of quantity * at the largest N (the paper's direction), mean over the point's draws;"
@@ -170,5 +171,5 @@ EXPERIMENT = Experiment(
     columns=COLUMNS,
     summary=summary,
     rules=RULES,
-    renamed={"convention": "builder"},
+    renamed={"convention": "builder", "block": "chunk"},
 )

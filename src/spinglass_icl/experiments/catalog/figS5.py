@@ -43,7 +43,7 @@ def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise InputError(f"figS5 needs N >= D (ratio D/N <= 1), got N={min(Ns)} < D={D}")
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
     return [
-        dict(D=D, N=N, bins=params["bins"], method=params["method"], chunk=i, draws=min(chunk, total - s))
+        dict(D=D, N=N, bins=params["bins"], method=params["method"], block=i, draws=min(chunk, total - s))
         for N in Ns
         for i, s in enumerate(range(0, total, chunk))
     ]
@@ -135,6 +135,7 @@ _N = [100, 500, 1000, 2000, 5000, 10000]
 
 # meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
+    "block": "index of the point's block of ``chunk`` draws [count]",
     "outside": "eigenvalues of X Xᵀ/N outside the histogram range, over the point's draws [count]",
     "min": "smallest eigenvalue of X Xᵀ/N over the point's draws [1]",
     "max": "largest eigenvalue of X Xᵀ/N over the point's draws [1]",
@@ -150,4 +151,5 @@ EXPERIMENT = Experiment(
     plot=plot,
     columns=COLUMNS,
     summary=summary,
+    renamed={"block": "chunk"},  # the block index was the point's "chunk" until 0.3: same seeds
 )
