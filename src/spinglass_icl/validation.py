@@ -166,13 +166,13 @@ def scheduler_address(value: Any) -> str:
 
 
 def renamed_keyword(owner: str, old: str, new: str, value: Any, *, depth: int = 1) -> Any:
-    """The value of a keyword renamed in 0.3 (``old`` -> ``new``), with a :class:`DeprecationWarning`; the old
-    name works until 0.4.  ``owner`` names the function or class for the message; ``depth``: calls between
-    the user's call and this one (the warning points at the user's line)."""
+    """The value of a keyword renamed in 0.2.0 (``old`` -> ``new``), with a :class:`DeprecationWarning`; the old
+    name works through 0.2.x and goes in 0.3.  ``owner`` names the function or class for the message;
+    ``depth``: calls between the user's call and this one (the warning points at the user's line)."""
     import warnings
 
     warnings.warn(
-        f"{owner}({old}=...) is deprecated and will be removed in 0.4; use {new}=...",
+        f"{owner}({old}=...) is deprecated and will be removed in 0.3; use {new}=...",
         DeprecationWarning,
         stacklevel=2 + depth,
     )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ... import plotting
-from ...metrics import contrast_ratio, relative_distance
+from ...metrics import as_matrix, contrast_ratio, relative_distance
 from ...prompts import PromptSpec
 from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass
@@ -71,9 +71,8 @@ def _amp(pt: dict, seed: int) -> dict:
     res = amp(sg, beta=pt["beta"], damping=pt["damping"], steps=pt["steps"], rng=rng)
     ex = solve_exact(sg, beta=pt["beta"])
     assert res.variance is not None and ex.variance is not None  # both define variances here
-    D1 = pt["D"] + 1
-    m, v = res.mean[0].reshape(D1, D1), res.variance[0].reshape(D1, D1)
-    m_ex, v_ex = ex.mean[0].reshape(D1, D1), ex.variance[0].reshape(D1, D1)
+    m, v = res.W[0], as_matrix(res.variance[0])
+    m_ex, v_ex = ex.W[0], as_matrix(ex.variance[0])
     out = dict(
         m=m, v=v, m_exact=m_ex, v_exact=v_ex, converged=bool(res.converged[0]), iterations=int(res.iterations[0])
     )

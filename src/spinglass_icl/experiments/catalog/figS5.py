@@ -151,5 +151,5 @@ EXPERIMENT = Experiment(
     plot=plot,
     columns=COLUMNS,
     summary=summary,
-    renamed={"block": "chunk"},  # the block index was the point's "chunk" until 0.3: same seeds
+    renamed={"block": "chunk"},  # the block index was the point's "chunk" before 0.2.0: same seeds
 )

@@ -166,5 +166,5 @@ EXPERIMENT = Experiment(
     columns=COLUMNS,
     summary=summary,
     rules=RULES,
-    renamed={"block": "chunk"},  # the block index was the point's "chunk" until 0.3: same seeds
+    renamed={"block": "chunk"},  # the block index was the point's "chunk" before 0.2.0: same seeds
 )
