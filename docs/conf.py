@@ -9,6 +9,7 @@ build.  No intersphinx: the build runs offline.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent / "src"))  # the package itself (also installed editable by `make docs`)
 
 import gallery_pages  # noqa: E402
+import module_pages  # noqa: E402
 
 import spinglass_icl  # noqa: E402
 
@@ -48,6 +50,26 @@ nb_execution_show_tb = True
 nb_merge_streams = True
 nb_output_stderr = "remove"  # progress bars and library log lines; a failing cell still fails the build
 
+# -- cross-references: every role must resolve (nitpicky), so a reference that rots fails the build ----------
+nitpicky = True
+# Only third-party and standard-library types, which cannot resolve offline (no intersphinx): numpy (its
+# arrays, generators, dtypes and numpy.typing), torch, scipy, matplotlib, and the standard library's
+# collections.abc, os.PathLike and pathlib.Path.  Every name of this package must resolve.
+nitpick_ignore_regex = [
+    ("py:.*", r"(numpy|np|torch|scipy|matplotlib|collections\.abc|os|pathlib|argparse|typing|dataclasses)(\..*)?"),
+    # the same types where a module imports them for annotations only (``if TYPE_CHECKING:``), so autodoc
+    # sees the bare name: matplotlib's Figure and Axes, torch's Module and Tensor
+    ("py:class", r"Figure|Axes|Module|Tensor|nn\.Module"),
+]
+# the package's own type aliases where autodoc shows an annotation as written (it cannot evaluate one that
+# names a type imported for annotations only): resolved to their definitions by _alias_reference below
+TYPE_ALIASES = {
+    "Point": "spinglass_icl.experiments.spec.Point",
+    "Record": "spinglass_icl.experiments.spec.Record",
+    "Result": "spinglass_icl.experiments.spec.Result",
+    "Rule": "spinglass_icl.experiments.rules.Rule",
+}
+
 # -- autodoc / autosummary / napoleon -------------------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = True
@@ -69,11 +91,31 @@ def _escape_bars(app, what, name, obj, options, lines):
     lines[:] = gallery_pages.link_theory(gallery_pages.escape_bars(lines), "../../")  # pages in api/generated/
 
 
+def _alias_reference(app, env, node, contnode):
+    """A bare ``Point``/``Record``/``Result``/``Rule`` in a signature: the reference to its definition."""
+    target = TYPE_ALIASES.get(node.get("reftarget", ""))
+    if node.get("refdomain") != "py" or target is None:
+        return None
+    return env.get_domain("py").resolve_any_xref(env, node["refdoc"], app.builder, target, node, contnode)[0][1]
+
+
+def _parsable_defaults(app, what, name, obj, options, signature, return_annotation):
+    """Defaults that are not Python (a dataclass's ``<factory>``, a class's ``<class 'numpy.float64'>``) written as
+    Python, so that Sphinx parses the signature and links its types instead of splitting it at commas."""
+    if signature:
+        signature = re.sub(r"<class '([\w.]+)'>", r"\1", signature.replace("<factory>", "..."))
+    return signature, return_annotation
+
+
 def setup(app):
+    app.connect("autodoc-process-signature", _parsable_defaults)
     app.connect("autodoc-process-docstring", _escape_bars)
+    app.connect("missing-reference", _alias_reference)
 
 
 # -- generated sources ------------------------------------------------------------------------------------
 gallery_pages.write_api_index(HERE / "api" / "index.rst", [n for n in spinglass_icl.__all__ if n != "__version__"])
 gallery_pages.write_gallery(HERE / "gallery", HERE / "figures", HERE.parent / "REPRODUCTION.md")
 gallery_pages.write_cli_page(HERE / "cli.md")
+gallery_pages.write_design_page(HERE / "design.md", HERE / "architecture.md")
+module_pages.write_module_pages(HERE / "api" / "modules")

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 from scipy import stats as sps
 
-from spinglass_icl.experiments import stats
+from spinglass_icl.experiments import histograms, mixtures, wishart
 from spinglass_icl.experiments.registry import get
 from spinglass_icl.experiments.spec import point_seed
 from spinglass_icl.prompts import PromptSpec, sample_features
@@ -35,23 +35,23 @@ def _run(eid: str, overrides: dict, keep=lambda p: True) -> tuple[list[dict], di
 # -- helpers -------------------------------------------------------------------------------------
 def test_kl_bits_exact():
     p, q = np.array([0.5, 0.5]), np.array([0.25, 0.75])
-    assert stats.kl_bits(p, q) == pytest.approx(0.5 * np.log2(2) + 0.5 * np.log2(0.5 / 0.75))
-    assert stats.kl_bits(p, p) == 0.0
-    assert stats.kl_bits([2, 2], [1, 3]) == pytest.approx(stats.kl_bits(p, q))  # normalises
+    assert histograms.kl_bits(p, q) == pytest.approx(0.5 * np.log2(2) + 0.5 * np.log2(0.5 / 0.75))
+    assert histograms.kl_bits(p, p) == 0.0
+    assert histograms.kl_bits([2, 2], [1, 3]) == pytest.approx(histograms.kl_bits(p, q))  # normalises
 
 
 def test_binned_rows_matches_numpy():
     rng = np.random.default_rng(0)
     v = np.round(rng.normal(size=(4, 500)), 1)  # many values exactly on bin edges
-    e = stats.edges(-2.0, 2.0, 40)
-    assert np.array_equal(stats.binned_rows(v, e), np.stack([stats.binned(x, e) for x in v]))
+    e = histograms.edges(-2.0, 2.0, 40)
+    assert np.array_equal(histograms.binned_rows(v, e), np.stack([histograms.binned(x, e) for x in v]))
 
 
 def test_mixture_fit_recovers_components():
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.normal(0.0, 1.0, 8000), rng.normal(4.0, 0.5, 2000)])
-    e = stats.edges(-5, 7, 120)
-    w, mu, sd = stats.fit_mixture(stats.centers(e), stats.binned(x, e), 2)
+    e = histograms.edges(-5, 7, 120)
+    w, mu, sd = mixtures.fit_mixture(histograms.centers(e), histograms.binned(x, e), 2)
     assert w == pytest.approx([0.8, 0.2], abs=0.02)
     assert mu == pytest.approx([0.0, 4.0], abs=0.05)
     assert sd == pytest.approx([1.0, 0.5], abs=0.05)
@@ -59,9 +59,9 @@ def test_mixture_fit_recovers_components():
 
 def test_mp_density_normalised_with_exact_moments():
     for q in (0.1, 0.5, 1.0):
-        e = stats.edges(0, stats.mp_edges(q)[1], 400)
-        p = stats.mp_bin_probabilities(e, q)
-        c = stats.centers(e)
+        e = histograms.edges(0, wishart.mp_edges(q)[1], 400)
+        p = wishart.mp_bin_probabilities(e, q)
+        c = histograms.centers(e)
         assert p.sum() == pytest.approx(1.0, abs=1e-6)
         assert np.dot(p, c) == pytest.approx(1.0, abs=5e-3)  # E λ = 1
         assert np.dot(p, c**2) == pytest.approx(1.0 + q, abs=2e-2)  # E λ² = 1 + q
@@ -72,8 +72,8 @@ def test_wishart_samplers_match_explicit(method):
     """Structured Wishart samplers: exact moments E tr W/D = N, E tr W²/D = N(N+D+1), and the
     same eigenvalue distribution as explicit X Xᵀ (two-sample KS)."""
     D, N, n = 8, 12, 3000
-    fast = stats.wishart_eigenvalues(D, N, n, np.random.default_rng(2), method)
-    slow = stats.wishart_eigenvalues(D, N, n, np.random.default_rng(3), "explicit")
+    fast = wishart.wishart_eigenvalues(D, N, n, np.random.default_rng(2), method)
+    slow = wishart.wishart_eigenvalues(D, N, n, np.random.default_rng(3), "explicit")
     for ev in (fast, slow):
         m1, m2 = ev.sum(-1) / D, (ev**2).sum(-1) / D
         assert m1.mean() == pytest.approx(N, abs=4 * m1.std() / np.sqrt(n))

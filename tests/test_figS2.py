@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from spinglass_icl.experiments import stats
+from spinglass_icl.experiments import histograms
 from spinglass_icl.experiments.catalog import figS2
 from spinglass_icl.experiments.draws import draw_repeats, generators
-from spinglass_icl.experiments.histograms import QUANTITIES, block_entries, counts, draw_counts
+from spinglass_icl.experiments.histograms import QUANTITIES, block_values, draw_counts
 from spinglass_icl.experiments.registry import get
 from spinglass_icl.experiments.runner import run
 from spinglass_icl.prompts import PromptSpec
@@ -44,7 +44,7 @@ def test_divergence_is_scipy_entropy_of_ref_against_N():
 
 def test_compute_stores_both_directions_per_draw():
     """compute() from its seed, re-derived here histogram by histogram and pinned against scipy."""
-    point = dict(P=60, D=3, N=[20, 21, 40], N_ref=20, convention="paper", bins=100, chunk=0, draws=3)
+    point = dict(P=60, D=3, N=[20, 21, 40], N_ref=20, convention="paper", bins=100, block=0, draws=3)
     rec = figS2.compute(point, seed=11, device="cpu")
     rng, _ = generators(11)
     ref, h21, h40 = (draw_counts(PromptSpec(D=3, N=N), 60, "paper", 3, figS2.RANGES, 100, rng)[0] for N in (20, 21, 40))
@@ -59,21 +59,6 @@ def test_compute_stores_both_directions_per_draw():
 
 
 # -- the entries ------------------------------------------------------------------------------------
-def _tiny(D: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random symmetric J (2, K, K) and h (2, K) with exact zeros at the zero modes (last column of W),
-    plus one extra exact zero inside block 𝒜; also the zero-mode mask (K,)."""
-    K = (D + 1) ** 2
-    zero = (np.arange(K) % (D + 1)) == D
-    A = rng.normal(0, 0.05, size=(2, K, K))
-    J = A + np.swapaxes(A, -1, -2)
-    J[:, zero, :] = 0.0
-    J[:, :, zero] = 0.0
-    J[:, 0, 1] = J[:, 1, 0] = 0.0  # an exact zero that is not a zero mode: also left out
-    h = rng.normal(0, 0.1, size=(2, K))
-    h[:, zero] = 0.0
-    return h, J, zero
-
-
 def _brute(h: np.ndarray, J: np.ndarray, D: int, r: int) -> dict[str, list[float]]:
     """Draw r's entries by explicit loops over spin pairs (block 𝒜 = first D(D+1) spins, ℬ = the rest)."""
     K, nA = (D + 1) ** 2, D * (D + 1)
@@ -90,29 +75,16 @@ def _brute(h: np.ndarray, J: np.ndarray, D: int, r: int) -> dict[str, list[float
 
 
 @pytest.mark.parametrize("D", [2, 3])
-def test_entries_count_both_triangles_and_leave_zeros_out(D):
-    rng = np.random.default_rng(D)
-    h, J, _ = _tiny(D, rng)
-    vals = block_entries(h, J, D)
+@pytest.mark.parametrize("feature_map", ["correct", "paper"])
+def test_entries_are_the_authors_non_zero_entries(D, feature_map):
+    """SpinGlass.blocks(pairs="both") is the authors' counting: every entry of their blocks but the exact zeros."""
+    sg = SpinGlass(draw_repeats(PromptSpec(D=D, N=10), 40, 2, np.random.default_rng(D)), 0.0, feature_map)
+    vals = block_values(sg, pairs="both")
+    vals["h1"] = vals["h1_off"]
     for q in QUANTITIES:
-        e = stats.edges(-0.2, 0.2, 7)  # 0 lies inside a bin
-        c, out, n = counts(vals[q], e)
         for r in range(2):
-            want = np.asarray(_brute(h, J, D, r)[q])
-            np.testing.assert_array_equal(c[r], np.histogram(want, bins=e)[0])
-            assert n[r] == want.size
-        assert out == sum(int(np.count_nonzero(np.abs(_brute(h, J, D, r)[q]) > 0.2)) for r in range(2))
-    nA = D * D  # non-zero-mode spins of block 𝒜
-    n_J1 = counts(vals["J1"], stats.edges(-1, 1, 5))[2]
-    np.testing.assert_array_equal(n_J1, nA * (nA - 1) - 2)  # both triangles, minus the extra zero pair
-    assert counts(vals["J3"], stats.edges(-1, 1, 5))[2][0] == D * (D - 1)
-
-
-def test_zeros_outside_the_range_are_not_outside_values():
-    v = np.array([[0.0, 0.0, 0.15, 0.35, 0.7], [0.0, 0.25, 0.25, 0.25, -0.1]])
-    c, out, n = counts(v, stats.edges(0.1, 0.5, 4))  # 0 lies outside the range
-    np.testing.assert_array_equal(c, [[1, 0, 1, 0], [0, 3, 0, 0]])
-    assert out == 2 and list(n) == [3, 4]
+            want = np.sort(_brute(sg.h, sg.J, D, r)[q])
+            np.testing.assert_array_equal(np.sort(vals[q][r]), want)
 
 
 def test_spin_glass_entries_are_the_non_zero_modes():
@@ -120,23 +92,18 @@ def test_spin_glass_entries_are_the_non_zero_modes():
     f = draw_repeats(PromptSpec(D=D, N=10), 40, 2, np.random.default_rng(0))
     for paper in (False, True):
         sg = SpinGlass(f, 0.0, "paper" if paper else "correct")
-        got = {q: counts(v, stats.edges(-10, 10, 3))[2] for q, v in block_entries(sg.h, sg.J, D).items()}
+        both = block_values(sg, pairs="both")
         nA = D * D
-        assert {q: int(n[0]) for q, n in got.items()} == {
-            "h1": D * (D - 1),
+        assert {q: both[q].shape[-1] for q in ("h1_off", "h2", "J1", "J2", "J3")} == {
+            "h1_off": D * (D - 1),
             "h2": D,
             "J1": nA * (nA - 1),
             "J2": nA * D,
             "J3": D * (D - 1),
         }
         upper = sg.blocks()["J1"]  # each pair once: the histogram of both triangles is twice its histogram
-        e = stats.edges(-0.5, 0.5, 50)
-        np.testing.assert_array_equal(counts(block_entries(sg.h, sg.J, D)["J1"], e)[0], 2 * stats.binned_rows(upper, e))
-
-
-def test_block_entries_rejects_wrong_shapes():
-    with pytest.raises(ValueError, match="expected for D=2"):
-        block_entries(np.zeros((1, 9)), np.zeros((1, 16, 16)), 2)
+        e = histograms.edges(-0.5, 0.5, 50)
+        np.testing.assert_array_equal(histograms.binned_rows(both["J1"], e), 2 * histograms.binned_rows(upper, e))
 
 
 # -- through the runner ---------------------------------------------------------------------------

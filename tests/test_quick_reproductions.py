@@ -20,11 +20,13 @@ GOLDEN = Path(__file__).parent / "data" / "golden"
 # results.csv columns renamed on purpose since the golden files were recorded: {experiment: {old: new}}
 # (REPRODUCTION.md, "Changes to stored results", states each one)
 RENAMED: dict[str, dict[str, str]] = {
-    "fig1": {"builder": "convention"},
-    "figS2": {"builder": "convention"},
+    "fig1": {"builder": "convention", "chunk": "block"},
+    "figS2": {"builder": "convention", "chunk": "block"},
     "fig3": {"energy": "convention"},
     "figS4": {"cholesky": "convention"},
     "fig4a": {"amp_batch": "chunk"},
+    "figS5": {"chunk": "block"},
+    "figS7": {"chunk": "block"},
 }
 # relative tolerance per experiment (default 1e-6: the same arithmetic up to BLAS rounding).  figS6 trains with
 # the project's one Adam (training.Adam) since 0.2.0, torch.optim.Adam before: the same update, rounded

@@ -54,7 +54,7 @@ def test_couplings_fields_vs_brute_force(D, N, P, paper):
 
 def test_paper_builder_differs_from_model_builder():
     f = make_features(3, 5, 30, seed=1)
-    a, b = SpinGlass(f, 0.0), SpinGlass(f, 0.0, convention="paper")
+    a, b = SpinGlass(f, 0.0), SpinGlass(f, 0.0, feature_map="paper")
     assert not np.allclose(a.h, b.h)
     # the transposition moves the signal-carrying diagonal nowhere, but off-diagonal entries swap
     Ha = a.h.reshape(4, 4)[:3, :3] * 6 / 5
@@ -67,8 +67,8 @@ def test_gram_chunking_over_prompts():
     f = make_features(2, 3, 25, seed=2)
     S = feature_matrix(f, effective=True)
     want = S.T @ S / 25
-    for chunk in (7, 25, 2048):
-        np.testing.assert_allclose(effective_gram(f.a, f.b, f.N, chunk=chunk) / 25, want, rtol=1e-13, atol=1e-15)
+    for block in (7, 25, 2048):
+        np.testing.assert_allclose(effective_gram(f.a, f.b, f.N, prompt_block=block) / 25, want, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(SpinGlass(f, 0.0).gram_effective, want, rtol=1e-13, atol=1e-15)
 
 
@@ -114,9 +114,35 @@ def test_energy_identity(seed, lambda0, D, P):
     scale = max(1.0, abs(direct))
     for e in (sg.energy(W), sg.energy(w), sg.training_energy(W), sg.training_energy(w), literal_energy(sg, w)):
         assert abs(float(e) - direct) <= 1e-12 * scale
-    # the paper's fig3 convention counts the diagonal of J twice
+    # the paper's fig3 energy counts the diagonal of J twice
     extra = 0.5 * np.sum(np.diag(sg.gram) * w**2)
-    assert abs(float(sg.energy(W, convention="paper")) - direct - extra) <= 1e-12 * max(scale, extra)
+    assert abs(float(sg.energy(W, diagonal="twice")) - direct - extra) <= 1e-12 * max(scale, extra)
+
+
+def test_feature_map_and_energy_are_separate_choices():
+    """The authors' feature map changes J and h only; how the energy counts J's diagonal is chosen apart."""
+    f = make_features(3, 5, 30, seed=4)
+    W = np.random.default_rng(5).standard_normal((4, 4))
+    paper_map = SpinGlass(f, 0.1, feature_map="paper")
+    extra = 0.5 * np.sum(np.diag(paper_map.gram) * W.ravel() ** 2)
+    assert float(paper_map.energy(W, diagonal="twice")) == pytest.approx(float(paper_map.energy(W)) + extra, rel=1e-12)
+    A = paper_map.hessian(diagonal="twice") - paper_map.hessian()
+    np.testing.assert_allclose(A, np.diag(np.diag(paper_map.gram)), rtol=0, atol=1e-15)
+
+
+def test_renamed_keywords_still_work_with_a_deprecation_warning():
+    f = make_features(3, 5, 30, seed=4)
+    W = np.random.default_rng(5).standard_normal((4, 4))
+    with pytest.warns(DeprecationWarning, match="feature_map"):
+        old = SpinGlass(f, 0.1, convention="paper")
+    assert old.feature_map == "paper"
+    np.testing.assert_array_equal(old.h, SpinGlass(f, 0.1, feature_map="paper").h)
+    with pytest.warns(DeprecationWarning, match="diagonal"):
+        assert float(old.energy(W, convention="paper")) == float(old.energy(W, diagonal="twice"))
+    with pytest.warns(DeprecationWarning, match="diagonal"):
+        np.testing.assert_array_equal(old.hessian(convention="correct"), old.hessian())
+    with pytest.warns(DeprecationWarning, match="feature_map"):
+        np.testing.assert_array_equal(feature_matrix(f, convention="paper"), feature_matrix(f, feature_map="paper"))
 
 
 def test_energy_is_minimised_by_ground_state():

@@ -62,7 +62,8 @@ def test_bad_spinglass():
     raises_one_line(SpinGlass, Features(f.a, f.b[:, :2], f.y, f.N), 0.0, match="shape")
     raises_one_line(SpinGlass, Features(f.a, f.b, f.y[:3], f.N), 0.0, match="shape")
     raises_one_line(SpinGlass, Features(f.a[0], f.b[0], f.y[:1], f.N), 0.0)
-    raises_one_line(SpinGlass(f, 0.1).energy, np.zeros(9), convention="other")
+    raises_one_line(SpinGlass(f, 0.1).energy, np.zeros(9), diagonal="other")
+    raises_one_line(SpinGlass, f, 0.1, feature_map="other")
 
 
 @pytest.mark.parametrize(

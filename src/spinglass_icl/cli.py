@@ -60,7 +60,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_set(items: Sequence[str] | None) -> dict[str, str]:
     """``--set key=value`` items -> {key: raw value text}.  Values stay text here: the runner parses
-    each against its parameter's type and range (``validation.experiment_param``).  A key given twice
+    each against its parameter's type and range (:func:`.experiments.params.check`).  A key given twice
     is refused (no silent "last wins")."""
     InputError = _input_error()
     out: dict[str, str] = {}

@@ -6,19 +6,22 @@ Spins are W flattened row-major: k = m(D+1) + n, K = (D+1)² of them.  Because b
 zero, the D+1 spins W_{m,D+1} never enter a prediction; the *effective* spins are the other
 D(D+1), and :func:`feature_matrix` can return only those (``effective=True``).
 
-``convention="paper"`` is the authors' fig1/figS2 coupling builder: s = a ⊗ b / N with the D×D
+``feature_map="paper"`` is the authors' fig1/figS2 coupling builder: s = a ⊗ b / N with the D×D
 block transposed.  It changes J and h only (never a prediction), and it is written here, beside
 the correct map, so that there is one feature map with a flag rather than two.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from . import validation as V
 from .prompts import Features
 
-CONVENTIONS = ("correct", "paper")
+FeatureMap = Literal["correct", "paper"]
+FEATURE_MAPS: tuple[FeatureMap, ...] = ("correct", "paper")  # the correct map; the authors' fig1/figS2 builder
 
 
 def n_spins(D: int) -> int:
@@ -31,14 +34,19 @@ def n_effective(D: int) -> int:
     return D * (D + 1)
 
 
-def feature_matrix(f: Features, *, effective: bool = False, convention: str = "correct") -> np.ndarray:
+def feature_matrix(
+    f: Features, *, effective: bool = False, feature_map: FeatureMap = "correct", convention: FeatureMap | None = None
+) -> np.ndarray:
     """Rank-one features s^μ = a^μ ⊗ b^μ / (N+1), shape (..., P, K) (or (..., P, D(D+1))).
 
-    ``convention="paper"``: the authors' builder, a ⊗ b / N with the D×D block transposed.
+    ``feature_map="paper"``: the authors' builder, a ⊗ b / N with the D×D block transposed.
+    ``convention`` is the deprecated name of ``feature_map`` (until 0.3).
     """
-    V.choice("convention", convention, CONVENTIONS)
+    if convention is not None:
+        feature_map = V.renamed_keyword("feature_matrix", "convention", "feature_map", convention)
+    V.choice("feature_map", feature_map, FEATURE_MAPS)
     b = f.b[..., :-1] if effective else f.b
-    if convention == "correct":
+    if feature_map == "correct":
         s = f.a[..., :, None] * b[..., None, :] / (f.N + 1)
     else:
         D = f.D

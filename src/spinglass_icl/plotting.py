@@ -111,7 +111,8 @@ def band(
     return line
 
 
-PLAIN_RANGE = (1e-3, 1e5)  # log axes within this range are labelled 0.001 ... 10000, beyond it 10^k
+#: Log axes within this range are labelled 0.001 ... 10000, beyond it 10^k.
+PLAIN_RANGE = (1e-3, 1e5)
 
 
 def plain_number(x: float, powers: bool = False) -> str:

@@ -24,6 +24,10 @@ import numpy as np
 
 from . import validation as V
 
+# the side of the correlated-token sampler's Cholesky factor: L Lᵀ (the intended covariance) or the authors' LᵀL
+Cholesky = Literal["correct", "paper"]
+CHOLESKY: tuple[Cholesky, ...] = ("correct", "paper")
+
 
 @dataclass(frozen=True)
 class PromptSpec:
@@ -44,7 +48,7 @@ class PromptSpec:
     sigma_w: float = 1.0
     noise: float = 0.0
     correlation: float = 0.0
-    cholesky: Literal["correct", "paper"] = "correct"
+    cholesky: Cholesky = "correct"
     task_pool: int | None = None
 
     def __post_init__(self) -> None:
@@ -54,7 +58,7 @@ class PromptSpec:
         V.positive("sigma_w", self.sigma_w)
         V.nonneg("noise", self.noise)
         V.finite_float("correlation", self.correlation, low=0.0, high=1.0, high_open=True)
-        V.choice("cholesky", self.cholesky, ("correct", "paper"))
+        V.choice("cholesky", self.cholesky, CHOLESKY)
         if self.task_pool is not None:
             object.__setattr__(self, "task_pool", V.positive_int("task_pool", self.task_pool))
 

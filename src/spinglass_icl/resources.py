@@ -211,7 +211,7 @@ def total(points: list[dict[str, Any]], custom: Callable[[dict[str, Any]], Estim
 
 def check_total(experiment_id: str, tot: Total, *, force: bool = False, workers: int = 1) -> None:
     """Refuse a run whose largest point does not fit in the available memory (× the workers that hold
-    points at once) or whose CPU total exceeds :data:`CPU_LIMIT_SECONDS`; ``force`` skips both."""
+    points at once) or whose CPU total exceeds ``CPU_LIMIT_SECONDS``; ``force`` skips both."""
     if force:
         return
     name = tot.peak.driver()

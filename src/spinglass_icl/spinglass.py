@@ -14,31 +14,36 @@ A·vec(M) = (1/P) Σ_μ (aᵀMb) a bᵀ/(N+1)² + λ0 M is also here, for solver
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from functools import cached_property
+from typing import Literal
 
 import numpy as np
 from scipy.linalg import blas
 
 from . import validation as V
-from .features import CONVENTIONS, effective_index, feature_matrix, n_effective, n_spins, predict
+from .features import FEATURE_MAPS, FeatureMap, effective_index, feature_matrix, n_effective, n_spins, predict
 from .metrics import as_matrix
 from .prompts import Features
 
-CHUNK = 2048  # prompts per syrk call: bounds the feature block to 2048·K doubles
+PROMPT_BLOCK = 2048  # prompts per syrk call: bounds the feature block to 2048·K doubles
+# how the energy counts J's diagonal: once (E as defined), or twice as the authors' fig3 code does
+Diagonal = Literal["once", "twice"]
+DIAGONALS: tuple[Diagonal, ...] = ("once", "twice")
+PairCount = Literal["once", "both"]  # each coupling pair of a block once, or both (i, j) and (j, i)
 
 
-def effective_gram(a: np.ndarray, b: np.ndarray, N: int, *, chunk: int = CHUNK) -> np.ndarray:
-    """SᵀS on the effective spins for one problem, a, b (P, D+1): S is formed chunk prompts at a
-    time (never the whole P×K matrix) and accumulated by syrk."""
+def effective_gram(a: np.ndarray, b: np.ndarray, N: int, *, prompt_block: int = PROMPT_BLOCK) -> np.ndarray:
+    """SᵀS on the effective spins for one problem, a, b (P, D+1): S is formed ``prompt_block`` prompts
+    at a time (never the whole P×K matrix) and accumulated by syrk."""
     P, D1 = a.shape
     Ke = D1 * (D1 - 1)
     a = a / (N + 1)  # scale the P×(D+1) factor, not the P×K product
     bq = b[:, :-1]
     G = np.zeros((Ke, Ke), order="F")
-    buf = np.empty((min(P, chunk), D1, D1 - 1))  # one feature block, reused
-    for start in range(0, P, chunk):
-        n = min(chunk, P - start)
+    buf = np.empty((min(P, prompt_block), D1, D1 - 1))  # one feature block, reused
+    for start in range(0, P, prompt_block):
+        n = min(prompt_block, P - start)
         block = np.multiply(a[start : start + n, :, None], bq[start : start + n, None, :], out=buf[:n])
         # syrk on the Fortran view of the C block: with trans=0 it computes blockᵀ block (upper half)
         G = blas.dsyrk(1.0, block.reshape(n, Ke).T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
@@ -50,17 +55,23 @@ class SpinGlass:
     """Couplings and fields defined by pre-training data ``features`` at regularisation λ0.
 
     ``features`` may carry leading batch dims (independent repeats): every derived array then has
-    the same leading dims.  ``convention="paper"`` builds J and h from the authors' feature map
-    (``features.feature_matrix(..., convention="paper")``: D×D block of s transposed, divided by N
-    instead of N+1), as their fig1/figS2 code does; it changes J and h only.
+    the same leading dims.  ``feature_map="paper"`` builds J and h from the authors' feature map
+    (:func:`~spinglass_icl.features.feature_matrix` with ``feature_map="paper"``: D×D block of s
+    transposed, divided by N instead of N+1), as their fig1/figS2 code does; it changes J and h only.
+    How the energy counts J's diagonal is a separate choice, :meth:`energy`'s ``diagonal``.
+    ``convention`` is the deprecated name of ``feature_map`` (until 0.3).
     """
 
     features: Features
     lambda0: float = 0.0
-    convention: str = "correct"
+    feature_map: FeatureMap = "correct"
+    convention: InitVar[FeatureMap | None] = None
 
-    def __post_init__(self) -> None:
-        V.choice("convention", self.convention, CONVENTIONS)
+    def __post_init__(self, convention: FeatureMap | None) -> None:
+        if convention is not None:
+            old = V.renamed_keyword("SpinGlass", "convention", "feature_map", convention, depth=2)
+            object.__setattr__(self, "feature_map", old)  # frozen dataclass
+        V.choice("feature_map", self.feature_map, FEATURE_MAPS)
         V.nonneg("lambda0", self.lambda0)
         f = self.features
         if not isinstance(f, Features):
@@ -105,7 +116,7 @@ class SpinGlass:
 
     def at(self, lambda0: float) -> SpinGlass:
         """The same data at another λ0, reusing the couplings and fields already computed."""
-        return self._carry(SpinGlass(self.features, lambda0, self.convention))
+        return self._carry(SpinGlass(self.features, lambda0, self.feature_map))
 
     def with_gram(self, gram: np.ndarray) -> SpinGlass:
         """This problem with its Gram matrix SᵀS/P (…, K, K) supplied instead of computed; the caller
@@ -116,14 +127,14 @@ class SpinGlass:
     def select(self, index: tuple[int, ...]) -> SpinGlass:
         """The problem at batch ``index`` (a tuple of ints over the batch dims), sharing what is computed."""
         one = self.features.take(tuple(index))
-        return self._carry(SpinGlass(one, self.lambda0, self.convention), tuple(index))
+        return self._carry(SpinGlass(one, self.lambda0, self.feature_map), tuple(index))
 
     # -- couplings and fields ----------------------------------------------------------------
     @cached_property
     def gram(self) -> np.ndarray:
-        """SᵀS/P, shape (..., K, K): the data part of the Hessian (= −J)."""
-        if self.convention == "paper":
-            S = feature_matrix(self.features, convention="paper")
+        """The data part of the Hessian (= −J), SᵀS/P, shape (..., K, K)."""
+        if self.feature_map == "paper":
+            S = feature_matrix(self.features, feature_map="paper")
             return np.swapaxes(S, -1, -2) @ S / self.P  # batched BLAS gemm (einsum would not use BLAS)
         eff = self.gram_effective
         out = np.zeros(self.batch_shape + (self.K, self.K))
@@ -134,7 +145,7 @@ class SpinGlass:
     @cached_property
     def gram_effective(self) -> np.ndarray:
         """SᵀS/P restricted to the D(D+1) effective spins, shape (..., D(D+1), D(D+1))."""
-        if self.convention == "paper" or "gram" in self.__dict__:  # derive from the full Gram when it exists
+        if self.feature_map == "paper" or "gram" in self.__dict__:  # derive from the full Gram when it exists
             idx = effective_index(self.D)
             return self.gram[..., idx[:, None], idx[None, :]]
         f = self.features
@@ -152,8 +163,8 @@ class SpinGlass:
     def h(self) -> np.ndarray:
         """Fields h = Sᵀy/P, shape (..., K)."""
         f = self.features
-        if self.convention == "paper":
-            return np.einsum("...pk,...p->...k", feature_matrix(f, convention="paper"), f.y) / self.P
+        if self.feature_map == "paper":
+            return np.einsum("...pk,...p->...k", feature_matrix(f, feature_map="paper"), f.y) / self.P
         # Σ_μ y^μ a^μ b^μᵀ as one batched gemm: a three-operand einsum would not use BLAS (≈ 10× slower at D=60)
         Hm = np.swapaxes(f.a * f.y[..., None], -1, -2) @ f.b / (self.P * (f.N + 1))
         return Hm.reshape(self.batch_shape + (self.K,))
@@ -169,15 +180,16 @@ class SpinGlass:
 
     @cached_property
     def y2(self) -> np.ndarray:
-        """⟨y²⟩ over the prompts: the constant of the energy is ½⟨y²⟩."""
+        """The mean ⟨y²⟩ of the squared labels over the prompts (the constant of the energy is ½⟨y²⟩)."""
         return np.mean(self.features.y**2, axis=-1)
 
-    def hessian(self, *, convention: str = "correct") -> np.ndarray:
-        """A = SᵀS/P + λ0 I, shape (..., K, K): the Hessian of :meth:`energy` in its ``convention``
-        (``"paper"`` adds the diagonal of SᵀS/P once more, as the authors' energy counts it twice)."""
-        V.choice("convention", convention, ("correct", "paper"))
+    def hessian(self, *, diagonal: Diagonal = "once", convention: str | None = None) -> np.ndarray:
+        """A = SᵀS/P + λ0 I, shape (..., K, K): the Hessian of :meth:`energy` with the same ``diagonal``
+        (``"twice"`` adds the diagonal of SᵀS/P once more, as the authors' energy counts it twice).
+        ``convention`` (``"correct"``/``"paper"`` for once/twice) is deprecated until 0.3."""
+        diagonal = _diagonal("hessian", diagonal, convention)
         A = self.gram + self.lambda0 * np.eye(self.K)
-        if convention == "paper":
+        if diagonal == "twice":
             i = np.arange(self.K)
             A[..., i, i] += np.diagonal(self.gram, axis1=-2, axis2=-1)
         return A
@@ -188,18 +200,20 @@ class SpinGlass:
         return self.gram_effective + self.lambda0 * np.eye(n_effective(self.D))
 
     # -- energy --------------------------------------------------------------------------------
-    def energy(self, W: np.ndarray, *, convention: str = "correct") -> np.ndarray:
+    def energy(self, W: np.ndarray, *, diagonal: Diagonal = "once", convention: str | None = None) -> np.ndarray:
         """E(W) for weights W of shape (..., K) or (..., D+1, D+1); returns shape (...).
 
-        ``convention="paper"`` reproduces the authors' fig3 code, which evaluates −½WᵀJW with J's
-        diagonal kept *and* ½Σλ_i W_i², counting the diagonal twice.
+        ``diagonal="twice"`` reproduces the authors' fig3 code, which evaluates −½WᵀJW with J's
+        diagonal kept *and* ½Σλ_i W_i², counting the diagonal twice.  Independent of the
+        ``feature_map`` the couplings were built with.  ``convention`` (``"correct"``/``"paper"`` for
+        once/twice) is deprecated until 0.3.
         """
-        V.choice("convention", convention, ("correct", "paper"))
+        diagonal = _diagonal("energy", diagonal, convention)
         W = np.asarray(W, dtype=float)
         w = W.reshape(W.shape[:-2] + (self.K,)) if W.shape[-2:] == (self.D + 1, self.D + 1) else W
         Aw = np.einsum("...ij,...j->...i", self.gram, w) + self.lambda0 * w
         e = 0.5 * np.einsum("...i,...i->...", w, Aw) - np.einsum("...i,...i->...", self.h, w) + 0.5 * self.y2
-        if convention == "paper":
+        if diagonal == "twice":
             e = e + 0.5 * np.einsum("...i,...i->...", np.diagonal(self.gram, axis1=-2, axis2=-1), w * w)
         return e
 
@@ -237,7 +251,8 @@ class SpinGlass:
         return (f.a @ aT) * (f.b @ bT) / (f.N + 1) ** 2 / self.P
 
     def hessian_inverse_diagonal(self) -> np.ndarray:
-        """diag(A⁻¹) on the D(D+1) effective spins, shape (..., D(D+1)): :func:`inverse_diagonal` of
+        """diag(A⁻¹) on the D(D+1) effective spins, shape (..., D(D+1)):
+        :func:`~spinglass_icl.spinglass.inverse_diagonal` of
         :meth:`hessian_effective` (inf on spins that a flat direction touches, i.e. at λ0 = 0 below
         P = D(D+1)).  Marginal variances of the Boltzmann law are this divided by β."""
         return inverse_diagonal(self.hessian_effective())
@@ -260,7 +275,7 @@ class SpinGlass:
 
     def flat_fraction(self, *, effective: bool = True, tol: float | None = None) -> np.ndarray:
         """Fraction of flat directions of the landscape at λ0 = 0: eigenvalues of SᵀS/P that are
-        numerically zero (:func:`flat_mask`), shape (...).
+        numerically zero (:func:`~spinglass_icl.spinglass.flat_mask`), shape (...).
 
         ``effective=True`` (default) counts among the D(D+1) effective spins, theory
         1 − min(P, D(D+1))/(D(D+1)); ``effective=False`` among all (D+1)² spins, the D+1 exact zero
@@ -271,27 +286,46 @@ class SpinGlass:
         return np.mean(flat_mask(lam, tol), axis=-1)
 
     # -- block views (Fig. 1, S2, S3) ------------------------------------------------------------
-    def blocks(self) -> dict[str, np.ndarray]:
-        """Fields and couplings by block (zero modes excluded, each coupling pair counted once).
+    def blocks(self, *, pairs: PairCount = "once") -> dict[str, np.ndarray]:
+        """Fields and couplings by block, zero modes excluded -- the one definition of the blocks.
 
         h1: (..., D, D) fields on the D×D block of W (diagonal carries the signal);
         h2: (..., D) fields on row D+1;  J1: couplings within block 𝒜 (rows 1..D), J2: between 𝒜
         and ℬ (row D+1), J3: within ℬ -- flattened to (..., n) arrays of the non-trivial entries.
+        ``pairs="once"`` counts each coupling pair within a block once (i < j); ``"both"`` counts
+        (i, j) and (j, i) of the symmetric J, as the authors' figS2 histograms do.
         """
         D = self.D
+        V.choice("pairs", pairs, ("once", "both"))
         k = np.arange(self.K).reshape(D + 1, D + 1)
         A_idx, B_idx = k[:D, :D].ravel(), k[D, :D]
         J = self.J
-        iu_a = np.triu_indices(len(A_idx), 1)
-        iu_b = np.triu_indices(len(B_idx), 1)
+
+        def within(idx: np.ndarray) -> np.ndarray:
+            Jb = J[..., idx[:, None], idx[None, :]]
+            if pairs == "both":
+                return Jb[..., ~np.eye(len(idx), dtype=bool)]
+            iu = np.triu_indices(len(idx), 1)
+            return Jb[..., iu[0], iu[1]]
+
         Haa = self.h.reshape(self.batch_shape + (D + 1, D + 1))
         return {
             "h1": Haa[..., :D, :D],
             "h2": Haa[..., D, :D],
-            "J1": J[..., A_idx[:, None], A_idx[None, :]][..., iu_a[0], iu_a[1]],
+            "J1": within(A_idx),
             "J2": J[..., A_idx[:, None], B_idx[None, :]].reshape(self.batch_shape + (-1,)),
-            "J3": J[..., B_idx[:, None], B_idx[None, :]][..., iu_b[0], iu_b[1]],
+            "J3": within(B_idx),
         }
+
+
+def _diagonal(owner: str, diagonal: Diagonal, convention: str | None) -> Diagonal:
+    """``diagonal`` checked, or translated from the deprecated ``convention`` ("correct" -> once, "paper" -> twice)."""
+    if convention is not None:
+        old = V.renamed_keyword(owner, "convention", "diagonal", convention, depth=2)
+        V.choice("convention", old, ("correct", "paper"))
+        diagonal = "once" if old == "correct" else "twice"
+    V.choice("diagonal", diagonal, DIAGONALS)
+    return diagonal
 
 
 # -- linear algebra of the landscape: the flat-direction rule and diag(A⁻¹) ----------------------------------
@@ -322,7 +356,8 @@ def inverse_diagonal(A: np.ndarray, tol: float | None = None) -> np.ndarray:
     computation of marginal variances (solvers) and of tr(Q A⁻¹) (theory).
 
     Through the eigendecomposition A = U diag(λ) Uᵀ: (A⁻¹)_ii = Σ_k U_ik²/λ_k, with eigenvalues in
-    :func:`flat_mask` (``tol`` as there) taken as exact zeros, so an entry that a flat direction
+    :func:`~spinglass_icl.spinglass.flat_mask` (``tol`` as there) taken as exact zeros, so an entry that a flat
+    direction
     touches is inf (a singular A has no inverse; its Boltzmann law is improper along those directions).
     """
     w, U = np.linalg.eigh(A)
@@ -334,7 +369,7 @@ def inverse_diagonal(A: np.ndarray, tol: float | None = None) -> np.ndarray:
 
 
 def flat_fraction_theory(P: int, D: int, *, effective: bool = True) -> float:
-    """Closed form of :meth:`SpinGlass.flat_fraction`: rank(SᵀS) = min(P, D(D+1)), so the fraction is
+    """Closed form of :meth:`~spinglass_icl.SpinGlass.flat_fraction`: rank(SᵀS) = min(P, D(D+1)), so the fraction is
     1 − min(P, D(D+1))/(D(D+1)) among the effective spins, 1 − min(P, D(D+1))/(D+1)² among all."""
     n = n_effective(D) if effective else n_spins(D)
     return 1.0 - min(P, n_effective(D)) / n

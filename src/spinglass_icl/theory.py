@@ -239,7 +239,7 @@ def thermal_error(sg: SpinGlass, beta: Any, noise: float = 0.0) -> np.ndarray:
 
     Needs λ0 > 0 (at λ0 = 0 the flat directions of a singular A make it infinite).  Zero modes do not
     enter (Q vanishes on them).  Costs one eigendecomposition of A per problem
-    (:meth:`SpinGlass.hessian_inverse_diagonal`).
+    (:meth:`~spinglass_icl.SpinGlass.hessian_inverse_diagonal`).
     """
     beta = _positive_array("beta", beta)
     if sg.lambda0 <= 0:

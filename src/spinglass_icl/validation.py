@@ -1,8 +1,8 @@
 """Input checks shared by the library and the CLI.
 
 Every public entry point validates its arguments with these helpers, so a bad value stops with
-one clear line (an :class:`InputError`) instead of a traceback deep inside numpy or a silent NaN.
-The CLI turns an :class:`InputError` into ``error: <message>`` and exit code 2.
+one clear line (an :class:`~spinglass_icl.InputError`) instead of a traceback deep inside numpy or a silent NaN.
+The CLI turns an :class:`~spinglass_icl.InputError` into ``error: <message>`` and exit code 2.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def option(name: str, value: str = "") -> str:
 
 
 def positive_int(name: str, value: Any) -> int:
-    """Return ``value`` as an int >= 1, or raise :class:`InputError`."""
+    """Return ``value`` as an int >= 1, or raise :class:`~spinglass_icl.InputError`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)
@@ -72,7 +72,7 @@ def finite_float(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """Return ``value`` as a finite float within the given bounds, or raise :class:`InputError`."""
+    """Return ``value`` as a finite float within the given bounds, or raise :class:`~spinglass_icl.InputError`."""
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -99,7 +99,7 @@ def damping(value: Any) -> float:
 
 
 def generator(name: str, value: Any) -> np.random.Generator:
-    """Return ``value`` if it is a ``np.random.Generator``, else raise :class:`InputError`.
+    """Return ``value`` if it is a ``np.random.Generator``, else raise :class:`~spinglass_icl.InputError`.
 
     Randomness is explicit in this project: no hidden default (``None``) and no bare seed (an int would
     silently make two calls with the same seed share a stream), so the caller builds the generator.
@@ -197,3 +197,17 @@ def scheduler_address(value: Any) -> str:
     if not colon or not host or "/" in rest or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise InputError(f"scheduler address {text!r} is not host:port; {hint}")
     return f"{scheme}://{rest}"
+
+
+def renamed_keyword(owner: str, old: str, new: str, value: Any, *, depth: int = 1) -> Any:
+    """The value of a keyword renamed in 0.2.0 (``old`` -> ``new``), with a :class:`DeprecationWarning`; the old
+    name works through 0.2.x and goes in 0.3.  ``owner`` names the function or class for the message;
+    ``depth``: calls between the user's call and this one (the warning points at the user's line)."""
+    import warnings
+
+    warnings.warn(
+        f"{owner}({old}=...) is deprecated and will be removed in 0.3; use {new}=...",
+        DeprecationWarning,
+        stacklevel=2 + depth,
+    )
+    return value

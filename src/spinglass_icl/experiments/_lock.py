@@ -32,7 +32,7 @@ def _describe(owner: dict) -> str:
 
 
 class FolderLock:
-    """Context manager: hold the run lock of ``folder`` or raise a one-line :class:`InputError`.
+    """Context manager: hold the run lock of ``folder`` or raise a one-line :class:`~spinglass_icl.InputError`.
 
     wait: block until the other run ends (``--wait``) instead of refusing at once.
     ``took_over``: a note when the lock of a run that ended without releasing it (killed) was taken.

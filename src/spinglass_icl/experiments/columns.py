@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .spec import Experiment
 
 # written by the runner for every point of every experiment
+#: The runner's bookkeeping columns of every results.csv, with their meanings.
 RUNNER_COLUMNS: dict[str, str] = {
     "key": "the point's key: a hash of the experiment id, the point's parameters and its seed [text]",
     "seed": "the point's seed, derived from the run seed and the point's own parameters [integer]",

@@ -5,7 +5,7 @@ small helpers.  The CLI checks ``--set`` against them first (:func:`declaration`
 is answered before the heavy imports; the runner checks everything again on the imported experiment.
 
 How: the module's top-level statements run one by one in a fresh namespace, with only the imports of
-:data:`LIGHT` modules (the standard library, numpy, the parameter and spec modules); a name imported
+``LIGHT`` modules (the standard library, numpy, the parameter and spec modules); a name imported
 from another module of the package is read from that module's source the same way (a parameter dict
 kept beside torch code); a statement that needs anything else is skipped, and a name that a skipped
 statement might have changed is dropped.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -29,11 +29,13 @@ def generators(seed: int) -> tuple[np.random.Generator, torch.Generator]:
     return np.random.default_rng(np_seed), torch.Generator().manual_seed(int(torch_seed.generate_state(1)[0]))
 
 
-def attention_init(model: str, R: int, D: int, gen: torch.Generator) -> list[torch.Tensor]:
+def attention_init(
+    model: Literal["merged", "separate"], R: int, D: int, gen: torch.Generator, dtype: torch.dtype = torch.float64
+) -> list[torch.Tensor]:
     """Paper init N(0, 1/(D+1)) of R linear attentions: [W] (R, D+1, D+1) for ``model="merged"``, or
-    [W_q, W_k] (R, D+1, D+1) each for ``"separate"`` (d_k = D+1)."""
+    [W_q, W_k] (R, D+1, D+1) each for ``"separate"`` (d_k = D+1) -- the one place the catalog draws them."""
     V.choice("model", model, ("merged", "separate"))
-    return [paper_init((R, D + 1, D + 1), D, gen, torch.float64) for _ in range(1 if model == "merged" else 2)]
+    return [paper_init((R, D + 1, D + 1), D, gen, dtype) for _ in range(1 if model == "merged" else 2)]
 
 
 def pool_sets(spec: PromptSpec, sizes: tuple[int, ...], rng: np.random.Generator) -> tuple[list[Features], np.ndarray]:
@@ -66,12 +68,13 @@ def pool_sets(spec: PromptSpec, sizes: tuple[int, ...], rng: np.random.Generator
     return [Features.concat(parts[s]).prompts(rng.permutation(n)) for s, n in enumerate(sizes)], tasks
 
 
-def draw_features(spec: PromptSpec, P: int, rng: np.random.Generator, *, chunk: int = 2000) -> Features:
+def draw_features(spec: PromptSpec, P: int, rng: np.random.Generator, *, prompt_block: int = 2000) -> Features:
     """P prompts' features (P, D+1): the direct sampler, or -- for the authors' correlated-token
     sampler (``cholesky="paper"``, which only the explicit sampler has) -- explicit prompts built
-    ``chunk`` at a time so that memory stays at chunk·(D+1)·(N+1) numbers."""
+    ``prompt_block`` at a time so that memory stays at prompt_block·(D+1)·(N+1) numbers."""
     if spec.correlation > 0.0 and spec.cholesky == "paper":
-        parts = [features_from_prompts(sample_prompts(spec, min(chunk, P - s), rng)) for s in range(0, P, chunk)]
+        n = prompt_block
+        parts = [features_from_prompts(sample_prompts(spec, min(n, P - s), rng)) for s in range(0, P, n)]
         return Features.concat(parts)
     return sample_features(spec, P, rng)
 

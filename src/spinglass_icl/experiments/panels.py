@@ -2,7 +2,8 @@
 P = D(D+1) marker, panel letters and legends that stay off the data.
 
 Each helper draws on a given matplotlib Axes and returns nothing the caller must keep.  The house
-style (fonts, sizes) is applied once by the runner around ``plot()``, never here.  Every catalog
+style (fonts, sizes) is applied by the runner around ``plot()``, never here (a ``plot`` that also wraps
+itself in ``plotting.style()``, as figS8's and diversity's do, only sets the same values again).  Every catalog
 ``plot`` ends with :func:`finish` (plain-number log ticks, legends checked in the final layout).
 """
 

@@ -1,6 +1,7 @@
 """Experiment parameters: their ranges and meanings, and the one parser of a ``--set`` value.
 
-Every parameter has a :class:`Rule` (range and meaning).  Names shared across the catalog (D, N, P,
+Every parameter has a :class:`~spinglass_icl.experiments.rules.Rule` (range and meaning).  Names shared across the
+catalog (D, N, P,
 repeats, lr, ...) mean one thing everywhere and are declared once here (:data:`SHARED`); a name that
 belongs to one experiment is declared beside it, in ``Experiment.rules``.  A prefixed name (``sa_lr``,
 ``curve_P``, ``fit_D``) follows the rule of its last part.  A parameter's type comes from its quick and
@@ -21,38 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..validation import InputError
+from .rules import Rule
 
 if TYPE_CHECKING:
     from .spec import Experiment
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Range of one parameter and its meaning (``real``: a real number even where every default is a
-    whole number, e.g. lr = 0 for "automatic")."""
-
-    low: float | None = None
-    low_open: bool = False
-    high: float | None = None
-    high_open: bool = False
-    allow_nonfinite: bool = False
-    real: bool = False
-    doc: str = ""
-
-    def describe(self) -> str:
-        """The range in words, e.g. ``>= 1 and <= 1e+06``."""
-        parts = []
-        if self.low is not None:
-            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
-        if self.high is not None:
-            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
-        return " and ".join(parts)
-
-    def admits(self, x: float) -> bool:
-        """Whether the finite number ``x`` lies in the range."""
-        low_ok = self.low is None or x > self.low or (not self.low_open and x == self.low)
-        high_ok = self.high is None or x < self.high or (not self.high_open and x == self.high)
-        return low_ok and high_ok
 
 
 # The largest value of an integer parameter that no rule bounds more tightly (a count or size): beyond it
@@ -62,9 +35,9 @@ _SIZE = Rule(low=1, high=MAX_INT)
 _REAL = Rule()
 CONVENTIONS = ("correct", "paper")
 
-# The vocabulary shared by the catalog: one meaning per name.  An int parameter not listed (and not
-# declared by its experiment) is a count or size (>= 1; >= 0 where a default is 0, which the catalog uses
-# for "automatic"); a float not listed must only be finite.
+#: The vocabulary shared by the catalog, one meaning per name.  An int parameter not listed (and not
+#: declared by its experiment) is a count or size (>= 1; >= 0 where a default is 0, which the catalog uses
+#: for "automatic"); a float not listed must only be finite.
 SHARED: dict[str, Rule] = {
     "D": Rule(low=1, high=2000, doc="token dimension"),
     "N": Rule(low=1, high=10**6, doc="context length (tokens per prompt before the query)"),
@@ -265,7 +238,7 @@ def _items(value: Any) -> list[Any]:
 def parse(name: str, value: Any, *defaults: Any, experiment: str = "", own: Mapping[str, Rule] | None = None) -> Any:
     """``value`` of parameter ``name`` converted to the type of its ``defaults`` (the experiment's quick
     and full values) and checked against its range; a command-line string is parsed first (a list
-    parameter takes ``a,b,c``; one value is a list of one).  Raises a one-line :class:`InputError` naming
+    parameter takes ``a,b,c``; one value is a list of one).  Raises a one-line :class:`~spinglass_icl.InputError` naming
     the parameter, the value and what is allowed."""
     kind, is_list = param_kind(name, *defaults, own=own)
     rule = param_rule(name, kind, *defaults, own=own)
@@ -347,7 +320,8 @@ def unknown(exp: Experiment, key: str) -> InputError:
 def check(exp: Experiment, size: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """The parameters of ``exp`` at ``size`` with ``overrides`` converted to each parameter's type and
     checked against its range, then against the experiment's own ``check``: a one-line
-    :class:`InputError` before anything runs.  A deprecated name is read as its new one (:func:`canonical`)."""
+    :class:`~spinglass_icl.InputError` before anything runs.  A deprecated name is read as its new one
+    (:func:`canonical`)."""
     checked = {}
     for key, value in canonical(exp, overrides).items():
         if key not in exp.quick:

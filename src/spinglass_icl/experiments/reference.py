@@ -14,9 +14,10 @@ from ..features import effective_index, predict
 from ..metrics import contrast_ratio
 from ..prompts import Features, PromptSpec, sample_features
 from ..solvers import sample_exact, solve_cg, solve_exact
-from ..spinglass import SpinGlass, flat_mask
+from ..spinglass import Diagonal, SpinGlass, flat_mask
 from ..theory import population_error
 from ..validation import InputError
+from .records import nan_sem
 
 
 def population_rows(W: np.ndarray, spec: PromptSpec, tasks: np.ndarray | None = None) -> np.ndarray:
@@ -24,7 +25,7 @@ def population_rows(W: np.ndarray, spec: PromptSpec, tasks: np.ndarray | None = 
     test-prompt noise) of weights W (R, D+1, D+1) or (R, (D+1)²) on fresh prompts of ``spec`` -- the exact
     counterpart of ``query_error`` on Monte-Carlo test prompts; label noise ``spec.noise`` included.
     ``tasks`` (R, T, D): per repeat the pool of an in-distribution test (the ``tasks=`` form; NaN rows count
-    as fresh tasks).  NaN weights (AMP runs that did not converge) give NaN, as in :func:`query_error`.
+    as fresh tasks).  NaN weights (AMP runs that did not converge) give NaN, as in :func:`~spinglass_icl.query_error`.
     Needs iid tokens and σ_x = σ_w = 1 (the theory's setting)."""
     if spec.correlation != 0.0 or spec.sigma_x != 1.0 or spec.sigma_w != 1.0:
         raise InputError("the exact population error needs iid tokens and sigma_x = sigma_w = 1; use query_error")
@@ -77,7 +78,7 @@ def boltzmann_sample_errors(
         W = sample_exact(sg, float(b), samples, rng)
         e = population_error(W, sg.D, sg.N)
         out["sample_error"].append(float(e.mean()))
-        out["sample_error_sem"].append(float(e.std(ddof=1) / np.sqrt(e.size)))
+        out["sample_error_sem"].append(nan_sem(e))
         out["sample_contrast"].append(float(np.mean(contrast_ratio(W))))
     return {k: np.asarray(v) for k, v in out.items()}
 
@@ -103,12 +104,16 @@ def icl_solution(train: Features) -> np.ndarray:
     return c[..., None, None] * E
 
 
-def landscape_directions(sg: SpinGlass, energy: str) -> dict[str, np.ndarray]:
-    """The landscape around the ground state of ``sg.energy(convention=energy)`` (one problem):
+def landscape_directions(sg: SpinGlass, diagonal: Diagonal = "once") -> dict[str, np.ndarray]:
+    """The landscape around the ground state of ``sg.energy(diagonal=diagonal)`` (one problem):
     ground state m* (K,), Hessian eigenvalues on the effective spins (ascending) and the
-    softest/stiffest eigenvectors embedded in K spins (the dead column's spins stay at 0)."""
+    softest/stiffest eigenvectors embedded in K spins (the dead column's spins stay at 0).
+
+    m* comes from the same eigendecomposition (a pseudo-inverse at λ0 = 0), not from
+    :func:`~spinglass_icl.solve_exact`: the directions need it anyway, and ``diagonal="twice"``
+    is a Hessian that the solvers do not know."""
     idx = effective_index(sg.D)
-    H = sg.hessian(convention=energy)[np.ix_(idx, idx)]
+    H = sg.hessian(diagonal=diagonal)[np.ix_(idx, idx)]
     mu, V = np.linalg.eigh(H)
     keep = ~flat_mask(mu, rtol=1e-12)  # pseudo-inverse at λ0 = 0 (minimum-norm ground state)
     m = np.zeros(sg.K)

@@ -6,7 +6,7 @@ and ``--help`` read ids and titles without numpy or torch.
 
 Code outside the package joins in three ways, all of which reach the runner's workers and Dask:
 
-- :func:`register` an :class:`Experiment` from Python (a notebook, a script);
+- :func:`register` an :class:`~spinglass_icl.Experiment` from Python (a notebook, a script);
 - a *plugin module* that registers experiments (:func:`register`) and/or architectures
   (:func:`spinglass_icl.models.registry.register`) when imported, named with ``--plugin MODULE`` on the
   command line, in the environment variable ``SPINGLASS_ICL_PLUGINS`` (comma list), or in
@@ -121,7 +121,8 @@ def plugins() -> tuple[str, ...]:
 
 
 def get(experiment_id: str) -> Experiment:
-    """The spec of ``experiment_id``; an unknown id is an :class:`InputError` that lists the known ones."""
+    """The spec of ``experiment_id``; an unknown id is an :class:`~spinglass_icl.InputError` that lists the known
+    ones."""
     if experiment_id in _registered:
         return _registered[experiment_id]
     if experiment_id not in ids():

@@ -1,10 +1,10 @@
 """Run an experiment: expand its points, compute the missing ones, store, export, plot.
 
-Orchestration only; the rooms it uses: :mod:`._execution` (workers, threads, dask),
-:mod:`._persist` and :mod:`.store` (config.json, results.csv, the integrity-checked store),
-:mod:`._lock` (one writer per folder) and :mod:`..resources` (memory and CPU known up front).
+Orchestration only; the rooms it uses: ``_execution`` (workers, threads, dask),
+``_persist`` and :mod:`.store` (config.json, results.csv, the integrity-checked store),
+``_lock`` (one writer per folder) and :mod:`spinglass_icl.resources` (memory and CPU known up front).
 Each point's seed is derived from the run seed and the point's own parameters
-(:meth:`.spec.Experiment.seed`), so results do not depend on the number of workers, the executor
+(:meth:`~spinglass_icl.Experiment.seed`), so results do not depend on the number of workers, the executor
 or the order of completion.
 """
 
@@ -55,7 +55,7 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Options of :func:`run` (each may also be given to it as a keyword).
+    """Options of :func:`~spinglass_icl.run` (each may also be given to it as a keyword).
 
     out: parent folder (results go to ``out/ID``) unless ``folder`` is given.  workers: local
     processes (capped at the usable cores).  scheduler: a dask scheduler address.  force: run even
@@ -90,7 +90,7 @@ class RunOptions:
 
 def check_parameters(experiment_id: str, size: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """The experiment's parameters at ``size`` with ``overrides`` applied and checked
-    (:func:`.params.check`); raises a one-line :class:`InputError` before anything runs."""
+    (:func:`.params.check`); raises a one-line :class:`~spinglass_icl.InputError` before anything runs."""
     return params_check(registry.get(experiment_id), V.choice("size", size, ("quick", "full")), overrides)
 
 
@@ -324,8 +324,9 @@ def _options(size: str, options: RunOptions | None, kwargs: dict[str, Any]) -> R
 def run(experiment_id: str, size: str = "quick", options: RunOptions | None = None, **kwargs: Any) -> RunSummary:
     """Reproduce ``experiment_id``: compute missing points, export results.csv, config.json, plots.
 
-    Options: a :class:`RunOptions` and/or its fields as keywords (out, overrides, workers, seed,
-    device, scheduler, progress, make_plot, folder, force, wait, dry_run, log, time_limit).  Output goes to
+    Options: a :class:`~spinglass_icl.experiments.runner.RunOptions` and/or its fields as keywords (out,
+    overrides, workers, seed, device, scheduler, progress, make_plot, folder, force, wait, dry_run, log,
+    time_limit).  Output goes to
     ``out/ID`` (or ``folder``): store.sqlite, arrays/, results.csv, config.json, ID.png, ID.pdf.
     Finished points found in the store are not recomputed unless their files fail the integrity
     check (``RunSummary.notes`` names the files replaced).  Everything the user gave, the memory
@@ -381,7 +382,7 @@ def _run_locked(experiment_id: str, plan: _Plan, opts: RunOptions, summary: RunS
 def records(folder: str | os.PathLike, keys: list[str] | None = None) -> list[Record]:
     """Finished points stored in an experiment folder, as records (parameters + results + arrays),
     by default those of the folder's last run (its config.json).  A damaged store, or a point whose
-    arrays file is missing, damaged or swapped, is an :class:`InputError` naming the file and the
+    arrays file is missing, damaged or swapped, is an :class:`~spinglass_icl.InputError` naming the file and the
     fix (rerun ``reproduce``, which recomputes it); nothing is changed."""
     folder = Path(folder)
     if not (folder / "store.sqlite").exists():

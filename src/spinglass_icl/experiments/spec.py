@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .params import Rule
+    from .rules import Rule
 
+#: One point -- its parameters, JSON scalars and lists.
 Point = dict[str, Any]
-Record = dict[str, Any]  # a point's parameters merged with its results (arrays as numpy)
-Result = dict[str, Any]  # what ``compute`` returns: scalars become CSV columns, arrays go to .npz
+#: A point's parameters merged with its results (arrays as numpy).
+Record = dict[str, Any]
+#: What ``compute`` returns -- scalars become CSV columns, arrays go to .npz.
+Result = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,9 @@ class Experiment:
       seed hashes the old name, so a renamed parameter draws the same data as before (the key, which
       names the stored files, hashes today's names).
 
-    rules: the ranges and meanings (:class:`~.params.Rule`) of the parameters that are this
-      experiment's own; names shared across the catalog are declared once in :data:`.params.SHARED`.
+    rules: the ranges and meanings (:class:`~spinglass_icl.experiments.rules.Rule`) of the parameters that
+      are this experiment's own; names shared across the catalog are declared once in
+      :data:`~spinglass_icl.experiments.params.SHARED`.
 
     threads: torch intra-op threads ``compute`` runs with (None: the runner's default); the runner
       sets them around each point (``_threads.torch_threads``), experiments never do it themselves.
@@ -68,7 +72,7 @@ class Experiment:
     rules: Mapping[str, Rule] | None = None
     threads: int | None = None
     # optional stricter checks of the merged parameters (params -> None, raising InputError), run by
-    # the runner before any point, after the generic type/range checks of validation.experiment_param
+    # the runner before any point, after the generic type/range checks of params.check
     check: Callable[[dict[str, Any]], None] | None = None
     # optional extra tables from the records (records, params, folder) -> paths written, called by the
     # runner whenever it exports results.csv (e.g. figS8's per-repeat repeats.csv)
@@ -110,7 +114,8 @@ class Experiment:
         return math.prod(len(v) + 1 for v in params.values() if isinstance(v, (list, tuple)))
 
     def seed(self, run_seed: int, point: Point) -> int:
-        """The seed of ``point`` in a run seeded ``run_seed`` (:func:`point_seed` of its seed_params)."""
+        """The seed of ``point`` in a run seeded ``run_seed`` (:func:`~spinglass_icl.experiments.spec.point_seed` of
+        its seed_params)."""
         keys = self.seed_params
         pt = point if keys is None else {k: point[k] for k in keys}
         return point_seed(run_seed, self.stored(pt))
@@ -120,7 +125,7 @@ class Experiment:
         return {self.renamed.get(k, k): v for k, v in point.items()} if self.renamed else dict(point)
 
     def key(self, point: Point, seed: int) -> str:
-        """The store key of ``point`` run with ``seed`` (:func:`point_key`)."""
+        """The store key of ``point`` run with ``seed`` (:func:`~spinglass_icl.experiments.spec.point_key`)."""
         return point_key(self.id, point, seed)
 
 

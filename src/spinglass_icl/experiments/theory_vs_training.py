@@ -9,24 +9,25 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
 from .. import validation as V
 from ..metrics import query_error
-from ..models import paper_init
 from ..prompts import PromptSpec
 from ..solvers import amp
 from ..spinglass import SpinGlass
 from ..training import GramData, adam_gram
-from .draws import draw_repeats, generators
+from .draws import attention_init, draw_repeats, generators
 from .records import nan_mean_std, repeat_stats
 from .reference import ground_states, population_errors
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+Pairing = Literal["paired", "unpaired"]  # AMP on the training set of exact and Adam, or on one of its own
 
 
 # The paper's fig4b setting at full size (D = 20, P = 10000): AMP at λ0 = 0.01, β = 100, θ = 0.9; full-batch
@@ -49,7 +50,8 @@ PAPER = dict(
 class Setting:
     """The settings of one theory-vs-training point: data sizes, the paper's AMP (λ0, β, damping θ,
     at most ``steps`` iterations), full-batch Adam (lr, epochs, weight decay wd), repeats solved
-    ``chunk`` at a time, the pairing of AMP's training set and the extra λ0 of exact ground states.
+    ``repeats_per_batch`` at a time (a point's ``chunk``), the pairing of AMP's training set and the extra
+    λ0 of exact ground states.
 
     pairing="paired" (the clean experiment): AMP, exact and Adam all use the same training set;
     "unpaired" reproduces the paper's fig4b code, where AMP is fitted on a training set of its own.
@@ -65,8 +67,8 @@ class Setting:
     lr: float
     epochs: int
     weight_decay: float
-    chunk: int = 10
-    pairing: str = "paired"
+    repeats_per_batch: int = 10
+    pairing: Pairing = "paired"
     exact_lambdas: tuple[float, ...] = ()
     population: bool = False
 
@@ -75,7 +77,9 @@ class Setting:
 
     @classmethod
     def from_point(cls, pt: Mapping[str, Any], **extra: Any) -> Setting:
-        """The setting a point declares (its keys named as the fields), plus ``extra`` fields."""
+        """The setting a point declares (its keys named as the fields; its ``chunk``, repeats per batch, as
+        ``repeats_per_batch``), plus ``extra`` fields."""
+        pt = {"repeats_per_batch": pt["chunk"], **pt} if "chunk" in pt else pt
         names = [f.name for f in fields(cls) if f.name in pt and f.name not in extra]
         return cls(**{k: pt[k] for k in names}, **extra)
 
@@ -91,9 +95,12 @@ def _chunk_errors(
     sg_amp = sg if s.pairing == "paired" else SpinGlass(draw_repeats(spec, s.P, r, rng), s.lambda0)
     res = amp(sg_amp, beta=s.beta, damping=s.damping, steps=s.steps, rng=rng)
     exact = ground_states(sg, [s.lambda0, *s.exact_lambdas])
-    W0 = paper_init((r, spec.D + 1, spec.D + 1), spec.D, torch_gen, torch.float64)
     tr = adam_gram(
-        GramData.from_spinglass(sg, device=device), [W0], lr=s.lr, epochs=s.epochs, weight_decay=s.weight_decay
+        GramData.from_spinglass(sg, device=device),
+        attention_init("merged", r, spec.D, torch_gen),
+        lr=s.lr,
+        epochs=s.epochs,
+        weight_decay=s.weight_decay,
     )
     weights = {"amp": res.masked_mean(), "exact": exact[float(s.lambda0)], "adam": tr.W}
     weights.update({f"exact@{float(lam):g}": exact[float(lam)] for lam in s.exact_lambdas})
@@ -114,11 +121,11 @@ def amp_and_adam_test_errors(
     ``setting.exact_lambdas`` (e.g. wd/2, the minimiser Adam's weight decay targets), and ``adam`` the
     merged model trained with full-batch Adam (Gram form, paper init).  All on the same fresh test
     prompts of each repeat; ``<series>_population`` the exact population error of the same weights
-    (:func:`population_errors`) when ``setting.population``.
+    (:func:`~spinglass_icl.experiments.reference.population_errors`) when ``setting.population``.
     """
     out: dict[str, list] = defaultdict(list)
-    for start in range(0, setting.repeats, setting.chunk):
-        r = min(setting.chunk, setting.repeats - start)
+    for start in range(0, setting.repeats, setting.repeats_per_batch):
+        r = min(setting.repeats_per_batch, setting.repeats - start)
         for k, v in _chunk_errors(spec, setting, r, rng, torch_gen, device).items():
             out[k].append(v)
     return {k: np.concatenate(v) for k, v in out.items()}
@@ -129,7 +136,7 @@ def theory_vs_training_point(
     pt: Mapping[str, Any],
     seed: int,
     device: str,
-    pairing: str = "paired",
+    pairing: Pairing = "paired",
     population: bool = False,
 ) -> dict[str, Any]:
     """One point of a theory-vs-training sweep (fig4b, figS4): :func:`amp_and_adam_test_errors` on
@@ -144,11 +151,9 @@ def theory_vs_training_point(
     out = amp_and_adam_test_errors(spec, setting, rng, tgen, device)
     src = {"amp": "amp", "adam": "adam", "exact": "exact", "exact_wd2": f"exact@{float(wd2):g}"}
     arrays = {k: out[v] for k, v in src.items()}
-    res: dict[str, Any] = {f"{k}_per_repeat": v for k, v in arrays.items()}
+    res = repeat_stats(arrays)
     res["amp_converged_per_repeat"] = out["amp_converged"].astype(float)
     res["amp_converged"] = float(np.mean(out["amp_converged"]))
-    for k, v in arrays.items():
-        res[f"{k}_mean"], res[f"{k}_std"] = nan_mean_std(v)
     # paired differences: their spread is far below the spread across training sets
     for k in ("amp", "exact_wd2", "exact"):
         res[f"adam_minus_{k}_mean"] = nan_mean_std(arrays["adam"] - arrays[k])[0]

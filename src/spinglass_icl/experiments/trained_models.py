@@ -2,7 +2,7 @@
 training, and the per-repeat table behind the figure.
 
 Every registered architecture gets the figS8 parameters ``<name>_<field>``
-for each :class:`~spinglass_icl.training.Budget` field (lr, epochs, batch_size, schedule, warmup,
+for each :class:`~spinglass_icl.Budget` field (lr, epochs, batch_size, schedule, warmup,
 weight_decay) and each of its model options (e.g. ``tf_d_model``), with its declared quick/full
 defaults.  :func:`registry_params` computes them when read, so an architecture registered after
 import (a test's toy model) is part of figS8 at once.  ``in_figure`` decides only the default ``models``.
@@ -142,7 +142,7 @@ def parse_models(value: str | Sequence[str], known: Sequence[str] | None = None)
 
 def budget(name: str, p: Mapping[str, Any]) -> Budget:
     """Architecture ``name``'s budget from parameters or a point, checked against P (a field a point
-    leaves out takes the :class:`Budget` default)."""
+    leaves out takes the :class:`~spinglass_icl.Budget` default)."""
     b = Budget(**{k: p[f"{name}_{k}"] for k in BUDGET_FIELDS if f"{name}_{k}" in p})
     if get(name).gram and (
         b.batch_size or b.schedule != "constant" or b.warmup or b.curriculum_epochs or b.val_prompts

@@ -1,10 +1,12 @@
 """Models of in-context linear regression, stacked over R independent repeats.
 
-* :mod:`.layers`: initialisation (:func:`paper_init`), the base class, stacked layers, :class:`PromptStats`;
+* :mod:`.layers`: initialisation (:func:`~spinglass_icl.paper_init`), the base class, stacked layers,
+  :class:`PromptStats`;
 * :mod:`.sla`: simplified linear attention (merged / separate), the spin model's own architecture;
 * :mod:`.linear`: full and multi-head linear attention (FLA, MHLA);
 * :mod:`.softmax`: softmax attention (SA) and a small transformer (TF);
-* :mod:`.registry`: one :class:`Architecture` entry per model, :func:`make_model` by name (training
+* :mod:`.registry`: one :class:`~spinglass_icl.Architecture` entry per model, :func:`~spinglass_icl.make_model` by
+  name (training
   recipes and evaluation live in :mod:`spinglass_icl.training`).
 """
 

@@ -77,7 +77,7 @@ class PromptStats:
     Build with :meth:`from_prompts` (O(P·D²·N) once); afterwards a forward/backward pass of FLA or
     MHLA costs O(P·D²) and reads (D+1)² instead of (D+1)(N+1) numbers per prompt.
     ``batched``: how :meth:`gram_matvec` multiplies over repeats -- one torch.bmm (True), one 2-D product
-    per repeat (False) or by device (None, the default: :func:`batched_products`); same numbers.
+    per repeat (False) or by device (None, the default: ``batched_products``); same numbers.
     """
 
     def __init__(self, C: torch.Tensor, b: torch.Tensor, N: int, *, batched: bool | None = None):

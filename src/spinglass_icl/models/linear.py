@@ -5,7 +5,7 @@
 
 Both read a prompt only through C = X Xᵀ and b = X[:, N+1], so they accept
 :class:`~spinglass_icl.models.layers.PromptStats` (O(D²) per prompt and step instead of O(D·N)); explicit
-prompts and statistics go through one readout (:meth:`FLA._readout`), which needs only v ↦ X Xᵀ v.
+prompts and statistics go through one readout (``FLA._readout``), which needs only v ↦ X Xᵀ v.
 Both project onto the spin model (``merged_weight``): exactly with ``value="label"``, up to the
 ``off_spin`` term with ``value="full"`` (the default, docs/theory.md#experiments).  Initialisation: attention
 matrices N(0, 1/(D+1)) (the paper's), MHLA's W^O N(0, 1/(H d_k)).
@@ -47,8 +47,8 @@ class FLA(StackedModel):
     ``model(X) == predict(W_eff, f) + off_spin(X)`` exactly; training drives the off-spin term
     towards 0 because it is, to leading order, a task-independent function of x_q.
 
-    Input: explicit prompts X, or :class:`PromptStats` (C = X Xᵀ, b) for the same ŷ and
-    gradients at O(D²) per prompt (both through :meth:`_readout`).
+    Input: explicit prompts X, or :class:`~spinglass_icl.models.PromptStats` (C = X Xᵀ, b) for the same ŷ and
+    gradients at O(D²) per prompt (both through ``_readout``).
     """
 
     name = "fla"
@@ -78,7 +78,8 @@ class FLA(StackedModel):
         return self.Wpv[:, self.D, :] * self.mask
 
     def forward(self, X: torch.Tensor | PromptStats) -> torch.Tensor:
-        """ŷ (R, P) from explicit prompts X (R or 1, P, D+1, N+1) or their :class:`PromptStats`."""
+        """ŷ (R, P) from explicit prompts X (R or 1, P, D+1, N+1) or their
+        :class:`~spinglass_icl.models.PromptStats`."""
         return self._readout(self._data(X), self._v())
 
     def _readout(self, data: Explicit | PromptStats, v: torch.Tensor) -> torch.Tensor:
@@ -153,14 +154,15 @@ class MHLA(StackedModel):
         return torch.einsum("rhk,rhkd->rhd", self.Wo[:, :, self.D, :], self.Wv * self.mask)
 
     def _readout(self, data: Explicit | PromptStats, v: torch.Tensor) -> torch.Tensor:
-        """ŷ = Σ_h v_hᵀ (X Xᵀ) W^{KQ}_h b/(N+1) (as :meth:`FLA._readout`, all heads at once)."""
+        """ŷ = Σ_h v_hᵀ (X Xᵀ) W^{KQ}_h b/(N+1) (as ``FLA._readout``, all heads at once)."""
         kq = self.Wq.transpose(-1, -2) @ self.Wk  # W^Q_hᵀ W^K_h: (R, H, D+1, D+1)
         kqb = data.b[:, None] @ kq.transpose(-1, -2)  # (W^{KQ}_h b)ᵀ: (R, H, P, D+1)
         z = data.gram_matvec(v)  # X Xᵀ v_h: (R, H, P, D+1)
         return (z * kqb).sum((1, -1)) / (data.N + 1)
 
     def forward(self, X: torch.Tensor | PromptStats) -> torch.Tensor:
-        """ŷ (R, P) from explicit prompts X (R or 1, P, D+1, N+1) or their :class:`PromptStats`."""
+        """ŷ (R, P) from explicit prompts X (R or 1, P, D+1, N+1) or their
+        :class:`~spinglass_icl.models.PromptStats`."""
         return self._readout(self._data(X), self._v())
 
     def full_output(self, X: torch.Tensor) -> torch.Tensor:

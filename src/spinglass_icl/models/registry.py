@@ -4,7 +4,7 @@ Adding an architecture = one class (a :class:`~.layers.StackedModel`: parameters
 axis first, ``forward(X) -> ŷ (R, P)``) + one :func:`register` call with an :class:`Architecture`.
 :func:`make_model` builds any registered model by name; figS8 iterates :func:`architectures`.
 An architecture's training recipes (``quick``/``full``) are plain data here -- a
-:class:`spinglass_icl.training.Budget` or a mapping of its fields -- read by
+:class:`~spinglass_icl.Budget` or a mapping of its fields -- read by
 :func:`spinglass_icl.training.recipe`: the model layer does not import training.
 """
 
@@ -33,7 +33,7 @@ class Architecture:
     generator, dtype, device, **options)`` -> model; linear: linear attention (its prediction is
     linear in the label-weighted features); projected: has ``merged_weight()`` (a spin-model
     projection W_eff); accepts_stats: accepts :class:`~.layers.PromptStats`; gram: trained on the
-    Gram form of the loss (merged SLA, :func:`spinglass_icl.training.adam_gram`); quick/full: the
+    Gram form of the loss (merged SLA, :func:`~spinglass_icl.adam_gram`); quick/full: the
     training recipes at figS8's two sizes (a ``Budget`` of :mod:`spinglass_icl.training` or a mapping
     of its fields, e.g. ``{"lr": 0.02, "epochs": 500}``; read with :func:`spinglass_icl.training.recipe`)
     and quick_options/full_options the model options there; in_figure: drawn by default in figS8.

@@ -7,7 +7,7 @@ name is imported from here, e.g. ``from spinglass_icl.solvers import amp, solve_
 
 from ._amp import CRITERIA, INITS, STEPS, AmpConfig, Couplings, RawCouplings, amp, amp_paper_reference, initial_state
 from ._exact import EXACT_TOL, METHODS, auto_method, solve_cg, solve_exact
-from ._result import SolverResult
+from ._result import SolverExtra, SolverResult
 from ._sampling import MIN_ACCEPTANCE, langevin, sample_exact
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "AmpConfig",
     "Couplings",
     "RawCouplings",
+    "SolverExtra",
     "SolverResult",
     "amp",
     "amp_paper_reference",

@@ -22,7 +22,7 @@ The damped Onsager iteration diverges where the TAP variances have no positive f
 D = 20, P = 1000); ``step="conjugate"`` converges there (BENCHMARKS.md, "Onsager AMP").
 
 Both run vectorised over all spins and over any batch of independent problems (each problem
-stops on its own); :func:`amp_paper_reference` is a literal per-spin transcription used by the
+stops on its own); :func:`~spinglass_icl.solvers.amp_paper_reference` is a literal per-spin transcription used by the
 tests and the benchmark.
 """
 
@@ -30,20 +30,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from .. import validation as V
 from ..validation import array
-from ._result import SolverResult
+from ._result import SolverExtra, SolverResult
 
-INITS = ("paper", "cavity")
+Init = Literal["paper", "cavity"]
+Criterion = Literal["step", "residual"]
+Step = Literal["damped", "conjugate"]
+INITS: tuple[Init, ...] = ("paper", "cavity")
 
 
 class Couplings(Protocol):
     """What AMP reads: a :class:`~spinglass_icl.spinglass.SpinGlass`, or any (J, h, λ) problem such as
-    :class:`RawCouplings`."""
+    :class:`~spinglass_icl.solvers.RawCouplings`."""
 
     @property
     def J(self) -> np.ndarray: ...  # (..., K, K)
@@ -93,18 +96,18 @@ class RawCouplings:
         return np.diag(self.lam) - J
 
 
-CRITERIA = ("step", "residual")
-STEPS = ("damped", "conjugate")
+CRITERIA: tuple[Criterion, ...] = ("step", "residual")
+STEPS: tuple[Step, ...] = ("damped", "conjugate")
 
 
 @dataclass(frozen=True)
 class AmpConfig:
-    """Options of :func:`amp` (checked on construction; an out-of-range value is an InputError).
+    """Options of :func:`~spinglass_icl.amp` (checked on construction; an out-of-range value is an InputError).
 
     beta: inverse temperature, any finite β > 0 (the iteration runs on the scaled variances u = βv,
     in which β cancels, so no power of β is ever formed).  damping θ: x ← θx + (1−θ)x_new.
     steps: iterations at most.  tol: see ``criterion``.  onsager: add the Onsager term (fixed point =
-    exact m*).  init: see :func:`initial_state`.  criterion: ``"step"`` is the paper's
+    exact m*).  init: see :func:`~spinglass_icl.solvers.initial_state`.  criterion: ``"step"`` is the paper's
     mean-squared-step error < tol; ``"residual"`` stops when |h − A m|/|h| < tol.
     step: ``"damped"`` is the published update; ``"conjugate"`` (Onsager only) keeps its direction
     (h − A m)/(λ − Σ_j J_ij² u_j) but takes conjugate directions with exact step lengths and restarts
@@ -117,9 +120,9 @@ class AmpConfig:
     steps: int = 100
     tol: float = 1e-6
     onsager: bool = False
-    init: str = "paper"
-    criterion: str = "step"
-    step: str = "damped"
+    init: Init = "paper"
+    criterion: Criterion = "step"
+    step: Step = "damped"
 
     def __post_init__(self) -> None:
         V.positive("beta", self.beta)
@@ -139,7 +142,7 @@ def _mv(M: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def _scaled_start(
-    shape: tuple[int, ...], init: str, rng: np.random.Generator, beta: float, lam: np.ndarray
+    shape: tuple[int, ...], init: Init, rng: np.random.Generator, beta: float, lam: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Starting (m, u = βv): ``"paper"`` draws m and v from N(0, 1); ``"cavity"`` m = 0, u = 1/λ."""
     V.choice("init", init, INITS)
@@ -151,7 +154,7 @@ def _scaled_start(
 
 
 def initial_state(
-    shape: tuple[int, ...], init: str, rng: np.random.Generator, beta: float, lam: np.ndarray
+    shape: tuple[int, ...], init: Init, rng: np.random.Generator, beta: float, lam: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Starting (m, v), each of ``shape``: ``"paper"`` draws both from N(0, 1) with ``rng`` (v can be
     negative, as published); ``"cavity"`` starts from m = 0, v = 1/(βλ) (``rng`` unused)."""
@@ -272,30 +275,43 @@ def _failure(converged: np.ndarray, finite: np.ndarray, positive: np.ndarray, me
     return f"{n_bad} of {np.size(converged)} runs failed: " + ", ".join(reasons)
 
 
-def amp(sg: Couplings, *, rng: np.random.Generator, **options: Any) -> SolverResult:
+def amp(  # noqa: PLR0913  (AmpConfig's eight fields as typed keywords)
+    sg: Couplings,
+    *,
+    rng: np.random.Generator,
+    beta: float = AmpConfig.beta,
+    damping: float = AmpConfig.damping,
+    steps: int = AmpConfig.steps,
+    tol: float = AmpConfig.tol,
+    onsager: bool = AmpConfig.onsager,
+    init: Init = AmpConfig.init,
+    criterion: Criterion = AmpConfig.criterion,
+    step: Step = AmpConfig.step,
+) -> SolverResult:
     """Run AMP on every problem of ``sg`` (batch dims allowed); means and variances (..., K).
 
-    rng: draws the paper's random initial state (required, explicit randomness).  options: the
-    fields of :class:`AmpConfig` (beta, damping, steps, tol, onsager, init, criterion, step).
-    A problem is ``converged`` only if it met the criterion with finite values and positive
-    variances; otherwise its result is flagged (and its mean may be inf/NaN), and ``message`` says why.
+    rng: draws the paper's random initial state (required, explicit randomness).  The other keywords
+    are the fields of :class:`~spinglass_icl.solvers.AmpConfig` (beta, damping, steps, tol, onsager, init, criterion,
+    step),
+    with its defaults.  A problem is ``converged`` only if it met the criterion with finite values and
+    positive variances; otherwise its result is flagged (and its mean may be inf/NaN), and ``message``
+    says why.
     """
-    try:
-        cfg = AmpConfig(**options)
-    except TypeError as exc:
-        raise V.InputError(f"amp: {exc}") from None
+    cfg = AmpConfig(
+        beta=beta, damping=damping, steps=steps, tol=tol, onsager=onsager, init=init, criterion=criterion, step=step
+    )
     rng = V.generator("rng", rng)
     t0 = time.perf_counter()
     pr = _Problem.of(sg, cfg)
     batch = sg.batch_shape
     m, u = _scaled_start(batch + (sg.K,), cfg.init, rng, cfg.beta, pr.lam)
     st = _State(m, u, np.ones(batch, dtype=bool), np.zeros(batch, dtype=int), np.full(batch, np.inf))
-    step = _conjugate if cfg.step == "conjugate" else _damped
+    update = _conjugate if cfg.step == "conjugate" else _damped
     with np.errstate(all="ignore"):
         for _ in range(cfg.steps):
             if not st.active.any():
                 break
-            _advance(pr, st, cfg, step(pr, st, cfg))
+            _advance(pr, st, cfg, update(pr, st, cfg))
         finite = np.isfinite(st.m).all(axis=-1) & np.isfinite(st.u).all(axis=-1)
         positive = np.all(st.u > 0, axis=-1)
         met = st.err < cfg.tol
@@ -312,20 +328,31 @@ def amp(sg: Couplings, *, rng: np.random.Generator, **options: Any) -> SolverRes
         residual=residual,
         seconds=time.perf_counter() - t0,
         message=_failure(converged, finite, positive, met, cfg.steps),
-        extra={"error": st.err, "variance_restarts": st.restarts},
+        extra=SolverExtra(error=st.err, variance_restarts=st.restarts),
     )
 
 
-def amp_paper_reference(J: Any, h: Any, lam: Any, m0: Any, v0: Any, **options: Any) -> tuple[Any, Any, int, float]:
+def amp_paper_reference(  # noqa: PLR0913  (the inputs and four AmpConfig fields as typed keywords)
+    J: Any,
+    h: Any,
+    lam: Any,
+    m0: Any,
+    v0: Any,
+    *,
+    beta: float = AmpConfig.beta,
+    damping: float = AmpConfig.damping,
+    steps: int = AmpConfig.steps,
+    tol: float = AmpConfig.tol,
+) -> tuple[Any, Any, int, float]:
     """Literal per-spin loop of the paper's AMP equations, in torch as the authors wrote it.
 
-    J (K, K), h, lam, m0, v0 (K,) torch tensors; options: beta, damping, steps, tol of
-    :class:`AmpConfig`.  Returns (m, v, iterations, error).  O(K²) Python work per sweep: for tests
-    and the benchmark only.
+    J (K, K), h, lam, m0, v0 (K,) torch tensors; beta, damping, steps, tol as in
+    :class:`~spinglass_icl.solvers.AmpConfig`.
+    Returns (m, v, iterations, error).  O(K²) Python work per sweep: for tests and the benchmark only.
     """
     import torch
 
-    cfg = AmpConfig(**options)
+    cfg = AmpConfig(beta=beta, damping=damping, steps=steps, tol=tol)
     beta, damping = cfg.beta, cfg.damping
     m, v = m0.clone(), v0.clone()
     K = len(h)

@@ -15,6 +15,7 @@ so their mean is 0 and their variance 1/(βλ0).  Methods:
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 import numpy as np
 import scipy.linalg as sla
@@ -25,7 +26,8 @@ from ..features import embed_effective, feature_matrix, n_effective
 from ..spinglass import SpinGlass
 from ._result import SolverResult
 
-METHODS = ("auto", "cholesky", "dual", "lstsq", "cg")
+Method = Literal["auto", "cholesky", "dual", "lstsq", "cg"]
+METHODS: tuple[Method, ...] = ("auto", "cholesky", "dual", "lstsq", "cg")
 EXACT_TOL = 1e-6  # a direct solve whose relative residual exceeds this is reported as failed
 
 
@@ -66,7 +68,7 @@ def _single(sg1: SpinGlass, method: str) -> tuple[np.ndarray, int, bool]:
     raise AssertionError(method)
 
 
-def auto_method(sg: SpinGlass) -> str:
+def auto_method(sg: SpinGlass) -> Method:
     """The direct method ``solve_exact(sg, "auto")`` uses: ``lstsq`` at λ0 = 0 (the minimum-norm ground
     state), else ``cholesky`` when P ≥ D(D+1) and ``dual`` (the P×P kernel) below."""
     if sg.lambda0 == 0.0:
@@ -74,7 +76,7 @@ def auto_method(sg: SpinGlass) -> str:
     return "cholesky" if sg.P >= n_effective(sg.D) else "dual"
 
 
-def solve_exact(sg: SpinGlass, method: str = "auto", *, beta: float | None = None) -> SolverResult:
+def solve_exact(sg: SpinGlass, method: Method = "auto", *, beta: float | None = None) -> SolverResult:
     """Ground state m* (min-norm at λ0 = 0) for every problem of ``sg``.
 
     With ``beta`` the marginal variances diag((βA)⁻¹) are returned too (K³; zero modes get
@@ -126,7 +128,7 @@ def _failure_message(res_bad: np.ndarray) -> str:
 
 def _variance(sg: SpinGlass, beta: float) -> np.ndarray:
     """diag((βA)⁻¹) on all K spins, shape (..., K): the effective spins' from
-    :meth:`SpinGlass.hessian_inverse_diagonal`, 1/(βλ0) (inf at λ0 = 0) on the zero modes."""
+    :meth:`~spinglass_icl.SpinGlass.hessian_inverse_diagonal`, 1/(βλ0) (inf at λ0 = 0) on the zero modes."""
     D, lam0 = sg.D, sg.lambda0
     var_eff = sg.hessian_inverse_diagonal() / beta
     zero = np.inf if lam0 == 0 else 1.0 / (beta * lam0)
@@ -161,7 +163,7 @@ def solve_cg(
 ) -> SolverResult:
     """Matrix-free (preconditioned) conjugate gradients for A m = h, never forming a K×K matrix.
 
-    ``scipy.sparse.linalg.cg`` on :meth:`SpinGlass.hessian_matvec` (a LinearOperator on the
+    ``scipy.sparse.linalg.cg`` on :meth:`~spinglass_icl.SpinGlass.hessian_matvec` (a LinearOperator on the
     effective spins), preconditioned by the Kronecker factorisation as M.
     tol: relative residual |A m − h|/|h| to stop at.  At λ0 = 0 with P < D(D+1) the plain CG from
     zero is used (its iterates stay in the range of Sᵀ, so it converges to the min-norm state).

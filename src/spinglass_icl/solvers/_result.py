@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
+
+
+class SolverExtra(TypedDict, total=False):
+    """What a solver reports beyond the common fields (each key only where that solver defines it)."""
+
+    error: np.ndarray  # AMP: its stopping criterion's last value per problem (batch shape)
+    variance_restarts: int  # AMP (step="conjugate"): restarts of the TAP variances, all problems together
+    cov: np.ndarray  # Langevin: sample covariance of the effective spins (K_eff, K_eff)
+    acceptance: float  # Langevin: fraction of MALA proposals accepted (1 unadjusted)
+    dt: float  # Langevin: the step size used
+    samples: int  # Langevin: samples kept (chains × steps after burn-in)
 
 
 @dataclass
@@ -27,7 +39,7 @@ class SolverResult:
     seconds: float
     variance: np.ndarray | None = None
     message: str = ""
-    extra: dict = field(default_factory=dict)
+    extra: SolverExtra = field(default_factory=lambda: SolverExtra())
 
     @property
     def D(self) -> int:

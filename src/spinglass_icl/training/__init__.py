@@ -1,6 +1,8 @@
-"""Training: the one Adam (:class:`Adam`, :func:`adam_update`), training recipes (:class:`Budget`, schedules,
+"""Training: the one Adam (:class:`Adam`, :func:`adam_update`), training recipes (:class:`~spinglass_icl.Budget`,
+schedules,
 each architecture's recipe via :func:`recipe`), full-batch Adam on the Gram form of simplified linear attention
-(:func:`adam_gram`), Adam for any stacked-repeat torch model (:func:`fit`) and the evaluation of trained models
+(:func:`~spinglass_icl.adam_gram`), Adam for any stacked-repeat torch model (:func:`~spinglass_icl.fit`) and the
+evaluation of trained models
 (:func:`mse`, :func:`projection_report`).
 
 The implementation modules are private (``_adam``, ``_recipes``, ``_gram``, ``_fit``, ``_evaluation``); every

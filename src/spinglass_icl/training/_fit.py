@@ -1,20 +1,20 @@
 """Adam training for any stacked-repeat model of :mod:`spinglass_icl.models` (figS8).
 
-:func:`fit` trains R independent repeats at once: every parameter carries the repeat axis
-first, the loss is Σ_r MSE_r, and the optimiser (:class:`~.adam.Adam`, torch.optim.Adam's
+:func:`~spinglass_icl.fit` trains R independent repeats at once: every parameter carries the repeat axis
+first, the loss is Σ_r MSE_r, and the optimiser (:class:`~spinglass_icl.training.Adam`, torch.optim.Adam's
 update) acts per coordinate, so repeat r follows exactly the trajectory it would follow alone
-(tested in float64).  What to run is a :class:`~.recipes.Budget` (learning rate and schedule, epochs,
+(tested in float64).  What to run is a :class:`~spinglass_icl.Budget` (learning rate and schedule, epochs,
 full batch or minibatches -- one shuffled order per epoch, shared by the repeats, from an explicit
 generator --, PyTorch-style weight decay, an optional curriculum over N); what to watch is a
-:class:`HeldOut` set (held-out loss per repeat, early stopping -- a stopped repeat is frozen -- and
-the best epoch's parameters restored at the end).
+:class:`~spinglass_icl.training.HeldOut` set (held-out loss per repeat, early stopping -- a stopped repeat is
+frozen -- and the best epoch's parameters restored at the end).
 
-The pieces, one concept each: :func:`fit` (checks, then one stage or a curriculum), :func:`_curriculum`
+The pieces, one concept each: :func:`~spinglass_icl.fit` (checks, then one stage or a curriculum), :func:`_curriculum`
 (Garg et al. 2022: a first stage on prompts cut to their first frac·N context examples, then the budget
 on the whole prompts), :func:`_stage` (the optimisation loop over epochs), :func:`_epoch` (one pass of
 minibatch steps; ``grad_chunk`` accumulates each batch's gradient over chunks of prompts to bound
 memory without changing it) and :class:`_Watch` (held-out validation, early stopping, best-epoch
-restore).  The learning-rate schedule is :func:`~.recipes.lr_factor`.
+restore).  The learning-rate schedule is :func:`~spinglass_icl.training.lr_factor`.
 
 Prompts are explicit, X (R or 1, P, D+1, N+1), or -- for FLA/MHLA -- their reduced form
 :class:`~spinglass_icl.models.PromptStats` (C = X Xᵀ, b), which makes a step O(P·D²)
@@ -46,7 +46,7 @@ from ._recipes import Budget, lr_factor
 
 @dataclass
 class FitResult:
-    """Outcome of :func:`fit` for R repeats (numpy, float64).
+    """Outcome of :func:`~spinglass_icl.fit` for R repeats (numpy, float64).
 
     train_loss (R, epochs_run): full batch -- the loss before each epoch's step; minibatch -- the
     mean minibatch loss of the epoch.  val_loss (R, n): held-out loss at ``val_epochs`` (epoch 0 =
@@ -128,10 +128,12 @@ def fit(
     X (and the held-out X) may be :class:`~spinglass_icl.models.PromptStats` for FLA/MHLA: the same
     training at O(P·D²) per step.  ``generator`` (a CPU torch generator, required) draws the minibatch
     order (same for all repeats).  ``grad_chunk``: evaluate each batch's gradient in chunks of this many
-    prompts and accumulate -- the same gradient with less memory.  ``held_out``: see :class:`HeldOut`.
+    prompts and accumulate -- the same gradient with less memory.  ``held_out``: see
+    :class:`~spinglass_icl.training.HeldOut`.
     ``budget.curriculum_epochs`` > 0: first train that many epochs on the prompts cut to their first
-    :func:`curriculum_context` examples (:func:`context_prefix`; a fresh Adam with the same lr, warm-up,
-    schedule, batch size and weight decay), then ``epochs`` on the whole prompts.  Held-out prompts
+    :func:`~spinglass_icl.training.curriculum_context` examples (:func:`~spinglass_icl.training.context_prefix`; a
+    fresh Adam with the same lr, warm-up, schedule, batch size and weight decay), then ``epochs`` on the whole
+    prompts.  Held-out prompts
     (whole) are watched in both stages: with ``restore_best`` the second stage starts from the first
     one's best epoch.  Cheaper per epoch (attention costs O(N²)) and, for softmax models, much faster to
     leave the plateau (REPRODUCTION.md, figS8).  The result's train_loss holds both stages' epochs;
@@ -150,8 +152,8 @@ def fit(
 
 
 def _curriculum(model: nn.Module, X: Any, y: Any, budget: Budget, run: _Run) -> FitResult:
-    """The curriculum over N: ``curriculum_epochs`` on the first :func:`curriculum_context` examples of
-    each prompt, then ``epochs`` on the whole prompts (each stage a fresh Adam of the same recipe)."""
+    """The curriculum over N: ``curriculum_epochs`` on the first :func:`~spinglass_icl.training.curriculum_context`
+    examples of each prompt, then ``epochs`` on the whole prompts (each stage a fresh Adam of the same recipe)."""
     if isinstance(X, PromptStats):
         raise V.InputError("a curriculum needs explicit prompts X, got PromptStats")
     X = as_tensor(X, next(model.parameters()))

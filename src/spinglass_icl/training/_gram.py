@@ -6,7 +6,7 @@ c = Sᵀy/P = h and ⟨y²⟩:  L(W) = wᵀGw − 2cᵀw + ⟨y²⟩,  ∇L = 2(
 this Gram form -- one K×K matrix-vector product per step instead of a pass over P prompts --
 batched over independent repeats, and follows the same trajectory as :func:`adam_explicit`
 (torch.optim.Adam on the explicit forward pass, the independent reference) to floating-point
-tolerance.  The update is :class:`~.adam.Adam`, the project's one Adam.
+tolerance.  The update is :class:`~spinglass_icl.training.Adam`, the project's one Adam.
 
 Weight decay is PyTorch's Adam convention (gradient += wd·W), so the minimiser is the ground
 state at λ0 = wd/2.

@@ -1,9 +1,10 @@
-"""Training recipes: the learning-rate schedules, the :class:`Budget` of one Adam run, and each registered
+"""Training recipes: the learning-rate schedules, the :class:`~spinglass_icl.Budget` of one Adam run, and each
+registered
 architecture's recipe at figS8's two sizes.
 
-An architecture (:func:`spinglass_icl.models.register`) declares its recipes as plain data -- a
-:class:`Budget` or a mapping of its fields -- so that the model layer does not import training;
-:func:`recipe` reads them back as a checked :class:`Budget`.
+An architecture (:func:`~spinglass_icl.register_architecture`) declares its recipes as plain data -- a
+:class:`~spinglass_icl.Budget` or a mapping of its fields -- so that the model layer does not import training;
+:func:`recipe` reads them back as a checked :class:`~spinglass_icl.Budget`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def lr_factor(schedule: Schedule, epoch: int, epochs: int, warmup: int = 0) -> f
 class Budget:
     """A training recipe: Adam with learning rate ``lr`` for ``epochs`` passes over the P prompts,
     minibatches of ``batch_size`` prompts (0 = full batch), an lr ``schedule`` (a name of
-    :data:`SCHEDULES` or a callable ``f(epoch, epochs)``, see :func:`lr_factor`) after ``warmup``
+    ``SCHEDULES`` or a callable ``f(epoch, epochs)``, see :func:`~spinglass_icl.training.lr_factor`) after ``warmup``
     epochs of linear warm-up, and PyTorch-style ``weight_decay`` (gradient += wd·θ).  With
     ``curriculum_epochs`` > 0 these are preceded by that many epochs on prompts cut to their first
     ``curriculum_frac``·N context examples (a curriculum over N; explicit prompts only).  With
@@ -96,7 +97,7 @@ BUDGET_FIELDS = tuple(f.name for f in fields(Budget))
 
 
 def as_budget(value: Budget | Any, who: str = "budget") -> Budget:
-    """A :class:`Budget` from a Budget or a mapping of its fields (how architectures declare recipes)."""
+    """A :class:`~spinglass_icl.Budget` from a Budget or a mapping of its fields (how architectures declare recipes)."""
     if isinstance(value, Budget):
         return value
     try:
@@ -113,7 +114,7 @@ def as_budget(value: Budget | Any, who: str = "budget") -> Budget:
 
 def recipe(arch: Architecture | str, size: str) -> Budget:
     """The training recipe (budget) a registered architecture declares for ``size`` (``"quick"`` or
-    ``"full"``), as a :class:`Budget` (its fields validated; the check against P is the caller's)."""
+    ``"full"``), as a :class:`~spinglass_icl.Budget` (its fields validated; the check against P is the caller's)."""
     a = get(arch) if isinstance(arch, str) else arch
     V.choice("size", size, ("quick", "full"))
     return as_budget(a.recipe(size), who=f"{a.name} {size} recipe").validate(who=a.name)

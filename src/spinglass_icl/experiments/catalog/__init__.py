@@ -1,1 +1,1 @@
-"""One module per experiment of the paper; each defines ``EXPERIMENT`` (an :class:`Experiment`)."""
+"""One module per experiment of the paper; each defines ``EXPERIMENT`` (an :class:`~spinglass_icl.Experiment`)."""

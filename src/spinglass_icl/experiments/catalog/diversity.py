@@ -9,7 +9,8 @@ D = 8, N = 16, noise σ = 0.5 (variance 0.25), M = 2⁰ … 2¹⁵ and M = ∞ (
 
 One point = one model, one M, one batch of repeats (stacked); a point's seed depends on its data parameters
 only (``task_diversity.SEED_PARAMS``), so every model of an (M, batch) sees the same pools and prompts
-(:mod:`..task_diversity`).  Per point and split (``id``: pool tasks, ``ood``: fresh tasks): the error and the
+(:mod:`~spinglass_icl.experiments.task_diversity`).  Per point and split (``id``: pool tasks, ``ood``: fresh tasks):
+the error and the
 mean squared distances of the predictions to the dMMSE and ridge predictions on the same test prompts.
 The summary gives per model M* (the fresh-task error within 10 % of its M = ∞ value, log-log interpolated),
 in units of D and D(D+1); ``diversity.csv`` is the tidy table (one row per model, M, split).

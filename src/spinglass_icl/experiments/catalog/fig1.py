@@ -6,7 +6,7 @@ off-diagonal entries of the D×D block), h2, J1, J2, J3 pooled over many draws, 
 (exact pooled moments) and a two-component Gaussian mixture (EM on the counts).
 
 Points are chunks of draws storing histograms on fixed bins (from a pilot of ``pilot_draws`` draws
-with a constant seed, ±``range_sigmas`` pilot stds), raw moments and (chunk 0) one example draw.
+with a constant seed, ±``range_sigmas`` pilot stds), raw moments and (block 0) one example draw.
 ``convention="paper"``: the authors' feature map (``feature_matrix(convention="paper")``, D×D block
 transposed, /N) changes which spins of 𝒟 couple most strongly; the histograms only by (N+1)/N.
 """
@@ -22,7 +22,7 @@ from ... import plotting, resources
 from ...prompts import PromptSpec
 from ...spinglass import SpinGlass
 from ...validation import choice, positive_int
-from .. import panels, stats
+from .. import histograms, mixtures, panels
 from ..draws import generators
 from ..histograms import BLOCK_VALUES, draw_block_values
 from ..params import CONVENTIONS, Rule
@@ -38,7 +38,7 @@ FULL.update(range_sigmas=8.0, pilot_draws=20)
 
 
 def block_values(p: Mapping[str, Any], draws: int, rng: np.random.Generator) -> tuple[dict[str, Any], SpinGlass]:
-    """:func:`..histograms.draw_block_values` at the sizes, λ0 and convention of ``p``."""
+    """:func:`~spinglass_icl.experiments.histograms.draw_block_values` at the sizes, λ0 and convention of ``p``."""
     return draw_block_values(PromptSpec(D=p["D"], N=p["N"]), p["P"], p["lambda0"], p["convention"], draws, rng)
 
 
@@ -49,14 +49,14 @@ def bin_edges(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     lims = {q: (v.mean() - k * v.std(), v.mean() + k * v.std()) for q, v in vals.items()}
     joint = (min(lims["h1_diag"][0], lims["h1_off"][0]), max(lims["h1_diag"][1], lims["h1_off"][1]))
     lims["h1_diag"] = lims["h1_off"] = joint
-    return {q: stats.edges(lo, hi, bins) for q, (lo, hi) in lims.items()}
+    return {q: histograms.edges(lo, hi, bins) for q, (lo, hi) in lims.items()}
 
 
 def points(params: dict) -> list[dict[str, Any]]:
     choice("convention", params["convention"], CONVENTIONS)
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
     base = {k: params[k] for k in ("P", "D", "N", "lambda0", "convention", "bins", "range_sigmas", "pilot_draws")}
-    return [dict(base, chunk=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
+    return [dict(base, block=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
 
 
 def compute(point: Point, seed: int, device: str) -> Result:
@@ -64,21 +64,21 @@ def compute(point: Point, seed: int, device: str) -> Result:
     rng, _ = generators(seed)
     edges = bin_edges(point)
     vals, first = block_values(point, point["draws"], rng)
-    out = {k: v for q in BLOCK_VALUES for k, v in stats.histogram_record(q, vals[q], edges[q]).items()}
-    if point["chunk"] == 0:
+    out = {k: v for q in BLOCK_VALUES for k, v in histograms.histogram_record(q, vals[q], edges[q]).items()}
+    if point["block"] == 0:
         out.update(h_example=first.h[0].reshape(first.D + 1, first.D + 1), J_example=first.J[0])
     return out
 
 
 def pooled(records: list[dict]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every quantity's histogram pooled over the chunks (h1 = diagonal + off-diagonal), and its fits."""
-    pool = stats.pool_histograms(records, BLOCK_VALUES, merge={"h1": ("h1_diag", "h1_off")})
-    return pool, stats.fit_pooled(pool, PANELS + ("h1_diag", "h1_off"))
+    pool = histograms.pool_histograms(records, BLOCK_VALUES, merge={"h1": ("h1_diag", "h1_off")})
+    return pool, histograms.fit_pooled(pool, PANELS + ("h1_diag", "h1_off"))
 
 
 def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     fig, ax = plotting.figure(4, 2, width=3.0, height=2.7)
-    ex = min(records, key=lambda r: r["chunk"])
+    ex = min(records, key=lambda r: r["block"])
     D = int(params["D"])
     if "h_example" in ex:
         plotting.matrix(ax[0, 0], ex["h_example"], "h (one draw)", label="field h")
@@ -98,8 +98,8 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
             a.stairs(c / norm, e, fill=True, alpha=0.5, color="C0", label="histogram")
         x = np.linspace(e[0], e[-1], 600)
         if q != "h1":  # h1 is bimodal by construction: only the mixture fit is meaningful
-            a.plot(x, stats.gaussian_pdf(x, f["mean"], f["std"]), "k--", lw=0.9, label="Gaussian")
-        mix = stats.mixture_pdf(x, f["mix_w"], f["mix_mean"], f["mix_std"])
+            a.plot(x, mixtures.gaussian_pdf(x, f["mean"], f["std"]), "k--", lw=0.9, label="Gaussian")
+        mix = mixtures.mixture_pdf(x, f["mix_w"], f["mix_mean"], f["mix_std"])
         a.plot(x, mix, "r-", lw=0.9, label="2-Gaussian mixture")
         a.set(title=f"{q}: mean {f['mean']:.3g}, std {f['std']:.3g}", xlabel=q, ylabel="density")
     for a in (ax[0, 2], ax[1, 2]):
@@ -137,6 +137,7 @@ RULES = {
 
 # meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
+    "block": "index of the point's block of ``chunk`` draws [count]",
     "outside_*": (
         "entries of the block quantity * that fall outside the histogram range, summed over the point's draws [count]"
     ),
@@ -179,7 +180,7 @@ EXPERIMENT = Experiment(
     summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
-    renamed={"convention": "builder"},
+    renamed={"convention": "builder", "block": "chunk"},
     count=lambda p: -(-p["draws"] // p["chunk"]),  # one point per chunk of draws
     resources=cost,
 )

@@ -15,17 +15,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from ... import plotting
-from ...metrics import contrast_ratio, relative_distance
-from ...models import paper_init
+from ...metrics import as_matrix, contrast_ratio, relative_distance
 from ...prompts import PromptSpec
 from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass
 from ...training import GramData, adam_gram
 from .. import panels
-from ..draws import draw_repeats, generators
+from ..draws import attention_init, draw_repeats, generators
 from ..params import Rule
 from ..points import grid, pick
 from ..reference import population_rows
@@ -53,10 +51,10 @@ def _train(pt: dict, seed: int, device: str) -> dict:
     spec = PromptSpec(D=D, N=pt["N"])
     train = SpinGlass(draw_repeats(spec, pt["P"], R, rng))
     test = SpinGlass(draw_repeats(spec, pt["P_test"], R, rng))
-    W0 = paper_init((R, D + 1, D + 1), D, tgen, dtype=torch.float64)
+    W0 = attention_init("merged", R, D, tgen)
     opts = dict(lr=pt["lr"], epochs=pt["epochs"], weight_decay=pt["weight_decay"])
     train_data, test_data = GramData.from_spinglass(train, device=device), GramData.from_spinglass(test, device=device)
-    tr = adam_gram(train_data, [W0], test=test_data, **opts)
+    tr = adam_gram(train_data, W0, test=test_data, **opts)
     assert tr.test_loss is not None  # a test set was given
     # adam_gram records losses before each step (and the test loss after the last one too).
     final_test, final_train = tr.test_loss[:, -1], tr.train_loss[:, -1]
@@ -73,9 +71,8 @@ def _amp(pt: dict, seed: int) -> dict:
     res = amp(sg, beta=pt["beta"], damping=pt["damping"], steps=pt["steps"], rng=rng)
     ex = solve_exact(sg, beta=pt["beta"])
     assert res.variance is not None and ex.variance is not None  # both define variances here
-    D1 = pt["D"] + 1
-    m, v = res.mean[0].reshape(D1, D1), res.variance[0].reshape(D1, D1)
-    m_ex, v_ex = ex.mean[0].reshape(D1, D1), ex.variance[0].reshape(D1, D1)
+    m, v = res.W[0], as_matrix(res.variance[0])
+    m_ex, v_ex = ex.W[0], as_matrix(ex.variance[0])
     out = dict(
         m=m, v=v, m_exact=m_ex, v_exact=v_ex, converged=bool(res.converged[0]), iterations=int(res.iterations[0])
     )

@@ -10,7 +10,7 @@ P; ``flat_fraction``/``valley_fraction``: fraction of the plane/soft axis within
 (3) the Hessian spectrum.  At P < D(D+1) the softest curvature is λ0 (a flat valley).
 
 ``convention="paper"``: the authors' fig3 energy, which counts J's diagonal twice (``SpinGlass.energy``
-and ``SpinGlass.hessian`` with ``convention="paper"``); m*, directions and energies are then its own.
+and ``SpinGlass.hessian`` with ``diagonal="twice"``); m*, directions and energies are then its own.
 """
 
 from __future__ import annotations
@@ -23,14 +23,16 @@ from matplotlib.figure import Figure
 from ... import resources
 from ...features import n_effective, n_spins
 from ...prompts import PromptSpec, sample_features
-from ...spinglass import SpinGlass, flat_mask
+from ...spinglass import Diagonal, SpinGlass, flat_mask
 from ...validation import choice, positive, positive_int
-from .. import panels, stats
+from .. import embedding, panels
 from ..draws import generators
 from ..params import CONVENTIONS, Rule
 from ..points import pick
 from ..reference import landscape_directions
 from ..spec import Experiment, Point, Result
+
+DIAGONAL: dict[str, Diagonal] = {"correct": "once", "paper": "twice"}
 
 
 def points(params: dict) -> list[dict[str, Any]]:
@@ -42,23 +44,24 @@ def points(params: dict) -> list[dict[str, Any]]:
 
 def compute(point: Point, seed: int, device: str) -> Result:
     rng, _ = generators(seed)
-    D, P, energy = point["D"], point["P"], point["convention"]
+    D, P = point["D"], point["P"]
+    diagonal = DIAGONAL[point["convention"]]  # the experiment's convention names how the energy counts J's diagonal
     sg = SpinGlass(sample_features(PromptSpec(D=D, N=point["N"]), P, rng), point["lambda0"])
     # -- view 1: random W, 2-D embedding, RBF surface
     W = rng.standard_normal((positive_int("samples", point["samples"]), n_spins(D)))
-    E = sg.energy(W, convention=energy)
-    xy, used = stats.embed_2d(W, point["embedding"], point["perplexity"], int(rng.integers(2**31)))
-    gx, gy, Z = stats.interpolate(xy, E, positive_int("grid", point["grid"]), float(point["smoothing"]))
+    E = sg.energy(W, diagonal=diagonal)
+    xy, used = embedding.embed_2d(W, point["embedding"], point["perplexity"], int(rng.integers(2**31)))
+    gx, gy, Z = embedding.interpolate(xy, E, positive_int("grid", point["grid"]), float(point["smoothing"]))
     # -- view 2: plane through m* along the softest and stiffest Hessian directions
-    d = landscape_directions(sg, energy)
+    d = landscape_directions(sg, diagonal)
     mu = d["eigenvalues"]
     L, n_grid = positive("plane_extent", point["plane_extent"]), positive_int("plane_grid", point["plane_grid"])
     alpha = np.linspace(-L, L, n_grid)
     gamma = np.linspace(-1.0, 1.0, n_grid) * np.sqrt(2.0 * positive("plane_rise", point["plane_rise"]) / mu[-1])
     A, G = np.meshgrid(alpha, gamma, indexing="ij")  # A: soft coordinate α, G: stiff coordinate γ
     plane = d["ground"] + A[..., None] * d["soft"] + G[..., None] * d["stiff"]
-    Ep = sg.energy(plane, convention=energy)
-    E0 = float(sg.energy(d["ground"], convention=energy))
+    Ep = sg.energy(plane, diagonal=diagonal)
+    E0 = float(sg.energy(d["ground"], diagonal=diagonal))
     out = dict(energies=E, embedding=xy, embedding_method=used, grid_x=gx, grid_y=gy, surface=Z, plane_alpha=alpha)
     out.update(plane_gamma=gamma, plane_energy=Ep, ground_energy=E0, hessian_eigenvalues=mu, n_effective=n_effective(D))
     out.update(soft_eigenvalue=float(mu[0]), stiff_eigenvalue=float(mu[-1]), energy_min=float(E.min()))

@@ -3,7 +3,8 @@
 For every draw index d and every N, one independent training set of P prompts gives h and J.  The
 entries of h1 (off-diagonal entries of the D×D field block), h2, J1, J2, J3 are counted as the authors
 count them (every off-diagonal entry of the symmetric J, both (i, j) and (j, i); exact zeros left out;
-see :mod:`..histograms`), histogrammed per draw on the paper's fixed 100-bin ranges with 1 added to every bin,
+see :mod:`~spinglass_icl.experiments.histograms`), histogrammed per draw on the paper's fixed 100-bin ranges with 1
+added to every bin,
 and normalised to p_N.  The divergence (bits) is set by the option ``direction``:
 
 - ``"ref_to_N"`` (default, the paper's): KL(p_ref ‖ p_N) = Σ_bins p_ref log₂(p_ref / p_N), as the authors'
@@ -26,7 +27,7 @@ import numpy as np
 from ... import plotting
 from ...prompts import PromptSpec
 from ...validation import InputError, choice, positive_int
-from .. import panels, stats
+from .. import histograms, panels
 from ..draws import generators
 from ..histograms import QUANTITIES, draw_counts
 from ..params import CONVENTIONS, Rule
@@ -43,7 +44,7 @@ def divergence(ref: np.ndarray, counts_N: np.ndarray, direction: str) -> np.ndar
     """Per-draw KL in bits between raw histograms (..., bins), 1 added to every bin, shape (...): ``"ref_to_N"``
     KL(p_ref ‖ p_N) = scipy.stats.entropy(ref + 1, counts_N + 1, base=2); ``"N_to_ref"`` the reverse."""
     p, q = ref + 1, counts_N + 1
-    return stats.kl_bits(*((p, q) if choice("direction", direction, tuple(DIRECTIONS)) == "ref_to_N" else (q, p)))
+    return histograms.kl_bits(*((p, q) if choice("direction", direction, tuple(DIRECTIONS)) == "ref_to_N" else (q, p)))
 
 
 def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -54,7 +55,7 @@ def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise InputError(f"N_ref={params['N_ref']} must be one of N={Ns}; add it to N or choose another N_ref")
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
     base = {**{k: params[k] for k in ("P", "D", "N_ref", "convention", "bins")}, "N": Ns}
-    return [dict(base, chunk=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
+    return [dict(base, block=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
 
 
 def compute(point: Point, seed: int, device: str) -> Result:
@@ -112,7 +113,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     for i, q in enumerate(QUANTITIES):
         plotting.band(ax[0, i], Ns / D, agg["mean"][:, i], agg["std"][:, i])
         ax[0, i].set(title=q, xlabel="N / D", ylabel=label)
-        e = stats.edges(*RANGES[q], int(params["bins"]))
+        e = histograms.edges(*RANGES[q], int(params["bins"]))
         for N in show:
             c = agg["hist"][int(np.flatnonzero(Ns == N)[0]), i].astype(float)
             ax[1, i].stairs(c / max(c.sum(), 1) / np.diff(e)[0], e, label=f"N={N}")
@@ -148,6 +149,7 @@ RULES = {
 
 # meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
+    "block": "index of the point's block of ``chunk`` draws [count]",
     "entries_*": "entries of the block quantity * (h1, h2, J1, J2, J3) histogrammed per draw [count]",
     "KL_*_bits_Nmax_ref_to_N": (
         "KL(p_ref ‖ p_N) of quantity * at the largest N (the paper's direction), mean over the point's draws;"
@@ -183,6 +185,6 @@ EXPERIMENT = Experiment(
     summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
-    renamed={"convention": "builder"},
+    renamed={"convention": "builder", "block": "chunk"},
     count=lambda p: -(-p["draws"] // p["chunk"]),  # one point per chunk of draws
 )

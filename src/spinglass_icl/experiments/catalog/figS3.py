@@ -30,7 +30,7 @@ from ...metrics import contrast_ratio
 from ...prompts import PromptSpec
 from ...solvers import RawCouplings, amp
 from ...validation import InputError, positive, positive_int
-from .. import panels, stats
+from .. import histograms, panels
 from ..draws import generators
 from ..histograms import BLOCK_VALUES, draw_block_values
 from ..params import Rule
@@ -45,7 +45,7 @@ def fitted_distributions(D: int, N: int, P: int, draws: int, rng: np.random.Gene
     vals, _ = draw_block_values(PromptSpec(D=D, N=N), P, 0.0, "correct", draws, rng)
     out = {}
     for q in BLOCK_VALUES:
-        out[f"mu_{q}"], out[f"sd_{q}"] = stats.mean_std(stats.moments(vals[q]))
+        out[f"mu_{q}"], out[f"sd_{q}"] = histograms.mean_std(histograms.moments(vals[q]))
     return out
 
 

@@ -3,7 +3,8 @@
 X ∈ R^{D×N} with iid N(0, 1) entries.  X Xᵀ ~ Wishart(N, I_D), so its spectrum is sampled without
 forming X: ``method="bidiagonal"`` (default; Dumitriu–Edelman bidiagonal model, O(D) random numbers
 and a tridiagonal eigenproblem per draw), ``"bartlett"`` (Bartlett factor, O(D²)) or ``"explicit"``
-(X itself, O(D²N)); see :func:`..stats.wishart_eigenvalues`.  Eigenvalues of X Xᵀ/N pooled over
+(X itself, O(D²N)); see :func:`~spinglass_icl.experiments.wishart.wishart_eigenvalues`.  Eigenvalues of X Xᵀ/N pooled
+over
 draws are histogrammed on fixed bins per N (0 to 1.15·(1+√q)², q = D/N) and compared with the
 Marchenko–Pastur density with ratio q: the KS distance at the bin edges and the first two moments
 (exact finite-size values E[λ] = 1, E[λ²] = 1 + (D+1)/N) are reported.
@@ -21,7 +22,7 @@ import numpy as np
 
 from ... import plotting
 from ...validation import InputError, choice, positive_int
-from .. import panels, stats
+from .. import histograms, panels, wishart
 from ..draws import generators
 from ..spec import Experiment, Point, Record, Result
 
@@ -31,18 +32,18 @@ if TYPE_CHECKING:
 
 def bin_edges(D: int, N: int, bins: int) -> np.ndarray:
     """Fixed bins of the spectrum of X Xᵀ/N: [0, 1.15 (1+√q)²]."""
-    return stats.edges(0.0, 1.15 * stats.mp_edges(D / N)[1], bins)
+    return histograms.edges(0.0, 1.15 * wishart.mp_edges(D / N)[1], bins)
 
 
 def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    choice("method", params["method"], stats.WISHART_METHODS)
+    choice("method", params["method"], wishart.WISHART_METHODS)
     D = positive_int("D", params["D"])
     Ns = [positive_int("N", n) for n in np.atleast_1d(params["N"])]
     if min(Ns) < D:
         raise InputError(f"figS5 needs N >= D (ratio D/N <= 1), got N={min(Ns)} < D={D}")
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
     return [
-        dict(D=D, N=N, bins=params["bins"], method=params["method"], chunk=i, draws=min(chunk, total - s))
+        dict(D=D, N=N, bins=params["bins"], method=params["method"], block=i, draws=min(chunk, total - s))
         for N in Ns
         for i, s in enumerate(range(0, total, chunk))
     ]
@@ -52,13 +53,13 @@ def compute(point: Point, seed: int, device: str) -> Result:
     """Histogram (bins,), raw moments (count, Σλ, Σλ²) and extremes of one chunk's eigenvalues."""
     rng, _ = generators(seed)
     D, N = point["D"], point["N"]
-    ev = stats.wishart_eigenvalues(D, N, point["draws"], rng, point["method"]) / N
+    ev = wishart.wishart_eigenvalues(D, N, point["draws"], rng, point["method"]) / N
     e = bin_edges(D, N, point["bins"])
     return {
-        "hist": stats.binned(ev, e),
+        "hist": histograms.binned(ev, e),
         "edges": e,
-        "moments": stats.moments(ev),
-        "outside": stats.outside(ev, e),
+        "moments": histograms.moments(ev),
+        "outside": histograms.outside(ev, e),
         "min": float(ev.min()),
         "max": float(ev.max()),
     }
@@ -82,7 +83,7 @@ def aggregate(records: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]
             "edges": e,
             "counts": counts,
             "draws": sum(int(r["draws"]) for r in rs),
-            "ks": stats.ks_binned(counts, stats.mp_bin_probabilities(e, q)),
+            "ks": histograms.ks_binned(counts, wishart.mp_bin_probabilities(e, q)),
             "mean": s1 / n,
             "second": s2 / n,
             "second_exact": 1.0 + (D + 1) / N,
@@ -104,8 +105,8 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
         e, c = g["edges"], g["counts"]
         a.stairs(c / c.sum() / np.diff(e)[0], e, fill=True, alpha=0.5, label=f"{g['draws']} draws")
         x = np.linspace(e[0], e[-1], 800)
-        a.plot(x, stats.mp_density(x, g["q"]), "r-", lw=1.0, label="Marchenko–Pastur")
-        lo, hi = stats.mp_edges(g["q"])
+        a.plot(x, wishart.mp_density(x, g["q"]), "r-", lw=1.0, label="Marchenko–Pastur")
+        lo, hi = wishart.mp_edges(g["q"])
         a.set_xlim(max(0.0, lo - 0.15 * (hi - lo)), e[-1])
         a.set(title=f"N={N} (D/N={g['q']:.3g}), KS={g['ks']:.3f}", xlabel="eigenvalue of X Xᵀ/N", ylabel="density")
     panels.legend(ax[0, 0])  # the first spectrum (D/N largest) leaves its upper right free
@@ -124,7 +125,7 @@ def summary(records: list[dict], params: dict) -> dict[str, Any]:
             "mean_sq": round(float(g["second"]), 4),
             "mean_sq_exact": round(float(g["second_exact"]), 4),
             "support": [round(g["min"], 3), round(g["max"], 3)],
-            "mp_support": [round(float(x), 3) for x in stats.mp_edges(g["q"])],
+            "mp_support": [round(float(x), 3) for x in wishart.mp_edges(g["q"])],
         }
         for N, g in agg.items()
     }
@@ -134,6 +135,7 @@ _N = [100, 500, 1000, 2000, 5000, 10000]
 
 # meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
+    "block": "index of the point's block of ``chunk`` draws [count]",
     "outside": "eigenvalues of X Xᵀ/N outside the histogram range, over the point's draws [count]",
     "min": "smallest eigenvalue of X Xᵀ/N over the point's draws [1]",
     "max": "largest eigenvalue of X Xᵀ/N over the point's draws [1]",
@@ -161,5 +163,6 @@ EXPERIMENT = Experiment(
     columns=COLUMNS,
     summary_keys=SUMMARY_KEYS,
     summary=summary,
+    renamed={"block": "chunk"},  # the block index was the point's "chunk" before 0.2.0: same seeds
     count=lambda p: len(p["N"]) * -(-p["draws"] // p["chunk"]),  # per N, one point per chunk of draws
 )

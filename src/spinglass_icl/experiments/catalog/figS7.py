@@ -8,8 +8,8 @@ Zeros are counted by the paper's rule |λ| < tol (``spinglass.flat_mask``).  The
 the smaller of two matrices with the same non-zero eigenvalues: the effective spins' Gram matrix
 (the D+1 spins of W's last column are exact zero modes) or the P×P kernel SSᵀ/P =
 (AAᵀ)∘(BBᵀ)/((N+1)² P); the other K − min(P, D(D+1)) eigenvalues are zero by rank.
-``method="full"`` diagonalises the K×K matrix instead (for checks).  Points: ("spectrum", P, chunk
-of draws) and ("zero", D, P).
+``method="full"`` diagonalises the K×K matrix instead (for checks).  Points: ("spectrum", P, block
+of ``chunk`` draws) and ("zero", D, P).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ...features import n_effective, n_spins
 from ...prompts import PromptSpec, sample_features
 from ...spinglass import SpinGlass, flat_fraction_theory, flat_mask
 from ...validation import choice, positive, positive_int
-from .. import panels, stats
+from .. import histograms, panels
 from ..draws import generators
 from ..params import Rule
 from ..records import groups
@@ -42,13 +42,13 @@ def points(params: dict) -> list[dict[str, Any]]:
     common = {"N": positive_int("N", params["N"]), "tol": positive("tol", params["tol"]), "method": params["method"]}
     total, chunk = positive_int("spectrum_draws", params["spectrum_draws"]), positive_int("chunk", params["chunk"])
     spectra = [
-        dict(panel="spectrum", P=int(P), D=int(params["spectrum_D"]), chunk=i, draws=min(chunk, total - s))
+        dict(panel="spectrum", P=int(P), D=int(params["spectrum_D"]), block=i, draws=min(chunk, total - s))
         for P in np.atleast_1d(params["spectrum_P"])
         for i, s in enumerate(range(0, total, chunk))
     ]
     draws = positive_int("draws", params["draws"])
     zeros = [
-        dict(panel="zero", P=int(round(float(P))), D=int(round(float(D))), chunk=0, draws=draws)
+        dict(panel="zero", P=int(round(float(P))), D=int(round(float(D))), block=0, draws=draws)
         for D in np.atleast_1d(params["D"])
         for P in np.atleast_1d(params["P"])
     ]
@@ -74,9 +74,9 @@ def compute(point: Point, seed: int, device: str) -> Result:
         "theory": flat_fraction_theory(point["P"], point["D"], effective=False),
     }
     if point["panel"] == "spectrum":
-        e = stats.edges(*LOG_RANGE, 115)
+        e = histograms.edges(*LOG_RANGE, 115)
         logs = np.log10(np.clip(np.abs(evs), 10.0 ** LOG_RANGE[0], None))
-        out["log_hist"] = stats.binned(logs, e)
+        out["log_hist"] = histograms.binned(logs, e)
         out["log_edges"] = e
         out["largest"] = float(evs.max())
         pos = np.abs(evs[~flat_mask(evs, point["tol"])])
@@ -125,7 +125,7 @@ def summary(records: list[dict], params: dict) -> dict[str, Any]:
             if r["zero_count_max"] != r["theory_count"] or r["zero_count_min"] != r["theory_count"]
         ]
     for r in records:
-        if r["panel"] == "spectrum" and r["chunk"] == 0:
+        if r["panel"] == "spectrum" and r["block"] == 0:
             out[f"spectrum_P={r['P']}"] = {k: r[k] for k in ("zero_fraction", "theory", "smallest_nonzero", "largest")}
     return out
 
@@ -144,6 +144,7 @@ RULES = {
 
 # meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
+    "block": "index of the point's block of draws within its spectrum (0 for zero points) [count]",
     "panel": "spectrum (panel a: eigenvalue histograms) or zero (panel b: zero-mode fraction) [text]",
     "zero_fraction": "fraction of eigenvalues of SᵀS/P with |λ| < tol among all (D+1)² spins, mean over draws [1]",
     "zero_count_min": "fewest zero eigenvalues over the point's draws [count]",
@@ -182,5 +183,6 @@ EXPERIMENT = Experiment(
     summary_keys=SUMMARY_KEYS,
     summary=summary,
     rules=RULES,
+    renamed={"block": "chunk"},  # the block index was the point's "chunk" before 0.2.0: same seeds
     count=lambda p: len(p["spectrum_P"]) * -(-p["spectrum_draws"] // p["chunk"]) + len(p["D"]) * len(p["P"]),
 )
