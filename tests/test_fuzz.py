@@ -66,8 +66,8 @@ WORKER = r"""
 import contextlib, io, json, sys
 from spinglass_icl.cli import main
 for line in sys.stdin:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try:
             rc = main(json.loads(line))
         except SystemExit as exc:  # argparse's own refusals
@@ -75,7 +75,7 @@ for line in sys.stdin:
         except BaseException as exc:  # a run-away (MemoryError under the limit) or a crash: the test fails
             rc = -1
             err.write(f"Traceback: {type(exc).__name__}: {exc}")
-    sys.__stdout__.write(json.dumps([rc, err.getvalue()]) + "\n")
+    sys.__stdout__.write(json.dumps([rc, err.getvalue(), out.getvalue()]) + "\n")
     sys.__stdout__.flush()
 """
 _worker: list[subprocess.Popen] = []
@@ -107,8 +107,8 @@ def _close_worker():
         proc.wait(timeout=30)
 
 
-def _cli(*argv: str) -> tuple[int, str]:
-    """(exit status, stderr) of the CLI run in the worker process (under the address-space limit)."""
+def _cli(*argv: str) -> tuple[int, str, str]:
+    """(exit status, stderr, stdout) of the CLI run in the worker process (under the address-space limit)."""
     proc = _process()
     proc.stdin.write(json.dumps(list(argv)) + "\n")
     proc.stdin.flush()
@@ -119,8 +119,8 @@ def _cli(*argv: str) -> tuple[int, str]:
     line = proc.stdout.readline()
     if not line:
         pytest.fail(f"{' '.join(argv)} ended the worker (exit {proc.wait()})")
-    rc, err = json.loads(line)
-    return rc, err
+    rc, err, out = json.loads(line)
+    return rc, err, out
 
 
 def _clean(rc: int, err: str, allowed: tuple[int, ...]) -> None:
@@ -140,11 +140,13 @@ def test_reproduce_set_never_crashes_and_starts_nothing(exp_id, data):
     sets = [f"{k}={data.draw(VALUES, label=k)}" for k in keys]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
-        rc, err = _cli("reproduce", exp_id, "--dry-run", "--out", str(out), *[a for s in sets for a in ("--set", s)])
+        rc, err, std = _cli(
+            "reproduce", exp_id, "--dry-run", "--out", str(out), *[a for s in sets for a in ("--set", s)]
+        )
         _clean(rc, err, (0, 2))
         assert not out.exists()  # nothing started, nothing written
-        if rc == 0:
-            assert err.startswith("estimate: ")
+        if rc == 0:  # a dry run's estimate is its result, on stdout
+            assert std.startswith("estimate: ")
 
 
 GROUND = ["ground-state", "--D", "3", "--N", "6", "--P", "20", "--test-prompts", "10", "--json"]
@@ -160,7 +162,7 @@ SMALL_VALUES = st.one_of(st.sampled_from(NASTY), st.integers(-3, 40).map(str), s
     solver=st.sampled_from(["exact", "cg", "amp", "amp-onsager"]),
 )
 def test_ground_state_options_never_crash(option, value, solver):
-    rc, err = _cli(*GROUND, "--solver", solver, option, value)
+    rc, err, _ = _cli(*GROUND, "--solver", solver, option, value)
     _clean(rc, err, (0, 2, 3))
 
 
@@ -170,7 +172,7 @@ def test_ground_state_options_never_crash(option, value, solver):
 )
 def test_the_issues_runaway_inputs_are_refused_before_anything_starts(tmp_path, sets):
     out = tmp_path / "out"
-    rc, err = _cli("reproduce", "fig4b", "--out", str(out), *[a for s in sets for a in ("--set", s)])
+    rc, err, _ = _cli("reproduce", "fig4b", "--out", str(out), *[a for s in sets for a in ("--set", s)])
     _clean(rc, err, (2,))
     assert not out.exists()
     key = sets[0].partition("=")[0]
