@@ -117,5 +117,4 @@ def setup(app):
 gallery_pages.write_api_index(HERE / "api" / "index.rst", [n for n in spinglass_icl.__all__ if n != "__version__"])
 gallery_pages.write_gallery(HERE / "gallery", HERE / "figures", HERE.parent / "REPRODUCTION.md")
 gallery_pages.write_cli_page(HERE / "cli.md")
-gallery_pages.write_design_page(HERE / "design.md", HERE / "architecture.md")
 module_pages.write_module_pages(HERE / "api" / "modules")

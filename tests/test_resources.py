@@ -6,13 +6,16 @@ import pytest
 
 from conftest import raises_one_line
 from spinglass_icl import resources as R
+from spinglass_icl import validation as V
 
 
 def test_memory_guard(monkeypatch):
     monkeypatch.setattr(R, "available_memory", lambda: 2**30)
     R.memory("x", 2**29)
     msg = raises_one_line(R.memory, "ground-state --D 9", 3 * 2**30, match="needs about 3 GiB")
-    assert "1 GiB are available" in msg and "--force" in msg
+    assert "1 GiB are available" in msg and "force=True" in msg  # from Python: the Python argument
+    with V.command_line():
+        assert "--force" in raises_one_line(R.memory, "ground-state --D 9", 3 * 2**30)
     R.memory("x", 3 * 2**30, force=True)
     assert R.available_memory() == 2**30
 
@@ -80,7 +83,11 @@ def test_refusals_name_the_estimate_and_the_parameter(monkeypatch):
     monkeypatch.setattr(R, "available_memory", lambda: 2**30)
     tot = R.total([{"D": 60, "N": 10, "P": 2000, "repeats": 8, "chunk": 8, "beta": 1.0, "steps": 1}])
     msg = raises_one_line(R.check_total, "fig4b", tot, match="fig4b at D=60")
-    assert "needs about" in msg and "use a smaller D (--set D=...)" in msg
+    assert "needs about" in msg and "use a smaller D (overrides={'D': ...})" in msg  # Python's names
+    assert "force=True" in msg
+    with V.command_line():  # the CLI's names
+        msg = raises_one_line(R.check_total, "fig4b", tot, match="fig4b at D=60")
+    assert "use a smaller D (--set D=...)" in msg and "--force" in msg
     R.check_total("fig4b", tot, force=True)
     years = R.Total(R.Estimate(1.0, 2 * R.CPU_LIMIT_SECONDS), {"D": 3}, 2 * R.CPU_LIMIT_SECONDS, 1)
     assert "CPU-year" in raises_one_line(R.check_total, "x", years)

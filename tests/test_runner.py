@@ -224,7 +224,7 @@ def test_workers_beyond_the_cores_are_capped_with_a_note(tmp_path):
 
     cores = usable_cores()
     s = run("demo", out=tmp_path, overrides=SMALL, workers=cores + 3, dry_run=True)
-    assert any(f"--workers {cores + 3} is more than the {cores} cores" in n for n in s.notes)
+    assert any(f"workers={cores + 3} is more than the {cores} cores" in n for n in s.notes)  # Python's name
     assert not (tmp_path / "demo").exists()  # a dry run starts nothing
     for workers in range(1, cores + 4):
         p = plan(workers)
