@@ -19,7 +19,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-
 THEORY = Path(__file__).resolve().parents[1] / "theory.md"
 
 
