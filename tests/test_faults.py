@@ -122,7 +122,7 @@ def undisturbed(tmp_path_factory) -> dict[str, str]:
 # -- 1. SIGTERM, SIGHUP, --time-limit -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGHUP, marks=pytest.mark.slow)])
 def test_a_signal_ends_the_run_like_ctrl_c_and_the_same_command_resumes(tmp_path, sig, undisturbed):
     proc = _start(tmp_path, "--set", "sleep=0.4")
     folder = tmp_path / "faults"
@@ -143,6 +143,18 @@ def test_a_signal_ends_the_run_like_ctrl_c_and_the_same_command_resumes(tmp_path
     assert _values(folder) == undisturbed
 
 
+def test_time_limit_stops_running_points_at_its_end(tmp_path, undisturbed):
+    """The points are estimated at 0.5 s and take 0.4 s plus the first one's imports: a limit of 1.5 s
+    ends while points run (SIGALRM, in the main process); the next run computes the rest."""
+    s = run("faults", out=tmp_path, overrides={"sleep": 0.4}, progress=False, time_limit=1.5)
+    assert 1 <= s.missing < 6 and s.n_computed == 6 - s.missing and s.stopped
+    _healthy(tmp_path / "faults")
+    again = run("faults", out=tmp_path, overrides={"sleep": 0.4}, progress=False, make_plot=False)
+    assert again.n_computed == s.missing and not again.missing
+    assert _values(tmp_path / "faults") == undisturbed
+
+
+@pytest.mark.slow
 def test_time_limit_stops_in_time_and_the_next_run_computes_only_the_rest(tmp_path, undisturbed):
     p = _run(tmp_path, "--set", "sleep=0.4", "--time-limit", "2")  # the estimate says 0.5 s a point
     assert p.returncode == L.EXIT_INCOMPLETE, p.stderr
@@ -181,6 +193,7 @@ def test_a_dead_worker_s_point_is_computed_again(tmp_path, monkeypatch, undistur
     assert _values(tmp_path / "faults") == undisturbed  # identical to one worker, undisturbed
 
 
+@pytest.mark.slow
 def test_a_point_that_kills_every_worker_is_missing_and_the_next_run_computes_only_it(tmp_path, undisturbed):
     p = _run(tmp_path, "--set", "sleep=0.4", "--workers", "2", FAULT_KILL="3")
     assert p.returncode == L.EXIT_INCOMPLETE, p.stderr
@@ -247,18 +260,22 @@ def test_a_worker_exits_when_its_main_process_is_killed():
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_no_worker_outlives_a_run_killed_by_sigkill(tmp_path):
-    proc = _start(tmp_path, "--set", "sleep=30", "--workers", "2")
-    workers: list[int] = []
-    for _ in range(600):  # the pool's workers have started (the resource tracker is a child too)
-        workers = _children(proc.pid)
-        if len(workers) >= 3:
+    started = tmp_path / "started"
+    started.mkdir()
+    proc = _start(tmp_path, "--set", "sleep=60", "--workers", "2", FAULT_STARTED=str(started))
+    for _ in range(1500):  # both workers compute a point (each writes its pid when it starts one)
+        workers = [int(p.name) for p in started.iterdir()]
+        if len(workers) == 2:
             break
+        assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
-    assert len(workers) >= 2, workers
-    time.sleep(1.0)
+    assert len(workers) == 2 and all(_alive(w) for w in workers)
     proc.kill()
-    proc.communicate()
-    assert _gone_within(workers, 10.0) == []
+    proc.wait()  # (not communicate: an orphan would hold its pipes open)
+    left = _gone_within(workers, 10.0)
+    for pid in left:  # a failed test leaves nothing behind either
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "worker processes outlived the main process"
 
 
 # -- 4. disk full -------------------------------------------------------------------------------------
