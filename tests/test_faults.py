@@ -565,3 +565,16 @@ def test_a_dask_worker_killed_mid_run_loses_nothing(tmp_path):
     s = run("faults", out=tmp_path / "inline", overrides={"sleep": 1.0}, progress=False, make_plot=False)
     assert s.n_computed == 6
     assert _values(tmp_path / "dask" / "faults") == _values(tmp_path / "inline" / "faults")
+
+
+def test_nohup_keeps_sighup_ignored(tmp_path):
+    """A run started under ``nohup`` (SIGHUP ignored) is not stopped when its terminal closes."""
+    code = (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+        "from spinglass_icl._limits import stop_on_signals\n"
+        "stop_on_signals()\n"
+        "print(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN, signal.getsignal(signal.SIGTERM) != signal.SIG_DFL)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
+    assert p.stdout.split() == ["True", "True"], p.stderr
