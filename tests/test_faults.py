@@ -578,3 +578,29 @@ def test_nohup_keeps_sighup_ignored(tmp_path):
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
     assert p.stdout.split() == ["True", "True"], p.stderr
+
+
+def test_a_full_disk_at_the_start_never_sets_the_store_aside(finished, monkeypatch):
+    """SQLite's "database or disk is full" while the store opens is no damage: the store stays."""
+    import sqlite3 as sq
+
+    real_connect = sq.connect
+
+    class Full:
+        def __init__(self, *a, **k):
+            self.db = real_connect(*a, **k)
+
+        def execute(self, sql, *a):
+            if sql.startswith("PRAGMA quick_check"):
+                raise sq.OperationalError("database or disk is full")
+            return self.db.execute(sql, *a)
+
+        def close(self):
+            self.db.close()
+
+    monkeypatch.setattr("spinglass_icl.experiments.store.sqlite3.connect", Full)
+    with pytest.raises(L.Incomplete, match="no space left"):
+        run("faults", out=finished.parent, overrides={"n": [1, 2]}, progress=False)
+    monkeypatch.undo()
+    assert not list(finished.glob("store.sqlite.corrupt-*"))
+    assert len(_done(finished / "store.sqlite")) == 2
