@@ -9,6 +9,7 @@ slow ones (``-m slow``): a real dask scheduler and workers with one killed, a re
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import json
@@ -69,7 +70,7 @@ def _run(out: Path, *extra: str, **env: str) -> subprocess.CompletedProcess:
 
 def _done(db: Path) -> dict[str, float]:
     try:
-        with sqlite3.connect(db, timeout=1) as con:
+        with contextlib.closing(sqlite3.connect(db, timeout=1)) as con:
             return dict(con.execute("SELECT key, finished_at FROM points WHERE status='done'"))
     except sqlite3.Error:
         return {}
@@ -89,7 +90,7 @@ def _wait_done(proc: subprocess.Popen, db: Path, n: int) -> dict[str, float]:
 def _healthy(folder: Path) -> None:
     """SQLite's full integrity check passes, no temporary file is left, no lock owner is recorded,
     and every finished point's arrays file matches its recorded hash."""
-    with sqlite3.connect(folder / "store.sqlite") as con:
+    with contextlib.closing(sqlite3.connect(folder / "store.sqlite")) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert not list((folder / "arrays").glob(".*.tmp*"))
     assert not (folder / OWNER_NAME).exists()
@@ -369,7 +370,7 @@ def test_a_real_small_filesystem_that_fills(tmp_path, undisturbed):
         assert p.returncode == 0, p.stderr
         assert _values(mnt / "faults") == undisturbed
     finally:
-        subprocess.run(["umount", str(mnt)], check=False)
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 # -- 5. memory limits that are not the machine's ------------------------------------------------------
@@ -463,10 +464,10 @@ def read_only(finished, tmp_path, monkeypatch) -> Path:
     ok = subprocess.run(["mount", "--bind", str(finished.parent), str(view)], capture_output=True).returncode == 0
     if ok and subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], capture_output=True).returncode == 0:
         yield view / "faults"
-        subprocess.run(["umount", str(view)], check=False)
+        subprocess.run(["umount", "-l", str(view)], check=False)
         return
     if ok:
-        subprocess.run(["umount", str(view)], check=False)
+        subprocess.run(["umount", "-l", str(view)], check=False)
 
     def erofs(*a, **k):
         raise OSError(errno.EROFS, "Read-only file system")
