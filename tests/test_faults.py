@@ -496,6 +496,9 @@ def test_plot_on_a_read_only_folder_refuses_or_writes_where_told(read_only, tmp_
         lambda c: c.update(keys=c["keys"][:1]),
         lambda c: c.update(params="n=1,2"),  # wrong types
         lambda c: c.update(experiment="demo"),
+        lambda c: c.update(plugins=5),
+        lambda c: c.update(keys=[1, 2]),
+        lambda c: c.pop("keys"),
     ],
 )
 def test_a_hand_edited_config_is_refused_naming_it(finished, edit):
