@@ -3,6 +3,7 @@ return a seeded number and an array, and -- when FAULT_KILL says so -- kill the 
 
 FAULT_KILL="N": the point n=N ends its process (os._exit) every time it runs;
 FAULT_KILL="N:PATH": only the first time (PATH marks that it happened).  Only with worker processes.
+FAULT_STARTED=FOLDER: each process that starts a point writes its pid there.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def compute(point, seed, device):
             if mark:
                 open(mark, "w").close()
             os._exit(9)  # as a worker killed by the OOM killer or a preempted node
+    if os.environ.get("FAULT_STARTED"):  # a folder: the pid of each process that starts a point
+        open(os.path.join(os.environ["FAULT_STARTED"], str(os.getpid())), "w").close()
     end = time.monotonic() + point["sleep"]
     while time.monotonic() < end:
         time.sleep(0.02)

@@ -9,6 +9,7 @@ slow ones (``-m slow``): a real dask scheduler and workers with one killed, a re
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import json
@@ -69,7 +70,7 @@ def _run(out: Path, *extra: str, **env: str) -> subprocess.CompletedProcess:
 
 def _done(db: Path) -> dict[str, float]:
     try:
-        with sqlite3.connect(db, timeout=1) as con:
+        with contextlib.closing(sqlite3.connect(db, timeout=1)) as con:
             return dict(con.execute("SELECT key, finished_at FROM points WHERE status='done'"))
     except sqlite3.Error:
         return {}
@@ -89,7 +90,7 @@ def _wait_done(proc: subprocess.Popen, db: Path, n: int) -> dict[str, float]:
 def _healthy(folder: Path) -> None:
     """SQLite's full integrity check passes, no temporary file is left, no lock owner is recorded,
     and every finished point's arrays file matches its recorded hash."""
-    with sqlite3.connect(folder / "store.sqlite") as con:
+    with contextlib.closing(sqlite3.connect(folder / "store.sqlite")) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert not list((folder / "arrays").glob(".*.tmp*"))
     assert not (folder / OWNER_NAME).exists()
@@ -122,7 +123,7 @@ def undisturbed(tmp_path_factory) -> dict[str, str]:
 # -- 1. SIGTERM, SIGHUP, --time-limit -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGHUP, marks=pytest.mark.slow)])
 def test_a_signal_ends_the_run_like_ctrl_c_and_the_same_command_resumes(tmp_path, sig, undisturbed):
     proc = _start(tmp_path, "--set", "sleep=0.4")
     folder = tmp_path / "faults"
@@ -143,6 +144,18 @@ def test_a_signal_ends_the_run_like_ctrl_c_and_the_same_command_resumes(tmp_path
     assert _values(folder) == undisturbed
 
 
+def test_time_limit_stops_running_points_at_its_end(tmp_path, undisturbed):
+    """The points are estimated at 0.5 s and take 0.4 s plus the first one's imports: a limit of 1.5 s
+    ends while points run (SIGALRM, in the main process); the next run computes the rest."""
+    s = run("faults", out=tmp_path, overrides={"sleep": 0.4}, progress=False, time_limit=1.5)
+    assert 1 <= s.missing < 6 and s.n_computed == 6 - s.missing and s.stopped
+    _healthy(tmp_path / "faults")
+    again = run("faults", out=tmp_path, overrides={"sleep": 0.4}, progress=False, make_plot=False)
+    assert again.n_computed == s.missing and not again.missing
+    assert _values(tmp_path / "faults") == undisturbed
+
+
+@pytest.mark.slow
 def test_time_limit_stops_in_time_and_the_next_run_computes_only_the_rest(tmp_path, undisturbed):
     p = _run(tmp_path, "--set", "sleep=0.4", "--time-limit", "2")  # the estimate says 0.5 s a point
     assert p.returncode == L.EXIT_INCOMPLETE, p.stderr
@@ -181,6 +194,7 @@ def test_a_dead_worker_s_point_is_computed_again(tmp_path, monkeypatch, undistur
     assert _values(tmp_path / "faults") == undisturbed  # identical to one worker, undisturbed
 
 
+@pytest.mark.slow
 def test_a_point_that_kills_every_worker_is_missing_and_the_next_run_computes_only_it(tmp_path, undisturbed):
     p = _run(tmp_path, "--set", "sleep=0.4", "--workers", "2", FAULT_KILL="3")
     assert p.returncode == L.EXIT_INCOMPLETE, p.stderr
@@ -247,18 +261,22 @@ def test_a_worker_exits_when_its_main_process_is_killed():
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_no_worker_outlives_a_run_killed_by_sigkill(tmp_path):
-    proc = _start(tmp_path, "--set", "sleep=30", "--workers", "2")
-    workers: list[int] = []
-    for _ in range(600):  # the pool's workers have started (the resource tracker is a child too)
-        workers = _children(proc.pid)
-        if len(workers) >= 3:
+    started = tmp_path / "started"
+    started.mkdir()
+    proc = _start(tmp_path, "--set", "sleep=60", "--workers", "2", FAULT_STARTED=str(started))
+    for _ in range(1500):  # both workers compute a point (each writes its pid when it starts one)
+        workers = [int(p.name) for p in started.iterdir()]
+        if len(workers) == 2:
             break
+        assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
-    assert len(workers) >= 2, workers
-    time.sleep(1.0)
+    assert len(workers) == 2 and all(_alive(w) for w in workers)
     proc.kill()
-    proc.communicate()
-    assert _gone_within(workers, 10.0) == []
+    proc.wait()  # (not communicate: an orphan would hold its pipes open)
+    left = _gone_within(workers, 10.0)
+    for pid in left:  # a failed test leaves nothing behind either
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "worker processes outlived the main process"
 
 
 # -- 4. disk full -------------------------------------------------------------------------------------
@@ -352,7 +370,7 @@ def test_a_real_small_filesystem_that_fills(tmp_path, undisturbed):
         assert p.returncode == 0, p.stderr
         assert _values(mnt / "faults") == undisturbed
     finally:
-        subprocess.run(["umount", str(mnt)], check=False)
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 # -- 5. memory limits that are not the machine's ------------------------------------------------------
@@ -446,10 +464,10 @@ def read_only(finished, tmp_path, monkeypatch) -> Path:
     ok = subprocess.run(["mount", "--bind", str(finished.parent), str(view)], capture_output=True).returncode == 0
     if ok and subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], capture_output=True).returncode == 0:
         yield view / "faults"
-        subprocess.run(["umount", str(view)], check=False)
+        subprocess.run(["umount", "-l", str(view)], check=False)
         return
     if ok:
-        subprocess.run(["umount", str(view)], check=False)
+        subprocess.run(["umount", "-l", str(view)], check=False)
 
     def erofs(*a, **k):
         raise OSError(errno.EROFS, "Read-only file system")
@@ -478,6 +496,9 @@ def test_plot_on_a_read_only_folder_refuses_or_writes_where_told(read_only, tmp_
         lambda c: c.update(keys=c["keys"][:1]),
         lambda c: c.update(params="n=1,2"),  # wrong types
         lambda c: c.update(experiment="demo"),
+        lambda c: c.update(plugins=5),
+        lambda c: c.update(keys=[1, 2]),
+        lambda c: c.pop("keys"),
     ],
 )
 def test_a_hand_edited_config_is_refused_naming_it(finished, edit):
@@ -548,3 +569,42 @@ def test_a_dask_worker_killed_mid_run_loses_nothing(tmp_path):
     s = run("faults", out=tmp_path / "inline", overrides={"sleep": 1.0}, progress=False, make_plot=False)
     assert s.n_computed == 6
     assert _values(tmp_path / "dask" / "faults") == _values(tmp_path / "inline" / "faults")
+
+
+def test_nohup_keeps_sighup_ignored(tmp_path):
+    """A run started under ``nohup`` (SIGHUP ignored) is not stopped when its terminal closes."""
+    code = (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+        "from spinglass_icl._limits import stop_on_signals\n"
+        "stop_on_signals()\n"
+        "print(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN, signal.getsignal(signal.SIGTERM) != signal.SIG_DFL)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
+    assert p.stdout.split() == ["True", "True"], p.stderr
+
+
+def test_a_full_disk_at_the_start_never_sets_the_store_aside(finished, monkeypatch):
+    """SQLite's "database or disk is full" while the store opens is no damage: the store stays."""
+    import sqlite3 as sq
+
+    real_connect = sq.connect
+
+    class Full:
+        def __init__(self, *a, **k):
+            self.db = real_connect(*a, **k)
+
+        def execute(self, sql, *a):
+            if sql.startswith("PRAGMA quick_check"):
+                raise sq.OperationalError("database or disk is full")
+            return self.db.execute(sql, *a)
+
+        def close(self):
+            self.db.close()
+
+    monkeypatch.setattr("spinglass_icl.experiments.store.sqlite3.connect", Full)
+    with pytest.raises(L.Incomplete, match="no space left"):
+        run("faults", out=finished.parent, overrides={"n": [1, 2]}, progress=False)
+    monkeypatch.undo()
+    assert not list(finished.glob("store.sqlite.corrupt-*"))
+    assert len(_done(finished / "store.sqlite")) == 2

@@ -172,11 +172,13 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 def stop_on_signals(signals: Iterable[int] = STOP_SIGNALS) -> None:
     """Make ``signals`` raise :class:`Stopped` in the main thread (as SIGINT raises KeyboardInterrupt);
-    nothing in another thread, where Python cannot set handlers."""
+    nothing in another thread, where Python cannot set handlers.  A signal the process was started
+    ignoring stays ignored (``nohup`` ignores SIGHUP: such a run outlives its terminal, as it should)."""
     if threading.current_thread() is not threading.main_thread():
         return
     for s in signals:
-        signal.signal(s, _raise_stopped)
+        if signal.getsignal(s) != signal.SIG_IGN:
+            signal.signal(s, _raise_stopped)
 
 
 # -- disk -------------------------------------------------------------------------------------------

@@ -232,10 +232,11 @@ class Workers:
     def __init__(self, pl: Plan, scheduler: str | None) -> None:
         self.plan = pl
         self.client: Any = None
+        self._seen = time.monotonic()  # when a dask worker was last seen
         self.pool: cf.Executor
         if scheduler:
             self.client = _client(scheduler)
-            self.pool = self.client.get_executor()
+            self.pool = self.client.get_executor(pure=False)  # a retried point is a new task
         elif pl.workers == 1:
             self.pool = Inline()
         else:
@@ -252,20 +253,27 @@ class Workers:
             initargs=(self.plan.threads, os.getpid()),
         )
 
+    def _threads(self) -> int:
+        """Threads of the dask cluster's workers now (0 if none, or the scheduler does not answer)."""
+        try:
+            return int(sum(self.client.nthreads().values()))
+        except Exception:  # the scheduler is gone or busy: counted as no worker, and alive() decides
+            return 0
+
     def slots(self) -> int:
         """Points in flight at once: one per worker process, or per thread of the dask cluster."""
         if self.client is not None:
-            return max(1, sum(self.client.nthreads().values()))
+            return max(1, self._threads())
         return self.plan.workers
 
     def alive(self) -> bool:
-        """False once a dask cluster has had no worker for :data:`NO_WORKERS_SECONDS` (never otherwise)."""
+        """False once a dask cluster has had no worker (or no scheduler) for :data:`NO_WORKERS_SECONDS`."""
         if self.client is None:
             return True
         now = time.monotonic()
-        if self.client.nthreads():
-            self._since = now
-        return now - getattr(self, "_since", now) < NO_WORKERS_SECONDS
+        if self._threads():
+            self._seen = now
+        return now - self._seen < NO_WORKERS_SECONDS
 
     def lost(self, exc: BaseException) -> bool:
         """Whether ``exc`` (raised by a point's future) means its worker died, not the point."""
@@ -363,5 +371,5 @@ def _pooled(workers: Workers, tasks: list[Task], admit: Callable[[int], bool]) -
                 yield i, ("lost", 0.0, f"the worker computing them died {tries[i]} times: {type(exc).__name__}")
         if not workers.alive():
             for i in [*running.values(), *queue]:
-                yield i, ("lost", 0.0, f"no dask worker for {NO_WORKERS_SECONDS:g} s")
+                yield i, ("lost", 0.0, f"no dask worker (or scheduler) answered for {NO_WORKERS_SECONDS:g} s")
             return

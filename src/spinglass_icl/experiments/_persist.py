@@ -30,7 +30,12 @@ def read_config(folder: Path, experiment_id: str) -> dict:
         )
     try:
         cfg = json.loads(path.read_text())
-        cfg["keys"], cfg["params"]
+        kinds = {"keys": list, "params": dict, "plugins": list, "overrides": dict, "experiment": str}
+        for name, kind in kinds.items():
+            if (name in ("keys", "params") or name in cfg) and not isinstance(cfg[name], kind):
+                raise TypeError(f"{name} is not a {kind.__name__}")
+        if not all(isinstance(x, str) for x in cfg["keys"] + cfg.get("plugins", [])):
+            raise TypeError("keys and plugins must be strings")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise V.InputError(
             f"{path} cannot be read ({type(exc).__name__}); run "

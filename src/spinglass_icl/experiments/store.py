@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_file, jsonable, unjson_number
+from .._limits import is_disk_full
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (
@@ -121,6 +122,8 @@ class Store:
         try:
             self.db = self._open()
         except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc):  # a full disk is no damage: never set a healthy store aside for it
+                raise
             if not repair:
                 raise StoreDamaged(self.path, str(exc)) from None
             self.recovered = self._set_aside(exc)
