@@ -48,15 +48,24 @@ class Live(Mapping[str, Any]):
 
     def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
         self.build = build
+        self._built: tuple[tuple[int, ...], dict[str, Any]] | None = None
+
+    def _now(self) -> dict[str, Any]:
+        """``build()``, rebuilt only when the registry has changed (a dict of 10² entries is read once per
+        entry by ``dict(live)``: rebuilding each time made a dry run of diversity take seconds)."""
+        state = tuple(map(id, architectures()))
+        if self._built is None or self._built[0] != state:
+            self._built = (state, self.build())
+        return self._built[1]
 
     def __getitem__(self, key: str) -> Any:
-        return self.build()[key]
+        return self._now()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.build())
+        return iter(self._now())
 
     def __len__(self) -> int:
-        return len(self.build())
+        return len(self._now())
 
 
 def registry_params(base: Mapping[str, Any], size: str) -> Live:
