@@ -29,12 +29,12 @@ RENAMED: dict[str, dict[str, str]] = {
     "fig4a": {"amp_batch": "chunk"},
 }
 # Which golden columns are exact and which come out of training, and the tolerance each gets:
-# tests/data/golden/TOLERANCES.csv (experiment, models, column: fnmatch patterns; the first matching row wins).
+# tests/data/golden_tolerances.csv (experiment, models, column: fnmatch patterns; the first matching row wins).
 # exact: solvers, theory, data -- the same arithmetic up to BLAS rounding, compared at 1e-6.  trained: what
 # Adam produces, where rounding (CPU kind, BLAS and torch threads) is amplified by training -- a relative
 # tolerance measured and stated there (REPRODUCTION.md, "What reproducible means here").  diagnostic: an
 # iterative solver's own counters, which depend on the rounding of every product.
-TOLERANCES = GOLDEN / "TOLERANCES.csv"
+TOLERANCES = GOLDEN.parent / "golden_tolerances.csv"  # beside the golden folder, whose *.csv are runs
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def test_every_golden_column_is_stated_exact_or_trained_with_its_tolerance():
 def test_quick_results_unchanged(exp_id, quick_run):
     """Every golden column of every golden point, in the current quick run (a point's seed hashes its
     parameters, so a changed default or a renamed parameter shows up as a missing point), within the
-    tolerance TOLERANCES.csv states for it; timings (columns named ``*seconds*``) are the only columns
+    tolerance golden_tolerances.csv states for it; timings (columns named ``*seconds*``) are the only columns
     left out."""
     renamed = RENAMED.get(exp_id, {})
     table = tolerances()
