@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,7 @@ def _dry_run(exp_id: str, name: str, value: int, out: str) -> tuple[int, float]:
 def huge_values(ids: list[str]) -> list[dict]:
     rows = []
     out = tempfile.mkdtemp() + "/out"
+    _dry_run(ids[0], _ints(ids[0])[0], VALUES[0], out)  # the CLI's first call reads the catalog's titles
     for exp_id in ids:
         registry.get(exp_id)
         runs = [(name, *_dry_run(exp_id, name, v, out)) for name in _ints(exp_id) for v in VALUES]
@@ -63,14 +65,25 @@ def bad_set(ids: list[str], repeat: int) -> list[dict]:
     for exp_id in ids:
         name = _ints(exp_id)[0]
         argv = [sys.executable, "-m", "spinglass_icl", "reproduce", exp_id, "--dry-run", "--set", f"{name}=0"]
-        times = []
+        walls, cpus = [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            proc = subprocess.run(argv, capture_output=True, text=True)
-            times.append(time.perf_counter() - t0)
-            assert proc.returncode == 2 and proc.stderr.startswith("error: "), proc.stderr[-500:]
-        shown = ", ".join(f"{t:.2f}" for t in times)
-        rows.append({"command": f"reproduce {exp_id} --set {name}=0", "seconds": shown, "_best": min(times)})
+            with tempfile.TemporaryFile() as err:
+                proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+                _, status, usage = os.wait4(proc.pid, 0)
+                walls.append(time.perf_counter() - t0)
+                cpus.append(usage.ru_utime + usage.ru_stime)
+                err.seek(0)
+                message = err.read().decode()
+            assert os.waitstatus_to_exitcode(status) == 2 and message.startswith("error: "), message[-500:]
+        rows.append(
+            {
+                "command": f"reproduce {exp_id} --set {name}=0",
+                "wall s": ", ".join(f"{t:.2f}" for t in walls),
+                "CPU s": ", ".join(f"{t:.2f}" for t in cpus),
+                "_best": min(walls),
+            }
+        )
     return rows
 
 
@@ -83,7 +96,8 @@ def main(quick: bool = False) -> list[dict]:
         ["experiment", "dry runs", "refused", "slowest"],
     )
     bad = bad_set(ids, 1 if quick else 3)
-    print_table("bad --set, whole process (wall seconds per run)", bad, ["command", "seconds"])
+    title = "bad --set, whole process (wall and user+system CPU seconds per run; wall includes waiting for a core)"
+    print_table(title, bad, ["command", "wall s", "CPU s"])
     return rows + bad
 
 
