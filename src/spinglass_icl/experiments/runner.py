@@ -98,9 +98,10 @@ def check_count(exp: Experiment, params: dict[str, Any], overrides: Mapping[str,
     # the overrides that raise the count: with each at its quick value instead, fewer points
     blame = [k for k in overrides or {} if exp.n_points({**params, k: quick[k]}) < n] or sorted(overrides or {})
     shown = ", ".join(f"{k}={params[k]}" for k in blame)
+    smaller = [k for k in blame if k != "chunk"] or ["sweep"]
+    advice = " or ".join([f"a smaller {k}" for k in smaller] + (["a larger chunk"] if "chunk" in params else []))
     raise V.InputError(
-        f"{exp.id}{' at ' + shown if shown else ''} makes {n:,} points (more than {MAX_POINTS:,}); "
-        f"use a smaller {' or '.join(blame) or 'sweep'}" + (" (or a larger chunk)" if "chunk" in params else "")
+        f"{exp.id}{' at ' + shown if shown else ''} makes {n:,} points (more than {MAX_POINTS:,}); use {advice}"
     )
 
 
