@@ -84,7 +84,7 @@ def check_parameters(experiment_id: str, size: str, overrides: Mapping[str, Any]
 
 
 # Points one run may have: beyond it the list itself (and the store's keys) would not be small, and no run of
-# the catalog comes near it (the largest full run, figS7, has 560)
+# the catalog comes near it (the largest full run, figS7, has 572)
 MAX_POINTS = 100_000
 
 
