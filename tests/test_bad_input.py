@@ -116,7 +116,7 @@ def test_ground_state_that_cannot_fit_is_refused_at_once(args):
 
 def test_experiment_that_cannot_fit_is_refused(tmp_path):
     refused(
-        cli("reproduce", "demo", "--set", "D=5000", "--set", "P=100000", "--out", str(tmp_path)),
+        cli("reproduce", "demo", "--set", "D=2000", "--set", "P=100000", "--out", str(tmp_path)),
         "needs about",
         "--force",
     )

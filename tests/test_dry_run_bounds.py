@@ -148,3 +148,30 @@ def test_every_integer_parameter_shows_an_upper_bound():
         for row in params.table(exp):
             if row.kind.endswith("int"):
                 assert "<=" in row.allowed, (exp_id, row)
+
+
+@pytest.mark.parametrize("size", ["quick", "full"])
+def test_the_count_is_the_number_of_points_or_an_upper_bound(size):
+    from spinglass_icl.experiments import runner
+
+    for exp_id in registry.ids():
+        exp = registry.get(exp_id)
+        params_ = runner.check_parameters(exp_id, size, None)
+        n, made = exp.n_points(params_), len(exp.points(params_))
+        assert made <= n <= runner.MAX_POINTS, (exp_id, n, made)
+        if exp.count is not None:  # declared by arithmetic: exact
+            assert n == made or exp_id == "diversity", (exp_id, n, made)  # diversity: M values may repeat
+
+
+def test_a_sweep_of_too_many_points_is_refused_before_it_is_made(monkeypatch):
+    import dataclasses
+
+    from conftest import raises_one_line
+    from spinglass_icl.experiments import runner
+
+    exp, made = registry.get("fig1"), []
+    lazy = dataclasses.replace(exp, points=lambda p: made.append(p) or exp.points(p))
+    monkeypatch.setattr(registry, "get", lambda exp_id: lazy)
+    msg = raises_one_line(runner.estimate, "fig1", "quick", {"draws": 10**6, "chunk": 1}, match="1,000,000 points")
+    assert "draws=1000000" in msg and "a smaller draws or a larger chunk" in msg and not made
+    assert runner.estimate("fig1", "quick", {"draws": 1000, "chunk": 10}).points == 100 and made

@@ -71,6 +71,16 @@ def test_memory_estimate_is_an_upper_bound_within_a_factor_2(tmp_path, D):
     assert rss <= est <= 2 * rss, (est / 2**20, rss / 2**20)
 
 
+def test_an_experiments_own_estimator_is_an_upper_bound_within_a_factor_2(tmp_path):
+    """figS6 declares its estimator beside its compute (its arrays are per repeat and epoch, no spin glass)."""
+    from spinglass_icl.experiments.runner import estimate
+
+    sets = {"repeats": 20000, "epochs": 10}
+    est = estimate("figS6", "quick", sets).peak.bytes
+    rss = _peak_rss("figS6", sets, tmp_path)
+    assert rss <= est <= 2 * rss, (est / 2**20, rss / 2**20)
+
+
 def test_estimate_grows_with_the_primal_gram_and_names_the_parameter():
     small = R.estimate({"D": 20, "N": 10, "P": 10000, "repeats": 1, "chunk": 1, "beta": 1.0, "steps": 1})
     big = R.estimate({"D": 200, "N": 10, "P": 10000, "repeats": 1, "chunk": 1, "beta": 1.0, "steps": 1})

@@ -69,7 +69,7 @@ MATRIX_MARGIN = 1.25  # temporaries beside the counted arrays (measured peak/cou
 FLOPS = 1.0e10  # float64 flop/s of one point's mix of BLAS work (Gram, Cholesky, mat-vec), all threads
 POINT_SECONDS = 0.5  # fixed cost of a point (imports are paid once per process)
 CPU_LIMIT_SECONDS = 365.25 * 86400.0  # a CPU-year: totals beyond it need --force
-HISTOGRAMS = 16  # histograms of ``bins`` counts a point holds at once (fig1's five quantities, with edges)
+HISTOGRAMS = 16  # histograms of ``bins`` counts a point holds at once (a few quantities, with their edges)
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def _spin_glass(point: dict[str, Any], *, matrix_free: bool = False) -> Estimate
 
 def _token_matrices(point: dict[str, Any], D: int, N: int) -> Estimate:
     """A point without prompts (P): random D × N token matrices and their spectra, one draw at a time
-    (e.g. figS5): a few D × N arrays in memory, D²·N flops per draw."""
+    (spectra of Wishart matrices): a few D × N arrays in memory, D²·N flops per draw."""
     nbytes = 8.0 * 3 * D * max(N, D)
     flops = count_of(point, "draws", "repeats") * float(D) * D * max(N, D)
     return Estimate(BASE_BYTES + MATRIX_MARGIN * nbytes, POINT_SECONDS + flops / FLOPS, {"N": nbytes})

@@ -21,6 +21,7 @@ The runner records the plugin modules of a run in its config.json and hands them
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -158,6 +159,12 @@ def titles() -> dict[str, str]:
     out = {}
     for i in ids():
         path = catalog_path(i)
-        title = _literal_title(ast.parse(path.read_text(encoding="utf-8"))) if path is not None else None
+        title = _source_title(str(path), path.stat().st_mtime_ns) if path is not None else None
         out[i] = title if title is not None else get(i).title
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _source_title(path: str, mtime_ns: int) -> str | None:
+    """The literal title of the catalog module at ``path`` (parsed once per version of the file)."""
+    return _literal_title(ast.parse(Path(path).read_text(encoding="utf-8")))

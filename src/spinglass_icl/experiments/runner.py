@@ -95,7 +95,7 @@ def check_parameters(experiment_id: str, size: str, overrides: Mapping[str, Any]
 
 
 # Points one run may have: beyond it the list itself (and the store's keys) would not be small, and no run of
-# the catalog comes near it (the largest full run, figS7, has 560)
+# the catalog comes near it (the largest full run, figS7, has 572)
 MAX_POINTS = 100_000
 
 
@@ -109,9 +109,10 @@ def check_count(exp: Experiment, params: dict[str, Any], overrides: Mapping[str,
     # the overrides that raise the count: with each at its quick value instead, fewer points
     blame = [k for k in overrides or {} if exp.n_points({**params, k: quick[k]}) < n] or sorted(overrides or {})
     shown = ", ".join(f"{k}={params[k]}" for k in blame)
+    smaller = [k for k in blame if k != "chunk"] or ["sweep"]
+    advice = " or ".join([f"a smaller {k}" for k in smaller] + (["a larger chunk"] if "chunk" in params else []))
     raise V.InputError(
-        f"{exp.id}{' at ' + shown if shown else ''} makes {n:,} points (more than {MAX_POINTS:,}); "
-        f"use a smaller {' or '.join(blame) or 'sweep'}" + (" (or a larger chunk)" if "chunk" in params else "")
+        f"{exp.id}{' at ' + shown if shown else ''} makes {n:,} points (more than {MAX_POINTS:,}); use {advice}"
     )
 
 

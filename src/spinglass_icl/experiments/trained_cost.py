@@ -48,7 +48,7 @@ def _pool(point: dict[str, Any]) -> R.Estimate:
 
 def estimate(point: dict[str, Any]) -> R.Estimate:
     """The estimate of one point: :func:`.resources.generic` for a reference, else its training's; plus
-    its task pool's (:func:`_pool`)."""
+    its task pool's (``_pool``)."""
     pool = _pool(point)
     est = _model(point)
     slow = "M" if pool.seconds > est.seconds else est.slow

@@ -106,11 +106,13 @@ def points(p: dict) -> list[dict]:
 
 
 def cost(point: Point) -> resources.Estimate:
-    """Memory: per repeat the distance and loss per epoch (R, 2E+1), the task draws w (R, P, D) and tokens
-    (R, D, N), W11, C, their gradients and Adam's moments (R, D, D) each; CPU: per epoch and repeat the
+    """Memory: per repeat the distance and loss per epoch (R, 2E+1), the task draws w (R, P, D) with their
+    scaled copies, the tokens (R, D, N), and about 20 (R, D, D) arrays (W11, C, the gradients, Adam's
+    moments, the autograd graph's products; measured: estimate/peak RSS 1.2-1.3 at R = 20000, 1.2 at the
+    quick size, benchmarks/bench_resources.py); CPU: per epoch and repeat the
     loss and its gradient (W11·C, Σ_μ u_μᵀ B r: about 6(D³ + P·D²) flops) and torch's per-step overhead."""
     D, N, P, R, E = (int(point[k]) for k in ("D", "N", "P", "repeats", "epochs"))
-    parts = {"epochs": 8.0 * R * (2 * E + 1), "P": 8.0 * R * P * D, "N": 8.0 * R * D * N, "D": 8.0 * 6 * R * D * D}
+    parts = {"epochs": 8.0 * R * (2 * E + 1), "P": 8.0 * 3 * R * P * D, "N": 8.0 * R * D * N, "D": 8.0 * 20 * R * D * D}
     parts["bins"] = 8.0 * resources.HISTOGRAMS * int(point["bins"])
     seconds = resources.POINT_SECONDS + E * (R * 6.0 * (D**3 + P * D * D) / resources.FLOPS + 1e-4)
     return resources.Estimate(resources.BASE_BYTES + resources.MATRIX_MARGIN * sum(parts.values()), seconds, parts)
