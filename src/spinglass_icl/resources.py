@@ -214,7 +214,19 @@ def _asymptotics(point: dict[str, Any]) -> Estimate:
 
 # CPU seconds per (repeat · prompt · token · (D+1)² · epoch) of figS8's trained models, fitted to the
 # full run's measured 12 697 CPU-s (BENCHMARKS.md, "figS8 cost"): TF 10 875 s, the others 1 822 s
-FIGS8_SECONDS = {"tf": 5.3e-9, "sa": 8.5e-11, "fla": 8.5e-11, "mhla": 8.5e-11}
+FIGS8_SECONDS = {"tf": 5.3e-9, "sa": 8.5e-11, "fla": 8.5e-11, "mhla": 8.5e-11, "lintf": 8.5e-11}
+# the model sizes those constants were measured at (TF: d_model 32, 2 layers); a point's own options scale
+# them -- TF's cost grows like d_model²·layers, the linear transformer's like its layers (per layer ≈ FLA)
+_MEASURED_AT = {"tf": {"d_model": 32, "layers": 2}, "lintf": {"layers": 1}}
+
+
+def model_size_factor(point: dict[str, Any], model: str) -> float:
+    """Cost of ``model``'s options in ``point`` (``<model>_d_model``, ``<model>_layers``; 0 or absent: the
+    measured size) relative to the size FIGS8_SECONDS was measured at."""
+    base = _MEASURED_AT.get(model, {})
+    width = float(point.get(f"{model}_d_model") or base.get("d_model", 1)) / base.get("d_model", 1)
+    depth = float(point.get(f"{model}_layers") or base.get("layers", 1)) / base.get("layers", 1)
+    return width * width * depth
 
 
 def _figS8(point: dict[str, Any]) -> Estimate:
@@ -227,7 +239,7 @@ def _figS8(point: dict[str, Any]) -> Estimate:
     D, N, P, reps = _one(point, "D"), _one(point, "N", 1), _one(point, "P"), _count(point, "repeats")
     tokens = 4.0 * 4 * (P + _one(point, "P_test")) * (N + 1) * (D + 1) * reps
     epochs = _one(point, f"{model}_epochs") + _one(point, f"{model}_curriculum_epochs")
-    train = FIGS8_SECONDS[model] * reps * P * (N + 1) * (D + 1) ** 2 * epochs
+    train = FIGS8_SECONDS[model] * model_size_factor(point, model) * reps * P * (N + 1) * (D + 1) ** 2 * epochs
     parts = {**est.parts, "P": est.parts.get("P", 0.0) + tokens}
     return Estimate(est.bytes + MATRIX_MARGIN * tokens, est.seconds + train, parts)
 

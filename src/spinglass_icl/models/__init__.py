@@ -2,14 +2,14 @@
 
 * :mod:`.layers`: initialisation (:func:`paper_init`), the base class, stacked layers, :class:`PromptStats`;
 * :mod:`.sla`: simplified linear attention (merged / separate), the spin model's own architecture;
-* :mod:`.linear`: full and multi-head linear attention (FLA, MHLA);
+* :mod:`.linear`: full and multi-head linear attention (FLA, MHLA), the L-layer linear transformer;
 * :mod:`.softmax`: softmax attention (SA) and a small transformer (TF);
 * :mod:`.registry`: one :class:`Architecture` entry per model, :func:`make_model` by name (training
   recipes and evaluation live in :mod:`spinglass_icl.training`).
 """
 
 from .layers import PromptStats, StackedModel, as_dtype, normal, paper_init
-from .linear import FLA, MHLA
+from .linear import FLA, MHLA, LinearTransformer
 from .registry import (
     Architecture,
     architectures,
@@ -26,6 +26,7 @@ from .softmax import SA, TF
 __all__ = [
     "FLA",
     "MHLA",
+    "LinearTransformer",
     "SA",
     "TF",
     "MergedSLA",
