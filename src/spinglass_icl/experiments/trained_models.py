@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .. import validation as V
-from ..models import Architecture, PromptStats, architectures, get, names
+from ..models import Architecture, PromptStats, architectures, get, make_model, names
 from ..prompts import Features, PromptSpec, features_from_prompts, sample_prompts
 from ..training import Budget, recipe, training_inputs
 from .params import Rule, named_rule
@@ -152,7 +152,22 @@ def options(name: str, p: Mapping[str, Any]) -> dict[str, Any]:
     """Model options of architecture ``name`` from a point (0 means the class default, e.g. d_k)."""
     a = get(name)
     keys = a.full_options.keys() | a.quick_options.keys() | a.option_ranges.keys()
-    return {k: p[f"{name}_{k}"] for k in keys if p.get(f"{name}_{k}")}
+    out = {k: p[f"{name}_{k}"] for k in keys if p.get(f"{name}_{k}")}
+    for k, v in out.items():
+        low, high = a.option_ranges.get(k, (1, None))
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low or (high is not None and v > high):
+            raise V.InputError(f"{name}_{k}={v!r} must be an integer in [{low}, {high}] (0: the class default)")
+    return out
+
+
+def check_model(name: str, p: Mapping[str, Any]) -> None:
+    """Refuse, before any point runs, a model whose budget or options cannot run: its :func:`budget` and a
+    one-repeat model built with its :func:`options` (the class checks them, e.g. TF's heads divide d_model)."""
+    budget(name, p)
+    try:
+        make_model(name, int(p["D"]), 1, generator=torch.Generator().manual_seed(0), **options(name, p))
+    except V.InputError as err:
+        raise V.InputError(f"{name}'s options: {err}") from None
 
 
 def own_keys(name: str, p: Mapping[str, Any]) -> list[str]:

@@ -220,7 +220,7 @@ class LinearTransformer(StackedModel):
         if self.n_layers > self.MAX_LAYERS:
             raise V.InputError(f"layers={layers} is more than {self.MAX_LAYERS}")
         shape = (repeats, self.n_layers, D + 1, D + 1)
-        s = 1 / math.sqrt((D + 1) * self.n_layers)
+        s = 1 / ((D + 1) * math.sqrt(self.n_layers))
         self.Wpv = nn.Parameter(normal(shape, s, generator, dtype, device))
         self.Wkq = nn.Parameter(normal(shape, s, generator, dtype, device))
 

@@ -43,6 +43,9 @@ M_GRID = [2**k for k in range(16)]
 RAVENTOS_NOISE = 0.5 / math.sqrt(8)
 _DATA = dict(D=8, N=16, noise=RAVENTOS_NOISE, M=M_GRID, P=10000, P_val=1000, P_test=1000, repeats=10, chunk=5)
 FULL = {**_DATA, "lambda0": 0.005, "dtype": "float32", "grad_chunk": 1000, "protocol": "fresh"}
+# the 0.2.0 run shipped as docs/data/diversity.csv: σ = 0.5 (8× Raventós's noise-to-signal ratio), 5 repeats,
+# the fixed training set, the architectures in the figure -- `reproduce diversity --full` with these overrides
+SIGMA_HALF = {"noise": 0.5, "repeats": 5, "protocol": "fixed", "models": "sla,fla,mhla,sa,tf,ground_state,dmmse,ridge"}
 FULL_EXTRA = ("lintf",)  # drawn at full size besides the architectures in the figure
 # Quick (CI, ≤ 2 minutes on 2 cores): D=3, N=8, M ∈ {1, 8, 64} around D(D+1) = 12, 300 prompts, 2 repeats,
 # σ = 0.5 (the 0.2.0 run's noise), the registered quick recipes on the fixed training set (its golden results).
@@ -127,6 +130,7 @@ def check(p: dict) -> None:
     """Refuse unknown models and precisions, recipes that cannot run on P, held-out sets larger than P_val."""
     for name in td.parse_models(p["models"]):
         if name in td.trained_names():
+            trained_models.check_model(name, p)
             b = trained_models.budget(name, p)
             if b.val_prompts > p["P_val"]:
                 raise InputError(

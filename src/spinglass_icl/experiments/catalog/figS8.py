@@ -68,7 +68,7 @@ def check(p: dict) -> None:
     choice("dtype", p["dtype"], ("float32", "float64"))
     for name in trained_models.parse_models(p["models"]):
         if name != "amp":
-            trained_models.budget(name, p)
+            trained_models.check_model(name, p)
 
 
 def points(p: dict) -> list[dict]:
