@@ -714,7 +714,7 @@ def test_registry_options_are_ranged_and_default_to_the_class():
     from spinglass_icl.experiments import trained_models
 
     p = trained_models.registry_params({"D": 4, "P": 600}, "full")
-    assert p["tf_layers"] == 0 and p["tf_heads"] == 0 and p["tf_d_model"] == 32 and p["lintf_layers"] == 3
+    assert p["tf_layers"] == 0 and p["tf_heads"] == 0 and p["tf_d_model"] == 32 and p["lintf_layers"] == 2
     assert trained_models.options("tf", p) == {"d_model": 32}
     assert trained_models.options("tf", {**p, "tf_layers": 4}) == {"d_model": 32, "layers": 4}
     with pytest.raises(InputError, match="tf_layers"):

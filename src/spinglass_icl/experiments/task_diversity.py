@@ -22,6 +22,7 @@ import csv
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -435,7 +436,7 @@ def intervals(records: Sequence[Mapping[str, Any]], model: str) -> dict[str, Any
         mine, ref = (model, "id"), ("dmmse", "id")
         Ms = sorted(M for M in per_repeat(records, model, "id") if M > 0)
         out["id_over_dmmse_ci"] = {
-            str(M): [r(x) for x in bootstrap(records, [mine, ref], lambda c, M=M: _ratio_at(c, mine, ref, M))]
+            str(M): [r(x) for x in bootstrap(records, [mine, ref], partial(_ratio_at, num=mine, den=ref, M=M))]
             for M in Ms
         }
     return out

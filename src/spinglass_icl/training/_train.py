@@ -145,10 +145,13 @@ class Trained:
     def predict(self, X: np.ndarray | None = None, *, features: Features | None = None, chunk: int = 0) -> np.ndarray:
         """Predictions ŷ (R, P) (float64 numpy) on explicit prompts X (R, P, D+1, N+1) or, for a Gram-trained
         model, on their features; the model is run over chunks of ``chunk`` prompts (0: all at once)."""
-        if self.model is None:
-            f = features if features is not None else FixedSet(X, np.zeros(np.shape(X)[:-2])).gram_features()
-            return predict(self.W, f)
-        if X is None:
+        if self.W is not None:
+            if features is not None:
+                return predict(self.W, features)
+            if X is None:
+                raise V.InputError(f"{self.arch.name} predicts from explicit prompts X or their features")
+            return predict(self.W, FixedSet(X, np.zeros(X.shape[:-2])).gram_features())
+        if X is None or self.model is None:
             raise V.InputError(f"{self.arch.name} predicts from explicit prompts X")
         ref = next(self.model.parameters())
         step = chunk or X.shape[1]
@@ -159,11 +162,15 @@ class Trained:
             ]
         return torch.cat(parts, dim=1).cpu().double().numpy()
 
-    def error(self, X: Any = None, y: Any = None, *, features: Features | None = None, chunk: int | None = None):
+    def error(
+        self, X: Any = None, y: Any = None, *, features: Features | None = None, chunk: int | None = None
+    ) -> np.ndarray:
         """Mean squared query error per repeat (R,) (float64 numpy) on prompts X (or PromptStats), labels y --
         or the features of the same prompts for a Gram-trained model; chunks of ``chunk`` prompts."""
-        if self.model is None:
+        if self.W is not None:
             return query_error(self.W, features if features is not None else FixedSet(X, y).gram_features())
+        if self.model is None:
+            raise V.InputError(f"{self.arch.name} has neither a model nor spin weights")
         chunk = None if self.arch.accepts_stats else chunk  # statistics need no chunking
         return mse(self.model, X, y, chunk=chunk).cpu().double().numpy()
 
@@ -171,13 +178,15 @@ class Trained:
         """For an architecture with a spin-model projection, (R,) arrays: ``proj_test`` (test error of its
         W_eff on ``test``), ``contrast`` and ``distance`` to ``ground_state`` (:func:`projection_report`);
         {} otherwise."""
-        if self.model is None:
+        if self.W is not None:
             return {
                 "proj_test": query_error(self.W, test),
                 "contrast": contrast_ratio(self.W),
                 "distance": relative_distance(self.W, ground_state),
             }
-        return projection_report(self.model, test, ground_state) if self.arch.projected else {}
+        if self.model is None or not self.arch.projected:
+            return {}
+        return projection_report(self.model, test, ground_state)
 
 
 def training_inputs(arch: Architecture | str, X: Any, dtype: str | torch.dtype, device: str) -> Any:
