@@ -154,8 +154,10 @@ def options(name: str, p: Mapping[str, Any]) -> dict[str, Any]:
     keys = a.full_options.keys() | a.quick_options.keys() | a.option_ranges.keys()
     out = {k: p[f"{name}_{k}"] for k in keys if p.get(f"{name}_{k}")}
     for k, v in out.items():
-        low, high = a.option_ranges.get(k, (1, None))
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low or (high is not None and v > high):
+        if k not in a.option_ranges:  # a declared option of any type: its class checks it
+            continue
+        low, high = a.option_ranges[k]
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not low <= v <= high:
             raise V.InputError(f"{name}_{k}={v!r} must be an integer in [{low}, {high}] (0: the class default)")
     return out
 
