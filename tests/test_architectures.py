@@ -678,3 +678,48 @@ def test_curriculum_needs_explicit_prompts():
         fit(m, PromptStats.from_prompts(X), y, adam(0.1, 2, curriculum_epochs=2), generator=gen())
     with pytest.raises(InputError, match="curriculum_frac"):
         fit(m, X, y, adam(0.1, 2, curriculum_epochs=2, curriculum_frac=2.0), generator=gen())
+
+
+# -- the L-layer linear transformer ------------------------------------------------------------------------
+
+
+def test_linear_transformer_is_its_definition_layer_by_layer():
+    """ŷ = Z^L[D+1, N+1] with Z^{l+1} = Z^l + W^{PV}_l Z_c (Z_cᵀ W^{KQ}_l Z^l)/N (Z_c: the N context columns),
+    written out with numpy per prompt; the last layer evaluated at the query only changes nothing."""
+    from spinglass_icl.models import LinearTransformer
+
+    X, _, _ = prompts(D=3, N=5, P=4, R=2, seed=81)
+    for L in (1, 3):
+        m = LinearTransformer(3, 2, generator=gen(82), layers=L, dtype=F64)
+        pv, kq = m.Wpv.detach().numpy(), m.Wkq.detach().numpy()
+        want = np.empty((2, 4))
+        for r in range(2):
+            for p in range(4):
+                Z = X[r, p].numpy().copy()
+                for layer in range(L):
+                    ctx = Z[:, :5]
+                    Z = Z + pv[r, layer] @ ctx @ (ctx.T @ kq[r, layer] @ Z) / 5
+                want[r, p] = Z[3, 5]
+        np.testing.assert_allclose(m(X).detach().numpy(), want, rtol=1e-12, atol=1e-13)
+    with pytest.raises(InputError, match="layers"):
+        LinearTransformer(3, 1, generator=gen(), layers=0)
+    with pytest.raises(InputError, match="layers"):
+        LinearTransformer(3, 1, generator=gen(), layers=LinearTransformer.MAX_LAYERS + 1)
+    assert get("lintf").option_ranges["layers"] == (1, LinearTransformer.MAX_LAYERS) and not get("lintf").in_figure
+
+
+def test_registry_options_are_ranged_and_default_to_the_class():
+    """Every ranged option of an architecture becomes a parameter ``<name>_<option>`` (0 = the class default,
+    left out of the model options); values outside the range are refused with the parameter's name."""
+    from spinglass_icl.experiments import trained_models
+
+    p = trained_models.registry_params({"D": 4, "P": 600}, "full")
+    assert p["tf_layers"] == 0 and p["tf_heads"] == 0 and p["tf_d_model"] == 32 and p["lintf_layers"] == 2
+    assert trained_models.options("tf", p) == {"d_model": 32}
+    assert trained_models.options("tf", {**p, "tf_layers": 4}) == {"d_model": 32, "layers": 4}
+    with pytest.raises(InputError, match="tf_layers"):
+        trained_models.options("tf", {**p, "tf_layers": 17})
+    with pytest.raises(InputError, match="heads"):
+        trained_models.check_model("tf", {**p, "tf_heads": 3})
+    assert "tf_layers" not in trained_models.own_keys("tf", p)  # 0: the point's key is the one it had before
+    assert "tf_layers" in trained_models.own_keys("tf", {**p, "tf_layers": 4})

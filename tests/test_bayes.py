@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from spinglass_icl.bayes import dmmse_error, dmmse_predict, ridge_error, ridge_error_mp, ridge_predict
+from spinglass_icl.bayes import (
+    POOLS,
+    dmmse_error,
+    dmmse_pools,
+    dmmse_predict,
+    ridge_error,
+    ridge_error_mp,
+    ridge_predict,
+)
 from spinglass_icl.prompts import Prompts, PromptSpec, sample_features, sample_prompts
 from spinglass_icl.validation import InputError
 
@@ -63,9 +71,22 @@ def test_dmmse_predict_noiseless_picks_the_true_task() -> None:
 
 def test_one_task_pool_knows_its_task() -> None:
     """M = 1: the posterior is the one task, so the in-distribution error is the query's noise σ² exactly;
-    on fresh tasks it is σ² + E|w − w_1|²/D = σ² + 2 (at D = 64 the 16 pools' |w_1|²/D spread by 0.18/4)."""
+    on fresh tasks it is σ² + E|w − w_1|²/D = σ² + 2 -- within 1 % and 4 standard errors, a pool per prompt."""
     assert dmmse_error(4, 6, 0.5, 1, "id", samples=500) == pytest.approx(0.25, abs=1e-12)
-    assert dmmse_error(64, 2, 0.5, 1, "ood", samples=1600) == pytest.approx(2.25, abs=0.2)
+    e, se = dmmse_error(64, 2, 0.5, 1, "ood", samples=1600, sem=True)
+    assert abs(e - 2.25) < 4 * se and se < 0.01 * 2.25
+    e, se = dmmse_error(4, 8, 0.25, 1, "ood", sem=True)  # D = 4: σ² + 2 again, standard error < 1 %
+    assert abs(e - 2.0625) < 4 * se and se < 0.01 * 2.0625
+
+
+def test_dmmse_error_standard_error_includes_the_pool_to_pool_spread() -> None:
+    """Estimates from independent seeds scatter as their standard error says, at an M where a few pools carry
+    many prompts each (pools = POOLS) and where every prompt has its own pool."""
+    for M, samples in ((64, 320), (2, 320)):
+        assert dmmse_pools(M, samples) == (POOLS if M == 64 else samples) or M == 64
+        est = np.array([dmmse_error(3, 4, 0.3, M, "ood", samples=samples, seed=s, sem=True) for s in range(40)])
+        spread, sem = est[:, 0].std(ddof=1), est[:, 1].mean()
+        assert 0.6 < spread / sem < 1.6, (M, spread, sem)
 
 
 def test_noiseless_errors_vanish_when_the_context_determines_the_task() -> None:

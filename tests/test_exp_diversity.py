@@ -34,10 +34,13 @@ def test_registered_with_the_issue_sizes() -> None:
     exp = registry.get("diversity")
     assert exp is diversity.EXPERIMENT
     full = exp.params("full")
-    assert (full["D"], full["N"], full["noise"], full["M"]) == (8, 16, 0.5, [2**k for k in range(16)])
-    assert full["repeats"] >= 5
-    assert full["models"].split(",") == [*names(in_figure=True), "ground_state", "dmmse", "ridge"]
-    for name in names(in_figure=True):  # every architecture with its registered full recipe
+    # Raventós et al.'s signal-to-noise ratio: their noise variance 0.25 with labels wᵀx is σ = 0.5/√D here
+    assert (full["D"], full["N"], full["M"]) == (8, 16, [2**k for k in range(16)])
+    assert full["noise"] == pytest.approx(0.5 / math.sqrt(8), rel=1e-15)
+    assert full["repeats"] >= 10 and full["protocol"] == "fresh"
+    assert full["models"].split(",") == [*names(in_figure=True), "lintf", "ground_state", "dmmse", "ridge"]
+    assert exp.params("quick")["protocol"] == "fixed" and exp.params("quick")["noise"] == 0.5
+    for name in names():  # every architecture with its registered full recipe
         assert f"{name}_lr" in full and f"{name}_epochs" in full
     assert exp.columns is not None and set(exp.columns) >= {
         "model",
@@ -54,7 +57,8 @@ def test_points_every_model_M_and_repeat_once_and_models_share_the_data() -> Non
     p = exp.params("full")
     pts = diversity.points(p)
     models = p["models"].split(",")
-    assert len(pts) == (len(p["M"]) + 1) * len(models)
+    batches = -(-p["repeats"] // p["chunk"])
+    assert len(pts) == (len(p["M"]) + 1) * len(models) * batches
     assert {pt["M"] for pt in pts} == set(p["M"]) | {0}
     by_data: dict = {}
     for pt in pts:
@@ -67,7 +71,14 @@ def test_points_every_model_M_and_repeat_once_and_models_share_the_data() -> Non
 
 @pytest.mark.parametrize(
     ("override", "match"),
-    [({"models": "ridge,gpt"}, "unknown model"), ({"P_val": 10}, "held-out"), ({"dtype": "float16"}, "dtype")],
+    [
+        ({"models": "ridge,gpt"}, "unknown model"),
+        ({"P_val": 10}, "held-out"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"protocol": "online"}, "protocol"),
+        ({"lintf_layers": 65}, "lintf_layers"),
+        ({"tf_heads": 3}, "heads"),
+    ],
 )
 def test_bad_input_refused_before_any_point(override: dict, match: str) -> None:
     with pytest.raises(InputError, match=match):
@@ -144,15 +155,16 @@ def test_quick_run_tidy_table_summary_and_figure(quick: tuple) -> None:
 
 
 def test_shipped_full_run_is_the_declared_one() -> None:
-    """docs/data/diversity.csv: every (model, M, split) of the full size with its repeats; the ground state's
-    M* agrees with Lu et al.'s κ-theory (same 10 % rule) within 10 %, and it lies far below dMMSE's."""
+    """docs/data/diversity.csv (0.2.0's run, until the run at Raventós's ratio is shipped): every (model, M,
+    split) of the full size at σ = 0.5 (SIGMA_HALF) with its repeats; the ground state's M* agrees with Lu et
+    al.'s κ-theory (same 10 % rule) within 10 %, and it lies far below dMMSE's."""
     path = Path(__file__).parents[1] / "docs" / "data" / "diversity.csv"
     with open(path, newline="") as fh:
         rows = [
             {**r, "M": int(r["M"]), **{k: float(r[k]) for k in ("error_mean", "dist_dmmse", "dist_ridge")}}
             for r in csv.DictReader(fh)
         ]
-    p = diversity.EXPERIMENT.params("full")
+    p = diversity.EXPERIMENT.params("full", diversity.SIGMA_HALF)
     models = p["models"].split(",")
     assert len(rows) == len(models) * (len(p["M"]) + 1) * 2
     assert all(int(r["repeats"]) == p["repeats"] and int(r["D"]) == p["D"] for r in rows)
@@ -162,3 +174,60 @@ def test_shipped_full_run_is_the_declared_one() -> None:
     kappa_star = threshold_crossing(M, theory / inf, td.THRESHOLD)
     assert td.transition(rows, "ground_state") == pytest.approx(kappa_star, rel=0.1)
     assert td.transition(rows, "dmmse") > 100 * td.transition(rows, "ground_state")
+
+
+def test_protocol_fresh_only_where_minibatches_and_only_then_in_the_point() -> None:
+    """A fresh-protocol point carries ``protocol``; a fixed one (and a full-batch recipe: SLA on the Gram
+    form) does not, so that every quick point keeps the key (and golden result) it had before."""
+    pts = diversity.points(diversity.EXPERIMENT.params("full", {"M": [4]}))
+    by_model = {pt["model"]: pt for pt in pts if pt["batch"] == 0 and pt["M"] == 4}
+    assert by_model["fla"]["protocol"] == "fresh" and by_model["lintf"]["protocol"] == "fresh"
+    assert "protocol" not in by_model["sla"] and "protocol" not in by_model["dmmse"]
+    quick = diversity.points(diversity.EXPERIMENT.params("quick"))
+    assert not any("protocol" in pt for pt in quick)
+
+
+def test_fresh_protocol_point_trains_on_new_prompts_from_the_pool() -> None:
+    """A tiny fresh-protocol point: a different trained model than the fixed one's, its sequences per task
+    reported; reproducible from the seed."""
+    base = {**TINY, "M": 4, "dtype": "float64", "grad_chunk": 0}
+    recipe = {"fla_lr": 0.02, "fla_epochs": 4, "fla_batch_size": 20, "fla_schedule": "cosine", "fla_warmup": 0}
+    pt = {**base, **recipe, "fla_weight_decay": 0.0, "model": "fla"}
+    fixed = td.compute(pt, 5, "cpu")
+    fresh = td.compute({**pt, "protocol": "fresh"}, 5, "cpu")
+    assert fresh["sequences"] == 4 * TINY["P"] and fresh["sequences_per_task"] == 4 * TINY["P"] / 4
+    assert not np.allclose(fresh["ood_per_repeat"], fixed["ood_per_repeat"])
+    again = td.compute({**pt, "protocol": "fresh"}, 5, "cpu")
+    np.testing.assert_array_equal(again["ood_per_repeat"], fresh["ood_per_repeat"])
+
+
+def _records(model: str, ood: dict[int, list[float]], **other: dict[int, list[float]]) -> list[dict]:
+    recs = []
+    for M, v in ood.items():
+        r = {"model": model, "M": M, "batch": 0, "ood_per_repeat": np.array(v)}
+        r.update({f"{k}_per_repeat": np.array(o[M]) for k, o in other.items()})
+        recs.append(r)
+    return recs
+
+
+def test_bootstrap_intervals_cover_the_value_and_shrink_with_repeats() -> None:
+    """M*'s bootstrap interval holds its point value; identical repeats give a zero-width interval; more spread
+    gives a wider one; Raventós's crossing from the distances; the width in octaves of a known transition."""
+    rng = np.random.default_rng(0)
+    Ms = [1, 2, 4, 8, 16, 0]
+    mean = {1: 4.0, 2: 3.0, 4: 2.0, 8: 1.2, 16: 1.0, 0: 1.0}
+    exact = _records("x", {M: [mean[M]] * 8 for M in Ms})
+    v, lo, hi = td.bootstrap(exact, [("x", "ood")], lambda c: td.m_star(c, "x"))
+    assert lo == hi == v == pytest.approx(td.m_star({("x", "ood"): {M: np.array([mean[M]]) for M in Ms}}, "x"))
+    noisy = _records("x", {M: list(mean[M] + 0.1 * rng.standard_normal(8)) for M in Ms})
+    v, lo, hi = td.bootstrap(noisy, [("x", "ood")], lambda c: td.m_star(c, "x"))
+    assert lo < v < hi and hi / lo < 3
+    d_dmmse = {M: [float(M)] * 4 for M in Ms}
+    d_ridge = {M: [16.0 / max(M, 1)] * 4 for M in Ms}  # closer to ridge from M = 4 on
+    cross = _records("x", {M: [1.0] * 4 for M in Ms}, dist_dmmse_ood=d_dmmse, dist_ridge_ood=d_ridge)
+    v, lo, hi = td.bootstrap(cross, [("x", "dist_ridge_ood"), ("x", "dist_dmmse_ood")], lambda c: td.m_cross(c, "x"))
+    assert v == lo == hi == pytest.approx(4.0)
+    # excess over M = ∞ halves per octave: from 0.9 to 0.1 of its M = 1 value takes log2(9) octaves
+    halving = {M: [1.0 + 2.0 ** -math.log2(M)] for M in [1, 2, 4, 8, 16, 32]} | {0: [1.0]}
+    curves = {("h", "ood"): {M: np.array(v) for M, v in halving.items()}}
+    assert td.width(curves, "h") == pytest.approx(math.log2(9), rel=1e-9)

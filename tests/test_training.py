@@ -9,11 +9,22 @@ import torch
 from conftest import make_explicit, make_features, stack
 from spinglass_icl.features import feature_matrix
 from spinglass_icl.metrics import contrast_ratio, query_error, relative_distance
-from spinglass_icl.models import MergedSLA, SeparateSLA, paper_init
-from spinglass_icl.prompts import Features, features_from_prompts
+from spinglass_icl.models import MergedSLA, SeparateSLA, make_model, paper_init
+from spinglass_icl.prompts import Features, PromptSpec, features_from_prompts, sample_prompts
 from spinglass_icl.solvers import solve_exact
 from spinglass_icl.spinglass import SpinGlass
-from spinglass_icl.training import Adam, GramData, adam_explicit, adam_gram
+from spinglass_icl.training import (
+    Adam,
+    Budget,
+    FixedSet,
+    GramData,
+    PoolSampler,
+    adam_explicit,
+    adam_gram,
+    fit,
+    train,
+)
+from spinglass_icl.validation import InputError
 
 D, N, P, R = 3, 6, 40, 2
 
@@ -208,3 +219,93 @@ def test_icl_solution_predicts_fresh_tasks():
     err = float(query_error(W, f))
     assert err < 0.03 * float(np.mean(f.y**2))
     assert float(query_error(2 * W, f)) > 0.5 * float(np.mean(f.y**2))
+
+
+# -- the one entry point: training.train --------------------------------------------------------------
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_train_gram_architecture_is_adam_gram_from_the_paper_init(data):
+    """train("sla", fixed set) = adam_gram on the set's Gram form from paper_init drawn first from the generator."""
+    ftr, fte, *_ = data
+    budget = Budget(lr=0.01, epochs=30, weight_decay=0.02)
+    got = train("sla", FixedSet(features=ftr), budget, generator=_gen(5), dtype="float64")
+    W0 = paper_init((R, D + 1, D + 1), D, _gen(5), torch.float64)
+    gram = GramData.from_spinglass(SpinGlass(ftr, 0.0), dtype="float64")
+    ref = adam_gram(gram, [W0], lr=0.01, epochs=30, weight_decay=0.02)
+    np.testing.assert_array_equal(got.W, ref.W)
+    np.testing.assert_array_equal(got.error(features=fte), query_error(ref.W, fte))
+    assert got.sequences == 30 * P and got.model is None
+
+
+@pytest.mark.parametrize("name", ["fla", "tf", "lintf"])
+def test_train_torch_architecture_is_fit_on_the_model_built_first(name, data):
+    """train(name, fixed set) = make_model from the generator, then fit with the same generator (PromptStats
+    for FLA); its error and predictions are the model's on the test prompts."""
+    _, _, X, y, Xt, yt = data
+    budget = Budget(lr=0.01, epochs=3, batch_size=20, schedule="cosine")
+    got = train(name, FixedSet(X.numpy(), y.numpy()), budget, generator=_gen(6), dtype="float64")
+    g = _gen(6)
+    model = make_model(name, D, R, generator=g, dtype=torch.float64)
+    fit(model, X, y, budget, generator=g)
+    with torch.no_grad():
+        ref = model(Xt).numpy()
+    np.testing.assert_allclose(got.predict(Xt.numpy()), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.error(Xt, yt), np.mean((ref - yt.numpy()) ** 2, axis=1), rtol=1e-10)
+
+
+def test_pool_sampler_draws_fresh_prompts_from_each_repeats_pool():
+    spec = PromptSpec(D=3, N=5, noise=0.1)
+    pools = np.random.default_rng(0).standard_normal((2, 4, 3))
+    s = PoolSampler(spec, pools, P=50, repeats=2, rng=np.random.default_rng(1))
+    X1, y1 = s()
+    X2, _ = s()
+    assert X1.shape == (2, 50, 4, 6) and y1.shape == (2, 50) and not np.allclose(X1, X2)
+    again = PoolSampler(spec, pools, P=50, repeats=2, rng=np.random.default_rng(1))()
+    np.testing.assert_array_equal(again[0], X1)  # the point's generator alone decides the draws
+    assert s.draws == 2 and s.sequences_per_task() == 2 * 50 / 4
+    # every prompt's labels are those of one pool task of its repeat (noise aside: 0.1)
+    for r in range(2):
+        x, lab = X1[r, :, :3, :5], X1[r, :, 3, :5]
+        fits = np.einsum("kd,pdn->pkn", pools[r], x) / np.sqrt(3)
+        assert np.all(np.min(np.abs(fits - lab[:, None]).max(-1), axis=1) < 0.6)
+    fresh = PoolSampler(spec, None, P=5, repeats=2, rng=np.random.default_rng(1))
+    assert fresh.M == 0 and np.isnan(fresh.sequences_per_task()) and fresh()[0].shape == (2, 5, 4, 6)
+    with pytest.raises(InputError, match="pools"):
+        PoolSampler(spec, pools[:1], P=5, repeats=2, rng=np.random.default_rng(1))
+
+
+def test_fit_with_a_sampler_of_one_set_is_fit_on_that_set(data):
+    """A sampler that returns the same set every epoch trains exactly as the fixed set (float64): the only
+    difference of the fresh protocol is the data."""
+    _, _, X, y, *_ = data
+    budget = Budget(lr=0.02, epochs=4, batch_size=10, curriculum_epochs=2)
+    a = make_model("tf", D, R, generator=_gen(3), dtype=torch.float64, d_model=4)
+    b = make_model("tf", D, R, generator=_gen(3), dtype=torch.float64, d_model=4)
+    ra = fit(a, X, y, budget, generator=_gen(4))
+    calls = []
+    rb = fit(b, lambda: calls.append(1) or (X, y), None, budget, generator=_gen(4))
+    np.testing.assert_array_equal(ra.train_loss, rb.train_loss)
+    assert len(calls) == 2 + 4  # one set per epoch of both stages
+
+
+def test_fresh_training_sees_new_prompts_every_epoch():
+    spec = PromptSpec(D=2, N=4, noise=0.1)
+    s = PoolSampler(spec, None, P=30, repeats=1, rng=np.random.default_rng(2))
+    got = train("fla", s, Budget(lr=0.02, epochs=5, batch_size=10), generator=_gen(1), dtype="float64")
+    assert s.draws == 5 and got.sequences == 150
+    test = sample_prompts(spec, 200, np.random.default_rng(9))
+    assert got.error(test.X[None], test.y[None])[0] < np.mean(test.y**2)  # it learnt something
+
+
+def test_train_refuses_what_cannot_run(data):
+    _, _, X, y, *_ = data
+    with pytest.raises(InputError, match="FixedSet or a PoolSampler"):
+        train("fla", (X, y), Budget(lr=0.1, epochs=1), generator=_gen(0))  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="dtype"):
+        train("fla", FixedSet(X, y), Budget(lr=0.1, epochs=1), generator=_gen(0), dtype="float16")
+    with pytest.raises(InputError, match="unknown model"):
+        train("gpt", FixedSet(X, y), Budget(lr=0.1, epochs=1), generator=_gen(0))

@@ -193,8 +193,18 @@ def sample_prompts(
     """
     P = V.positive_int("P", P)
     rng = V.generator("rng", rng)
-    D, N = spec.D, spec.N
     w, pool, index = _tasks(spec, P, rng)
+    out = prompts_for_tasks(spec, w, rng)
+    return (out, pool, index) if return_tasks else out
+
+
+def prompts_for_tasks(spec: PromptSpec, w: np.ndarray, rng: np.random.Generator) -> Prompts:
+    """Explicit prompts (P of them) for the given tasks w (P, D), tokens and noise drawn from ``rng`` as
+    :func:`sample_prompts` draws them after its tasks (``spec.task_pool`` is not used)."""
+    w = V.array("w", w, ndim=2)
+    D, N, P = spec.D, spec.N, w.shape[0]
+    if w.shape[1] != D:
+        raise V.InputError(f"tasks w must have shape (P, {D}), got {w.shape}")
     z = rng.standard_normal((P, D, N + 1))
     if spec.correlation > 0.0:
         L = correlation_cholesky(N + 1, spec.correlation)
@@ -209,8 +219,7 @@ def sample_prompts(
     X[:, :D, :] = x
     X[:, D, :N] = y_all[:, :N]
     X[:, D, N] = 0.0
-    out = Prompts(X=X, y=y_all[:, N], w=w)
-    return (out, pool, index) if return_tasks else out
+    return Prompts(X=X, y=y_all[:, N], w=w)
 
 
 def features_from_prompts(prompts: Prompts) -> Features:

@@ -6,8 +6,10 @@ Data of a point (every model of an (M, batch) sees the same): per repeat one poo
 (M = 0: a fresh task per prompt, M = ∞) and one draw of P + P_val + P_test prompts from it (``sample_prompts``
 with ``return_tasks``), split into the training set, held-out prompts (the training distribution: pool tasks,
 for a recipe that keeps its best epoch) and the in-distribution test set; then P_test prompts with fresh tasks
-(the out-of-distribution test set).  The training set is fixed (the registered recipes count epochs over P);
-with P ≫ M* the pool, not P, limits the diversity (REPRODUCTION.md measures it).
+(the out-of-distribution test set).  Training (:func:`train`) follows the point's protocol: ``fixed`` -- the
+training set above (the registered recipes count epochs over P) -- or ``fresh`` (Raventós et al.): a new set of
+P prompts from the same pools before every epoch, drawn from the point's generator after the sets above (so
+the test sets are the same under both protocols), every prompt seen once.
 
 Errors are Monte-Carlo means of (ŷ − y_q)² over the test prompts (query noise included, like
 :mod:`spinglass_icl.bayes`); distances are the mean squared differences of predictions, (ŷ − ŷ_dMMSE)² and
@@ -20,6 +22,7 @@ import csv
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +31,13 @@ import torch
 
 from ..bayes import dmmse_predict, ridge_error, ridge_predict
 from ..features import predict
-from ..models import PromptStats, get, make_model, names, paper_init
+from ..models import names
 from ..prompts import Features, Prompts, PromptSpec, features_from_prompts, sample_prompts
 from ..solvers import solve_exact
 from ..spinglass import SpinGlass
 from ..theory import icl_error_theory
-from ..training import GramData, HeldOut, adam_gram, fit
+from ..training import FixedSet, PoolSampler, Trained
+from ..training import train as train_architecture
 from . import trained_models
 from .draws import generators
 from .records import nan_mean_std, threshold_crossing
@@ -46,12 +50,18 @@ THRESHOLD = 1.1  # M* is where the fresh-task error has come down to 1.1 × its 
 
 
 def trained_names() -> tuple[str, ...]:
-    """The registered architectures in the figure (read live from the registry)."""
-    return names(in_figure=True)
+    """Every registered architecture (read live from the registry): each can be trained here."""
+    return names()
 
 
 def model_names() -> tuple[str, ...]:
     return trained_names() + REFERENCE
+
+
+def default_models(extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """The models a run draws unless told otherwise: the architectures in the figure, ``extra`` ones, the
+    references."""
+    return names(in_figure=True) + tuple(extra) + REFERENCE
 
 
 def parse_models(value: str | Sequence[str]) -> list[str]:
@@ -118,51 +128,43 @@ def ground_state(pt: Mapping[str, Any], data: PointData) -> Predictor:
     return lambda split: predict(W, data.features(split))
 
 
-def _torch_predictor(model: torch.nn.Module, data: PointData, chunk: int) -> Predictor:
-    ref = next(model.parameters())
-
-    @torch.no_grad()
-    def run(split: str) -> np.ndarray:
-        X = data.X[split]
-        parts = [
-            model(torch.as_tensor(X[:, s : s + chunk], dtype=ref.dtype, device=ref.device))
-            for s in range(0, X.shape[1], chunk)
-        ]
-        return torch.cat(parts, dim=1).cpu().double().numpy()
-
-    return run
+def protocol(name: str, pt: Mapping[str, Any]) -> str:
+    """The training protocol architecture ``name`` follows at a point: ``fresh`` (a new training set of P
+    prompts from the pool before every epoch, Raventós et al. 2023) where the point asks for it and the
+    recipe takes minibatch steps; ``fixed`` (the point's training set) otherwise -- a full-batch recipe (SLA
+    on the Gram form) takes one step per epoch, so fresh prompts would only resample its Gram matrix."""
+    fresh = pt.get("protocol", "fixed") == "fresh" and trained_models.budget(name, pt).batch_size > 0
+    return "fresh" if fresh else "fixed"
 
 
-def train(name: str, pt: Mapping[str, Any], data: PointData, tgen: torch.Generator, device: str) -> Predictor:
-    """Train the R repeats of registered architecture ``name`` on the point's training set with its recipe
-    (the point's ``<name>_*`` budget and options); returns its predictor of the test sets."""
-    arch, D, R = get(name), pt["D"], pt["repeats"]
+def train(
+    name: str, pt: Mapping[str, Any], data: PointData, rng: np.random.Generator, tgen: torch.Generator, device: str
+) -> tuple[Predictor, Trained]:
+    """Train the R repeats of registered architecture ``name`` with its recipe (the point's ``<name>_*``
+    budget and options) on the point's training set or, with the fresh protocol, on prompts drawn from
+    ``rng`` from the same pools (:class:`~spinglass_icl.training.PoolSampler`); returns its predictor of the
+    test sets and the trained model."""
     budget = trained_models.budget(name, pt)
-    dtype = getattr(torch, pt["dtype"])
-    if arch.gram:  # merged SLA: full-batch Adam on the Gram form of its loss, from the paper's init
-        sg = SpinGlass(data.features("train"), 0.0)
-        init = [paper_init((R, D + 1, D + 1), D, tgen, torch.float64)]
-        tr = adam_gram(
-            GramData.from_spinglass(sg, dtype=pt["dtype"], device=device),
-            init,
-            lr=budget.lr,
-            epochs=budget.epochs,
-            weight_decay=budget.weight_decay,
-        )
-        W = np.asarray(tr.W).reshape(R, D + 1, D + 1)
-        return lambda split: predict(W, data.features(split))
-    model = make_model(name, D, R, generator=tgen, dtype=dtype, device=device, **trained_models.options(name, pt))
-
-    def prompts(X: np.ndarray) -> Any:
-        if arch.accepts_stats:
-            return PromptStats.from_prompts(X, dtype=dtype, device=device)
-        return torch.as_tensor(X, dtype=dtype, device=device)
-
     n_val = budget.val_prompts
-    watch = HeldOut(prompts(data.X["val"][:, :n_val]), data.y["val"][:, :n_val]) if n_val else None
-    chunk = None if arch.accepts_stats else (pt["grad_chunk"] or None)
-    fit(model, prompts(data.X["train"]), data.y["train"], budget, generator=tgen, held_out=watch, grad_chunk=chunk)
-    return _torch_predictor(model, data, pt.get("grad_chunk") or pt["P_test"])
+    held = (data.X["val"][:, :n_val], data.y["val"][:, :n_val]) if n_val else None
+    source: FixedSet | PoolSampler
+    if protocol(name, pt) == "fresh":
+        spec = PromptSpec(D=pt["D"], N=pt["N"], noise=pt["noise"])
+        source = PoolSampler(spec, data.pools, int(pt["P"]), int(pt["repeats"]), rng, held_out=held)
+    else:
+        source = FixedSet(data.X["train"], data.y["train"], data.features("train"), held_out=held)
+    trained = train_architecture(
+        name,
+        source,
+        budget,
+        generator=tgen,
+        device=device,
+        dtype=pt["dtype"],
+        options=trained_models.options(name, pt),
+        grad_chunk=pt.get("grad_chunk") or None,
+    )
+    chunk = pt.get("grad_chunk") or pt["P_test"]
+    return (lambda split: trained.predict(data.X[split], features=data.features(split), chunk=chunk)), trained
 
 
 def _scores(yhat: dict[str, np.ndarray], data: PointData, bayes: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
@@ -179,19 +181,25 @@ def compute(pt: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
     """One (model, M, batch of repeats) point: per repeat (arrays ``<k>_per_repeat``, R) and mean/std over
     repeats (``<k>_mean``, ``<k>_std``) of k = id, ood (errors on pool / fresh tasks), dist_dmmse_<split>,
     dist_ridge_<split>; ``seconds_model`` (training and predictions); the ground state adds ``theory_ood``
-    (Lu et al.'s κ-theory at κ = M/D)."""
+    (Lu et al.'s κ-theory at κ = M/D); trained models ``sequences`` (training sequences per repeat) and
+    ``sequences_per_task`` (over M; NaN at M = ∞)."""
     name = pt["model"]
     parse_models([name])
     rng, tgen = generators(seed)
     t0 = time.perf_counter()
     data = draw(pt, rng)
     bayes = bayes_predictions(data, pt["noise"])
+    out: dict[str, Any] = {}
     if name in BAYES:
         yhat = bayes[name]
     else:
-        run = ground_state(pt, data) if name == "ground_state" else train(name, pt, data, tgen, device)
+        if name == "ground_state":
+            run = ground_state(pt, data)
+        else:
+            run, trained = train(name, pt, data, rng, tgen, device)
+            out["sequences"] = trained.sequences
+            out["sequences_per_task"] = trained.sequences / int(pt["M"]) if int(pt["M"]) else float("nan")
         yhat = {s: run(s) for s in SPLITS}
-    out: dict[str, Any] = {}
     for k, v in _scores(yhat, data, bayes).items():
         out[f"{k}_per_repeat"] = v
         out[f"{k}_mean"], out[f"{k}_std"] = nan_mean_std(v)
@@ -323,8 +331,120 @@ def model_summary(rows: Sequence[Mapping[str, Any]], model: str, D: int) -> dict
     }
 
 
+# -- intervals: a bootstrap over repeats ----------------------------------------------------------------
+BOOTSTRAPS = 1000  # resamples of the repeats (per M, with replacement; models paired on the same repeats)
+LEVEL = 0.95
+WIDTH_LEVELS = (0.9, 0.1)  # a transition's width: from 90 % to 10 % of the excess error over M = ∞, in octaves
+Curves = dict[tuple[str, str], dict[int, np.ndarray]]  # (model, key) -> {M: per-repeat values}
+
+
+def per_repeat(records: Sequence[Mapping[str, Any]], model: str, key: str) -> dict[int, np.ndarray]:
+    """{M: the per-repeat values of ``key`` (e.g. ``ood``, ``dist_ridge_ood``) over all batches, in batch
+    order} for one model (M = 0: M = ∞).  Every model of an (M, batch) sees the same prompts, so the
+    arrays of two models are paired repeat by repeat."""
+    acc: dict[int, list[float]] = {}
+    for r in sorted((r for r in records if r["model"] == model), key=lambda r: (int(r["M"]), int(r["batch"]))):
+        acc.setdefault(int(r["M"]), []).extend(np.ravel(r[f"{key}_per_repeat"]).tolist())
+    return {M: np.array(v, float) for M, v in acc.items()}
+
+
+def _grid(curves: Curves, key: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, float]:
+    """(finite M ascending, mean over repeats there, mean at M = ∞ or NaN) of one curve."""
+    c = curves[key]
+    Ms = np.array(sorted(M for M in c if M > 0), float)
+    means = np.array([np.nanmean(c[int(M)]) for M in Ms])
+    return Ms, means, float(np.nanmean(c[0])) if 0 in c else float("nan")
+
+
+def m_star(curves: Curves, model: str) -> float:
+    """M*: the fresh-task error within THRESHOLD × its M = ∞ value (log-log interpolated; NaN if never)."""
+    Ms, err, inf = _grid(curves, (model, "ood"))
+    return threshold_crossing(Ms, err / inf, THRESHOLD) if Ms.size and np.isfinite(inf) else float("nan")
+
+
+def m_cross(curves: Curves, model: str) -> float:
+    """Raventós et al.'s threshold: the M from which the model's fresh-task predictions are closer to ridge's
+    than to dMMSE's (mean squared distances; log-log interpolated; NaN if never)."""
+    Ms, d_ridge, _ = _grid(curves, (model, "dist_ridge_ood"))
+    _, d_dmmse, _ = _grid(curves, (model, "dist_dmmse_ood"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return threshold_crossing(Ms, d_ridge / d_dmmse, 1.0) if Ms.size else float("nan")
+
+
+def width(curves: Curves, model: str) -> float:
+    """Width of the transition in octaves: log2 of the M where the excess fresh-task error over M = ∞ has
+    fallen to WIDTH_LEVELS[1] of its value at the smallest M over the M where it has fallen to
+    WIDTH_LEVELS[0] (NaN if either is not reached)."""
+    Ms, err, inf = _grid(curves, (model, "ood"))
+    if Ms.size < 2 or not np.isfinite(inf) or err[0] <= inf:
+        return float("nan")
+    excess = np.maximum((err - inf) / (err[0] - inf), 1e-12)
+    hi, lo = (threshold_crossing(Ms, excess, level) for level in WIDTH_LEVELS)
+    return float(np.log2(lo / hi))
+
+
+def bootstrap(
+    records: Sequence[Mapping[str, Any]],
+    keys: Sequence[tuple[str, str]],
+    stat: Callable[[Curves], float],
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``stat`` of the curves ``keys`` ((model, key) pairs) and its LEVEL bootstrap interval (percentiles over
+    BOOTSTRAPS resamples of the repeats of each M, the same resample for every key: pairs stay paired).
+    Returns (value, low, high); a resample where the statistic is undefined (NaN) counts as outside."""
+    curves = {k: per_repeat(records, *k) for k in keys}
+    value = stat(curves)
+    rng = np.random.default_rng(seed)
+    draws: dict[tuple[int, int], np.ndarray] = {}  # (M, repeats) -> resampled indices (BOOTSTRAPS, repeats)
+    for c in curves.values():
+        for M, v in sorted(c.items()):
+            if (M, v.size) not in draws:
+                draws[M, v.size] = rng.integers(0, v.size, size=(BOOTSTRAPS, v.size))
+    samples = np.array(
+        [
+            stat({k: {M: v[draws[M, v.size][b]] for M, v in c.items()} for k, c in curves.items()})
+            for b in range(BOOTSTRAPS)
+        ]
+    )
+    tail = (1 - LEVEL) / 2
+    lo, hi = np.quantile(np.where(np.isfinite(samples), samples, np.inf), [tail, 1 - tail])
+    return value, float(lo), float(hi)
+
+
+def _ratio_at(curves: Curves, num: tuple[str, str], den: tuple[str, str], M: int) -> float:
+    return float(np.nanmean(curves[num][M]) / np.nanmean(curves[den][M]))
+
+
+def intervals(records: Sequence[Mapping[str, Any]], model: str) -> dict[str, Any]:
+    """A trained model's or the ground state's statistics with their LEVEL bootstrap intervals ([value, low,
+    high], rounded): M*, Raventós's crossing, the transition width (octaves), the fresh-task error at M = ∞
+    over ridge's on the same prompts, the pool-task error over dMMSE's at each finite M."""
+    r = _round
+    ood, d_r, d_d = (model, "ood"), (model, "dist_ridge_ood"), (model, "dist_dmmse_ood")
+    out: dict[str, Any] = {
+        "M_star_ci": [r(x) for x in bootstrap(records, [ood], lambda c: m_star(c, model))],
+        "M_cross_ci": [r(x) for x in bootstrap(records, [d_r, d_d], lambda c: m_cross(c, model))],
+        "width_octaves_ci": [r(x) for x in bootstrap(records, [ood], lambda c: width(c, model))],
+    }
+    present = {r_["model"] for r_ in records}
+    if "ridge" in present:
+        ridge = ("ridge", "ood")
+        out["ood_at_inf_over_ridge_ci"] = [
+            r(x) for x in bootstrap(records, [ood, ridge], lambda c: _ratio_at(c, ood, ridge, 0))
+        ]
+    if "dmmse" in present:
+        mine, ref = (model, "id"), ("dmmse", "id")
+        Ms = sorted(M for M in per_repeat(records, model, "id") if M > 0)
+        out["id_over_dmmse_ci"] = {
+            str(M): [r(x) for x in bootstrap(records, [mine, ref], partial(_ratio_at, num=mine, den=ref, M=M))]
+            for M in Ms
+        }
+    return out
+
+
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
-    """Per model: :func:`model_summary`; the M grid; ridge's exact error (:func:`~spinglass_icl.bayes.ridge_error`);
+    """Per model: :func:`model_summary` and (not for dMMSE and ridge) :func:`intervals`; the M grid; ridge's
+    exact error (:func:`~spinglass_icl.bayes.ridge_error`);
     for the ground state Lu et al.'s κ-theory per M, at M = ∞, and the M* it predicts (same 10 % rule)."""
     rows = tidy_rows(records)
     D, N, noise = int(params["D"]), int(params["N"]), float(params["noise"])
@@ -333,6 +453,8 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
     out["ridge_exact"] = _round(ridge_error(D, N, noise))
     for m in present:
         out[m] = model_summary(rows, m, D)
+        if m not in BAYES:
+            out[m].update(intervals(records, m))
     gs = sorted((r for r in records if r["model"] == "ground_state" and r["M"] > 0), key=lambda r: r["M"])
     if gs:
         theory = np.array([r["theory_ood"] for r in gs])

@@ -16,20 +16,22 @@ from .. import resources as R
 
 # CPU seconds per (repeat · prompt · token · (D+1)² · epoch), fitted to figS8's full run's measured
 # 12 697 CPU-s (BENCHMARKS.md, "figS8 cost"): TF 10 875 s, the others 1 822 s
-SECONDS = {"tf": 5.3e-9, "sa": 8.5e-11, "fla": 8.5e-11, "mhla": 8.5e-11}
-# the widths of that calibration (the full recipes) and how the cost grows with each: heads linearly,
-# the transformer's d_model quadratically (its projections and MLP)
-WIDTHS = {"heads": (2, 1), "d_model": (32, 2)}
+# (the L-layer linear transformer: FLA's per layer, calibrated at one layer)
+SECONDS = {"tf": 5.3e-9, "sa": 8.5e-11, "fla": 8.5e-11, "mhla": 8.5e-11, "lintf": 8.5e-11}
+# the widths of that calibration (the full recipes) and how the cost grows with each: heads and layers
+# linearly, the transformer's d_model quadratically (its projections and MLP)
+WIDTHS = {"heads": (2, 1), "d_model": (32, 2), "layers": (2, 1)}
+CALIBRATED = {("lintf", "layers"): 1}  # where a model's calibrated width differs from WIDTHS'
 EVALUATION = 1.0 / 3.0  # a forward pass (held-out prompts, each epoch) against forward + backward
 
 
-def _width(point: dict[str, Any], model: str) -> tuple[float, str]:
+def size_factor(point: dict[str, Any], model: str) -> tuple[float, str]:
     """The model's cost against its calibrated width, and the option that widens it most."""
     factor, widest, most = 1.0, "", 1.0
     for option, (calibrated, power) in WIDTHS.items():
         value = R.largest(point, f"{model}_{option}")
         if value > 0:  # 0: the class default, the calibrated one
-            f = (value / calibrated) ** power
+            f = (value / CALIBRATED.get((model, option), calibrated)) ** power
             factor *= f
             widest, most = (f"{model}_{option}", f) if f > most else (widest, most)
     return factor, widest
@@ -63,7 +65,7 @@ def _model(point: dict[str, Any]) -> R.Estimate:
     D, N, P, reps = R.largest(point, "D"), R.largest(point, "N", 1), R.largest(point, "P"), R.count_of(point, "repeats")
     held_name = f"{model}_val_prompts" if R.largest(point, f"{model}_val_prompts") else "P_val"
     held = R.largest(point, f"{model}_val_prompts") + R.largest(point, "P_val")
-    width, widest = _width(point, model)
+    width, widest = size_factor(point, model)
     per_prompt = 4.0 * 4 * (N + 1) * (D + 1) * reps * max(1.0, width**0.5)  # float32 tokens and gradients
     tokens = {"P": P * per_prompt, held_name: held * per_prompt, "P_test": R.largest(point, "P_test") * per_prompt}
     if widest:  # what the width adds, named by the option that sets it

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from .. import validation as V
-from ..models import Architecture, PromptStats, architectures, get, names
+from ..models import Architecture, PromptStats, architectures, get, make_model, names
 from ..prompts import Features, PromptSpec, features_from_prompts, sample_prompts
-from ..training import Budget, recipe
+from ..training import Budget, recipe, training_inputs
 from .params import Rule, named_rule
 from .records import nan_mean_std
 
@@ -39,7 +39,8 @@ def arch_params(arch: Architecture, size: str) -> dict[str, Any]:
     """The figS8 parameters of one architecture at ``size``: its budget fields and model options."""
     b = recipe(arch, size)
     own = {f"{arch.name}_{k}": getattr(b, k) for k in BUDGET_FIELDS}
-    return {**own, **{f"{arch.name}_{k}": v for k, v in arch.options(size).items()}}
+    ranged = {f"{arch.name}_{k}": 0 for k in arch.option_ranges}  # 0: the class default (left out of points)
+    return {**own, **ranged, **{f"{arch.name}_{k}": v for k, v in arch.options(size).items()}}
 
 
 class Live(Mapping[str, Any]):
@@ -67,19 +68,13 @@ class Live(Mapping[str, Any]):
         return len(self._current())
 
 
-def _trainable(in_figure_only: bool) -> tuple[Architecture, ...]:
-    """The architectures an experiment can train: every registered one (figS8: ``in_figure`` decides only the
-    default ``models``), or only those in the figure (diversity)."""
-    return architectures(in_figure=True) if in_figure_only else architectures()
-
-
-def registry_params(base: Mapping[str, Any], size: str, in_figure_only: bool = False) -> Live:
+def registry_params(base: Mapping[str, Any], size: str) -> Live:
     """``base`` plus, for every registered architecture, :func:`arch_params`; ``models`` (the default set)
-    lists AMP and those in the figure.  Read live from the registry."""
+    lists AMP and the architectures in the figure.  Read live from the registry."""
 
     def build() -> dict[str, Any]:
         out = {**base, "models": ",".join(model_names())}
-        for arch in _trainable(in_figure_only):
+        for arch in architectures():  # every registered one can be run; in_figure decides the default models
             out.update(arch_params(arch, size))
         return out
 
@@ -105,17 +100,20 @@ OPTIONAL_FIELDS = {"curriculum_epochs": ("curriculum_epochs", "curriculum_frac")
 _BUDGET_RULES = {"batch_size": Rule(low=0), "warmup": Rule(low=0), "val_prompts": Rule(low=0), "schedule": Rule()}
 
 
-def parameter_rules(own: Mapping[str, Rule], in_figure_only: bool = False) -> Live:
+def parameter_rules(own: Mapping[str, Rule]) -> Live:
     """``own`` plus the rule and meaning of every generated parameter ``<model>_<field>`` (live)."""
 
     def build() -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for arch in _trainable(in_figure_only):
+        for arch in architectures():
             for k, doc in BUDGET_DOCS.items():
                 base = _BUDGET_RULES.get(k) or named_rule(k) or Rule()
                 out[f"{arch.name}_{k}"] = replace(base, doc=f"{arch.label}: {doc}")
-            for k in {**arch.quick_options, **arch.full_options}:
-                out[f"{arch.name}_{k}"] = Rule(low=0, doc=f"{arch.label}: model option {k} (0 = the class default)")
+            for k in {**arch.quick_options, **arch.full_options, **arch.option_ranges}:
+                high = arch.option_ranges.get(k, (0, None))[1]
+                out[f"{arch.name}_{k}"] = Rule(
+                    low=0, high=high, doc=f"{arch.label}: model option {k} (0 = the class default)"
+                )
         return {**out, **own}
 
     return Live(build)
@@ -161,8 +159,26 @@ def budget(name: str, p: Mapping[str, Any]) -> Budget:
 
 def options(name: str, p: Mapping[str, Any]) -> dict[str, Any]:
     """Model options of architecture ``name`` from a point (0 means the class default, e.g. d_k)."""
-    keys = get(name).full_options.keys() | get(name).quick_options.keys()
-    return {k: p[f"{name}_{k}"] for k in keys if p.get(f"{name}_{k}")}
+    a = get(name)
+    keys = a.full_options.keys() | a.quick_options.keys() | a.option_ranges.keys()
+    out = {k: p[f"{name}_{k}"] for k in keys if p.get(f"{name}_{k}")}
+    for k, v in out.items():
+        if k not in a.option_ranges:  # a declared option of any type: its class checks it
+            continue
+        low, high = a.option_ranges[k]
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not low <= v <= high:
+            raise V.InputError(f"{name}_{k}={v!r} must be an integer in [{low}, {high}] (0: the class default)")
+    return out
+
+
+def check_model(name: str, p: Mapping[str, Any]) -> None:
+    """Refuse, before any point runs, a model whose budget or options cannot run: its :func:`budget` and a
+    one-repeat model built with its :func:`options` (the class checks them, e.g. TF's heads divide d_model)."""
+    budget(name, p)
+    try:
+        make_model(name, int(p["D"]), 1, generator=torch.Generator().manual_seed(0), **options(name, p))
+    except V.InputError as err:
+        raise V.InputError(f"{name}'s options: {err}") from None
 
 
 def own_keys(name: str, p: Mapping[str, Any]) -> list[str]:
@@ -170,6 +186,8 @@ def own_keys(name: str, p: Mapping[str, Any]) -> list[str]:
     if name == "amp":
         return ["lambda0", "beta", "damping", "steps"]
     keys = [k for k in p if k.startswith(f"{name}_")]
+    # a model option left at 0 (the class default) stays out of the point: its key is the one it had before
+    keys = [k for k in keys if k.removeprefix(f"{name}_") not in get(name).option_ranges or p.get(k)]
     for switch, fields in OPTIONAL_FIELDS.items():
         if not p.get(f"{name}_{switch}"):
             keys = [k for k in keys if k.removeprefix(f"{name}_") not in fields]
@@ -185,21 +203,19 @@ def draw_data(
     on ``device``, and labels y (R, P).  The held-out sets are drawn last: the others do not change."""
     spec = PromptSpec(D=pt["D"], N=pt["N"])
     sizes = [pt["P"], pt["P_test"]]  # all training sets first, then all test sets, then held-out ones
-    held_out = budget(arch.name, pt).val_prompts if arch is not None and not arch.gram else 0
+    held_out = budget(arch.name, pt).val_prompts if arch is not None else 0  # 0 for Gram-form models
     if held_out:
         sizes.append(held_out)
     out = []
     for n in sizes:
-        feats, stats, explicit, ys = [], [], [], []
+        feats, xs, ys = [], [], []
         for _ in range(pt["repeats"]):
             q = sample_prompts(spec, n, rng)
             feats.append(features_from_prompts(q))
-            if arch is not None and arch.accepts_stats:
-                stats.append(PromptStats.from_prompts(q.X[None], dtype=dtype, device=device))
-            elif arch is not None and not arch.gram:
-                explicit.append(torch.as_tensor(q.X, dtype=dtype, device=device))
+            if arch is not None and (x := training_inputs(arch, q.X[None], dtype, device)) is not None:
+                xs.append(x)
             ys.append(q.y)
-        X = PromptStats.cat(stats) if stats else torch.stack(explicit) if explicit else None
+        X = (PromptStats.cat(xs) if isinstance(xs[0], PromptStats) else torch.cat(xs)) if xs else None
         out.append((Features.stack(feats), X, torch.as_tensor(np.stack(ys), dtype=dtype, device=device)))
     return out
 

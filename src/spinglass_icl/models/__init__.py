@@ -3,7 +3,7 @@
 * :mod:`.layers`: initialisation (:func:`~spinglass_icl.paper_init`), the base class, stacked layers,
   :class:`PromptStats`;
 * :mod:`.sla`: simplified linear attention (merged / separate), the spin model's own architecture;
-* :mod:`.linear`: full and multi-head linear attention (FLA, MHLA);
+* :mod:`.linear`: full and multi-head linear attention (FLA, MHLA), the L-layer linear transformer;
 * :mod:`.softmax`: softmax attention (SA) and a small transformer (TF);
 * :mod:`.registry`: one :class:`~spinglass_icl.Architecture` entry per model, :func:`~spinglass_icl.make_model` by
   name (training
@@ -11,7 +11,7 @@
 """
 
 from .layers import PromptStats, StackedModel, as_dtype, normal, paper_init
-from .linear import FLA, MHLA
+from .linear import FLA, MHLA, LinearTransformer
 from .registry import (
     Architecture,
     architectures,
@@ -28,6 +28,7 @@ from .softmax import SA, TF
 __all__ = [
     "FLA",
     "MHLA",
+    "LinearTransformer",
     "SA",
     "TF",
     "MergedSLA",

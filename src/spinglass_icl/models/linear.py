@@ -2,6 +2,7 @@
 
 * FLA, one layer:  F(X) = X + W^{PV} X (Xᵀ W^{KQ} X)/(N+1),  W^{PV}, W^{KQ} ∈ R^{(D+1)×(D+1)},  ŷ = F[D+1, N+1].
 * MHLA, H heads of width d_k:  F(X) = X + Σ_h W^O_h W^V_h X (Xᵀ W^Q_hᵀ W^K_h X)/(N+1).
+* LinearTransformer, L residual layers of linear self-attention over the context (von Oswald et al. 2023).
 
 Both read a prompt only through C = X Xᵀ and b = X[:, N+1], so they accept
 :class:`~spinglass_icl.models.layers.PromptStats` (O(D²) per prompt and step instead of O(D·N)); explicit
@@ -186,3 +187,59 @@ class MHLA(StackedModel):
         v = self._v().clone()
         v[:, :, self.D] = 0
         return self._readout(self._data(X), v)
+
+
+class LinearTransformer(StackedModel):
+    r"""L residual layers of linear self-attention (von Oswald et al. 2023; Ahn et al. 2023), parameters
+    W^{PV}_l, W^{KQ}_l: (R, L, D+1, D+1).
+
+    Z⁰ = X;  Z^{l+1} = Z^l + W^{PV}_l Z^l_c (Z^l_cᵀ W^{KQ}_l Z^l)/N  (Z_c: the N context columns, the keys
+    and values; every column, the query's too, is updated);  ŷ = Z^L[D+1, N+1].
+
+    One layer of this form can implement one step of preconditioned gradient descent on the context's
+    least-squares loss, L layers L steps: the architecture known to reach ridge-like (Bayes-optimal at
+    M = ∞) in-context regression.  With L = 1 it is FLA with the query left out of the keys.  Initial
+    entries N(0, 1/((D+1)·L)) (the paper's attention init, shrunk with depth so that the residual stream
+    stays O(1)).  Needs explicit prompts; no spin-model projection for L > 1.
+    """
+
+    name = "lintf"
+    MAX_LAYERS = 64
+
+    def __init__(
+        self,
+        D: int,
+        repeats: int = 1,
+        *,
+        generator: torch.Generator,
+        layers: int = 2,
+        dtype: str | torch.dtype = torch.float32,
+        device: str = "cpu",
+    ):
+        super().__init__(D, repeats)
+        dtype = as_dtype(dtype)
+        self.n_layers = V.positive_int("layers", layers)
+        if self.n_layers > self.MAX_LAYERS:
+            raise V.InputError(f"layers={layers} is more than {self.MAX_LAYERS}")
+        shape = (repeats, self.n_layers, D + 1, D + 1)
+        s = 1 / ((D + 1) * math.sqrt(self.n_layers))
+        self.Wpv = nn.Parameter(normal(shape, s, generator, dtype, device))
+        self.Wkq = nn.Parameter(normal(shape, s, generator, dtype, device))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """ŷ (R, P) from explicit prompts X (R or 1, P, D+1, N+1)."""
+        Z = self._check(X)
+        n = Z.shape[-1] - 1
+        last = self.n_layers - 1
+        for layer in range(last):
+            Z = Z + self._update(Z, layer, n, Z)
+        # the last layer matters at the query column only: its label row is the prediction
+        q = Z[..., n : n + 1]
+        return (q + self._update(Z, last, n, q))[..., self.D, 0]
+
+    def _update(self, Z: torch.Tensor, layer: int, n: int, cols: torch.Tensor) -> torch.Tensor:
+        """Layer ``layer``'s residual update W^{PV} (Z_c Z_cᵀ/N) W^{KQ} of the columns ``cols`` of Z."""
+        ctx = Z[..., :n]
+        C = ctx @ ctx.transpose(-1, -2) / n  # (R, P, D+1, D+1)
+        pv, kq = self.Wpv[:, None, layer], self.Wkq[:, None, layer]
+        return (pv @ C @ kq) @ cols

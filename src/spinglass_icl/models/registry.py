@@ -20,7 +20,7 @@ from torch import nn
 
 from .. import validation as V
 from .layers import as_dtype
-from .linear import FLA, MHLA
+from .linear import FLA, MHLA, LinearTransformer
 from .sla import MergedSLA, SeparateSLA
 from .softmax import SA, TF
 
@@ -36,7 +36,9 @@ class Architecture:
     Gram form of the loss (merged SLA, :func:`~spinglass_icl.adam_gram`); quick/full: the
     training recipes at figS8's two sizes (a ``Budget`` of :mod:`spinglass_icl.training` or a mapping
     of its fields, e.g. ``{"lr": 0.02, "epochs": 500}``; read with :func:`spinglass_icl.training.recipe`)
-    and quick_options/full_options the model options there; in_figure: drawn by default in figS8.
+    and quick_options/full_options the model options there; option_ranges: the integer model options a run
+    may set (``<name>_<option>``, 0 = the class default), each with its (lowest, highest) value; in_figure:
+    drawn by default in figS8.
     """
 
     name: str
@@ -52,6 +54,7 @@ class Architecture:
     full_options: Mapping[str, Any] = field(default_factory=dict)
     gram: bool = False
     in_figure: bool = True
+    option_ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def recipe(self, size: str) -> Any:
         """The declared training recipe at ``size`` as given (see :func:`spinglass_icl.training.recipe`)."""
@@ -107,7 +110,7 @@ def make_model(
 ) -> nn.Module:
     """Build registered model ``name`` for R = ``repeats`` stacked repeats; options go to its class
     (FLA: value; MHLA: heads, d_k, value; SA: d_k; TF: d_model, layers, heads;
-    sla-separate: d_k)."""
+    lintf: layers; sla-separate: d_k)."""
     return get(name).build(D, repeats, generator=generator, dtype=as_dtype(dtype), device=device, **options)
 
 
@@ -213,5 +216,27 @@ register(
             "val_prompts": 1000,
         },
         full_options={"d_model": 32},
+        option_ranges={"d_model": (1, 1024), "layers": (1, 16), "heads": (1, 64)},
+    )
+)
+# The L-layer residual linear-attention transformer (von Oswald et al. 2023): not in figS8 by default.  Full:
+# the diversity recipe study (REPRODUCTION.md, D = 4, N = 8, fresh prompts): 2 layers, 3000 steps of 100 at
+# lr 1e-2 (cosine) -- 2.9-3.0 × ridge at M = ∞ against 3.4 × for one layer; 4 layers diverged in one of two
+# repeats at this lr.
+register(
+    Architecture(
+        "lintf",
+        "linear TF (L layers)",
+        "h",
+        LinearTransformer,
+        linear=False,
+        projected=False,
+        accepts_stats=False,
+        quick={"lr": 0.01, "epochs": 300, "weight_decay": 0.0},
+        full={"lr": 1e-2, "epochs": 30, "batch_size": 100, "schedule": "cosine", "warmup": 2, "weight_decay": 0.0},
+        quick_options={"layers": 2},
+        full_options={"layers": 2},
+        in_figure=False,
+        option_ranges={"layers": (1, LinearTransformer.MAX_LAYERS)},
     )
 )

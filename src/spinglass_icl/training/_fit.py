@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +97,10 @@ class _Run:
     chunk: int | None
     progress: bool
     desc: str
+    sampler: Sampler | None = None
+
+
+Sampler = Callable[[], tuple[Any, Any]]  # () -> a fresh training set (X (R, P, D+1, N+1), y (R, P)) per epoch
 
 
 def curriculum_context(N: int, frac: float) -> int:
@@ -138,6 +143,11 @@ def fit(
     one's best epoch.  Cheaper per epoch (attention costs O(N²)) and, for softmax models, much faster to
     leave the plateau (REPRODUCTION.md, figS8).  The result's train_loss holds both stages' epochs;
     steps and seconds are their sums, the held-out record is the second stage's.
+
+    X may also be a sampler (Raventós et al. 2023's protocol: every prompt seen once): a callable returning a
+    fresh training set (X, y) of the same shapes, called before every epoch (and before each curriculum
+    stage); y is then ignored (pass None).  The budget is unchanged: ``epochs`` passes of P prompts, so a run
+    sees epochs·P sequences per repeat, all distinct.
     """
     if not isinstance(budget, Budget):
         raise V.InputError(f"fit needs a training Budget (spinglass_icl.training.Budget), got {budget!r}")
@@ -145,7 +155,10 @@ def fit(
     if not isinstance(generator, torch.Generator):
         raise V.InputError(f"fit needs a torch.Generator for the minibatch order, got {generator!r}")
     chunk = V.positive_int("grad_chunk", grad_chunk) if grad_chunk is not None else None
-    run = _Run(generator, held_out, chunk, progress, getattr(model, "name", "adam"))
+    sampler: Sampler | None = X if callable(X) and not isinstance(X, (torch.Tensor, PromptStats)) else None
+    run = _Run(generator, held_out, chunk, progress, getattr(model, "name", "adam"), sampler)
+    if sampler is not None:
+        X, y = sampler()  # the first epoch's set (checked and sized here like a fixed one)
     if budget.curriculum_epochs:
         return _curriculum(model, X, y, budget, run)
     return _stage(model, X, y, budget, run)
@@ -159,13 +172,19 @@ def _curriculum(model: nn.Module, X: Any, y: Any, budget: Budget, run: _Run) -> 
     X = as_tensor(X, next(model.parameters()))
     n = curriculum_context(X.shape[-1] - 1, budget.curriculum_frac)
     one_stage = dataclasses.replace(budget, curriculum_epochs=0)
+    cut = run.sampler
+    first_run = dataclasses.replace(run, desc=f"{run.desc} (N={n})")
+    if cut is not None:
+        first_run = dataclasses.replace(first_run, sampler=lambda: _prefixed(cut(), n))
     first = _stage(
         model,
         context_prefix(X, n),
         y,
         dataclasses.replace(one_stage, epochs=budget.curriculum_epochs),
-        dataclasses.replace(run, desc=f"{run.desc} (N={n})"),
+        first_run,
     )
+    if cut is not None:  # the whole prompts of a fresh set: every prompt is seen once
+        X, y = cut()
     rest = _stage(model, X, y, one_stage, run)
     return dataclasses.replace(
         rest,
@@ -173,6 +192,12 @@ def _curriculum(model: nn.Module, X: Any, y: Any, budget: Budget, run: _Run) -> 
         seconds=first.seconds + rest.seconds,
         steps=first.steps + rest.steps,
     )
+
+
+def _prefixed(Xy: tuple[Any, Any], n: int) -> tuple[Any, Any]:
+    """A sampled training set (X, y) with X cut to its first ``n`` context examples."""
+    X, y = Xy
+    return context_prefix(torch.as_tensor(X), n), y
 
 
 def _inputs(model: nn.Module, X: Any, y: Any) -> tuple[list[nn.Parameter], Prompts, torch.Tensor]:
@@ -210,6 +235,8 @@ def _stage(model: nn.Module, X: Any, y: Any, budget: Budget, run: _Run) -> FitRe
     epochs_run = 0
     with progress_bar(epochs, run.progress, run.desc) as bar:
         for e in range(epochs):
+            if run.sampler is not None and e > 0:  # a fresh set every epoch (the first one came with the call)
+                X, y = _fresh(model, run.sampler, P)
             lr_e = budget.lr * lr_factor(budget.schedule, e, epochs, budget.warmup)
             order = torch.randperm(P, generator=run.generator).to(ref.device) if B < P else None
             batches: list[torch.Tensor | None] = [None] if order is None else [order[s : s + B] for s in range(0, P, B)]
@@ -229,6 +256,14 @@ def _stage(model: nn.Module, X: Any, y: Any, budget: Budget, run: _Run) -> FitRe
         seconds=time.perf_counter() - t0,
         steps=opt.t,
     )
+
+
+def _fresh(model: nn.Module, sampler: Sampler, P: int) -> tuple[Prompts, torch.Tensor]:
+    """The sampler's next training set, checked to keep the first set's shape."""
+    _, X, y = _inputs(model, *sampler())
+    if axes(X)[1] != P:
+        raise V.InputError(f"the sampler changed the number of prompts per epoch from {P} to {axes(X)[1]}")
+    return X, y
 
 
 def _epoch(

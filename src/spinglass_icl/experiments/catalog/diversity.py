@@ -18,7 +18,9 @@ in units of D and D(D+1); ``diversity.csv`` is the tidy table (one row per model
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,8 @@ from matplotlib.ticker import NullLocator
 from ... import plotting
 from ...bayes import ridge_error
 from ...models import get
+from ...resources import Estimate
+from ...training import PROTOCOLS
 from ...validation import InputError, choice, positive_int
 from .. import panels, trained_cost, trained_models
 from .. import task_diversity as td
@@ -35,13 +39,21 @@ from ..params import Rule, described
 from ..spec import Experiment
 
 M_GRID = [2**k for k in range(16)]
-_DATA = dict(D=8, N=16, noise=0.5, M=M_GRID, P=10000, P_val=1000, P_test=1000, repeats=5, chunk=5)
-FULL = {**_DATA, "lambda0": 0.005, "dtype": "float32", "grad_chunk": 1000}
+# Raventós et al.'s signal-to-noise ratio: their labels wᵀx + ε with Var ε = 0.25, ours w·x/√D + ε, so
+# σ = 0.5/√D (errors in units of E[y²] = 1 + σ² ≈ 1; theirs are D × ours).
+RAVENTOS_NOISE = 0.5 / math.sqrt(8)
+_DATA = dict(D=8, N=16, noise=RAVENTOS_NOISE, M=M_GRID, P=10000, P_val=1000, P_test=1000, repeats=10, chunk=5)
+FULL = {**_DATA, "lambda0": 0.005, "dtype": "float32", "grad_chunk": 1000, "protocol": "fresh"}
+# the 0.2.0 run shipped as docs/data/diversity.csv: σ = 0.5 (8× Raventós's noise-to-signal ratio), 5 repeats,
+# the fixed training set, the architectures in the figure -- `reproduce diversity --full` with these overrides
+SIGMA_HALF = {"noise": 0.5, "repeats": 5, "protocol": "fixed", "models": "sla,fla,mhla,sa,tf,ground_state,dmmse,ridge"}
+FULL_EXTRA = ("lintf",)  # drawn at full size besides the architectures in the figure
 # Quick (CI, ≤ 2 minutes on 2 cores): D=3, N=8, M ∈ {1, 8, 64} around D(D+1) = 12, 300 prompts, 2 repeats,
-# the registered quick recipes.
+# σ = 0.5 (the 0.2.0 run's noise), the registered quick recipes on the fixed training set (its golden results).
 QUICK = {
     **FULL,
-    **dict(D=3, N=8, M=[1, 8, 64], P=300, P_val=100, P_test=300, repeats=2, chunk=2, grad_chunk=0),
+    **dict(D=3, N=8, noise=0.5, M=[1, 8, 64], P=300, P_val=100, P_test=300, repeats=2, chunk=2, grad_chunk=0),
+    "protocol": "fixed",
 }
 COMMON = ("D", "N", "noise", "P", "P_val", "P_test")
 RULES = trained_models.parameter_rules(
@@ -59,8 +71,11 @@ RULES = trained_models.parameter_rules(
         "lambda0": Rule(real=True, low=0, doc="λ0 of the spin-glass ground state (the SLA recipe's wd/2)"),
         "dtype": Rule(doc="training precision: float32 or float64"),
         "grad_chunk": described("chunk", "prompts per SA/TF gradient chunk (0: the whole batch at once)"),
-    },
-    in_figure_only=True,
+        "protocol": Rule(
+            doc="training data: fixed (the P prompts, epochs over them) or fresh (P new prompts from the pool "
+            "before every epoch, Raventós et al.; recipes with minibatches only)"
+        ),
+    }
 )
 COLUMNS = {
     "model": "registered architecture, ground_state (spin glass), dmmse or ridge",
@@ -86,6 +101,10 @@ COLUMNS = {
     "dist_ridge_*_std": "its standard deviation over repeats [label units²]",
     "theory_ood": "ground state: Lu et al.'s asymptotic error at κ = M/D, τ = P/(D(D+1)), α = N/D [label units²]",
     "seconds_model": "seconds of the point's draws, training and predictions [s]",
+    "protocol": "training data: fixed set or fresh prompts every epoch (present only where fresh)",
+    "sequences": "training sequences per repeat (epochs × P, curriculum included) [1]",
+    "sequences_per_task": "training sequences per repeat over the pool size M (NaN at M = ∞) [1]",
+    "*_layers": "model option: layers",
     "*_batch_size": "the architecture's recipe: minibatch size (0 = full batch)",
     "*_epochs": "the architecture's recipe: epochs over the P prompts",
     "*_lr": "the architecture's recipe: Adam learning rate",
@@ -100,11 +119,11 @@ COLUMNS = {
 }
 
 
-def params(base: Mapping[str, Any], size: str) -> trained_models.Live:
-    """``base`` plus every in-figure architecture's recipe and options at ``size`` (read live from the
-    registry), and ``models``: those architectures, ground_state, dmmse, ridge."""
+def params(base: Mapping[str, Any], size: str, extra: tuple[str, ...] = ()) -> trained_models.Live:
+    """``base`` plus every registered architecture's recipe and options at ``size`` (read live from the
+    registry), and ``models``: the architectures in the figure, ``extra`` ones, ground_state, dmmse, ridge."""
     return trained_models.Live(
-        lambda: {**trained_models.registry_params(base, size, True), "models": ",".join(td.model_names())}
+        lambda: {**trained_models.registry_params(base, size), "models": ",".join(td.default_models(extra))}
     )
 
 
@@ -112,6 +131,7 @@ def check(p: dict) -> None:
     """Refuse unknown models and precisions, recipes that cannot run on P, held-out sets larger than P_val."""
     for name in td.parse_models(p["models"]):
         if name in td.trained_names():
+            trained_models.check_model(name, p)
             b = trained_models.budget(name, p)
             if b.val_prompts > p["P_val"]:
                 raise InputError(
@@ -119,11 +139,13 @@ def check(p: dict) -> None:
                     f"> P_val={p['P_val']}"
                 )
     choice("dtype", p["dtype"], ("float32", "float64"))
+    choice("protocol", p["protocol"], PROTOCOLS)
 
 
 def _own(name: str, p: Mapping[str, Any]) -> list[str]:
     if name in td.trained_names():
-        return trained_models.own_keys(name, p) + ["dtype"]
+        fresh = ["protocol"] if td.protocol(name, p) == "fresh" else []  # fixed: the key it had before
+        return trained_models.own_keys(name, p) + ["dtype"] + fresh
     return ["lambda0"] if name == "ground_state" else []
 
 
@@ -156,6 +178,27 @@ def points(p: dict) -> list[dict]:
                 data = {**{k: p[k] for k in COMMON}, "M": M, "batch": b, "repeats": min(B, R - start)}
                 pts.append({**data, **{k: p[k] for k in _own(name, p)}, "model": name})
     return pts
+
+
+# CPU seconds of the point's other work: the dMMSE predictions (per test prompt, split and pool task, per
+# (D+1)² -- the log-likelihood's features), drawing a fresh training prompt (per (N+1)(D+1) numbers); measured on
+# the recipe study's runs (REPRODUCTION.md, diversity), the training constants are figS8's (trained_cost.py)
+DMMSE_SECONDS = 4e-9
+SAMPLE_SECONDS = 2e-8
+
+
+def resources(point: Mapping[str, Any]) -> Estimate:
+    """One point's memory and CPU seconds: :func:`..trained_cost.estimate` (its data, references, task pool
+    and training), plus dMMSE's predictions on both test sets and, under the fresh protocol, drawing the
+    fresh training prompts of every epoch."""
+    est = trained_cost.estimate(dict(point))
+    name = str(point["model"])
+    D, N, P, R = (int(point[k]) for k in ("D", "N", "P", "repeats"))
+    seconds = DMMSE_SECONDS * R * 2 * int(point["P_test"]) * max(int(point["M"]), 1) * (D + 1) ** 2
+    if name in td.trained_names() and point.get("protocol") == "fresh":
+        epochs = int(point.get(f"{name}_epochs", 0)) + int(point.get(f"{name}_curriculum_epochs", 0))
+        seconds += SAMPLE_SECONDS * R * P * epochs * (N + 1) * (D + 1)
+    return replace(est, seconds=est.seconds + seconds)
 
 
 def _label(name: str) -> str:
@@ -257,7 +300,7 @@ EXPERIMENT = Experiment(
     id="diversity",
     title="Beyond the paper: task diversity across every architecture, against the Bayes-optimal predictors",
     quick=params(QUICK, "quick"),
-    full=params(FULL, "full"),
+    full=params(FULL, "full", FULL_EXTRA),
     points=points,
     compute=td.compute,
     plot=plot,
@@ -268,6 +311,6 @@ EXPERIMENT = Experiment(
     columns=COLUMNS,
     summary_keys=SUMMARY_KEYS,
     rules=RULES,
-    resources=trained_cost.estimate,
+    resources=resources,
     count=lambda p: (1 + len(p["M"])) * -(-p["repeats"] // p["chunk"]) * len(td.parse_models(p["models"])),
 )

@@ -7,11 +7,9 @@ same P_test fresh prompts (fresh tasks), and each model is its own stored, resum
 
 Models: the paper's AMP mean on the spin glass of the prompts, and every architecture of the
 registry (:mod:`spinglass_icl.models.registry`; its ``<name>_*`` parameters -- budget and model
-options -- come from there, :mod:`~spinglass_icl.experiments.trained_models`).  Architectures trained on the Gram
-form (merged
-SLA) use :func:`~spinglass_icl.adam_gram`, the others :func:`~spinglass_icl.fit`
-on explicit prompts or, if they accept them, on :class:`~spinglass_icl.models.PromptStats` (with the
-held-out prompts a budget asks for, drawn after the test sets so that those stay the same).
+options -- come from there, :mod:`..trained_models`), each trained by :func:`spinglass_icl.training.train`
+on the point's fixed training set (with the held-out prompts a budget asks for, drawn after the test sets
+so that those stay the same).
 Models with a spin-model projection also report W_eff's contrast, its own test error and its
 distance to the exact ground state at λ0 = weight_decay/2 of the same training set; ``exact`` (that
 ground state's test error) and ``trivial`` (ŷ = 0) are reference lines stored with every point.  A repeat
@@ -26,11 +24,11 @@ import time
 import numpy as np
 import torch
 
-from ...metrics import contrast_ratio, query_error, relative_distance
-from ...models import get, make_model, names, paper_init
+from ...metrics import query_error
+from ...models import get
 from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass
-from ...training import GramData, HeldOut, adam_gram, fit, mse, projection_report
+from ...training import FixedSet, train
 from ...validation import choice, positive_int
 from .. import trained_cost, trained_models
 from ..draws import generators
@@ -68,9 +66,9 @@ RULES = trained_models.parameter_rules(
 def check(p: dict) -> None:
     """Refuse unknown models, precisions and budgets that cannot run, before any point runs."""
     choice("dtype", p["dtype"], ("float32", "float64"))
-    trained_models.parse_models(p["models"])
-    for name in names():  # every registered architecture has its parameters here, drawn or not
-        trained_models.budget(name, p)
+    for name in trained_models.parse_models(p["models"]):
+        if name != "amp":
+            trained_models.check_model(name, p)
 
 
 def points(p: dict) -> list[dict]:
@@ -95,7 +93,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
     trained_models.parse_models([name])
     arch = None if name == "amp" else get(name)
     rng, tgen = generators(seed)
-    D, R, dtype = point["D"], point["repeats"], getattr(torch, point["dtype"])
+    dtype = getattr(torch, point["dtype"])
     t0 = time.perf_counter()
     (f_train, X, y), (f_test, X_test, y_test), *held_out = trained_models.draw_data(point, rng, arch, dtype, device)
     ground = solve_exact(SpinGlass(f_train, point["weight_decay"] / 2)).mean
@@ -110,38 +108,20 @@ def compute(point: Point, seed: int, device: str) -> Result:
         )
         out["amp_test"] = query_error(res.masked_mean(), f_test)  # NaN where AMP did not converge
         out["amp_converged"] = float(np.mean(res.converged))
-    elif arch.gram:
-        b = trained_models.budget(name, point)
-        gram = GramData.from_spinglass(SpinGlass(f_train, 0.0), dtype=point["dtype"], device=device)
-        tr = adam_gram(
-            gram,
-            [paper_init((R, D + 1, D + 1), D, tgen, torch.float64)],
-            lr=b.lr,
-            epochs=b.epochs,
-            weight_decay=b.weight_decay,
-        )
-        out.update(
-            {
-                f"{name}_test": query_error(tr.W, f_test),
-                f"{name}_train": tr.train_loss[:, -1],
-                f"{name}_contrast": contrast_ratio(tr.W),
-                f"{name}_distance": relative_distance(tr.W, ground),
-            }
-        )
-        out[f"{name}_proj_test"] = out[f"{name}_test"]
     else:
-        grad_chunk = None if arch.accepts_stats else (point["grad_chunk"] or None)  # statistics need no chunking
-        model = make_model(
-            name, D, R, generator=tgen, dtype=dtype, device=device, **trained_models.options(name, point)
+        trained = train(
+            arch,
+            FixedSet(X, y, f_train, held_out=(held_out[0][1], held_out[0][2]) if held_out else None),
+            trained_models.budget(name, point),
+            generator=tgen,
+            device=device,
+            dtype=point["dtype"],
+            options=trained_models.options(name, point),
+            grad_chunk=point.get("grad_chunk") or None,
         )
-        watch = HeldOut(held_out[0][1], held_out[0][2]) if held_out else None
-        fitted = fit(
-            model, X, y, trained_models.budget(name, point), generator=tgen, held_out=watch, grad_chunk=grad_chunk
-        )
-        out[f"{name}_test"] = mse(model, X_test, y_test, chunk=grad_chunk).cpu().double().numpy()
-        out[f"{name}_train"] = fitted.train_loss[:, -1]
-        if arch.projected:
-            out.update({f"{name}_{k}": v for k, v in projection_report(model, f_test, ground).items()})
+        out[f"{name}_test"] = trained.error(X_test, y_test, features=f_test, chunk=point.get("grad_chunk") or None)
+        out[f"{name}_train"] = trained.train_loss
+        out.update({f"{name}_{k}": v for k, v in trained.spin_report(f_test, ground).items()})
     out[f"{name}_seconds"] = time.perf_counter() - t0
     for key in (name, "exact"):
         v = out[f"{key}_test"]
