@@ -46,6 +46,14 @@ for exp_id in registry.ids():
     for name in exp.full:
         if params.param_kind(name, exp.quick[name], exp.full[name], own=exp.rules)[0] != "int":
             continue
+        try:  # the estimate at the top of the parameter's range, against the quick run's largest value
+            q = exp.quick[name]
+            ref = runner.estimate(exp_id, "quick", {name: max(q)}) if isinstance(q, list) else base
+            top = params.param_rule(name, "int", q, exp.full[name], own=exp.rules).high
+            tot = runner.estimate(exp_id, "quick", {name: int(top)})
+            moved = [tot.peak.bytes / ref.peak.bytes, tot.seconds / ref.seconds]
+        except InputError as exc:
+            moved = str(exc)
         for value in json.loads(sys.argv[1]):
             err, std = io.StringIO(), io.StringIO()
             t0 = time.perf_counter()
@@ -55,14 +63,6 @@ for exp_id in registry.ids():
                 except SystemExit as exc:
                     rc = exc.code
             seconds = time.perf_counter() - t0
-            try:  # the estimate at the largest value the range admits, against the quick run's largest value
-                q = exp.quick[name]
-                ref = runner.estimate(exp_id, "quick", {name: max(q)}) if isinstance(q, list) else base
-                top = min(value, params.param_rule(name, "int", q, exp.full[name], own=exp.rules).high)
-                tot = runner.estimate(exp_id, "quick", {name: int(top)})
-                moved = [tot.peak.bytes / ref.peak.bytes, tot.seconds / ref.seconds]
-            except InputError as exc:
-                moved = str(exc)
             row = dict(exp=exp_id, name=name, value=value, rc=rc, err=err.getvalue(), out=std.getvalue())
             row["seconds"] = seconds
             rows.append(dict(row, moved=moved))
