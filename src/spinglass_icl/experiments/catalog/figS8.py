@@ -66,6 +66,7 @@ RULES = trained_models.parameter_rules(
 def check(p: dict) -> None:
     """Refuse unknown models, precisions and budgets that cannot run, before any point runs."""
     choice("dtype", p["dtype"], ("float32", "float64"))
+    trained_models.check_budgets(p)
     for name in trained_models.parse_models(p["models"]):
         if name != "amp":
             trained_models.check_model(name, p)
