@@ -406,9 +406,9 @@ def bootstrap(
             for b in range(BOOTSTRAPS)
         ]
     )
-    tail = (1 - LEVEL) / 2
-    lo, hi = np.quantile(np.where(np.isfinite(samples), samples, np.inf), [tail, 1 - tail])
-    return value, float(lo), float(hi)
+    ordered = np.sort(np.where(np.isfinite(samples), samples, np.inf))  # undefined: beyond every defined value
+    tail = (1 - LEVEL) / 2 * (BOOTSTRAPS - 1)
+    return value, float(ordered[int(np.floor(tail))]), float(ordered[int(np.ceil(BOOTSTRAPS - 1 - tail))])
 
 
 def _ratio_at(curves: Curves, num: tuple[str, str], den: tuple[str, str], M: int) -> float:

@@ -171,6 +171,13 @@ def options(name: str, p: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_budgets(p: Mapping[str, Any]) -> None:
+    """Refuse a bad ``<name>_*`` budget parameter of any registered architecture, drawn or not (a parameter
+    that is set must be valid)."""
+    for name in names():
+        budget(name, p)
+
+
 def check_model(name: str, p: Mapping[str, Any]) -> None:
     """Refuse, before any point runs, a model whose budget or options cannot run: its :func:`budget` and a
     one-repeat model built with its :func:`options` (the class checks them, e.g. TF's heads divide d_model)."""

@@ -129,6 +129,7 @@ def params(base: Mapping[str, Any], size: str, extra: tuple[str, ...] = ()) -> t
 
 def check(p: dict) -> None:
     """Refuse unknown models and precisions, recipes that cannot run on P, held-out sets larger than P_val."""
+    trained_models.check_budgets(p)
     for name in td.parse_models(p["models"]):
         if name in td.trained_names():
             trained_models.check_model(name, p)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ...metrics import query_error
-from ...models import get, names
+from ...models import get
 from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass
 from ...training import FixedSet, train
@@ -66,12 +66,10 @@ RULES = trained_models.parameter_rules(
 def check(p: dict) -> None:
     """Refuse unknown models, precisions and budgets that cannot run, before any point runs."""
     choice("dtype", p["dtype"], ("float32", "float64"))
-    drawn = trained_models.parse_models(p["models"])
-    for name in names():  # every registered architecture has its parameters here, drawn or not
-        if name in drawn:
+    trained_models.check_budgets(p)
+    for name in trained_models.parse_models(p["models"]):
+        if name != "amp":
             trained_models.check_model(name, p)
-        else:
-            trained_models.budget(name, p)
 
 
 def points(p: dict) -> list[dict]:
