@@ -184,6 +184,10 @@ def points(p: dict) -> list[dict]:
 # the recipe study's runs (REPRODUCTION.md, diversity), the training constants are figS8's (resources.py)
 DMMSE_SECONDS = 4e-9
 SAMPLE_SECONDS = 2e-8
+# TF's cost is set by its width, not by (D+1)²: 0.2.0's full run at D = 8 took 86.4 s for one point of 5 repeats
+# at M = ∞ (P = 10 000, 16 curriculum epochs at N/4 + 6 on the whole prompts, d_model 32, 2 layers; BENCHMARKS.md),
+# i.e. 9.5e-6 s per repeat · prompt · token · epoch
+TF_SECONDS = 9.5e-6
 
 
 def resources(point: Mapping[str, Any]) -> Estimate:
@@ -198,8 +202,15 @@ def resources(point: Mapping[str, Any]) -> Estimate:
     seconds += DMMSE_SECONDS * R * 2 * int(point["P_test"]) * max(int(point["M"]), 1) * (D + 1) ** 2
     if name in td.trained_names():
         epochs = int(point.get(f"{name}_epochs", 0)) + int(point.get(f"{name}_curriculum_epochs", 0))
-        per = FIGS8_SECONDS.get(name, FIGS8_SECONDS["fla"]) * model_size_factor(dict(point), name)
-        seconds += per * R * P * epochs * (N + 1) * (D + 1) ** 2
+        size = model_size_factor(dict(point), name)
+        if name == "tf":
+            first = int(point.get("tf_curriculum_epochs", 0))
+            n_first = max(1, round(float(point.get("tf_curriculum_frac", 0.25)) * N)) + 1
+            tokens = first * n_first + (epochs - first) * (N + 1)
+            seconds += TF_SECONDS * size * R * P * tokens
+        else:
+            per = FIGS8_SECONDS.get(name, FIGS8_SECONDS["fla"]) * size
+            seconds += per * R * P * epochs * (N + 1) * (D + 1) ** 2
         if point.get("protocol") == "fresh":
             seconds += SAMPLE_SECONDS * R * P * epochs * (N + 1) * (D + 1)
     return replace(est, seconds=seconds)
