@@ -186,19 +186,31 @@ def points(p: dict) -> list[dict]:
 # the recipe study's runs (REPRODUCTION.md, diversity), the training constants are figS8's (trained_cost.py)
 DMMSE_SECONDS = 4e-9
 SAMPLE_SECONDS = 2e-8
+# TF's cost is set by its width, not by (D+1)²: 0.2.0's full run at D = 8 took 86.4 s for one point of 5 repeats
+# at M = ∞ (P = 10 000, 16 curriculum epochs at N/4 + 6 on the whole prompts, d_model 32, 2 layers; BENCHMARKS.md),
+# i.e. 9.5e-6 s per repeat · prompt · token · epoch
+TF_SECONDS = 9.5e-6
 
 
 def resources(point: Mapping[str, Any]) -> Estimate:
     """One point's memory and CPU seconds: :func:`..trained_cost.estimate` (its data, references, task pool
-    and training), plus dMMSE's predictions on both test sets and, under the fresh protocol, drawing the
-    fresh training prompts of every epoch."""
-    est = trained_cost.estimate(dict(point))
+    and training; TF's training at its own measured cost per token, ``TF_SECONDS``, instead), plus dMMSE's
+    predictions on both test sets and, under the fresh protocol, drawing the fresh training prompts of every
+    epoch."""
     name = str(point["model"])
+    tf = name == "tf"
+    est = trained_cost.estimate({k: v for k, v in point.items() if not (tf and k.endswith("_epochs"))})
     D, N, P, R = (int(point[k]) for k in ("D", "N", "P", "repeats"))
     seconds = DMMSE_SECONDS * R * 2 * int(point["P_test"]) * max(int(point["M"]), 1) * (D + 1) ** 2
-    if name in td.trained_names() and point.get("protocol") == "fresh":
+    if name in td.trained_names():
         epochs = int(point.get(f"{name}_epochs", 0)) + int(point.get(f"{name}_curriculum_epochs", 0))
-        seconds += SAMPLE_SECONDS * R * P * epochs * (N + 1) * (D + 1)
+        if tf:
+            first = int(point.get("tf_curriculum_epochs", 0))
+            n_first = max(1, round(float(point.get("tf_curriculum_frac", 0.25)) * N)) + 1
+            tokens = first * n_first + (epochs - first) * (N + 1)
+            seconds += TF_SECONDS * trained_cost.size_factor(dict(point), name)[0] * R * P * tokens
+        if point.get("protocol") == "fresh":
+            seconds += SAMPLE_SECONDS * R * P * epochs * (N + 1) * (D + 1)
     return replace(est, seconds=est.seconds + seconds)
 
 
