@@ -303,6 +303,23 @@ SUMMARY_KEYS = {
     "*.dist_ridge_above": "mean squared distance of the fresh-task predictions to ridge's, over M above M* [E[y²] = 1]",
     "*.dist_dmmse_at_M1": "that distance to dMMSE at M = 1 [E[y²] = 1]",
     "*.dist_ridge_at_inf": "that distance to ridge at M = ∞ [E[y²] = 1]",
+    "*.M_star_ci": "[M*, low, high]: M* and its 95 % bootstrap interval over repeats (inf: not reached) [count]",
+    "*.M_cross_ci": (
+        "[value, low, high]: Raventós's threshold, the M from which the fresh-task predictions are closer to "
+        "ridge's than to dMMSE's, with its 95 % bootstrap interval over repeats [count]"
+    ),
+    "*.width_octaves_ci": (
+        "[value, low, high]: width of the transition, from the M where the excess fresh-task error over M = ∞ "
+        "has fallen to 90 % of its value at the smallest M to where it has fallen to 10 %, with its interval "
+        "[octaves of M]"
+    ),
+    "*.ood_at_inf_over_ridge_ci": (
+        "[value, low, high]: fresh-task error at M = ∞ over ridge's on the same prompts, with its interval [1]"
+    ),
+    "*.id_over_dmmse_ci.*": (
+        "[value, low, high] at the finite M of the key: pool-task error over dMMSE's on the same prompts, with "
+        "its 95 % bootstrap interval over repeats [1]"
+    ),
     "ground_state.theory_ood": "Lu et al.'s κ-theory of the ground state's fresh-task error per M [E[y²] = 1]",
     "ground_state.theory_ood_at_inf": "the theory at M = ∞ [E[y²] = 1]",
     "ground_state.theory_M_star": "the M* the theory predicts (same 10 % rule) [count]",
