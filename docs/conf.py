@@ -59,7 +59,9 @@ nitpick_ignore_regex = [
     ("py:.*", r"(numpy|np|torch|scipy|matplotlib|collections\.abc|os|pathlib|argparse|typing|dataclasses)(\..*)?"),
     # the same types where a module imports them for annotations only (``if TYPE_CHECKING:``), so autodoc
     # sees the bare name: matplotlib's Figure and Axes, torch's Module and Tensor
-    ("py:class", r"Figure|Axes|Module|Tensor|nn\.Module"),
+    ("py:(class|meth)", r"Figure|Axes|Module|Tensor|nn\.Module(\..*)?"),
+    # torch.nn.Module's own members, which autosummary lists on the page of StackedModel (an nn.Module)
+    ("py:obj", r"spinglass_icl\.StackedModel\.\w+"),
 ]
 # the package's own type aliases where autodoc shows an annotation as written (it cannot evaluate one that
 # names a type imported for annotations only): resolved to their definitions by _alias_reference below

@@ -227,7 +227,7 @@ def dmmse_error(
     """Error E[(y_q − ŷ)²] of the dMMSE predictor (uniform prior over a pool of M tasks w_k ~ N(0, I_D)),
     query noise included, on pool tasks (``split="id"``) or on fresh tasks (``"ood"``).
 
-    Monte-Carlo from ``seed`` over pools and prompts: :func:`dmmse_pools` pools of M tasks (a fresh pool per
+    Monte-Carlo from ``seed`` over pools and prompts: :func:`~spinglass_icl.bayes.dmmse_pools` pools of M tasks (a fresh pool per
     prompt while that draws at most ``TASK_DRAWS`` tasks, i.e. M ≤ 128 at the default samples; at least
     ``POOLS``), the same number of prompts from each, ``samples`` in all (rounded down to a multiple of the
     pools), each with N context examples; the query is integrated exactly (σ² + |w − ŵ|²/D per prompt).

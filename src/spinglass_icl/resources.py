@@ -18,7 +18,7 @@ from .validation import InputError, option
 
 def available_memory() -> int:
     """Bytes this process may allocate: the smallest of available RAM (MemAvailable), the room under
-    its address-space limit (RLIMIT_AS) and under its cgroup's memory limit (:mod:`._limits`)."""
+    its address-space limit (RLIMIT_AS) and under its cgroup's memory limit (``_limits.memory_limit``)."""
     return memory_limit().bytes
 
 

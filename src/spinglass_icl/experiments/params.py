@@ -142,7 +142,7 @@ def param_rule(name: str, kind: str, *defaults: Any, own: Mapping[str, Rule] | N
     """The range of parameter ``name``: its declared rule, or the generic one of its kind; a lower bound
     that a default sits below (or on, when open) is lowered to it (the catalog uses 0 for "automatic").
     An integer's rule without an upper bound gets the one of its name's last part (``fit_D`` follows ``D``),
-    else :data:`MAX_INT`, so that no count can ask for more than one machine can hold."""
+    else ``MAX_INT``, so that no count can ask for more than one machine can hold."""
     rule = named_rule(name, own) or (_SIZE if kind == "int" else _REAL)
     if kind == "int" and rule.high is None:  # every integer has an upper bound: its name's shared one, else MAX_INT
         shared = SHARED.get(name.rpartition("_")[2])
@@ -287,7 +287,7 @@ def deprecation(exp: Experiment, old: str) -> str | None:
 def canonical(
     exp: Experiment, overrides: Mapping[str, Any] | None, note: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
-    """``overrides`` with every deprecated name replaced by its new one (:data:`ALIASES`), each with its
+    """``overrides`` with every deprecated name replaced by its new one (``ALIASES``), each with its
     note: ``note(text)`` where given (the CLI prints it), else a ``FutureWarning``.  Old and new name of
     one parameter together are refused."""
     out: dict[str, Any] = {}

@@ -100,8 +100,8 @@ MAX_POINTS = 100_000
 
 
 def check_count(exp: Experiment, params: dict[str, Any], overrides: Mapping[str, Any] | None = None) -> int:
-    """The number of points ``params`` make (:meth:`.spec.Experiment.n_points`, arithmetic), refused past
-    :data:`MAX_POINTS` with one line naming the parameters that make it large -- before anything is expanded."""
+    """The number of points ``params`` make (:meth:`~spinglass_icl.experiments.spec.Experiment.n_points`, arithmetic), refused past
+    ``MAX_POINTS`` with one line naming the parameters that make it large -- before anything is expanded."""
     n = exp.n_points(params)
     if n <= MAX_POINTS:
         return n
@@ -335,7 +335,7 @@ def run(experiment_id: str, size: str = "quick", options: RunOptions | None = No
     A run stopped early by its time limit, or whose points' workers died past the retries, returns
     with ``missing`` > 0 (no summary, no plot); SIGTERM, SIGHUP and Ctrl-C raise KeyboardInterrupt
     after the workers are stopped and the lock released; a full disk raises
-    :class:`.._limits.Incomplete` naming the folder and the space needed.  Finished points are kept.
+    ``Incomplete`` (``spinglass_icl._limits``) naming the folder and the space needed.  Finished points are kept.
     """
     t0 = time.perf_counter()
     opts = _options(size, options, kwargs)

@@ -168,7 +168,7 @@ class Explicit:
 class StackedModel(nn.Module):
     """Base class: ``D``, ``repeats``, ``name`` (the registry name) and input checks.
 
-    Subclasses that accept :class:`PromptStats` set ``accepts_stats = True``; those with a
+    Subclasses that accept :class:`~spinglass_icl.models.PromptStats` set ``accepts_stats = True``; those with a
     spin-model projection define ``merged_weight()`` -> W (R, D+1, D+1).
     """
 

@@ -107,7 +107,7 @@ class PoolSampler:
 
     @property
     def M(self) -> int:
-        """Tasks per pool (0: a fresh task per prompt)."""
+        """The number of tasks in each pool; 0 means a fresh task per prompt."""
         return 0 if self.pools is None else int(self.pools.shape[1])
 
     def __call__(self) -> tuple[np.ndarray, np.ndarray]:
