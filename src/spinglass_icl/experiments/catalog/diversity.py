@@ -193,10 +193,10 @@ TF_SECONDS = 9.5e-6
 
 
 def resources(point: Mapping[str, Any]) -> Estimate:
-    """One point's memory and CPU seconds: :func:`~spinglass_icl.experiments.trained_cost.estimate` (its data, references, task pool
-    and training; TF's training at its own measured cost per token, ``TF_SECONDS``, instead), plus dMMSE's
-    predictions on both test sets and, under the fresh protocol, drawing the fresh training prompts of every
-    epoch."""
+    """One point's memory and CPU seconds: :func:`~spinglass_icl.experiments.trained_cost.estimate` (its data,
+    references, task pool and training; TF's training at its own measured cost per token, ``TF_SECONDS``,
+    instead), plus dMMSE's predictions on both test sets and, under the fresh protocol, drawing the fresh
+    training prompts of every epoch."""
     name = str(point["model"])
     tf = name == "tf"
     est = trained_cost.estimate({k: v for k, v in point.items() if not (tf and k.endswith("_epochs"))})

@@ -7,9 +7,9 @@ same P_test fresh prompts (fresh tasks), and each model is its own stored, resum
 
 Models: the paper's AMP mean on the spin glass of the prompts, and every architecture of the
 registry (:mod:`spinglass_icl.models.registry`; its ``<name>_*`` parameters -- budget and model
-options -- come from there, :mod:`~spinglass_icl.experiments.trained_models`), each trained by :func:`spinglass_icl.training.train`
-on the point's fixed training set (with the held-out prompts a budget asks for, drawn after the test sets
-so that those stay the same).
+options -- come from there, :mod:`~spinglass_icl.experiments.trained_models`), each trained by
+:func:`spinglass_icl.training.train` on the point's fixed training set (with the held-out prompts a budget
+asks for, drawn after the test sets so that those stay the same).
 Models with a spin-model projection also report W_eff's contrast, its own test error and its
 distance to the exact ground state at λ0 = weight_decay/2 of the same training set; ``exact`` (that
 ground state's test error) and ``trivial`` (ŷ = 0) are reference lines stored with every point.  A repeat
