@@ -229,8 +229,9 @@ def dmmse_error(
 
     Monte-Carlo from ``seed`` over pools and prompts: :func:`~spinglass_icl.bayes.dmmse_pools` pools of M
     tasks (a fresh pool per prompt while that draws at most ``TASK_DRAWS`` tasks, i.e. M ≤ 128 at the default
-    samples; at least ``POOLS``), the same number of prompts from each, ``samples`` in all (rounded down to a multiple of the
-    pools), each with N context examples; the query is integrated exactly (σ² + |w − ŵ|²/D per prompt).
+    samples; at least ``POOLS``), the same number of prompts from each, ``samples`` in all (rounded down to a
+    multiple of the pools), each with N context examples; the query is integrated exactly (σ² + |w − ŵ|²/D per
+    prompt).
     ``sem=True`` returns (error, standard error): that of the mean over pools of each pool's mean error, so it
     includes the pool-to-pool spread.  Relative standard error at the default 8192 samples (measured): 0.54 %
     at M = 1 rising to 0.71 % at M = 2¹⁵ on fresh tasks (D = 8, N = 16, σ = 0.5/√8), 0.76 % at M = 1 at D = 4;
