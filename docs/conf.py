@@ -60,8 +60,6 @@ nitpick_ignore_regex = [
     # the same types where a module imports them for annotations only (``if TYPE_CHECKING:``), so autodoc
     # sees the bare name: matplotlib's Figure and Axes, torch's Module and Tensor
     ("py:(class|meth)", r"Figure|Axes|Module|Tensor|nn\.Module(\..*)?"),
-    # torch.nn.Module's own members, which autosummary lists on the page of StackedModel (an nn.Module)
-    ("py:obj", r"spinglass_icl\.StackedModel\.\w+"),
 ]
 # the package's own type aliases where autodoc shows an annotation as written (it cannot evaluate one that
 # names a type imported for annotations only): resolved to their definitions by _alias_reference below
@@ -109,7 +107,19 @@ def _parsable_defaults(app, what, name, obj, options, signature, return_annotati
     return signature, return_annotation
 
 
+def _skip_torch_members(app, what, name, obj, skip, options):
+    """torch.nn.Module's own members (methods, properties, class attributes and annotations that a subclass
+    inherits unchanged) are not this package's: left off the pages of its nn.Module classes (StackedModel)."""
+    from torch import nn
+
+    inherited = name in getattr(nn.Module, "__annotations__", {}) or (
+        hasattr(nn.Module, name) and getattr(nn.Module, name) is obj
+    )
+    return True if inherited else None
+
+
 def setup(app):
+    app.connect("autodoc-skip-member", _skip_torch_members)
     app.connect("autodoc-process-signature", _parsable_defaults)
     app.connect("autodoc-process-docstring", _escape_bars)
     app.connect("missing-reference", _alias_reference)

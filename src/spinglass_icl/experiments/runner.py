@@ -100,7 +100,7 @@ MAX_POINTS = 100_000
 
 
 def check_count(exp: Experiment, params: dict[str, Any], overrides: Mapping[str, Any] | None = None) -> int:
-    """The number of points ``params`` make (:meth:`~spinglass_icl.experiments.spec.Experiment.n_points`,
+    """The number of points ``params`` make (:meth:`~spinglass_icl.Experiment.n_points`,
     arithmetic), refused past ``MAX_POINTS`` with one line naming the parameters that make it large -- before
     anything is expanded."""
     n = exp.n_points(params)
