@@ -336,7 +336,7 @@ def save(fig: Figure, stem: str) -> list[str]:
 
 
 def __getattr__(name: str) -> Any:
-    """``PlainLogFormatter`` (a matplotlib class, so defined in :mod:`._log_ticks`), imported on first use."""
+    """``PlainLogFormatter`` (a matplotlib class, so defined in ``_log_ticks``), imported on first use."""
     if name == "PlainLogFormatter":
         from ._log_ticks import PlainLogFormatter
 

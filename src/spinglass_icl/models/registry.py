@@ -30,14 +30,15 @@ class Architecture:
     """A registered architecture.
 
     name: registry key (also ``model.name``); label, marker: for figures; ``build(D, repeats, *, generator,
-    dtype, device, **options)`` -> model (a class, or a :class:`Lazy` naming one); linear: linear attention (its
-    prediction is linear in the label-weighted features); projected: has ``merged_weight()`` (a spin-model
-    projection W_eff); accepts_stats: accepts :class:`~.layers.PromptStats`; gram: trained on the Gram form of
-    the loss (merged SLA, :func:`~spinglass_icl.adam_gram`); quick/full: the training recipes at figS8's two
-    sizes (a ``Budget`` of :mod:`spinglass_icl.training` or a mapping of its fields, e.g. ``{"lr": 0.02,
-    "epochs": 500}``; read with :func:`spinglass_icl.training.recipe`) and quick_options/full_options the model
-    options there; option_ranges: the integer model options a run may set (``<name>_<option>``, 0 = the class
-    default), each with its (lowest, highest) value; in_figure: drawn by default in figS8.
+    dtype, device, **options)`` -> model (a class, or a :class:`~spinglass_icl.models.registry.Lazy` naming
+    one); linear: linear attention (its prediction is linear in the label-weighted features); projected: has
+    ``merged_weight()`` (a spin-model projection W_eff); accepts_stats: accepts :class:`~.layers.PromptStats`;
+    gram: trained on the Gram form of the loss (merged SLA, :func:`~spinglass_icl.adam_gram`); quick/full: the
+    training recipes at figS8's two sizes (a ``Budget`` of :mod:`spinglass_icl.training` or a mapping of its
+    fields, e.g. ``{"lr": 0.02, "epochs": 500}``; read with :func:`spinglass_icl.training.recipe`) and
+    quick_options/full_options the model options there; option_ranges: the integer model options a run may set
+    (``<name>_<option>``, 0 = the class default), each with its (lowest, highest) value; in_figure: drawn by
+    default in figS8.
     """
 
     name: str
