@@ -120,7 +120,8 @@ def bayes_predictions(data: PointData, noise: float) -> dict[str, dict[str, np.n
     return {"dmmse": dmmse, "ridge": ridge}
 
 
-Predictor = Callable[[str], np.ndarray]  # split -> ŷ (R, P_test)
+#: A trained model's predictions: split -> ŷ (R, P_test).
+Predictor = Callable[[str], np.ndarray]
 
 
 def ground_state(pt: Mapping[str, Any], data: PointData) -> Predictor:

@@ -82,3 +82,7 @@ __all__ = [
     "register",
     "unregister",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
