@@ -120,7 +120,7 @@ def bayes_predictions(data: PointData, noise: float) -> dict[str, dict[str, np.n
     return {"dmmse": dmmse, "ridge": ridge}
 
 
-#: A trained model's predictions: split -> ŷ (R, P_test).
+#: What a trained model predicts for a split (ŷ of shape (R, P_test)).
 Predictor = Callable[[str], np.ndarray]
 
 
