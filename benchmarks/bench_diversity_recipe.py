@@ -6,7 +6,7 @@ Every variant trains R stacked repeats with :func:`spinglass_icl.training.train`
 per M, the pool-task (id) error over dMMSE's and the fresh-task (ood) error over ridge's, with dMMSE/ridge
 computed on the same test prompts (:mod:`spinglass_icl.bayes`), and the CPU seconds.  JSON lines to ``--log``.
 
-    python benchmarks/bench_diversity_recipe.py --D 4 --N 8 --M 1,4,16,0 --variants lintf3,tf32 --repeats 2
+    python benchmarks/bench_diversity_recipe.py --D 4 --N 8 --M 1,4,16,0 --variants lintf2,tf32 --repeats 2
 
 A variant is a name in VARIANTS: an architecture, its options and a Budget (epochs of P prompts).
 """
@@ -57,7 +57,12 @@ def test_sets(spec: PromptSpec, pools: np.ndarray | None, R: int, n: int, rng: n
     return out
 
 
-def main() -> None:
+# the smoke test's size (tests/test_benchmarks_smoke.py): a few steps of one small variant
+QUICK = ["--D", "2", "--N", "4", "--M", "1,0", "--P", "50", "--epochs", "6", "--repeats", "1", "--P_test", "50"]
+
+
+def main(quick: bool = False, argv: list[str] | None = None) -> list[dict]:
+    """Train every variant at every M; the rows printed (also returned)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--D", type=int, default=4)
     ap.add_argument("--N", type=int, default=8)
@@ -66,9 +71,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=0, help="override every variant's epochs (0: keep)")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--P_test", type=int, default=1000)
-    ap.add_argument("--variants", default="lintf3,tf32")
+    ap.add_argument("--variants", default="lintf2,tf32")
     ap.add_argument("--log", default="")
-    a = ap.parse_args()
+    a = ap.parse_args([*QUICK, "--variants", "lintf2"] if quick else argv)
+    rows = []
     torch.set_num_threads(1)
     noise = 0.5 / math.sqrt(a.D)
     spec = PromptSpec(D=a.D, N=a.N, noise=noise)
@@ -91,10 +97,12 @@ def main() -> None:
                 row[f"{split}_closer_to_ridge"] = bool(np.mean((yhat - ri) ** 2) < np.mean((yhat - dm) ** 2))
             row.update(seconds=round(time.perf_counter() - t0, 1), cpu=round(time.process_time() - c0, 1))
             row["sequences"] = tr.sequences
+            rows.append(row)
             print(json.dumps(row), flush=True)
             if a.log:
                 with open(a.log, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
+    return rows
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class Tolerance:
     column: str
     kind: str
     rtol: float
+    atol: float  # absolute, for statistics of trained quantities whose value can be near 0 (e.g. a spread)
     why: str
 
     def matches(self, exp_id: str, model: str, column: str) -> bool:
@@ -58,7 +59,7 @@ class Tolerance:
 
 def tolerances() -> list[Tolerance]:
     with open(TOLERANCES, newline="") as f:
-        return [Tolerance(**{**r, "rtol": float(r["rtol"])}) for r in csv.DictReader(f)]
+        return [Tolerance(**{**r, "rtol": float(r["rtol"]), "atol": float(r["atol"])}) for r in csv.DictReader(f)]
 
 
 def tolerance(exp_id: str, model: str, column: str, table: list[Tolerance]) -> Tolerance:
@@ -145,12 +146,12 @@ def _rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
         return {(r["seed"], r.get("model", "")): r for r in csv.DictReader(f)}
 
 
-def _same(a: str, b: str, rtol: float) -> bool:
+def _same(a: str, b: str, rtol: float, atol: float = 0.0) -> bool:
     try:
         x, y = float(a), float(b)
     except ValueError:
         return a == b
-    return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=rtol, abs_tol=1e-12)
+    return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=rtol, abs_tol=max(atol, 1e-12))
 
 
 def test_every_golden_column_is_stated_exact_or_trained_with_its_tolerance():
@@ -158,7 +159,7 @@ def test_every_golden_column_is_stated_exact_or_trained_with_its_tolerance():
     assert (table[-1].experiment, table[-1].models, table[-1].column, table[-1].kind) == ("*", "*", "*", "exact")
     assert table[-1].rtol <= 1e-6  # exact quantities are compared tightly
     assert all(t.kind in ("exact", "trained", "diagnostic") and t.why for t in table)
-    assert all(t.rtol <= 1e-6 for t in table if t.kind == "exact")
+    assert all(t.rtol <= 1e-6 and t.atol == 0 for t in table if t.kind == "exact")
     for t in table[:-1]:  # every row but the default is used by some golden column
         used = any(
             t.matches(p.stem, row.get("model", ""), col) and tolerance(p.stem, row.get("model", ""), col, table) == t
@@ -167,6 +168,11 @@ def test_every_golden_column_is_stated_exact_or_trained_with_its_tolerance():
             for col in row
         )
         assert used, t
+
+
+def _tol(exp_id: str, model: str, column: str, table: list[Tolerance]) -> tuple[float, float]:
+    t = tolerance(exp_id, model, column, table)
+    return t.rtol, t.atol
 
 
 @pytest.mark.parametrize("exp_id", sorted(p.stem for p in GOLDEN.glob("*.csv")))
@@ -185,6 +191,6 @@ def test_quick_results_unchanged(exp_id, quick_run):
         for key, row in before.items()
         for col, old in row.items()
         if not col.endswith("seconds")
-        and not _same(old, now[key].get(renamed.get(col, col), "<missing>"), tolerance(exp_id, key[1], col, table).rtol)
+        and not _same(old, now[key].get(renamed.get(col, col), "<missing>"), *_tol(exp_id, key[1], col, table))
     ]
     assert not diffs, diffs[:10]

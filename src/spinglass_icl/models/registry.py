@@ -201,6 +201,7 @@ register(
         full=_LIN_FULL,
         quick_options={"heads": 2},
         full_options={"heads": 2},
+        option_ranges={"heads": (1, 64)},
     )
 )
 register(

@@ -188,19 +188,31 @@ def points(p: dict) -> list[dict]:
 # the recipe study's runs (REPRODUCTION.md, diversity), the training constants are figS8's (trained_cost.py)
 DMMSE_SECONDS = 4e-9
 SAMPLE_SECONDS = 2e-8
+# TF's cost is set by its width, not by (D+1)²: 0.2.0's full run at D = 8 took 86.4 s for one point of 5 repeats
+# at M = ∞ (P = 10 000, 16 curriculum epochs at N/4 + 6 on the whole prompts, d_model 32, 2 layers; BENCHMARKS.md),
+# i.e. 9.5e-6 s per repeat · prompt · token · epoch
+TF_SECONDS = 9.5e-6
 
 
 def resources(point: Mapping[str, Any]) -> Estimate:
     """One point's memory and CPU seconds: :func:`..trained_cost.estimate` (its data, references, task pool
-    and training), plus dMMSE's predictions on both test sets and, under the fresh protocol, drawing the
-    fresh training prompts of every epoch."""
-    est = trained_cost.estimate(dict(point))
+    and training; TF's training at its own measured cost per token, ``TF_SECONDS``, instead), plus dMMSE's
+    predictions on both test sets and, under the fresh protocol, drawing the fresh training prompts of every
+    epoch."""
     name = str(point["model"])
+    tf = name == "tf"
+    est = trained_cost.estimate({k: v for k, v in point.items() if not (tf and k.endswith("_epochs"))})
     D, N, P, R = (int(point[k]) for k in ("D", "N", "P", "repeats"))
     seconds = DMMSE_SECONDS * R * 2 * int(point["P_test"]) * max(int(point["M"]), 1) * (D + 1) ** 2
-    if name in td.trained_names() and point.get("protocol") == "fresh":
+    if name in td.trained_names():
         epochs = int(point.get(f"{name}_epochs", 0)) + int(point.get(f"{name}_curriculum_epochs", 0))
-        seconds += SAMPLE_SECONDS * R * P * epochs * (N + 1) * (D + 1)
+        if tf:
+            first = int(point.get("tf_curriculum_epochs", 0))
+            n_first = max(1, round(float(point.get("tf_curriculum_frac", 0.25)) * N)) + 1
+            tokens = first * n_first + (epochs - first) * (N + 1)
+            seconds += TF_SECONDS * trained_cost.size_factor(dict(point), name)[0] * R * P * tokens
+        if point.get("protocol") == "fresh":
+            seconds += SAMPLE_SECONDS * R * P * epochs * (N + 1) * (D + 1)
     return replace(est, seconds=est.seconds + seconds)
 
 
@@ -295,6 +307,23 @@ SUMMARY_KEYS = {
     "*.dist_ridge_above": "mean squared distance of the fresh-task predictions to ridge's, over M above M* [E[y²] = 1]",
     "*.dist_dmmse_at_M1": "that distance to dMMSE at M = 1 [E[y²] = 1]",
     "*.dist_ridge_at_inf": "that distance to ridge at M = ∞ [E[y²] = 1]",
+    "*.M_star_ci": "[M*, low, high]: M* and its 95 % bootstrap interval over repeats (inf: not reached) [count]",
+    "*.M_cross_ci": (
+        "[value, low, high]: Raventós's threshold, the M from which the fresh-task predictions are closer to "
+        "ridge's than to dMMSE's, with its 95 % bootstrap interval over repeats [count]"
+    ),
+    "*.width_octaves_ci": (
+        "[value, low, high]: width of the transition, from the M where the excess fresh-task error over M = ∞ "
+        "has fallen to 90 % of its value at the smallest M to where it has fallen to 10 %, with its interval "
+        "[octaves of M]"
+    ),
+    "*.ood_at_inf_over_ridge_ci": (
+        "[value, low, high]: fresh-task error at M = ∞ over ridge's on the same prompts, with its interval [1]"
+    ),
+    "*.id_over_dmmse_ci.*": (
+        "[value, low, high] at the finite M of the key: pool-task error over dMMSE's on the same prompts, with "
+        "its 95 % bootstrap interval over repeats [1]"
+    ),
     "ground_state.theory_ood": "Lu et al.'s κ-theory of the ground state's fresh-task error per M [E[y²] = 1]",
     "ground_state.theory_ood_at_inf": "the theory at M = ∞ [E[y²] = 1]",
     "ground_state.theory_M_star": "the M* the theory predicts (same 10 % rule) [count]",
