@@ -58,8 +58,9 @@ nitpicky = True
 nitpick_ignore_regex = [
     ("py:.*", r"(numpy|np|torch|scipy|matplotlib|collections\.abc|os|pathlib|argparse|typing|dataclasses)(\..*)?"),
     # the same types where a module imports them for annotations only (``if TYPE_CHECKING:``), so autodoc
-    # sees the bare name: matplotlib's Figure and Axes, torch's Module and Tensor
-    ("py:(class|meth)", r"Figure|Axes|Module|Tensor|nn\.Module(\..*)?"),
+    # sees the bare name: matplotlib's Figure, Axes, AxesImage, Legend and Line2D, numpy's ArrayLike, torch's
+    # Module and Tensor
+    ("py:(class|meth)", r"Figure|Axes|AxesImage|Legend|Line2D|ArrayLike|Module|Tensor|nn\.Module(\..*)?"),
 ]
 # the package's own type aliases where autodoc shows an annotation as written (it cannot evaluate one that
 # names a type imported for annotations only): resolved to their definitions by _alias_reference below
@@ -68,6 +69,8 @@ TYPE_ALIASES = {
     "Record": "spinglass_icl.experiments.spec.Record",
     "Result": "spinglass_icl.experiments.spec.Result",
     "Rule": "spinglass_icl.experiments.rules.Rule",
+    "Trained": "spinglass_icl.training.Trained",
+    "Predictor": "spinglass_icl.experiments.task_diversity.Predictor",
 }
 
 # -- autodoc / autosummary / napoleon -------------------------------------------------------------------

@@ -330,17 +330,17 @@ def _size(args: argparse.Namespace) -> str:
 
 def _check_set(exp_id: str, args: argparse.Namespace) -> dict[str, str]:
     """``--set`` parsed, deprecated names replaced by their new ones (a note each), and checked against
-    the parameters' types and ranges at once (read without the heavy imports where
-    :func:`.experiments.declared.declaration` can): a refused value is answered before anything runs.
+    the parameters' types and ranges at once (on the experiment's module, which imports no torch or
+    matplotlib until it computes or draws): a refused value is answered before anything runs.
     The runner checks everything again."""
-    from .experiments import declared, params, registry
+    from .experiments import params, registry
 
     overrides = parse_set(args.set)
     if exp_id not in registry.ids():
         registry.get(exp_id)  # the unknown-experiment error
     if not overrides:
         return overrides
-    exp = declared.declaration(exp_id) or registry.get(exp_id)
+    exp = registry.get(exp_id)
     overrides = params.canonical(exp, overrides, note=lambda text: print(f"note: {text}", file=sys.stderr))
     params.check(exp, _size(args), overrides)
     return overrides

@@ -1,5 +1,6 @@
 """Plot helpers.  No global state: figures are ``matplotlib.figure.Figure`` objects (no pyplot,
-no backend switching) and the house style is applied only inside :func:`style`."""
+no backend switching) and the house style is applied only inside :func:`style`.  matplotlib is imported
+by the functions that draw (on first use), so a catalog module that imports this one stays cheap."""
 
 from __future__ import annotations
 
@@ -7,20 +8,17 @@ import contextlib
 import math
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.collections import Collection
-from matplotlib.figure import Figure
-from matplotlib.image import AxesImage
-from matplotlib.legend import Legend
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import LogFormatter, LogFormatterSciNotation, MaxNLocator
-from matplotlib.transforms import ScaledTranslation
-from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
+    from matplotlib.legend import Legend
+    from matplotlib.lines import Line2D
+    from numpy.typing import ArrayLike
 
 STYLE: dict[Any, Any] = {
     "font.size": 9,
@@ -40,6 +38,8 @@ STYLE: dict[Any, Any] = {
 @contextlib.contextmanager
 def style() -> Iterator[None]:
     """Apply the project's plotting style for the duration of a ``with`` block."""
+    import matplotlib
+
     with matplotlib.rc_context(STYLE):
         yield
 
@@ -48,6 +48,8 @@ def figure(
     ncols: int = 1, nrows: int = 1, *, width: float = 3.2, height: float = 2.8, **kw: Any
 ) -> tuple[Figure, np.ndarray]:
     """A Figure with an (nrows, ncols) array of axes (always 2-D) and constrained layout."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
@@ -82,12 +84,16 @@ def matrix(
 def root(ax: Axes) -> Figure:
     """The top-level Figure that holds ``ax``."""
     fig = ax.get_figure(root=True)
+    from matplotlib.figure import Figure
+
     assert isinstance(fig, Figure), "an Axes that is not in a figure"
     return fig
 
 
 def integer_ticks(ax: Axes) -> None:
     """Ticks at whole numbers only on both axes (matrix row/column indices: no 2.5)."""
+    from matplotlib.ticker import MaxNLocator
+
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
 
@@ -125,22 +131,13 @@ def plain_number(x: float, powers: bool = False) -> str:
     return f"{x:.6g}".replace("e+0", "e").replace("e-0", "e-")
 
 
-class PlainLogFormatter(LogFormatter):
-    """Log-axis tick labels as plain numbers ("6", "0.2") instead of "6×10⁰"; an axis reaching beyond
-    :data:`PLAIN_RANGE` has its decades written 10^k (all of them, never a mix).  Which ticks carry a
-    label (decades, or also the minor ticks on an axis spanning little more than a decade) is
-    matplotlib's own choice (``LogFormatter``)."""
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        if not super().__call__(x, pos):
-            return ""
-        low, high = sorted(abs(v) for v in self.axis.get_view_interval()) if self.axis is not None else (1.0, 1.0)
-        return plain_number(x, powers=low < PLAIN_RANGE[0] or high >= PLAIN_RANGE[1])
-
-
 def plain_log_axes(ax: Axes) -> None:
     """Plain-number tick labels on each log-scaled axis of ``ax`` whose labels are matplotlib's
     default (a formatter set on purpose is kept)."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    from ._log_ticks import PlainLogFormatter
+
     for axis in (ax.xaxis, ax.yaxis):
         if axis.get_scale() != "log":
             continue
@@ -212,6 +209,9 @@ def _densify(xy: np.ndarray, step: float) -> np.ndarray:
 
 def _filled(ax: Axes) -> list[Any]:
     """Filled regions drawn in data coordinates (bands, histograms): (path, transform) pairs."""
+    from matplotlib.collections import Collection
+    from matplotlib.patches import Patch
+
     out = []
     for art in list(ax.collections) + list(ax.patches):
         if not _in_data_coords(ax, art) or not (isinstance(art, (Collection, Patch)) and _is_filled(art)):
@@ -222,6 +222,8 @@ def _filled(ax: Axes) -> list[Any]:
 
 
 def _is_filled(art: Any) -> bool:
+    from matplotlib.patches import Patch
+
     fc = np.asarray(art.get_facecolor(), float).reshape(-1, 4)
     return bool(fc.size and (fc[:, 3] > 0).any()) and (not isinstance(art, Patch) or art.get_fill())
 
@@ -243,6 +245,8 @@ def _below(ax: Axes, handles: list[Any], labels: list[str], kw: dict[str, Any]) 
     fig = root(ax)
     tight = ax.get_tightbbox()
     drop = (ax.bbox.y0 - (tight.y0 if tight is not None else ax.bbox.y0)) / fig.dpi + 0.04  # inches
+    from matplotlib.transforms import ScaledTranslation
+
     where = ax.transAxes + ScaledTranslation(0, -drop, fig.dpi_scale_trans)
     leg = None
     for ncol in range(min(3, len(labels)), 0, -1):
@@ -329,3 +333,12 @@ def save(fig: Figure, stem: str) -> list[str]:
     for p in paths:
         fig.savefig(p)
     return paths
+
+
+def __getattr__(name: str) -> Any:
+    """``PlainLogFormatter`` (a matplotlib class, so defined in ``_log_ticks``), imported on first use."""
+    if name == "PlainLogFormatter":
+        from ._log_ticks import PlainLogFormatter
+
+        return PlainLogFormatter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,6 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
-from scipy.linalg import blas
 
 from . import validation as V
 from .features import FEATURE_MAPS, FeatureMap, effective_index, feature_matrix, n_effective, n_spins, predict
@@ -36,6 +35,8 @@ PairCount = Literal["once", "both"]  # each coupling pair of a block once, or bo
 def effective_gram(a: np.ndarray, b: np.ndarray, N: int, *, prompt_block: int = PROMPT_BLOCK) -> np.ndarray:
     """SᵀS on the effective spins for one problem, a, b (P, D+1): S is formed ``prompt_block`` prompts
     at a time (never the whole P×K matrix) and accumulated by syrk."""
+    from scipy.linalg import blas
+
     P, D1 = a.shape
     Ke = D1 * (D1 - 1)
     a = a / (N + 1)  # scale the P×(D+1) factor, not the P×K product

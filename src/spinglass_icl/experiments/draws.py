@@ -10,31 +10,39 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 
 from .. import validation as V
-from ..models import paper_init
 from ..prompts import Features, PromptSpec, features_from_prompts, sample_features, sample_prompts
 from ..spinglass import SpinGlass
 from ..validation import InputError
 
+if TYPE_CHECKING:  # torch is imported by the functions that draw with it (catalog modules import cheaply)
+    import torch
+
 
 def generators(seed: int) -> tuple[np.random.Generator, torch.Generator]:
     """The numpy and torch generators of one point (independent streams from one seed)."""
+    import torch
+
     ss = np.random.SeedSequence(seed)
     np_seed, torch_seed = ss.spawn(2)
     return np.random.default_rng(np_seed), torch.Generator().manual_seed(int(torch_seed.generate_state(1)[0]))
 
 
 def attention_init(
-    model: Literal["merged", "separate"], R: int, D: int, gen: torch.Generator, dtype: torch.dtype = torch.float64
+    model: Literal["merged", "separate"], R: int, D: int, gen: torch.Generator, dtype: torch.dtype | None = None
 ) -> list[torch.Tensor]:
     """Paper init N(0, 1/(D+1)) of R linear attentions: [W] (R, D+1, D+1) for ``model="merged"``, or
     [W_q, W_k] (R, D+1, D+1) each for ``"separate"`` (d_k = D+1) -- the one place the catalog draws them."""
     V.choice("model", model, ("merged", "separate"))
+    import torch
+
+    from ..models import paper_init
+
+    dtype = torch.float64 if dtype is None else dtype
     return [paper_init((R, D + 1, D + 1), D, gen, dtype) for _ in range(1 if model == "merged" else 2)]
 
 

@@ -14,10 +14,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib.ticker import NullFormatter
 
 from .. import plotting
-from ..plotting import PlainLogFormatter, figure, finish, legend
+from ..plotting import figure, finish, legend
 from .records import column
 from .spec import Record
 
@@ -82,6 +81,10 @@ def markers_and_line(
 
 def plain_log_ticks(ax: Any, xticks: Iterable[float]) -> None:
     """Log x axis ticked at ``xticks`` only (e.g. one tick per D), labelled as plain numbers."""
+    from matplotlib.ticker import NullFormatter
+
+    from .._log_ticks import PlainLogFormatter
+
     ax.set_xticks(sorted(xticks))
     ax.xaxis.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
     ax.xaxis.set_minor_formatter(NullFormatter())

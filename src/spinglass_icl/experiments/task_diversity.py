@@ -24,10 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from ..bayes import dmmse_predict, ridge_error, ridge_predict
 from ..features import predict
@@ -36,11 +35,14 @@ from ..prompts import Features, Prompts, PromptSpec, features_from_prompts, samp
 from ..solvers import solve_exact
 from ..spinglass import SpinGlass
 from ..theory import icl_error_theory
-from ..training import FixedSet, PoolSampler, Trained
-from ..training import train as train_architecture
 from . import trained_models
 from .draws import generators
 from .records import nan_mean_std, threshold_crossing
+
+if TYPE_CHECKING:  # torch is imported by the functions that train
+    import torch
+
+    from ..training import Trained
 
 BAYES = ("dmmse", "ridge")
 REFERENCE = ("ground_state",) + BAYES
@@ -118,7 +120,8 @@ def bayes_predictions(data: PointData, noise: float) -> dict[str, dict[str, np.n
     return {"dmmse": dmmse, "ridge": ridge}
 
 
-Predictor = Callable[[str], np.ndarray]  # split -> ŷ (R, P_test)
+#: What a trained model predicts for a split (ŷ of shape (R, P_test)).
+Predictor = Callable[[str], np.ndarray]
 
 
 def ground_state(pt: Mapping[str, Any], data: PointData) -> Predictor:
@@ -144,6 +147,9 @@ def train(
     budget and options) on the point's training set or, with the fresh protocol, on prompts drawn from
     ``rng`` from the same pools (:class:`~spinglass_icl.training.PoolSampler`); returns its predictor of the
     test sets and the trained model."""
+    from ..training import FixedSet, PoolSampler
+    from ..training import train as train_architecture
+
     budget = trained_models.budget(name, pt)
     n_val = budget.val_prompts
     held = (data.X["val"][:, :n_val], data.y["val"][:, :n_val]) if n_val else None

@@ -12,19 +12,18 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 
 from .. import validation as V
 from ..metrics import query_error
 from ..prompts import PromptSpec
 from ..solvers import amp
 from ..spinglass import SpinGlass
-from ..training import GramData, adam_gram
 from .draws import attention_init, draw_repeats, generators
 from .records import nan_mean_std, repeat_stats
 from .reference import ground_states, population_errors
 
 if TYPE_CHECKING:
+    import torch
     from matplotlib.axes import Axes
 
 Pairing = Literal["paired", "unpaired"]  # AMP on the training set of exact and Adam, or on one of its own
@@ -92,6 +91,8 @@ def _chunk_errors(
     train = draw_repeats(spec, s.P, r, rng)
     test = draw_repeats(test_spec, s.P_test, r, rng)
     sg = SpinGlass(train, s.lambda0)
+    from ..training import GramData, adam_gram
+
     sg_amp = sg if s.pairing == "paired" else SpinGlass(draw_repeats(spec, s.P, r, rng), s.lambda0)
     res = amp(sg_amp, beta=s.beta, damping=s.damping, steps=s.steps, rng=rng)
     exact = ground_states(sg, [s.lambda0, *s.exact_lambdas])

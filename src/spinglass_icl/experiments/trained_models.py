@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from .. import validation as V
-from ..models import Architecture, PromptStats, architectures, get, make_model, names
+from ..models import Architecture, architectures, get, make_model, names
 from ..prompts import Features, PromptSpec, features_from_prompts, sample_prompts
-from ..training import Budget, recipe, training_inputs
+from ..training import Budget, recipe
 from .params import Rule, named_rule
 from .records import nan_mean_std
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch and matplotlib are imported by the functions that train or draw
+    import torch
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -181,6 +181,8 @@ def check_budgets(p: Mapping[str, Any]) -> None:
 def check_model(name: str, p: Mapping[str, Any]) -> None:
     """Refuse, before any point runs, a model whose budget or options cannot run: its :func:`budget` and a
     one-repeat model built with its :func:`options` (the class checks them, e.g. TF's heads divide d_model)."""
+    import torch
+
     budget(name, p)
     try:
         make_model(name, int(p["D"]), 1, generator=torch.Generator().manual_seed(0), **options(name, p))
@@ -208,6 +210,11 @@ def draw_data(
     by repeat (so at most one repeat's float64 prompts are held at a time): Features (R, P, ·) for the
     spin glass and, for a trained architecture, PromptStats (if it accepts them) or explicit prompts X
     on ``device``, and labels y (R, P).  The held-out sets are drawn last: the others do not change."""
+    import torch
+
+    from ..models import PromptStats
+    from ..training import training_inputs
+
     spec = PromptSpec(D=pt["D"], N=pt["N"])
     sizes = [pt["P"], pt["P_test"]]  # all training sets first, then all test sets, then held-out ones
     held_out = budget(arch.name, pt).val_prompts if arch is not None else 0  # 0 for Gram-form models

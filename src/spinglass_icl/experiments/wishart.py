@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from scipy import integrate, linalg
 
 from .. import validation as V
 
@@ -29,6 +28,8 @@ def mp_density(x: np.ndarray, q: float) -> np.ndarray:
 def mp_bin_probabilities(bin_edges: np.ndarray, q: float) -> np.ndarray:
     """Marchenko–Pastur probability of each bin, shape (bins,) (integrated, so exact near the
     integrable 1/√x edge at q = 1)."""
+    from scipy import integrate
+
     a, b = mp_edges(q)
     out = np.empty(len(bin_edges) - 1)
     for i, (lo, hi) in enumerate(zip(bin_edges[:-1], bin_edges[1:])):
@@ -54,6 +55,8 @@ def wishart_eigenvalues(
     bidiagonal, B_ii ~ χ_{N−i+1}, B_{i+1,i} ~ χ_{D−i} (i = 1..D), so a draw costs O(D) random
     numbers plus a symmetric tridiagonal eigenproblem.  The last two need N ≥ D.
     """
+    from scipy import linalg
+
     D, N, n = V.positive_int("D", D), V.positive_int("N", N), V.positive_int("n", n)
     V.choice("method", method, WISHART_METHODS)
     if method == "explicit":

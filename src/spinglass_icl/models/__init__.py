@@ -7,11 +7,15 @@
 * :mod:`.softmax`: softmax attention (SA) and a small transformer (TF);
 * :mod:`.registry`: one :class:`~spinglass_icl.Architecture` entry per model, :func:`~spinglass_icl.make_model` by
   name (training
-  recipes and evaluation live in :mod:`spinglass_icl.training`).
+  recipes and evaluation live in :mod:`spinglass_icl.training`); it imports no torch, the model classes
+  are imported when a model is built.
 """
 
-from .layers import PromptStats, StackedModel, as_dtype, normal, paper_init
-from .linear import FLA, MHLA, LinearTransformer
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .registry import (
     Architecture,
     architectures,
@@ -22,8 +26,39 @@ from .registry import (
     register,
     unregister,
 )
-from .sla import MergedSLA, SeparateSLA
-from .softmax import SA, TF
+
+# The model classes and layer helpers need torch: imported on first use (PEP 562), so the registry's
+# declarations (names, labels, recipes, option ranges) are read without torch.
+_LAZY = {
+    "PromptStats": ".layers",
+    "StackedModel": ".layers",
+    "as_dtype": ".layers",
+    "normal": ".layers",
+    "paper_init": ".layers",
+    "FLA": ".linear",
+    "MHLA": ".linear",
+    "LinearTransformer": ".linear",
+    "MergedSLA": ".sla",
+    "SeparateSLA": ".sla",
+    "SA": ".softmax",
+    "TF": ".softmax",
+}
+
+if TYPE_CHECKING:
+    from .layers import PromptStats, StackedModel, as_dtype, normal, paper_init
+    from .linear import FLA, MHLA, LinearTransformer
+    from .sla import MergedSLA, SeparateSLA
+    from .softmax import SA, TF
+
+
+def __getattr__(name: str) -> Any:
+    """Import the torch module defining ``name`` on first access and cache the name here."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FLA",
@@ -47,3 +82,7 @@ __all__ = [
     "register",
     "unregister",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

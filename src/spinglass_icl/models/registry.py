@@ -5,40 +5,40 @@ axis first, ``forward(X) -> ŷ (R, P)``) + one :func:`register` call with an :cl
 :func:`make_model` builds any registered model by name; figS8 iterates :func:`architectures`.
 An architecture's training recipes (``quick``/``full``) are plain data here -- a
 :class:`~spinglass_icl.Budget` or a mapping of its fields -- read by
-:func:`spinglass_icl.training.recipe`: the model layer does not import training.
+:func:`spinglass_icl.training.recipe`: the model layer does not import training.  This module imports no
+torch: the project's classes are named by module and class (:class:`Lazy`) and imported when built, so the
+CLI reads every architecture's parameters without torch.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from .. import validation as V
-from .layers import as_dtype
-from .linear import FLA, MHLA, LinearTransformer
-from .sla import MergedSLA, SeparateSLA
-from .softmax import SA, TF
+
+if TYPE_CHECKING:  # torch is imported when a model is built, not to read the registry
+    import numpy as np
+    import torch
+    from torch import nn
 
 
 @dataclass(frozen=True)
 class Architecture:
     """A registered architecture.
 
-    name: registry key (also ``model.name``); label, marker: for figures; ``build(D, repeats, *,
-    generator, dtype, device, **options)`` -> model; linear: linear attention (its prediction is
-    linear in the label-weighted features); projected: has ``merged_weight()`` (a spin-model
-    projection W_eff); accepts_stats: accepts :class:`~.layers.PromptStats`; gram: trained on the
-    Gram form of the loss (merged SLA, :func:`~spinglass_icl.adam_gram`); quick/full: the
-    training recipes at figS8's two sizes (a ``Budget`` of :mod:`spinglass_icl.training` or a mapping
-    of its fields, e.g. ``{"lr": 0.02, "epochs": 500}``; read with :func:`spinglass_icl.training.recipe`)
-    and quick_options/full_options the model options there; option_ranges: the integer model options a run
-    may set (``<name>_<option>``, 0 = the class default), each with its (lowest, highest) value; in_figure:
-    drawn by default in figS8.
+    name: registry key (also ``model.name``); label, marker: for figures; ``build(D, repeats, *, generator,
+    dtype, device, **options)`` -> model (a class, or a :class:`~spinglass_icl.models.registry.Lazy` naming
+    one); linear: linear attention (its prediction is linear in the label-weighted features); projected: has
+    ``merged_weight()`` (a spin-model projection W_eff); accepts_stats: accepts :class:`~.layers.PromptStats`;
+    gram: trained on the Gram form of the loss (merged SLA, :func:`~spinglass_icl.adam_gram`); quick/full: the
+    training recipes at figS8's two sizes (a ``Budget`` of :mod:`spinglass_icl.training` or a mapping of its
+    fields, e.g. ``{"lr": 0.02, "epochs": 500}``; read with :func:`spinglass_icl.training.recipe`) and
+    quick_options/full_options the model options there; option_ranges: the integer model options a run may set
+    (``<name>_<option>``, 0 = the class default), each with its (lowest, highest) value; in_figure: drawn by
+    default in figS8.
     """
 
     name: str
@@ -62,6 +62,19 @@ class Architecture:
 
     def options(self, size: str) -> Mapping[str, Any]:
         return self.quick_options if size == "quick" else self.full_options
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A model class named by its module (of this package) and name, imported when first called: the
+    ``build`` of the project's own architectures."""
+
+    module: str
+    name: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> nn.Module:
+        cls: Callable[..., nn.Module] = getattr(importlib.import_module(self.module, __package__), self.name)
+        return cls(*args, **kwargs)
 
 
 _REGISTRY: dict[str, Architecture] = {}
@@ -104,13 +117,15 @@ def make_model(
     repeats: int = 1,
     *,
     generator: torch.Generator,
-    dtype: str | torch.dtype = torch.float32,
+    dtype: str | torch.dtype = "float32",
     device: str = "cpu",
     **options: Any,
 ) -> nn.Module:
     """Build registered model ``name`` for R = ``repeats`` stacked repeats; options go to its class
     (FLA: value; MHLA: heads, d_k, value; SA: d_k; TF: d_model, layers, heads;
     lintf: layers; sla-separate: d_k)."""
+    from .layers import as_dtype
+
     return get(name).build(D, repeats, generator=generator, dtype=as_dtype(dtype), device=device, **options)
 
 
@@ -137,7 +152,7 @@ register(
         "sla",
         "SLA (merged)",
         "s",
-        MergedSLA,
+        Lazy(".sla", "MergedSLA"),
         linear=True,
         projected=True,
         accepts_stats=False,
@@ -151,7 +166,7 @@ register(
         "sla-separate",
         "SLA (separate W_q, W_k)",
         "x",
-        SeparateSLA,
+        Lazy(".sla", "SeparateSLA"),
         linear=True,
         projected=True,
         accepts_stats=False,
@@ -162,7 +177,15 @@ register(
 )
 register(
     Architecture(
-        "fla", "FLA", "^", FLA, linear=True, projected=True, accepts_stats=True, quick=_LIN_QUICK, full=_LIN_FULL
+        "fla",
+        "FLA",
+        "^",
+        Lazy(".linear", "FLA"),
+        linear=True,
+        projected=True,
+        accepts_stats=True,
+        quick=_LIN_QUICK,
+        full=_LIN_FULL,
     )
 )
 register(
@@ -170,7 +193,7 @@ register(
         "mhla",
         "MHLA",
         "v",
-        MHLA,
+        Lazy(".linear", "MHLA"),
         linear=True,
         projected=True,
         accepts_stats=True,
@@ -186,7 +209,7 @@ register(
         "sa",
         "SA (softmax)",
         "D",
-        SA,
+        Lazy(".softmax", "SA"),
         linear=False,
         projected=False,
         accepts_stats=False,
@@ -199,7 +222,7 @@ register(
         "tf",
         "TF (pre-LN)",
         "P",
-        TF,
+        Lazy(".softmax", "TF"),
         linear=False,
         projected=False,
         accepts_stats=False,
@@ -220,6 +243,7 @@ register(
         option_ranges={"d_model": (1, 1024), "layers": (1, 16), "heads": (1, 64)},
     )
 )
+LINTF_MAX_LAYERS = 64  # LinearTransformer.MAX_LAYERS (models.linear; a test checks they agree)
 # The L-layer residual linear-attention transformer (von Oswald et al. 2023): not in figS8 by default.  Full:
 # the diversity recipe study (REPRODUCTION.md, D = 4, N = 8, fresh prompts): 2 layers, 3000 steps of 100 at
 # lr 1e-2 (cosine) -- 2.9-3.0 × ridge at M = ∞ against 3.4 × for one layer; 4 layers diverged in one of two
@@ -229,7 +253,7 @@ register(
         "lintf",
         "linear TF (L layers)",
         "h",
-        LinearTransformer,
+        Lazy(".linear", "LinearTransformer"),
         linear=False,
         projected=False,
         accepts_stats=False,
@@ -238,6 +262,6 @@ register(
         quick_options={"layers": 2},
         full_options={"layers": 2},
         in_figure=False,
-        option_ranges={"layers": (1, LinearTransformer.MAX_LAYERS)},
+        option_ranges={"layers": (1, LINTF_MAX_LAYERS)},
     )
 )

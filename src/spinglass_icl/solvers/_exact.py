@@ -15,16 +15,17 @@ so their mean is 0 and their variance 1/(βλ0).  Methods:
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import scipy.linalg as sla
-import scipy.sparse.linalg as spla
 
 from .. import validation as V
 from ..features import embed_effective, feature_matrix, n_effective
 from ..spinglass import SpinGlass
 from ._result import SolverResult
+
+if TYPE_CHECKING:  # scipy is imported by the functions that solve (importing the solvers stays cheap)
+    import scipy.sparse.linalg as spla
 
 Method = Literal["auto", "cholesky", "dual", "lstsq", "cg"]
 METHODS: tuple[Method, ...] = ("auto", "cholesky", "dual", "lstsq", "cg")
@@ -42,6 +43,8 @@ def _residual(sg1: SpinGlass, m_eff: np.ndarray) -> float:
 
 def _single(sg1: SpinGlass, method: str) -> tuple[np.ndarray, int, bool]:
     """Ground state of one (unbatched) problem on the effective spins -> (m_eff, iterations, ok)."""
+    import scipy.linalg as sla
+
     lam0, P, K = sg1.lambda0, sg1.P, n_effective(sg1.D)
     f = sg1.features
     if method == "cholesky":
@@ -140,6 +143,8 @@ def _variance(sg: SpinGlass, beta: float) -> np.ndarray:
 def _kron_preconditioner(a: np.ndarray, b: np.ndarray, N: int, lam0: float) -> spla.LinearOperator:
     """vec(M) ↦ vec((Ĉa ⊗ Ĉb/(N+1)² + λ0)⁻¹ M) with Ĉa = ⟨aaᵀ⟩, Ĉb = ⟨bbᵀ⟩ over the prompts;
     a (P, D+1), b (P, D) the effective query tokens."""
+    import scipy.sparse.linalg as spla
+
     P = a.shape[0]
     la, Ua = np.linalg.eigh(a.T @ a / P)
     lb, Ub = np.linalg.eigh(b.T @ b / P)
@@ -169,6 +174,8 @@ def solve_cg(
     zero is used (its iterates stay in the range of Sᵀ, so it converges to the min-norm state).
     ``beta`` adds marginal variances (these do form A: K³).
     """
+    import scipy.sparse.linalg as spla
+
     V.positive("tol", tol)
     maxiter = V.positive_int("maxiter", maxiter) if maxiter is not None else 10 * n_effective(sg.D) + 100
     D, N, lam0 = sg.D, sg.N, sg.lambda0

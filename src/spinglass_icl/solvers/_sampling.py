@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 
 from .. import validation as V
 from ..features import effective_index, embed_effective, n_effective, zero_mode_index
@@ -40,6 +39,8 @@ def _ground_state(sg: SpinGlass) -> np.ndarray:
 
 def sample_exact(sg: SpinGlass, beta: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """n exact draws W ~ N(A⁻¹h, (βA)⁻¹), shape (n, K)."""
+    import scipy.linalg as sla
+
     sg = _single(sg)
     beta, n = V.positive("beta", beta), V.positive_int("n", n)
     rng = V.generator("rng", rng)

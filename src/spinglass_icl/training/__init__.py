@@ -7,15 +7,56 @@ registered architecture on a fixed training set or on fresh prompts (:func:`trai
 :class:`PoolSampler`).
 
 The implementation modules are private (``_adam``, ``_recipes``, ``_gram``, ``_fit``, ``_evaluation``); every
-public name is imported from here, e.g. ``from spinglass_icl.training import fit, Budget``.
+public name is imported from here, e.g. ``from spinglass_icl.training import fit, Budget``, on first use:
+the recipes need no torch, so the CLI reads them without it.
 """
 
-from ._adam import Adam, AdamOptions, adam_update
-from ._evaluation import mse, projection_report
-from ._fit import FitResult, HeldOut, context_prefix, curriculum_context, fit
-from ._gram import DTYPES, MODELS, GramData, TrainResult, adam_explicit, adam_gram
-from ._recipes import BUDGET_FIELDS, SCHEDULES, Budget, as_budget, lr_factor, recipe
-from ._train import PROTOCOLS, FixedSet, PoolSampler, Trained, train, training_inputs
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name -> the private module defining it, imported on first use (PEP 562): the recipes (``Budget``,
+# ``recipe``) are read without torch, everything else imports it.
+_LAZY = {
+    "Adam": "._adam",
+    "AdamOptions": "._adam",
+    "adam_update": "._adam",
+    "mse": "._evaluation",
+    "projection_report": "._evaluation",
+    "FitResult": "._fit",
+    "HeldOut": "._fit",
+    "context_prefix": "._fit",
+    "curriculum_context": "._fit",
+    "fit": "._fit",
+    "DTYPES": "._gram",
+    "MODELS": "._gram",
+    "GramData": "._gram",
+    "TrainResult": "._gram",
+    "adam_explicit": "._gram",
+    "adam_gram": "._gram",
+    "BUDGET_FIELDS": "._recipes",
+    "SCHEDULES": "._recipes",
+    "Budget": "._recipes",
+    "as_budget": "._recipes",
+    "lr_factor": "._recipes",
+    "recipe": "._recipes",
+    "PROTOCOLS": "._train",
+    "FixedSet": "._train",
+    "PoolSampler": "._train",
+    "Trained": "._train",
+    "train": "._train",
+    "training_inputs": "._train",
+}
+
+if TYPE_CHECKING:
+    from ._adam import Adam, AdamOptions, adam_update
+    from ._evaluation import mse, projection_report
+    from ._fit import FitResult, HeldOut, context_prefix, curriculum_context, fit
+    from ._gram import DTYPES, MODELS, GramData, TrainResult, adam_explicit, adam_gram
+    from ._recipes import BUDGET_FIELDS, SCHEDULES, Budget, as_budget, lr_factor, recipe
+    from ._train import PROTOCOLS, FixedSet, PoolSampler, Trained, train, training_inputs
+
 
 __all__ = [
     "Adam",
@@ -47,3 +88,16 @@ __all__ = [
     "train",
     "training_inputs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module defining ``name`` on first access and cache the name here."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -27,7 +27,6 @@ from ...metrics import contrast_ratio, query_error
 from ...prompts import PromptSpec
 from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass, flat_fraction_theory
-from ...training import GramData, adam_gram
 from .. import panels
 from ..draws import attention_init, draw_repeats, generators
 from ..points import grid, pick
@@ -62,6 +61,8 @@ def compute(point: Point, seed: int, device: str) -> Result:
     """Means over the repeats of the test errors and contrasts of each method, AMP's converged
     fraction, the flat fraction and its theory; the exact test error per repeat (array)."""
     import torch
+
+    from ...training import GramData, adam_gram
 
     rng, tgen = generators(seed)
     D, N, P, R = point["D"], point["N"], point["P"], point["repeats"]

@@ -21,22 +21,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
 
 from ... import plotting
 from ...bayes import ridge_error
 from ...models import get
 from ...resources import Estimate
-from ...training import PROTOCOLS
 from ...validation import InputError, choice, positive_int
 from .. import panels, trained_cost, trained_models
 from .. import task_diversity as td
 from ..params import Rule, described
 from ..spec import Experiment
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 M_GRID = [2**k for k in range(16)]
 # Raventós et al.'s signal-to-noise ratio: their labels wᵀx + ε with Var ε = 0.25, ours w·x/√D + ε, so
@@ -129,6 +129,8 @@ def params(base: Mapping[str, Any], size: str, extra: tuple[str, ...] = ()) -> t
 
 def check(p: dict) -> None:
     """Refuse unknown models and precisions, recipes that cannot run on P, held-out sets larger than P_val."""
+    from ...training import PROTOCOLS
+
     trained_models.check_budgets(p)
     for name in td.parse_models(p["models"]):
         if name in td.trained_names():
@@ -255,6 +257,8 @@ def _draw_model(ax: np.ndarray, rows: list[dict], m: str, style: dict[str, Any],
 def plot(records: list[dict], params: Mapping[str, Any]) -> Figure:
     """(a) fresh-task error vs M, (b) pool-task error vs M, (c) squared distance to dMMSE (solid) and ridge
     (dashed) vs M, fresh-task prompts; M = ∞ drawn at the right end (8 × the largest M); M* marked (▼) on (a)."""
+    from matplotlib.ticker import NullLocator
+
     rows = td.tidy_rows(records)
     models = [m for m in td.parse_models(params["models"]) if any(r["model"] == m for r in rows)]
     M_max = max(r["M"] for r in rows)

@@ -21,7 +21,6 @@ from ...metrics import as_matrix, contrast_ratio, relative_distance
 from ...prompts import PromptSpec
 from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass
-from ...training import GramData, adam_gram
 from .. import panels
 from ..draws import attention_init, draw_repeats, generators
 from ..params import Rule
@@ -46,6 +45,8 @@ def points(p: dict) -> list[dict]:
 
 
 def _train(pt: dict, seed: int, device: str) -> dict:
+    from ...training import GramData, adam_gram
+
     rng, tgen = generators(seed)
     D, R = pt["D"], pt["repeats"]
     spec = PromptSpec(D=D, N=pt["N"])

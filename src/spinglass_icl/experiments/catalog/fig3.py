@@ -15,10 +15,9 @@ and ``SpinGlass.hessian`` with ``diagonal="twice"``); m*, directions and energie
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ... import resources
 from ...features import n_effective, n_spins
@@ -31,6 +30,9 @@ from ..params import CONVENTIONS, Rule
 from ..points import pick
 from ..reference import landscape_directions
 from ..spec import Experiment, Point, Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DIAGONAL: dict[str, Diagonal] = {"correct": "once", "paper": "twice"}
 
@@ -73,6 +75,8 @@ def compute(point: Point, seed: int, device: str) -> Result:
 
 
 def plot(records: list[dict], params: dict) -> Figure:
+    from matplotlib.figure import Figure
+
     recs = sorted(records, key=lambda r: r["P"])
     fig = Figure(figsize=(11.5, 3.2 * len(recs)), layout="constrained")
     for i, r in enumerate(recs):

@@ -21,7 +21,6 @@ from ... import validation as V
 from ...metrics import query_error
 from ...prompts import PromptSpec
 from ...spinglass import SpinGlass
-from ...training import GramData, adam_gram
 from .. import panels
 from ..draws import attention_init, draw_repeats, generators
 from ..params import Rule
@@ -58,6 +57,8 @@ def points(p: dict) -> list[dict]:
 
 def compute(point: Point, seed: int, device: str) -> Result:
     """sweep: per-repeat final test/train losses; curve: loss per epoch (R, epochs) and W of repeat 0."""
+    from ...training import GramData, adam_gram
+
     rng, tgen = generators(seed)
     D, R, chunk = point["D"], point["repeats"], point["chunk"]
     spec = PromptSpec(D=D, N=point["N"])

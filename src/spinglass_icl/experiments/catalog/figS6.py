@@ -22,19 +22,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from ... import plotting, resources
-from ...models import paper_init
-from ...training import Adam
 from ...validation import InputError
 from .. import panels
 from ..draws import generators
 from ..params import Rule
 from ..spec import Experiment, Point, Record, Result
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported by the functions that compute (the module imports cheaply)
+    import torch
     from matplotlib.figure import Figure
 
 FULL = dict(D=10, N=50, P=10, lr=0.01, epochs=1000, repeats=5000, n_traces=20, bins=60)
@@ -43,6 +40,8 @@ QUICK = {**FULL, "repeats": 500}
 
 def loss_terms(W11: torch.Tensor, W21: torch.Tensor, C: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """L per repeat, shape (R,), for W11 (R, D, D), W21 (R, 1, D), C (R, D, D), w (R, P, D)."""
+    import torch
+
     R, P, D = w.shape
     u = w / math.sqrt(D)
     B = W11 @ C - torch.eye(D, dtype=C.dtype)
@@ -54,6 +53,8 @@ def loss_terms(W11: torch.Tensor, W21: torch.Tensor, C: torch.Tensor, w: torch.T
 
 def loss_direct(W11: torch.Tensor, W21: torch.Tensor, C: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """The definition, through the (R, P, D, D) tensor (for tests)."""
+    import torch
+
     R, P, D = w.shape
     M = (w[..., :, None] * W21[:, None] / math.sqrt(D) + W11[:, None]) @ C[:, None] - torch.eye(D, dtype=C.dtype)
     return (M * M).sum((-2, -1)).mean(-1) / D**2
@@ -61,12 +62,20 @@ def loss_direct(W11: torch.Tensor, W21: torch.Tensor, C: torch.Tensor, w: torch.
 
 def distance(W11: torch.Tensor, W21: torch.Tensor) -> torch.Tensor:
     """mean((W11 − I)²) + mean(W21²) per repeat, shape (R,)."""
+    import torch
+
     D = W11.shape[-1]
     return ((W11 - torch.eye(D, dtype=W11.dtype)) ** 2).mean((-2, -1)) + (W21**2).mean((-2, -1))
 
 
 def compute(point: Point, seed: int, device: str) -> Result:
     """Distance and loss per epoch (summaries over repeats, a few traces), final distances (R,)."""
+    import torch
+    from torch import nn
+
+    from ...models import paper_init
+    from ...training import Adam
+
     rng, tgen = generators(seed)
     D, N, P, R, E = point["D"], point["N"], point["P"], point["repeats"], point["epochs"]
     X = torch.from_numpy(rng.standard_normal((R, D, N)))

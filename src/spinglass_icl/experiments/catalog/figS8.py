@@ -22,13 +22,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import torch
 
 from ...metrics import query_error
 from ...models import get
 from ...solvers import amp, solve_exact
 from ...spinglass import SpinGlass
-from ...training import FixedSet, train
 from ...validation import choice, positive_int
 from .. import trained_cost, trained_models
 from ..draws import generators
@@ -90,6 +88,10 @@ def compute(point: Point, seed: int, device: str) -> Result:
     """Per repeat (arrays of length R): ``<model>_test``, ``exact_test``, ``trivial_test``; projected
     models ``<m>_contrast``, ``<m>_distance``, ``<m>_proj_test``; trained models ``<m>_train``;
     AMP ``amp_converged``; scalars ``<model>_mean``, ``exact_mean``, ``<model>_seconds``."""
+    import torch
+
+    from ...training import FixedSet, train
+
     name = point["model"]
     trained_models.parse_models([name])
     arch = None if name == "amp" else get(name)
