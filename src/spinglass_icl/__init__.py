@@ -18,9 +18,9 @@ torch, scipy or matplotlib until a name that needs them is touched).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_names
 from ._version import __version__
 
 # public name -> "module" (the name is the module's attribute of the same name) or "module:attribute"
@@ -157,17 +157,4 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names come
 
 assert set(__all__) == {"__version__", *_LAZY}  # one list of public names, checked at import
 
-
-def __getattr__(name: str) -> Any:
-    """Import the module defining ``name`` on first access and cache the name here."""
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, _, attribute = target.partition(":")
-    value = getattr(importlib.import_module(module, __name__), attribute or name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_names
 from .registry import (
     Architecture,
     architectures,
@@ -50,16 +50,6 @@ if TYPE_CHECKING:
     from .sla import MergedSLA, SeparateSLA
     from .softmax import SA, TF
 
-
-def __getattr__(name: str) -> Any:
-    """Import the torch module defining ``name`` on first access and cache the name here."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
 __all__ = [
     "FLA",
     "MHLA",
@@ -83,6 +73,5 @@ __all__ = [
     "unregister",
 ]
 
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# the torch classes are imported on first access (PEP 562)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

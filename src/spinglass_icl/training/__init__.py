@@ -13,8 +13,9 @@ the recipes need no torch, so the CLI reads them without it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_names
 
 # name -> the private module defining it, imported on first use (PEP 562): the recipes (``Budget``,
 # ``recipe``) are read without torch, everything else imports it.
@@ -89,15 +90,4 @@ __all__ = [
     "training_inputs",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import the module defining ``name`` on first access and cache the name here."""
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
