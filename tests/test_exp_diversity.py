@@ -5,6 +5,7 @@ and the quick run's figure and summary."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -154,20 +155,54 @@ def test_quick_run_tidy_table_summary_and_figure(quick: tuple) -> None:
     assert all(ax.get_ylabel() and ax.get_xlabel() for ax in fig.axes)
 
 
-def test_shipped_full_run_is_the_declared_one() -> None:
-    """docs/data/diversity.csv (0.2.0's run, until the run at Raventós's ratio is shipped): every (model, M,
-    split) of the full size at σ = 0.5 (SIGMA_HALF) with its repeats; the ground state's M* agrees with Lu et
-    al.'s κ-theory (same 10 % rule) within 10 %, and it lies far below dMMSE's."""
-    path = Path(__file__).parents[1] / "docs" / "data" / "diversity.csv"
+DATA = Path(__file__).parents[1] / "docs" / "data"
+# the shipped full runs: 0.2.0's σ = 0.5 run (8× Raventós's noise-to-signal ratio) and, once the lead copies it,
+# the run at Raventós's ratio (docs/data/diversity-full, diversity.csv)
+SHIPPED = sorted(p for p in DATA.glob("diversity*-full") if (p / "config.json").exists())
+
+
+def _tidy(path: Path) -> list[dict]:
     with open(path, newline="") as fh:
-        rows = [
+        return [
             {**r, "M": int(r["M"]), **{k: float(r[k]) for k in ("error_mean", "dist_dmmse", "dist_ridge")}}
             for r in csv.DictReader(fh)
         ]
-    p = diversity.EXPERIMENT.params("full", diversity.SIGMA_HALF)
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_full_runs_are_the_declared_ones(folder: Path) -> None:
+    """Each shipped run (docs/data/diversity*-full, its tidy docs/data/<name>.csv and <name>-thresholds.csv,
+    copies of the folder's export): every (model, M, split) of its config with its repeats, the export's
+    declared columns, every interval around its value."""
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["experiment"] == "diversity" and cfg["size"] == "full"
+    p = cfg["params"]
+    stem = folder.name.removesuffix("-full")
+    for name in ("diversity.csv", "diversity-thresholds.csv"):
+        shipped = DATA / name.replace("diversity", stem, 1)
+        assert shipped.read_bytes() == (folder / name).read_bytes(), shipped
+    rows = _tidy(DATA / f"{stem}.csv")
+    assert list(rows[0]) == list(td.TIDY_COLUMNS)
     models = p["models"].split(",")
     assert len(rows) == len(models) * (len(p["M"]) + 1) * 2
     assert all(int(r["repeats"]) == p["repeats"] and int(r["D"]) == p["D"] for r in rows)
+    assert all(float(r["error_lo"]) <= r["error_mean"] <= float(r["error_hi"]) for r in rows)
+    with open(DATA / f"{stem}-thresholds.csv", newline="") as fh:
+        thr = list(csv.DictReader(fh))
+    assert list(thr[0]) == list(td.THRESHOLD_COLUMNS)
+    assert {r["model"] for r in thr} == set(models) - {"ridge"}
+    for r in thr:
+        v, lo, hi = (float(r[k]) for k in ("M_star", "M_star_lo", "M_star_hi"))
+        assert lo <= v <= hi or math.isnan(v), r["model"]
+
+
+def test_shipped_sigma_half_run_crosses_at_the_kappa_theory() -> None:
+    """0.2.0's σ = 0.5 run (SIGMA_HALF): the ground state's M* agrees with Lu et al.'s κ-theory (same 10 %
+    rule) within 10 %, and it lies far below dMMSE's."""
+    rows = _tidy(DATA / "diversity-sigma0.5.csv")
+    cfg = json.loads((DATA / "diversity-sigma0.5-full" / "config.json").read_text())
+    p = diversity.EXPERIMENT.params("full", diversity.SIGMA_HALF)
+    assert {k: cfg["params"][k] for k in td.SEED_PARAMS if k in p} == {k: p[k] for k in td.SEED_PARAMS if k in p}
     M = np.array(p["M"], float)
     theory = icl_error_theory(p["D"], p["N"], p["P"], p["noise"], pool=M)
     inf = icl_error_theory(p["D"], p["N"], p["P"], p["noise"])
@@ -231,3 +266,55 @@ def test_bootstrap_intervals_cover_the_value_and_shrink_with_repeats() -> None:
     halving = {M: [1.0 + 2.0 ** -math.log2(M)] for M in [1, 2, 4, 8, 16, 32]} | {0: [1.0]}
     curves = {("h", "ood"): {M: np.array(v) for M, v in halving.items()}}
     assert td.width(curves, "h") == pytest.approx(math.log2(9), rel=1e-9)
+
+
+def _paired_records() -> list[dict]:
+    """A model x and the references on 6 paired repeats at M = 1, 4, ∞ (id and ood, distances)."""
+    rng = np.random.default_rng(1)
+    recs = []
+    for model, scale in (("ground_state", 1.5), ("dmmse", 1.0), ("ridge", 1.2)):
+        for M in (1, 4, 0):
+            base = {"model": model, "M": M, "batch": 0, "D": 2, "N": 4, "noise": 0.5}
+            for k in ("id", "ood", "dist_dmmse_id", "dist_ridge_id", "dist_dmmse_ood", "dist_ridge_ood"):
+                base[f"{k}_per_repeat"] = scale * (1 + 0.1 * rng.standard_normal(6)) / (1 + M)
+            recs.append(base)
+    return recs
+
+
+def test_tidy_intervals_are_the_bootstrap_of_the_same_ratio_and_reproducible() -> None:
+    """Each tidy row's ratio is the paired ratio of the means with the summary's bootstrap interval (one
+    resampling, :func:`td.ratio_interval` = :func:`td.bootstrap` of the same ratio); a reference's own
+    ratio is 1 with a zero-width interval; the table is the same at every call (seeded)."""
+    recs = _paired_records()
+    rows = td.tidy_rows(recs)
+    assert [list(r) for r in rows[:1]] == [list(td.TIDY_COLUMNS)] and len(rows) == 3 * 3 * 2
+    row = next(r for r in rows if (r["model"], r["M"], r["split"]) == ("ground_state", 4, "id"))
+    mine, ref = ("ground_state", "id"), ("dmmse", "id")
+
+    def ratio(c: dict) -> float:
+        return float(np.nanmean(c[mine][4]) / np.nanmean(c[ref][4]))
+
+    v, lo, hi = td.bootstrap(recs, [mine, ref], ratio)
+    assert (row["over_dmmse"], row["over_dmmse_lo"], row["over_dmmse_hi"]) == pytest.approx((v, lo, hi), rel=1e-12)
+    assert lo < v < hi
+    assert row["error_lo"] < row["error_mean"] < row["error_hi"]
+    own = next(r for r in rows if (r["model"], r["M"], r["split"]) == ("dmmse", 1, "id"))
+    assert own["over_dmmse"] == own["over_dmmse_lo"] == own["over_dmmse_hi"] == pytest.approx(1.0)
+    assert td.tidy_rows(recs) == rows
+    summary = td.intervals(recs, "ground_state")
+    assert summary["id_over_dmmse_ci"]["4"] == [round(x, 4) for x in (v, lo, hi)]
+
+
+def test_export_writes_the_tidy_and_thresholds_tables(tmp_path: Path) -> None:
+    """write_tidy_csv writes diversity.csv and diversity-thresholds.csv with their declared columns; the
+    thresholds are the summary's intervals."""
+    recs = _paired_records()
+    paths = td.write_tidy_csv(recs, {}, tmp_path)
+    assert [Path(x).name for x in paths] == ["diversity.csv", "diversity-thresholds.csv"]
+    with open(tmp_path / "diversity-thresholds.csv", newline="") as fh:
+        thr = list(csv.DictReader(fh))
+    assert list(thr[0]) == list(td.THRESHOLD_COLUMNS) and [r["model"] for r in thr] == ["ground_state", "dmmse"]
+    ci = td.intervals(recs, "ground_state")["ood_at_inf_over_ridge_ci"]
+    got = [float(thr[0][k]) for k in ("ood_at_inf_over_ridge", "ood_at_inf_over_ridge_lo", "ood_at_inf_over_ridge_hi")]
+    assert [round(x, 4) for x in got] == ci
+    assert all(meaning for meaning in {**td.TIDY_COLUMNS, **td.THRESHOLD_COLUMNS}.values())

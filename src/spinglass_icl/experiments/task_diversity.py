@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -216,53 +215,95 @@ def compute(pt: Mapping[str, Any], seed: int, device: str) -> dict[str, Any]:
 
 
 # -- tables and summary --------------------------------------------------------------------------------
-TIDY_COLUMNS = (
-    "model",
-    "M",
-    "split",
-    "error_mean",
-    "error_std",
-    "repeats",
-    "D",
-    "N",
-    "noise",
-    "dist_dmmse",
-    "dist_ridge",
-)
+#: The tidy table's columns (``diversity.csv``, one row per model, M, split) with their meanings [units];
+#: intervals are LEVEL bootstrap intervals over repeats (:func:`ratio_interval`), seeded, so the file is
+#: reproducible.  The ratios are paired: the model's and the reference's errors on the same prompts.
+TIDY_COLUMNS: dict[str, str] = {
+    "model": "registered architecture, ground_state (spin glass), dmmse or ridge",
+    "M": "task-pool size (0: a fresh task per prompt, M = ∞)",
+    "split": "id: test prompts with pool tasks; ood: with fresh tasks",
+    "error_mean": "error (ŷ − y_q)², mean over all repeats [E[y²] = 1]",
+    "error_std": "its standard deviation over repeats [E[y²] = 1]",
+    "repeats": "repeats (over all batches)",
+    "D": "token dimension",
+    "N": "context length",
+    "noise": "label noise standard deviation σ",
+    "dist_dmmse": "mean squared distance (ŷ − ŷ_dMMSE)² on the split, mean over repeats [E[y²] = 1]",
+    "dist_ridge": "mean squared distance (ŷ − ŷ_ridge)² on the split, mean over repeats [E[y²] = 1]",
+    "error_lo": "low end of error_mean's 95 % bootstrap interval over repeats [E[y²] = 1]",
+    "error_hi": "high end of that interval [E[y²] = 1]",
+    "over_dmmse": "error over dMMSE's on the same prompts (ratio of the means over repeats; the target on id) [1]",
+    "over_dmmse_lo": "low end of its 95 % bootstrap interval (repeats resampled in pairs) [1]",
+    "over_dmmse_hi": "high end of that interval [1]",
+    "over_ridge": "error over ridge's on the same prompts (ratio of the means over repeats; the target on ood) [1]",
+    "over_ridge_lo": "low end of its 95 % bootstrap interval (repeats resampled in pairs) [1]",
+    "over_ridge_hi": "high end of that interval [1]",
+}
+#: The thresholds table's columns (``diversity-thresholds.csv``, one row per model but ridge): each
+#: statistic of :func:`thresholds` as value, low and high end of its LEVEL bootstrap interval over repeats
+#: (``inf``: beyond every defined resample, e.g. never reached).
+THRESHOLD_COLUMNS: dict[str, str] = {
+    "model": "registered architecture, ground_state (spin glass) or dmmse",
+    "D": "token dimension",
+    "N": "context length",
+    "noise": "label noise standard deviation σ",
+    "repeats": "repeats at M = ∞ (over all batches)",
+    "M_star": "M*: the fresh-task error within 10 % of its M = ∞ value (log-log interpolated) [count]",
+    "M_star_lo": "low end of M*'s 95 % bootstrap interval over repeats [count]",
+    "M_star_hi": "high end [count]",
+    "M_cross": "Raventós's threshold: the M from which the fresh-task predictions are closer to ridge's than "
+    "to dMMSE's [count]",
+    "M_cross_lo": "low end of its 95 % bootstrap interval [count]",
+    "M_cross_hi": "high end [count]",
+    "width_octaves": "the transition's width: from 90 % to 10 % of the excess fresh-task error over M = ∞ "
+    "[octaves of M]",
+    "width_octaves_lo": "low end of its 95 % bootstrap interval [octaves]",
+    "width_octaves_hi": "high end [octaves]",
+    "ood_at_inf_over_ridge": "fresh-task error at M = ∞ over ridge's on the same prompts [1]",
+    "ood_at_inf_over_ridge_lo": "low end of its 95 % bootstrap interval (paired) [1]",
+    "ood_at_inf_over_ridge_hi": "high end [1]",
+}
+
+
+def _pooled_keys(split: str) -> tuple[str, ...]:
+    return (split, f"dist_dmmse_{split}", f"dist_ridge_{split}")
+
+
+def _tidy_row(model: str, M: int, split: str, mine: Mapping[str, np.ndarray], refs: Mapping[str, Any]) -> dict:
+    """One row of the tidy table: ``mine`` {key: per-repeat values} of the model at M, ``refs`` {"dmmse"|
+    "ridge": the reference's per-repeat errors on the same split and prompts, or None}."""
+    err = mine[split]
+    mean, std = nan_mean_std(err)
+    lo, hi = ratio_interval(err, None, M)[1:]
+    row: dict[str, Any] = {"model": model, "M": M, "split": split, "error_mean": mean, "error_std": std}
+    row.update(repeats=len(err), error_lo=lo, error_hi=hi)
+    row.update(dist_dmmse=float(np.mean(mine[f"dist_dmmse_{split}"])))
+    row.update(dist_ridge=float(np.mean(mine[f"dist_ridge_{split}"])))
+    for b in BAYES:
+        ref = refs.get(b)
+        paired = ref is not None and ref.size == err.size
+        v = ratio_interval(err, ref, M) if paired else (float("nan"),) * 3
+        row.update({f"over_{b}": v[0], f"over_{b}_lo": v[1], f"over_{b}_hi": v[2]})
+    return row
 
 
 def tidy_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (model, M, split): error mean ± std over all repeats (pooled over batches), the repeat
-    count and the mean squared distances to the dMMSE and ridge predictions (M = 0 stands for M = ∞)."""
-    pooled: dict[tuple[str, int], dict[str, list]] = {}
-    meta: dict[tuple[str, int], Mapping[str, Any]] = {}
-    for r in records:
-        key = (r["model"], int(r["M"]))
-        meta[key] = r
-        acc = pooled.setdefault(key, {})
-        for s in SPLITS:
-            for k in (s, f"dist_dmmse_{s}", f"dist_ridge_{s}"):
-                acc.setdefault(k, []).extend(np.ravel(r[f"{k}_per_repeat"]).tolist())
+    """One row per (model, M, split) (:data:`TIDY_COLUMNS`): error mean ± std over all repeats (pooled over
+    batches) with its bootstrap interval, the repeat count, the mean squared distances to the dMMSE and
+    ridge predictions, and the error over dMMSE's and over ridge's on the same prompts with their paired
+    bootstrap intervals (M = 0 stands for M = ∞)."""
+    present = sorted({r["model"] for r in records}, key=model_order)
+    meta = {(r["model"], int(r["M"])): r for r in records}
+    series = {(m, k): per_repeat(records, m, k) for m in present for s in SPLITS for k in _pooled_keys(s)}
     rows = []
-    for (model, M), acc in sorted(pooled.items(), key=lambda kv: (model_order(kv[0][0]), kv[0][1])):
-        r = meta[(model, M)]
-        for s in SPLITS:
-            mean, std = nan_mean_std(np.array(acc[s]))
-            rows.append(
-                {
-                    "model": model,
-                    "M": M,
-                    "split": s,
-                    "error_mean": mean,
-                    "error_std": std,
-                    "repeats": len(acc[s]),
-                    "D": r["D"],
-                    "N": r["N"],
-                    "noise": r["noise"],
-                    "dist_dmmse": float(np.mean(acc[f"dist_dmmse_{s}"])),
-                    "dist_ridge": float(np.mean(acc[f"dist_ridge_{s}"])),
-                }
-            )
+    for model in present:
+        for M in sorted(series[model, SPLITS[0]]):
+            r = meta[(model, M)]
+            for s in SPLITS:
+                mine = {k: series[model, k][M] for k in _pooled_keys(s)}
+                refs = {b: series[b, s].get(M) if (b, s) in series else None for b in BAYES}
+                row = _tidy_row(model, M, s, mine, refs)
+                rows.append({k: row[k] if k in row else r[k] for k in TIDY_COLUMNS})
     return rows
 
 
@@ -271,14 +312,35 @@ def model_order(name: str) -> int:
     return order.index(name) if name in order else len(order)
 
 
-def write_tidy_csv(records: list[dict], params: Mapping[str, Any], folder: str | Path) -> list[str]:
-    """FOLDER/diversity.csv: :func:`tidy_rows` (the export shipped as docs/data/diversity.csv)."""
-    path = Path(folder) / "diversity.csv"
+def threshold_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per model but ridge (:data:`THRESHOLD_COLUMNS`): :func:`thresholds` as value, low, high."""
+    present = sorted({r["model"] for r in records} - {"ridge"}, key=model_order)
+    rows = []
+    for m in present:
+        r = next(x for x in records if x["model"] == m)
+        row: dict[str, Any] = {"model": m, "D": r["D"], "N": r["N"], "noise": r["noise"]}
+        row["repeats"] = int(per_repeat(records, m, "ood").get(0, np.empty(0)).size)
+        for name, (value, lo, hi) in thresholds(records, m).items():
+            row.update({name: value, f"{name}_lo": lo, f"{name}_hi": hi})
+        rows.append({k: row.get(k, float("nan")) for k in THRESHOLD_COLUMNS})
+    return rows
+
+
+def _write_csv(path: Path, columns: Iterable[str], rows: Sequence[Mapping[str, Any]]) -> None:
     with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(TIDY_COLUMNS))
+        w = csv.DictWriter(fh, fieldnames=list(columns))
         w.writeheader()
-        w.writerows(tidy_rows(records))
-    return [str(path)]
+        w.writerows(rows)
+
+
+def write_tidy_csv(records: list[dict], params: Mapping[str, Any], folder: str | Path) -> list[str]:
+    """FOLDER/diversity.csv (:func:`tidy_rows`, shipped as docs/data/diversity.csv) and
+    FOLDER/diversity-thresholds.csv (:func:`threshold_rows`): the run's export, rewritten from the stored
+    records by ``spinglass-icl plot diversity`` without recomputing any point."""
+    tidy, thr = Path(folder) / "diversity.csv", Path(folder) / "diversity-thresholds.csv"
+    _write_csv(tidy, TIDY_COLUMNS, tidy_rows(records))
+    _write_csv(thr, THRESHOLD_COLUMNS, threshold_rows(records))
+    return [str(tidy), str(thr)]
 
 
 def curves(rows: Sequence[Mapping[str, Any]], model: str, split: str, key: str = "error_mean") -> tuple:
@@ -389,6 +451,21 @@ def width(curves: Curves, model: str) -> float:
     return float(np.log2(lo / hi))
 
 
+def resample_indices(M: int, size: int, seed: int = 0) -> np.ndarray:
+    """BOOTSTRAPS resamples with replacement of ``size`` repeats at pool size M, (BOOTSTRAPS, size), from a
+    generator seeded by (seed, M, size) only: every statistic and every model at M gets the same resamples,
+    so quantities on the same repeats stay paired and every table is reproducible."""
+    return np.random.default_rng([seed, M, size]).integers(0, size, size=(BOOTSTRAPS, size))
+
+
+def percentile_interval(samples: np.ndarray) -> tuple[float, float]:
+    """The LEVEL percentile interval of bootstrap ``samples``; an undefined (NaN) sample counts as beyond
+    every defined one (``inf``)."""
+    ordered = np.sort(np.where(np.isfinite(samples), samples, np.inf))
+    tail = (1 - LEVEL) / 2 * (ordered.size - 1)
+    return float(ordered[int(np.floor(tail))]), float(ordered[int(np.ceil(ordered.size - 1 - tail))])
+
+
 def bootstrap(
     records: Sequence[Mapping[str, Any]],
     keys: Sequence[tuple[str, str]],
@@ -396,54 +473,57 @@ def bootstrap(
     seed: int = 0,
 ) -> tuple[float, float, float]:
     """``stat`` of the curves ``keys`` ((model, key) pairs) and its LEVEL bootstrap interval (percentiles over
-    BOOTSTRAPS resamples of the repeats of each M, the same resample for every key: pairs stay paired).
-    Returns (value, low, high); a resample where the statistic is undefined (NaN) counts as outside."""
+    BOOTSTRAPS resamples of the repeats of each M, :func:`resample_indices`, the same for every key: pairs
+    stay paired).  Returns (value, low, high); a resample where the statistic is undefined (NaN) counts as
+    outside."""
     curves = {k: per_repeat(records, *k) for k in keys}
     value = stat(curves)
-    rng = np.random.default_rng(seed)
-    draws: dict[tuple[int, int], np.ndarray] = {}  # (M, repeats) -> resampled indices (BOOTSTRAPS, repeats)
-    for c in curves.values():
-        for M, v in sorted(c.items()):
-            if (M, v.size) not in draws:
-                draws[M, v.size] = rng.integers(0, v.size, size=(BOOTSTRAPS, v.size))
+    draws = {(M, v.size): resample_indices(M, v.size, seed) for c in curves.values() for M, v in c.items()}
     samples = np.array(
         [
             stat({k: {M: v[draws[M, v.size][b]] for M, v in c.items()} for k, c in curves.items()})
             for b in range(BOOTSTRAPS)
         ]
     )
-    ordered = np.sort(np.where(np.isfinite(samples), samples, np.inf))  # undefined: beyond every defined value
-    tail = (1 - LEVEL) / 2 * (BOOTSTRAPS - 1)
-    return value, float(ordered[int(np.floor(tail))]), float(ordered[int(np.ceil(BOOTSTRAPS - 1 - tail))])
+    return (value, *percentile_interval(samples))
 
 
-def _ratio_at(curves: Curves, num: tuple[str, str], den: tuple[str, str], M: int) -> float:
-    return float(np.nanmean(curves[num][M]) / np.nanmean(curves[den][M]))
+def ratio_interval(num: np.ndarray, den: np.ndarray | None, M: int, seed: int = 0) -> tuple[float, float, float]:
+    """mean(num) / mean(den) over the repeats at pool size M (``den`` None: mean(num)), paired repeat by
+    repeat, and its LEVEL bootstrap interval: the resamples of :func:`bootstrap` (:func:`resample_indices`),
+    so it is :func:`bootstrap` of the same ratio, in one vectorised step."""
+    idx = resample_indices(M, num.size, seed)
+    value = float(np.nanmean(num) / (np.nanmean(den) if den is not None else 1.0))
+    samples = np.nanmean(num[idx], axis=1) / (np.nanmean(den[idx], axis=1) if den is not None else 1.0)
+    return (value, *percentile_interval(samples))
+
+
+def thresholds(records: Sequence[Mapping[str, Any]], model: str) -> dict[str, tuple[float, float, float]]:
+    """A model's transition statistics, each as (value, low, high) with its LEVEL bootstrap interval:
+    ``M_star``, ``M_cross`` (Raventós's crossing), ``width_octaves``, and (with ridge in the run)
+    ``ood_at_inf_over_ridge``, the fresh-task error at M = ∞ over ridge's on the same prompts."""
+    ood, d_r, d_d = (model, "ood"), (model, "dist_ridge_ood"), (model, "dist_dmmse_ood")
+    out = {
+        "M_star": bootstrap(records, [ood], lambda c: m_star(c, model)),
+        "M_cross": bootstrap(records, [d_r, d_d], lambda c: m_cross(c, model)),
+        "width_octaves": bootstrap(records, [ood], lambda c: width(c, model)),
+    }
+    mine, ridge = per_repeat(records, model, "ood").get(0), per_repeat(records, "ridge", "ood").get(0)
+    if mine is not None and ridge is not None and ridge.size == mine.size:
+        out["ood_at_inf_over_ridge"] = ratio_interval(mine, ridge, 0)
+    return out
 
 
 def intervals(records: Sequence[Mapping[str, Any]], model: str) -> dict[str, Any]:
     """A trained model's or the ground state's statistics with their LEVEL bootstrap intervals ([value, low,
-    high], rounded): M*, Raventós's crossing, the transition width (octaves), the fresh-task error at M = ∞
-    over ridge's on the same prompts, the pool-task error over dMMSE's at each finite M."""
+    high], rounded): :func:`thresholds` (``<name>_ci``) and the pool-task error over dMMSE's at each finite
+    M (:func:`ratio_interval`, as in the tidy table)."""
     r = _round
-    ood, d_r, d_d = (model, "ood"), (model, "dist_ridge_ood"), (model, "dist_dmmse_ood")
-    out: dict[str, Any] = {
-        "M_star_ci": [r(x) for x in bootstrap(records, [ood], lambda c: m_star(c, model))],
-        "M_cross_ci": [r(x) for x in bootstrap(records, [d_r, d_d], lambda c: m_cross(c, model))],
-        "width_octaves_ci": [r(x) for x in bootstrap(records, [ood], lambda c: width(c, model))],
-    }
-    present = {r_["model"] for r_ in records}
-    if "ridge" in present:
-        ridge = ("ridge", "ood")
-        out["ood_at_inf_over_ridge_ci"] = [
-            r(x) for x in bootstrap(records, [ood, ridge], lambda c: _ratio_at(c, ood, ridge, 0))
-        ]
-    if "dmmse" in present:
-        mine, ref = (model, "id"), ("dmmse", "id")
-        Ms = sorted(M for M in per_repeat(records, model, "id") if M > 0)
+    out: dict[str, Any] = {f"{k}_ci": [r(x) for x in v] for k, v in thresholds(records, model).items()}
+    mine, ref = per_repeat(records, model, "id"), per_repeat(records, "dmmse", "id")
+    if ref:
         out["id_over_dmmse_ci"] = {
-            str(M): [r(x) for x in bootstrap(records, [mine, ref], partial(_ratio_at, num=mine, den=ref, M=M))]
-            for M in Ms
+            str(M): [r(x) for x in ratio_interval(v, ref[M], M)] for M, v in sorted(mine.items()) if M > 0 and M in ref
         }
     return out
 
