@@ -5,6 +5,7 @@ every quick run (the session's shared runs), the golden quick results and the sh
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,9 @@ def test_patterns_match_as_documented():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.parent.name for p in SHIPPED])
 def test_every_column_of_the_shipped_full_runs_is_declared(path):
-    exp = registry.get(path.parent.name.removesuffix("-full"))
+    """A shipped run's folder is ID-full or ID-LABEL-full (e.g. diversity-sigma0.5-full): its config.json
+    names the experiment."""
+    exp = registry.get(json.loads((path.parent / "config.json").read_text())["experiment"])
     assert columns.undeclared(exp, _header(path)) == []
     assert _ambiguous(exp, _header(path)) == []
 

@@ -317,6 +317,23 @@ def test_conventions_box_on_the_theory_page_and_where_noise_or_literature(pages,
     assert with_noise <= shown and {"diversity", "asymptotics"} <= shown and "fig1" not in shown
 
 
+def test_gallery_shows_every_shipped_run_with_its_label(pages, tmp_path):
+    """Every docs/data/ID-full and ID-LABEL-full folder is on its experiment's page with its figure (or the
+    note that the top figure is its own) and its command; diversity's runs are labelled with their noise and
+    their noise-to-signal ratio relative to Raventós et al.'s."""
+    pages.write_gallery(tmp_path, DOCS / "figures", ROOT / "REPRODUCTION.md")
+    folders = [p.parent for p in sorted((DOCS / "data").glob("*/config.json"))]
+    assert any(f.name == "diversity-sigma0.5-full" for f in folders)
+    for folder in folders:
+        exp_id = json.loads((folder / "config.json").read_text())["experiment"]
+        text = (tmp_path / f"{exp_id}.md").read_text(encoding="utf-8")
+        assert f"### {folder.name}" in text and f"results in `docs/data/{folder.name}/`" in text
+        assert f"../data/{folder.name}/{exp_id}.png" in text or "Its figure is the one at the top" in text
+    text = (tmp_path / "diversity.md").read_text(encoding="utf-8")
+    assert "σ = 0.5 (noise-to-signal ratio σ² = 0.25, 8× Raventós et al.'s 0.25/D = 0.03125)" in text
+    assert "--set noise=0.5" in text
+
+
 def test_gallery_pages_define_every_summary_key(pages, tmp_path):
     pages.write_gallery(tmp_path, DOCS / "figures", ROOT / "REPRODUCTION.md")
     for exp_id in registry.ids():

@@ -5,8 +5,9 @@
   experiment's description (its catalog module's docstring), the parameter table that
   ``spinglass-icl params ID`` prints, the quick and full commands, the figure from docs/figures, the
   measured wall times (docs/figures/gallery.json, REPRODUCTION.md's table), the full run's key result
-  against the paper (REPRODUCTION.md's table) and the results.csv columns (``Experiment.columns``,
-  the table ``spinglass-icl columns ID`` prints).
+  against the paper (REPRODUCTION.md's table), the shipped full runs (docs/data/ID-full and
+  docs/data/ID-LABEL-full, each with its figure and label) and the results.csv columns
+  (``Experiment.columns``, the table ``spinglass-icl columns ID`` prints).
 
 Files are rewritten only when their text changes, so Sphinx's incremental builds stay incremental.
 """
@@ -226,6 +227,62 @@ def summary_table(exp: Any) -> str:
     return "\n".join(lines)
 
 
+def shipped_runs(exp_id: str, data: Path) -> list[Path]:
+    """The shipped full runs of an experiment: the folders docs/data/ID-full and docs/data/ID-LABEL-full
+    (e.g. diversity-sigma0.5-full) whose config.json names it, the plain one first."""
+    found = [data / f"{exp_id}-full"] + sorted(data.glob(f"{exp_id}-*-full"))
+    out = []
+    for folder in found:
+        config = folder / "config.json"
+        if config.exists() and json.loads(config.read_text(encoding="utf-8")).get("experiment") == exp_id:
+            out.append(folder)
+    return out
+
+
+def run_label(module: Any, config: dict[str, Any]) -> str:
+    """A shipped run's label: the catalog module's ``run_label(params)`` if it has one, else its data sizes;
+    then the command that made it (its overrides as ``--set``)."""
+    params = config.get("params", {})
+    label = module.run_label(params) if hasattr(module, "run_label") else ""
+    if not label:
+        sizes = [f"{k} = {params[k]}" for k in ("D", "N", "noise") if not isinstance(params.get(k, []), list)]
+        label = ", ".join(sizes) or "full size"
+    sets = "".join(f" --set {k}={v}" for k, v in (config.get("overrides") or {}).items())
+    return f"{label} (`spinglass-icl reproduce {config.get('experiment')} --full{sets}`)"
+
+
+def shipped_section(exp_id: str, module: Any, figures: Path) -> str:
+    """The page's section on the shipped full runs: per run its label and figure (a figure already at the
+    top of the page is not repeated)."""
+    data = figures.parent / "data"
+    runs = shipped_runs(exp_id, data)
+    if not runs:
+        return ""
+    top = figures / f"{exp_id}.png"
+    parts = ["## Shipped full runs\n"]
+    for folder in runs:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        where = f"docs/data/{folder.name}"
+        parts.append(f"### {folder.name}\n\n{_md_cell(run_label(module, config))}; results in `{where}/`.\n")
+        fig = folder / f"{exp_id}.png"
+        if top.exists() and fig.exists() and fig.read_bytes() == top.read_bytes():
+            parts.append("Its figure is the one at the top of this page.\n")
+        elif fig.exists():
+            parts.append(f"```{{image}} ../data/{folder.name}/{exp_id}.png\n:alt: {folder.name}\n:width: 100%\n```\n")
+    return "\n".join(parts)
+
+
+def figure_caption(exp_id: str, module: Any, figures: Path) -> str:
+    """The caption of the page's top figure: the quick run's, or the shipped full run's it is a copy of."""
+    top = (figures / f"{exp_id}.png").read_bytes()
+    for folder in shipped_runs(exp_id, figures.parent / "data"):
+        fig = folder / f"{exp_id}.png"
+        if fig.exists() and fig.read_bytes() == top:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            return f"*The full run shipped in docs/data/{folder.name}: {_md_cell(run_label(module, config))}.*"
+    return f"*The quick-size figure (`spinglass-icl reproduce {exp_id} --quick`).*"
+
+
 def page(exp_id: str, figures: Path, timings: dict[str, Any], repro: dict[str, str]) -> str:
     """The Markdown (MyST) text of one experiment's gallery page."""
     from spinglass_icl.experiments import registry
@@ -234,8 +291,8 @@ def page(exp_id: str, figures: Path, timings: dict[str, Any], repro: dict[str, s
     module = declaring_module(exp_id)
     figure = figures / f"{exp_id}.png"
     fig_md = (
-        f"```{{image}} ../figures/{exp_id}.png\n:alt: {exp_id} at quick size\n:width: 100%\n```\n\n"
-        f"*The quick-size figure (`spinglass-icl reproduce {exp_id} --quick`).*"
+        f"```{{image}} ../figures/{exp_id}.png\n:alt: {exp_id}\n:width: 100%\n```\n\n"
+        + figure_caption(exp_id, module, figures)
         if figure.exists()
         else "*No figure in docs/figures yet (`make gallery`).*"
     )
@@ -274,6 +331,7 @@ or from Python: `sgi.run("{exp_id}", "quick")`.  A run writes `results/{exp_id}/
 {_timing(exp_id, timings, repro)}
 
 {paper}
+{shipped_section(exp_id, module, figures)}
 ## Parameters
 
 The table `spinglass-icl params {exp_id}` prints; override any value with `--set KEY=VALUE` (a list as

@@ -47,9 +47,7 @@ def _page(name: str, flat: set[int]) -> str:
     skip = sorted(
         n
         for n, v in vars(module).items()
-        if id(v) in flat
-        and not n.startswith("_")
-        and (isinstance(v, type) or getattr(v, "__module__", name) != name)
+        if id(v) in flat and not n.startswith("_") and (isinstance(v, type) or getattr(v, "__module__", name) != name)
     )
     options = "   :members:\n" + (f"   :exclude-members: {', '.join(skip)}\n" if skip else "")
     return f"{title}\n{'=' * len(title)}\n\n.. automodule:: {name}\n{options}"

@@ -5,7 +5,9 @@ pool of M tasks: below a threshold the model behaves like dMMSE (the Bayes-optim
 which cannot solve new tasks), above it like ridge (the Bayes-optimal predictor for the Gaussian task prior).
 Here: every registered architecture (trained with its registered recipe), the spin-glass ground state of the
 merged linear attention on the same prompts, and both Bayes predictors (:mod:`spinglass_icl.bayes`), at
-D = 8, N = 16, noise σ = 0.5 (variance 0.25), M = 2⁰ … 2¹⁵ and M = ∞ (a fresh task per prompt, stored as M = 0).
+D = 8, N = 16, noise σ = 0.5/√8 ≈ 0.177 (Raventós et al.'s signal-to-noise ratio: their noise variance 0.25 with
+labels wᵀx), M = 2⁰ … 2¹⁵ and M = ∞ (a fresh task per prompt, stored as M = 0).  The 0.2.0 run at σ = 0.5 (8× their
+noise-to-signal ratio) is shipped beside it (``SIGMA_HALF``).
 
 One point = one model, one M, one batch of repeats (stacked); a point's seed depends on its data parameters
 only (``task_diversity.SEED_PARAMS``), so every model of an (M, batch) sees the same pools and prompts
@@ -13,7 +15,10 @@ only (``task_diversity.SEED_PARAMS``), so every model of an (M, batch) sees the 
 the error and the
 mean squared distances of the predictions to the dMMSE and ridge predictions on the same test prompts.
 The summary gives per model M* (the fresh-task error within 10 % of its M = ∞ value, log-log interpolated),
-in units of D and D(D+1); ``diversity.csv`` is the tidy table (one row per model, M, split).
+in units of D and D(D+1), with 95 % bootstrap intervals over repeats; the export (rewritten from the stored
+points by ``spinglass-icl plot diversity``) is ``diversity.csv``, the tidy table (one row per model, M, split,
+with intervals on the error and on its ratios to dMMSE's and ridge's), and ``diversity-thresholds.csv`` (one row
+per model: M*, Raventós's crossing, the transition's width, the M = ∞ error over ridge's, with intervals).
 """
 
 from __future__ import annotations
@@ -39,14 +44,35 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 M_GRID = [2**k for k in range(16)]
-# Raventós et al.'s signal-to-noise ratio: their labels wᵀx + ε with Var ε = 0.25, ours w·x/√D + ε, so
-# σ = 0.5/√D (errors in units of E[y²] = 1 + σ² ≈ 1; theirs are D × ours).
-RAVENTOS_NOISE = 0.5 / math.sqrt(8)
+
+
+def raventos_noise(D: int) -> float:
+    """Raventós et al.'s signal-to-noise ratio here: their labels wᵀx + ε with Var ε = 0.25, ours w·x/√D + ε,
+    so σ = 0.5/√D (errors in units of E[y²] = 1 + σ² ≈ 1; theirs are D × ours)."""
+    return 0.5 / math.sqrt(D)
+
+
+RAVENTOS_NOISE = raventos_noise(8)
 _DATA = dict(D=8, N=16, noise=RAVENTOS_NOISE, M=M_GRID, P=10000, P_val=1000, P_test=1000, repeats=10, chunk=5)
 FULL = {**_DATA, "lambda0": 0.005, "dtype": "float32", "grad_chunk": 1000, "protocol": "fresh"}
-# the 0.2.0 run shipped as docs/data/diversity.csv: σ = 0.5 (8× Raventós's noise-to-signal ratio), 5 repeats,
-# the fixed training set, the architectures in the figure -- `reproduce diversity --full` with these overrides
+# the 0.2.0 run, shipped as docs/data/diversity-sigma0.5-full and diversity-sigma0.5.csv: σ = 0.5 (8× Raventós's
+# noise-to-signal ratio), 5 repeats, the fixed training set, the architectures in the figure -- `reproduce
+# diversity --full` with these overrides
 SIGMA_HALF = {"noise": 0.5, "repeats": 5, "protocol": "fixed", "models": "sla,fla,mhla,sa,tf,ground_state,dmmse,ridge"}
+
+
+def run_label(params: Mapping[str, Any]) -> str:
+    """A run's label on the gallery page: its sizes, its noise and its noise-to-signal ratio σ² (the noiseless
+    label has variance 1) relative to Raventós et al.'s, 0.25/D (:func:`raventos_noise`)."""
+    D, noise = int(params["D"]), float(params["noise"])
+    ratio = (noise / raventos_noise(D)) ** 2
+    return (
+        f"D = {D}, N = {params['N']}, σ = {noise:.4g} (noise-to-signal ratio σ² = {noise**2:.4g}, "
+        f"{ratio:.3g}× Raventós et al.'s 0.25/D = {raventos_noise(D) ** 2:.4g}), {params['repeats']} repeats, "
+        f"{params.get('protocol', 'fixed')} training prompts"
+    )
+
+
 FULL_EXTRA = ("lintf",)  # drawn at full size besides the architectures in the figure
 # Quick (CI, ≤ 2 minutes on 2 cores): D=3, N=8, M ∈ {1, 8, 64} around D(D+1) = 12, 300 prompts, 2 repeats,
 # σ = 0.5 (the 0.2.0 run's noise), the registered quick recipes on the fixed training set (its golden results).
