@@ -47,6 +47,10 @@ def read_points(folder: Path) -> list[dict[str, Any]]:
             store.close()
 
 
+def _secs(x: float) -> str:
+    return f"{x:.1f}" if x < 10 else f"{x:.0f}"
+
+
 def planned_points(folder: Path, stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``stored`` plus, as status "planned", the points of the folder's config.json not stored yet (a run
     still going); only the stored ones where its parameters no longer expand into its keys."""
@@ -85,7 +89,7 @@ def cost_rows(points: list[dict[str, Any]]) -> tuple[list[dict], list[dict], dic
         out = []
         for key, (seconds, est, n) in items:
             head = {"model": key} if isinstance(key, str) else {"model": key[0], "M": key[1] or "∞"}
-            out.append({**head, "points": int(n), "seconds_model": f"{seconds:.0f}", "estimate_s": f"{est:.0f}"})
+            out.append({**head, "points": int(n), "seconds_model": _secs(seconds), "estimate_s": _secs(est)})
             out[-1]["measured/estimate"] = f"{seconds / est:.2f}" if est else "–"
         return out
 
@@ -106,15 +110,23 @@ def registry_models() -> tuple[str, ...]:
     return names()
 
 
+def matrix(per_m: list[dict]) -> list[dict]:
+    """The (model, M) rows as one row per M, one column per model: "seconds (measured/estimate)"."""
+    rows: dict[Any, dict] = {}
+    for r in per_m:
+        rows.setdefault(r["M"], {"M": r["M"]})[r["model"]] = f"{r['seconds_model']} ({r['measured/estimate']})"
+    return list(rows.values())
+
+
 def report(folder: Path, by_m: bool) -> list[dict]:
     models, per_m, t = cost_rows(planned_points(folder, read_points(folder)))
+    names = [r["model"] for r in models]
     title = f"{folder}: {t['done']} of {t['points']} points done"
     print_table(
         title + " -- per model", models, ["model", "points", "seconds_model", "estimate_s", "measured/estimate"]
     )
     if by_m:
-        cols = ["model", "M", "points", "seconds_model", "estimate_s", "measured/estimate"]
-        print_table(title + " -- per model and M", per_m, cols)
+        print_table(title + " -- per M: seconds_model (measured/estimate) per model", matrix(per_m), ["M", *names])
     ratio = t["measured_h"] / t["estimate_h"] if t["estimate_h"] else float("nan")
     print(
         f"\ntotal: {t['measured_h']:.3f} core-hours measured (seconds_model) against {t['estimate_h']:.3f} "
