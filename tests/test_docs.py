@@ -332,6 +332,8 @@ def test_gallery_shows_every_shipped_run_with_its_label(pages, tmp_path):
     text = (tmp_path / "diversity.md").read_text(encoding="utf-8")
     assert "σ = 0.5 (noise-to-signal ratio σ² = 0.25, 8× Raventós et al.'s 0.25/D = 0.03125)" in text
     assert "--set noise=0.5" in text
+    for name, cols in pages.declaring_module("diversity").EXPORTS.items():  # the export's tables and columns
+        assert f"### {name}" in text and all(f"| `{c}` | " in text for c in cols)
 
 
 def test_gallery_pages_define_every_summary_key(pages, tmp_path):

@@ -218,6 +218,20 @@ def needs_conventions(exp: Any, module: Any) -> bool:
     return "noise" in exp.quick or any(name in cited for name in _LITERATURE)
 
 
+def exports_section(module: Any) -> str:
+    """The tables an experiment's export writes beside results.csv (its catalog module's ``EXPORTS``:
+    {file: {column: meaning}}), one Markdown table each; empty if it declares none."""
+    exports = getattr(module, "EXPORTS", None) or {}
+    parts = []
+    for name, cols in exports.items():
+        rows = "\n".join(f"| `{c}` | {_md_cell(m)} |" for c, m in cols.items())
+        parts.append(f"### {name}\n\n| column | meaning [unit] |\n|---|---|\n{rows}\n")
+    if not parts:
+        return ""
+    head = "## Exported tables\n\nWritten beside results.csv by every run, rewritten by `plot` from stored points.\n"
+    return "\n".join([head, *parts])
+
+
 def summary_table(exp: Any) -> str:
     """A Markdown table of the summary keys ``reproduce`` prints (``Experiment.summary_keys``)."""
     if not exp.summary_keys:
@@ -346,6 +360,7 @@ One row per point: the runner's columns, the point's parameters, then its result
 
 {columns_table(exp)}
 
+{exports_section(module)}
 ## Summary keys
 
 What `spinglass-icl reproduce {exp_id}` prints after the run (`spinglass-icl columns {exp_id}` lists them too); a

@@ -143,6 +143,8 @@ COLUMNS = {
     "*_heads": "model option: attention heads",
     "*_d_model": "model option: embedding width",
 }
+# the tables the export writes beside results.csv (`task_diversity.write_tidy_csv`), shown on the gallery page
+EXPORTS = {"diversity.csv": td.TIDY_COLUMNS, "diversity-thresholds.csv": td.THRESHOLD_COLUMNS}
 
 
 def params(base: Mapping[str, Any], size: str, extra: tuple[str, ...] = ()) -> trained_models.Live:
