@@ -4,7 +4,9 @@ P = D(D+1) marker, panel letters and legends that stay off the data.
 Each helper draws on a given matplotlib Axes and returns nothing the caller must keep.  The house
 style (fonts, sizes) is applied by the runner around ``plot()``, never here (a ``plot`` that also wraps
 itself in ``plotting.style()``, as figS8's and diversity's do, only sets the same values again).  Every catalog
-``plot`` ends with :func:`finish` (plain-number log ticks, legends checked in the final layout).
+figure ends with :func:`complete` (panel letters, then :func:`finish`: plain-number log ticks, legends checked in
+the final layout), applied after ``plot`` by
+:meth:`Experiment.from_module <spinglass_icl.experiments.spec.Experiment.from_module>`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .spec import Record
 __all__ = [
     "bands",
     "blocks",
+    "complete",
     "figure",
     "finish",
     "legend",
@@ -109,6 +112,15 @@ def letters(axes: Iterable[Any]) -> None:
         if title.startswith("(") and ") " in title[:6]:
             title = title.split(") ", 1)[1]
         ax.set_title(f"({letter}) {title}")
+
+
+def complete(fig: Any) -> Any:
+    """The tail of every catalog figure, applied after ``plot`` by
+    :meth:`Experiment.from_module <spinglass_icl.experiments.spec.Experiment.from_module>`: letter the panels
+    (a), (b), ... in the order they were made -- the visible axes with axes drawn, not colorbars nor text-only
+    panels -- then :func:`finish` the figure.  Returns ``fig``."""
+    letters(a for a in fig.axes if a.axison and a.get_label() != "<colorbar>")
+    return finish(fig)
 
 
 def blocks(ax: Any, D: int, K: int, kind: str) -> None:

@@ -289,7 +289,6 @@ def plot(records: list[dict], params: Mapping[str, Any]) -> Figure:
     return plotting.finish(fig)
 
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "M": "the pool sizes M (0: M = ∞, a fresh task per prompt; the per-model lists line up with them) [count]",
     "ridge_exact": "exact error of the ridge (Bayes-optimal, Gaussian prior) predictor [E[y²] = 1]",
@@ -330,21 +329,17 @@ SUMMARY_KEYS = {
     "ground_state.theory_M_star_over_DD1": "that M*/(D(D+1)) [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="diversity",
     title="Beyond the paper: task diversity across every architecture, against the Bayes-optimal predictors",
     quick=params(QUICK, "quick"),
     full=params(FULL, "full", FULL_EXTRA),
-    points=points,
     compute=td.compute,
-    plot=plot,
     summary=td.summary,
     seed_params=td.SEED_PARAMS,
-    check=check,
     export=td.write_tidy_csv,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    rules=RULES,
     resources=resources,
     count=lambda p: (1 + len(p["M"])) * -(-p["repeats"] // p["chunk"]) * len(td.parse_models(p["models"])),
+    finish=False,
 )
