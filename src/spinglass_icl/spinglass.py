@@ -60,7 +60,7 @@ class SpinGlass:
     (:func:`~spinglass_icl.features.feature_matrix` with ``feature_map="paper"``: D×D block of s
     transposed, divided by N instead of N+1), as their fig1/figS2 code does; it changes J and h only.
     How the energy counts J's diagonal is a separate choice, :meth:`energy`'s ``diagonal``.
-    ``convention`` is the deprecated name of ``feature_map`` (until 0.3).
+    ``convention`` is the deprecated name of ``feature_map`` (until 0.4.0).
     """
 
     features: Features
