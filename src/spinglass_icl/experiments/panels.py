@@ -11,14 +11,13 @@ the final layout), applied after ``plot`` by
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import plotting
-from ..plotting import figure, finish, legend
+from ..plotting import complete, figure, finish, legend, letters
 from .records import column
 from .spec import Record
 
@@ -101,26 +100,6 @@ def threshold(ax: Any, x: float, label: str | None = "P = D(D+1)", **kw: Any) ->
 def weights(ax: Any, W: np.ndarray, title: str, *, label: str = "weight value") -> None:
     """A weight (or field) matrix as an image: rows m and columns n labelled, integer ticks, colorbar labelled."""
     plotting.matrix(ax, W, title, label=label, axis_labels=("column n", "row m"))
-
-
-def letters(axes: Iterable[Any]) -> None:
-    """Letter the visible panels (a), (b), ... in the given order, in front of their titles
-    (a letter already in front of a title is replaced, so the order here is the one that counts)."""
-    visible = [a for a in axes if a.get_visible()]
-    for letter, ax in zip(string.ascii_lowercase, visible):
-        title = ax.get_title()
-        if title.startswith("(") and ") " in title[:6]:
-            title = title.split(") ", 1)[1]
-        ax.set_title(f"({letter}) {title}")
-
-
-def complete(fig: Any) -> Any:
-    """The tail of every catalog figure, applied after ``plot`` by
-    :meth:`Experiment.from_module <spinglass_icl.experiments.spec.Experiment.from_module>`: letter the panels
-    (a), (b), ... in the order they were made -- the visible axes with a title, colorbars aside (an untitled text
-    panel stays unlettered) -- then :func:`finish` the figure.  Returns ``fig``."""
-    letters(a for a in fig.axes if a.get_title() and a.get_label() != "<colorbar>")
-    return finish(fig)
 
 
 def blocks(ax: Any, D: int, K: int, kind: str) -> None:

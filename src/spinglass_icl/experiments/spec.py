@@ -137,7 +137,7 @@ class Experiment:
         the experiment's gallery page.
 
         ``finish``: ``plot`` draws the panels and returns the figure; the experiment's plot then letters its
-        panels (a), (b), ... and finishes it (:func:`~spinglass_icl.experiments.panels.complete`).  False: the
+        panels (a), (b), ... and finishes it (:func:`~spinglass_icl.plotting.complete`).  False: the
         module's ``plot`` returns a finished figure itself.
 
         A required name missing, or a public module name that looks like a misspelt one (``SUMARY_KEYS``,
@@ -233,11 +233,11 @@ def _misspelt(module: ModuleType) -> list[str]:
 
 
 def _completed(plot: Callable[[list[Record], dict[str, Any]], Any]) -> Callable[[list[Record], dict[str, Any]], Any]:
-    """``plot`` followed by the tail of every catalog figure (:func:`~spinglass_icl.experiments.panels.complete`)."""
+    """``plot`` followed by the tail of every catalog figure (:func:`~spinglass_icl.plotting.complete`)."""
 
     @functools.wraps(plot)
     def completed(records: list[Record], params: dict[str, Any]) -> Any:
-        from .panels import complete
+        from ..plotting import complete
 
         return complete(plot(records, params))
 
