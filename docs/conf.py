@@ -70,6 +70,7 @@ TYPE_ALIASES = {
     "Result": "spinglass_icl.experiments.spec.Result",
     "Rule": "spinglass_icl.experiments.rules.Rule",
     "Trained": "spinglass_icl.training.Trained",
+    "Recipe": "spinglass_icl.training.Recipe",
     "Predictor": "spinglass_icl.experiments.task_diversity.Predictor",
 }
 
