@@ -144,3 +144,8 @@ def test_every_catalog_module_declares_itself_and_leaves_the_tail_to_it():
         if "finish=False" not in source:
             assert not re.search(r"panels\.letters\(|\b(panels|plotting)\.finish\(", source), exp_id
             assert registry.get(exp_id).plot.__wrapped__ is not None  # type: ignore[attr-defined]
+
+
+def test_a_module_name_that_is_not_imported_is_an_error():
+    with pytest.raises(InputError, match="no module 'not_a_module_here'"):
+        Experiment.from_module("not_a_module_here", id="ex", title="t")

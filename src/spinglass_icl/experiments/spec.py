@@ -145,7 +145,9 @@ class Experiment:
         would otherwise be ignored silently.  A helper whose name is that close to one starts with ``_``."""
         from ..validation import InputError
 
-        mod = sys.modules[module] if isinstance(module, str) else module
+        mod = sys.modules.get(module) if isinstance(module, str) else module
+        if mod is None:
+            raise InputError(f"Experiment.from_module: no module {module!r} is being imported; pass __name__")
         unknown = sorted(set(fields) - set(MODULE_NAMES))
         if unknown:
             raise TypeError(f"Experiment.from_module: unknown field(s) {unknown}; fields: {sorted(MODULE_NAMES)}")
