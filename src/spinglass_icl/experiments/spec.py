@@ -57,7 +57,8 @@ REQUIRED = ("quick", "full", "points", "compute", "plot")
 
 @dataclass(frozen=True)
 class Experiment:
-    """A reproducible experiment.
+    """A reproducible experiment: built from a module's own names with :meth:`from_module` (how every catalog
+    module declares itself), or field by field.
 
     points(params) -> list of point dicts (JSON scalars/lists).  Each point must carry every
       parameter its computation needs; the runner adds nothing but the seed.
