@@ -341,7 +341,7 @@ def letters(axes: Iterable[Any]) -> None:
 
 def complete(fig: Figure) -> Figure:
     """The tail of every catalog figure, applied after ``plot`` by
-    :meth:`Experiment.from_module <spinglass_icl.experiments.spec.Experiment.from_module>`: letter the panels
+    :meth:`Experiment.from_module <spinglass_icl.Experiment.from_module>`: letter the panels
     (a), (b), ... in the order they were made -- the visible axes with a title, colorbars aside (an untitled text
     panel stays unlettered) -- then :func:`finish` the figure.  Returns ``fig``."""
     letters(a for a in fig.axes if a.get_title() and a.get_label() != "<colorbar>")

@@ -200,8 +200,7 @@ def scheduler_address(value: Any) -> str:
 
 
 #: The one horizon of every deprecated name -- a renamed keyword of the core (:func:`renamed_keyword`) and a renamed
-#: ``--set`` parameter (:data:`spinglass_icl.experiments.params.ALIASES`, ``Experiment.renamed``): the first
-#: version that refuses it.
+#: ``--set`` parameter (``experiments.params.ALIASES``, ``Experiment.renamed``): the first version that refuses it.
 DEPRECATED_UNTIL = "0.4.0"
 
 

@@ -6,7 +6,7 @@ style (fonts, sizes) is applied by the runner around ``plot()``, never here (a `
 itself in ``plotting.style()``, as figS8's and diversity's do, only sets the same values again).  Every catalog
 figure ends with :func:`complete` (panel letters, then :func:`finish`: plain-number log ticks, legends checked in
 the final layout), applied after ``plot`` by
-:meth:`Experiment.from_module <spinglass_icl.experiments.spec.Experiment.from_module>`.
+:meth:`Experiment.from_module <spinglass_icl.Experiment.from_module>`.
 """
 
 from __future__ import annotations

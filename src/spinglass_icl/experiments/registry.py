@@ -1,7 +1,7 @@
 """Which experiments exist: the catalog's modules, and experiments and architectures from plugins.
 
 An experiment is a module of :mod:`.catalog` that defines ``EXPERIMENT`` (built from the module's own names by
-:meth:`~spinglass_icl.experiments.spec.Experiment.from_module`): adding one is adding the module
+:meth:`~spinglass_icl.Experiment.from_module`): adding one is adding the module
 (it is found by its file; nothing else lists it).  Modules are imported only when asked for, so ``list``
 and ``--help`` read ids and titles without numpy or torch.
 

@@ -30,8 +30,8 @@ Record = dict[str, Any]
 #: What ``compute`` returns -- scalars become CSV columns, arrays go to .npz.
 Result = dict[str, Any]
 
-#: The module names :meth:`Experiment.from_module` reads, by the :class:`Experiment` field each one fills:
-#: tables in capitals, functions in lower case (the estimator is ``cost``: ``resources`` names the module
+#: The module names :meth:`~spinglass_icl.Experiment.from_module` reads, by the :class:`Experiment` field each one
+#: fills: tables in capitals, functions in lower case (the estimator is ``cost``: ``resources`` names the module
 #: :mod:`spinglass_icl.resources` its estimate is built from).
 MODULE_NAMES: dict[str, str] = {
     "quick": "QUICK",
@@ -51,14 +51,15 @@ MODULE_NAMES: dict[str, str] = {
     "renamed": "RENAMED",
     "threads": "THREADS",
 }
-#: The fields every experiment must have (from its module or a keyword of :meth:`Experiment.from_module`).
+#: The fields every experiment must have (from its module or a keyword of
+#: :meth:`~spinglass_icl.Experiment.from_module`).
 REQUIRED = ("quick", "full", "points", "compute", "plot")
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """A reproducible experiment: built from a module's own names with :meth:`from_module` (how every catalog
-    module declares itself), or field by field.
+    """A reproducible experiment: built from a module's own names with
+    :meth:`~spinglass_icl.Experiment.from_module` (how every catalog module declares itself), or field by field.
 
     points(params) -> list of point dicts (JSON scalars/lists).  Each point must carry every
       parameter its computation needs; the runner adds nothing but the seed.
@@ -128,14 +129,14 @@ class Experiment:
         """The experiment a module declares by its own names: ``EXPERIMENT = Experiment.from_module(__name__,
         id=..., title=...)`` at the end of a catalog (or plugin) module.
 
-        Each field is read from the module name :data:`MODULE_NAMES` gives it -- ``QUICK``, ``FULL``,
-        ``points``, ``compute``, ``plot`` (required), and where the module defines them ``summary``, ``check``,
-        ``export``, ``count``, ``cost`` (the ``resources`` field), ``COLUMNS``, ``SUMMARY_KEYS``, ``RULES``,
-        ``SEED_PARAMS``, ``RENAMED``, ``THREADS`` (see the fields above for what each means).  A keyword in
-        ``fields`` overrides the module's name (e.g. ``compute=shared.compute``).  ``COLUMNS`` maps each
-        results.csv column that is not a parameter to its meaning and unit, ``SUMMARY_KEYS`` each key ``summary``
-        returns (what ``reproduce`` prints after the run); both are printed by ``spinglass-icl columns ID`` and
-        the experiment's gallery page.
+        Each field is read from the module name :data:`~spinglass_icl.experiments.spec.MODULE_NAMES` gives
+        it -- ``QUICK``, ``FULL``, ``points``, ``compute``, ``plot`` (required), and where the module defines them
+        ``summary``, ``check``, ``export``, ``count``, ``cost`` (the ``resources`` field), ``COLUMNS``,
+        ``SUMMARY_KEYS``, ``RULES``, ``SEED_PARAMS``, ``RENAMED``, ``THREADS`` (see the fields above for what each
+        means).  A keyword in ``fields`` overrides the module's name (e.g. ``compute=shared.compute``).
+        ``COLUMNS`` maps each results.csv column that is not a parameter to its meaning and unit,
+        ``SUMMARY_KEYS`` each key ``summary`` returns (what ``reproduce`` prints after the run); both are printed
+        by ``spinglass-icl columns ID`` and the experiment's gallery page.
 
         ``finish``: ``plot`` draws the panels and returns the figure; the experiment's plot then letters its
         panels (a), (b), ... and finishes it (:func:`~spinglass_icl.plotting.complete`).  False: the

@@ -39,7 +39,6 @@ _LAZY = {
     "BUDGET_FIELDS": "._recipes",
     "SCHEDULES": "._recipes",
     "Budget": "._recipes",
-    "Recipe": "._recipes",
     "as_budget": "._recipes",
     "lr_factor": "._recipes",
     "recipe": "._recipes",
@@ -56,7 +55,7 @@ if TYPE_CHECKING:
     from ._evaluation import mse, projection_report
     from ._fit import FitResult, HeldOut, context_prefix, curriculum_context, fit
     from ._gram import DTYPES, MODELS, GramData, TrainResult, adam_explicit, adam_gram
-    from ._recipes import BUDGET_FIELDS, SCHEDULES, Budget, Recipe, as_budget, lr_factor, recipe
+    from ._recipes import BUDGET_FIELDS, SCHEDULES, Budget, as_budget, lr_factor, recipe
     from ._train import PROTOCOLS, FixedSet, PoolSampler, Trained, train, training_inputs
 
 
@@ -73,7 +72,6 @@ __all__ = [
     "MODELS",
     "PROTOCOLS",
     "PoolSampler",
-    "Recipe",
     "SCHEDULES",
     "TrainResult",
     "Trained",

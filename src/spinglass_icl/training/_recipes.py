@@ -10,9 +10,9 @@ An architecture (:func:`~spinglass_icl.register_architecture`) declares its reci
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 
@@ -94,9 +94,6 @@ class Budget:
 
 
 BUDGET_FIELDS = tuple(f.name for f in fields(Budget))
-#: A training recipe as an architecture declares it (``Architecture.quick``/``full``): a :class:`Budget` or a
-#: mapping of its fields (``{"lr": 0.02, "epochs": 500}``), read back as a checked Budget by :func:`recipe`.
-Recipe: TypeAlias = Budget | Mapping[str, Any]
 
 
 def as_budget(value: Budget | Any, who: str = "budget") -> Budget:
