@@ -289,6 +289,7 @@ def plot(records: list[dict], params: Mapping[str, Any]) -> Figure:
     return plotting.finish(fig)
 
 
+# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "M": "the pool sizes M (0: M = ∞, a fresh task per prompt; the per-model lists line up with them) [count]",
     "ridge_exact": "exact error of the ridge (Bayes-optimal, Gaussian prior) predictor [E[y²] = 1]",
