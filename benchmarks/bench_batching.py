@@ -77,7 +77,7 @@ def time_fit(
         X = PromptStats.from_prompts(X)
     model = make_model(name, D, R, generator=torch.Generator().manual_seed(seed), device=device)
     warm_up = Budget(lr=1e-3, epochs=1, weight_decay=0.0)
-    fit(model, X, y, warm_up, generator=torch.Generator().manual_seed(seed), grad_chunk=grad_chunk)
+    fit(model, X, y, warm_up, generator=torch.Generator().manual_seed(seed), prompt_block=grad_chunk)
     best = float("inf")
     for _ in range(trials):
         _sync(device)
@@ -88,7 +88,7 @@ def time_fit(
             y,
             Budget(lr=1e-3, epochs=epochs, weight_decay=0.01),
             generator=torch.Generator().manual_seed(seed),
-            grad_chunk=grad_chunk,
+            prompt_block=grad_chunk,
         )
         _sync(device)
         best = min(best, (time.perf_counter() - t0) / epochs)

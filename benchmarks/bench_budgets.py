@@ -62,7 +62,7 @@ def run(
             weight_decay=weight_decay,
         ),
         held_out=HeldOut(t32(te.X), t32(te.y), every=max(1, budget["epochs"] // 10), restore_best=False),
-        grad_chunk=1000,
+        prompt_block=1000,
         generator=g,
     )
     return {"seconds": time.perf_counter() - t0, "val": res.val_loss[0], "train": float(res.train_loss[0, -1])}

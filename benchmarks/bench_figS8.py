@@ -68,7 +68,7 @@ def train_seconds(pt: dict, name: str, b: Budget, options: dict, cap: int, devic
     for Xs, epochs in stages:
         run = Budget(**{**b.__dict__, "epochs": min(epochs, cap), "warmup": 0, "curriculum_epochs": 0})
         t0 = clock(device)
-        fit(model, Xs, y, run, generator=tgen, held_out=val, grad_chunk=chunk)
+        fit(model, Xs, y, run, generator=tgen, held_out=val, prompt_block=chunk)
         total += (clock(device) - t0) * epochs / run.epochs
         scaled |= run.epochs < epochs
     return total, scaled

@@ -115,7 +115,7 @@ def run(name: str, v: dict, N: int, train, test, seed: int, D: int = 20, val=Non
         first = Budget(
             lr=v["lr"], epochs=e1, batch_size=v["batch"] or 0, schedule="cosine", warmup=v["warm"], weight_decay=v["wd"]
         )
-        fit(model, Xs, y, first, generator=g, held_out=HeldOut(*val) if v.get("val_first") else None, grad_chunk=1000)
+        fit(model, Xs, y, first, generator=g, held_out=HeldOut(*val) if v.get("val_first") else None, prompt_block=1000)
     res = fit(
         model,
         X,
@@ -130,9 +130,9 @@ def run(name: str, v: dict, N: int, train, test, seed: int, D: int = 20, val=Non
         ),
         generator=g,
         held_out=HeldOut(val[0], val[1]) if v.get("val") else None,
-        grad_chunk=1000,
+        prompt_block=1000,
     )
-    test_err = mse(model, Xt, yt, chunk=1000).double().numpy()
+    test_err = mse(model, Xt, yt, prompt_block=1000).double().numpy()
     sec = time.process_time() - t0
     trivial = (yt.double() ** 2).mean(-1).numpy()
     stuck = int(np.sum(test_err >= 0.8 * trivial))

@@ -57,6 +57,7 @@ nitpicky = True
 # collections.abc, os.PathLike and pathlib.Path.  Every name of this package must resolve.
 nitpick_ignore_regex = [
     ("py:.*", r"(numpy|np|torch|scipy|matplotlib|collections\.abc|os|pathlib|argparse|typing|dataclasses)(\..*)?"),
+    ("py:class", r"types\.ModuleType"),  # Experiment.from_module's module
     # the same types where a module imports them for annotations only (``if TYPE_CHECKING:``), so autodoc
     # sees the bare name: matplotlib's Figure, Axes, AxesImage, Legend and Line2D, numpy's ArrayLike, torch's
     # Module and Tensor
@@ -70,6 +71,7 @@ TYPE_ALIASES = {
     "Result": "spinglass_icl.experiments.spec.Result",
     "Rule": "spinglass_icl.experiments.rules.Rule",
     "Trained": "spinglass_icl.training.Trained",
+    "Budget": "spinglass_icl.Budget",
     "Predictor": "spinglass_icl.experiments.task_diversity.Predictor",
 }
 

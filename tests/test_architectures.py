@@ -242,15 +242,33 @@ def test_batched_training_equals_separate_trainings(name):
         assert np.allclose(one.train_loss[0], res.train_loss[r], atol=1e-12)
 
 
-def test_grad_chunk_gives_the_full_batch_gradient():
+def test_prompt_blocks_give_the_full_batch_gradient():
     X, y, _ = prompts(D=3, N=5, P=11, R=2, seed=25)
     a = make_model("sa", 3, 2, generator=gen(26), dtype=F64)
     b = make_model("sa", 3, 2, generator=gen(26), dtype=F64)
     ra = fit(a, X, y, adam(0.02, 5), generator=gen())
-    rb = fit(b, X, y, adam(0.02, 5), generator=gen(), grad_chunk=4)
+    rb = fit(b, X, y, adam(0.02, 5), generator=gen(), prompt_block=4)
     assert np.allclose(ra.train_loss, rb.train_loss, atol=1e-12)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=1e-12)
+
+
+def test_the_old_prompt_block_keywords_still_work_with_a_deprecation_warning():
+    """``fit(grad_chunk=)`` and ``mse(chunk=)``: ``prompt_block`` under its old names (until DEPRECATED_UNTIL)."""
+    X, y, _ = prompts(D=3, N=5, P=11, R=2, seed=25)
+    a = make_model("sa", 3, 2, generator=gen(26), dtype=F64)
+    b = make_model("sa", 3, 2, generator=gen(26), dtype=F64)
+    ra = fit(a, X, y, adam(0.02, 3), generator=gen(), prompt_block=4)
+    with pytest.warns(DeprecationWarning, match=r"fit\(grad_chunk=\.\.\.\) is deprecated .* use prompt_block="):
+        rb = fit(b, X, y, adam(0.02, 3), generator=gen(), grad_chunk=4)
+    assert np.array_equal(ra.train_loss, rb.train_loss)
+    with pytest.warns(DeprecationWarning, match=r"mse\(chunk=\.\.\.\) is deprecated .* use prompt_block="):
+        old = mse(a, X, y, chunk=4)
+    assert torch.equal(old, mse(a, X, y, prompt_block=4))
+    with pytest.raises(InputError, match="prompt_block"):
+        fit(a, X, y, adam(0.02, 1), generator=gen(), prompt_block=0)
+    with pytest.raises(TypeError, match="grad_chunks"):
+        fit(a, X, y, adam(0.02, 1), generator=gen(), grad_chunks=4)
 
 
 def test_training_reduces_loss_and_learns_icl():
@@ -439,15 +457,15 @@ def test_prompt_stats_training_equals_explicit(cls, value):
     Xv, yv, _ = prompts(D=3, N=8, P=6, R=2, seed=53)
     a, b = _models_pair(cls, value, 2, 54)
     budget = adam(0.02, 4, weight_decay=0.01, batch_size=4)
-    ra = fit(a, X, y, budget, held_out=HeldOut(Xv, yv, every=2), generator=gen(55), grad_chunk=3)
+    ra = fit(a, X, y, budget, held_out=HeldOut(Xv, yv, every=2), generator=gen(55), prompt_block=3)
     stats = HeldOut(PromptStats.from_prompts(Xv), yv, every=2)
-    rb = fit(b, PromptStats.from_prompts(X), y, budget, held_out=stats, generator=gen(55), grad_chunk=3)
+    rb = fit(b, PromptStats.from_prompts(X), y, budget, held_out=stats, generator=gen(55), prompt_block=3)
     assert ra.steps == rb.steps == 12
     assert np.allclose(ra.train_loss, rb.train_loss, atol=1e-12, rtol=0)
     assert np.allclose(ra.val_loss, rb.val_loss, atol=1e-12, rtol=0)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=1e-12, rtol=0)
-    assert torch.allclose(mse(a, Xv, yv), mse(b, PromptStats.from_prompts(Xv), yv, chunk=4), atol=1e-12, rtol=0)
+    assert torch.allclose(mse(a, Xv, yv), mse(b, PromptStats.from_prompts(Xv), yv, prompt_block=4), atol=1e-12, rtol=0)
 
 
 @pytest.mark.parametrize("cls", [FLA, MHLA])

@@ -99,3 +99,15 @@ def test_models_accepts_every_registered_architecture():
     assert all(pt["model"] in ("sla", "sla-separate") for pt in exp.points(p))
     with pytest.raises(InputError, match="unknown sla-separate schedule"):  # its recipe is checked like the others'
         params.check(exp, "quick", {"sla-separate_schedule": "no-such-schedule"})
+
+
+def test_core_keywords_and_set_aliases_share_one_horizon():
+    """A renamed core keyword and a renamed ``--set`` parameter are refused from the same version on."""
+    from spinglass_icl import validation
+
+    until = validation.DEPRECATED_UNTIL
+    with pytest.warns(DeprecationWarning, match=rf"f\(a=\.\.\.\) is deprecated and refused from {until} on; use b="):
+        assert validation.renamed_keyword("f", "a", "b", 7) == 7
+    assert {u for _, u in params.ALIASES.values()} == {until}
+    assert all(u == until for _, u in params.aliases(registry.get("fig1")).values())
+    assert _version(__version__) < _version(until)

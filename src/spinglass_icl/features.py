@@ -40,7 +40,7 @@ def feature_matrix(
     """Rank-one features s^μ = a^μ ⊗ b^μ / (N+1), shape (..., P, K) (or (..., P, D(D+1))).
 
     ``feature_map="paper"``: the authors' builder, a ⊗ b / N with the D×D block transposed.
-    ``convention`` is the deprecated name of ``feature_map`` (until 0.3).
+    ``convention`` is the deprecated name of ``feature_map`` (until 0.4.0).
     """
     if convention is not None:
         feature_map = V.renamed_keyword("feature_matrix", "convention", "feature_map", convention)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import string
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -325,6 +326,26 @@ def finish(fig: Figure) -> Figure:
         if not moved:
             break
     return fig
+
+
+def letters(axes: Iterable[Any]) -> None:
+    """Letter the visible panels (a), (b), ... in the given order, in front of their titles
+    (a letter already in front of a title is replaced, so the order here is the one that counts)."""
+    visible = [a for a in axes if a.get_visible()]
+    for letter, ax in zip(string.ascii_lowercase, visible):
+        title = ax.get_title()
+        if title.startswith("(") and ") " in title[:6]:
+            title = title.split(") ", 1)[1]
+        ax.set_title(f"({letter}) {title}")
+
+
+def complete(fig: Figure) -> Figure:
+    """The tail of every catalog figure, applied after ``plot`` by
+    :meth:`Experiment.from_module <spinglass_icl.Experiment.from_module>`: letter the panels
+    (a), (b), ... in the order they were made -- the visible axes with a title, colorbars aside (an untitled text
+    panel stays unlettered) -- then :func:`finish` the figure.  Returns ``fig``."""
+    letters(a for a in fig.axes if a.get_title() and a.get_label() != "<colorbar>")
+    return finish(fig)
 
 
 def save(fig: Figure, stem: str) -> list[str]:

@@ -60,7 +60,7 @@ class SpinGlass:
     (:func:`~spinglass_icl.features.feature_matrix` with ``feature_map="paper"``: D×D block of s
     transposed, divided by N instead of N+1), as their fig1/figS2 code does; it changes J and h only.
     How the energy counts J's diagonal is a separate choice, :meth:`energy`'s ``diagonal``.
-    ``convention`` is the deprecated name of ``feature_map`` (until 0.3).
+    ``convention`` is the deprecated name of ``feature_map`` (until 0.4.0).
     """
 
     features: Features
@@ -187,7 +187,7 @@ class SpinGlass:
     def hessian(self, *, diagonal: Diagonal = "once", convention: str | None = None) -> np.ndarray:
         """A = SᵀS/P + λ0 I, shape (..., K, K): the Hessian of :meth:`energy` with the same ``diagonal``
         (``"twice"`` adds the diagonal of SᵀS/P once more, as the authors' energy counts it twice).
-        ``convention`` (``"correct"``/``"paper"`` for once/twice) is deprecated until 0.3."""
+        ``convention`` (``"correct"``/``"paper"`` for once/twice) is deprecated until 0.4.0."""
         diagonal = _diagonal("hessian", diagonal, convention)
         A = self.gram + self.lambda0 * np.eye(self.K)
         if diagonal == "twice":
@@ -207,7 +207,7 @@ class SpinGlass:
         ``diagonal="twice"`` reproduces the authors' fig3 code, which evaluates −½WᵀJW with J's
         diagonal kept *and* ½Σλ_i W_i², counting the diagonal twice.  Independent of the
         ``feature_map`` the couplings were built with.  ``convention`` (``"correct"``/``"paper"`` for
-        once/twice) is deprecated until 0.3.
+        once/twice) is deprecated until 0.4.0.
         """
         diagonal = _diagonal("energy", diagonal, convention)
         W = np.asarray(W, dtype=float)

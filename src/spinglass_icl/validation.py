@@ -199,14 +199,19 @@ def scheduler_address(value: Any) -> str:
     return f"{scheme}://{rest}"
 
 
+#: The one horizon of every deprecated name -- a renamed keyword of the core (:func:`renamed_keyword`) and a renamed
+#: ``--set`` parameter (``experiments.params.ALIASES``, ``Experiment.renamed``): the first version that refuses it.
+DEPRECATED_UNTIL = "0.4.0"
+
+
 def renamed_keyword(owner: str, old: str, new: str, value: Any, *, depth: int = 1) -> Any:
-    """The value of a keyword renamed in 0.2.0 (``old`` -> ``new``), with a :class:`DeprecationWarning`; the old
-    name works through 0.2.x and goes in 0.3.  ``owner`` names the function or class for the message;
+    """The value of a renamed keyword (``old`` -> ``new``), with a :class:`DeprecationWarning`; the old name works
+    until :data:`DEPRECATED_UNTIL`, which refuses it.  ``owner`` names the function or class for the message;
     ``depth``: calls between the user's call and this one (the warning points at the user's line)."""
     import warnings
 
     warnings.warn(
-        f"{owner}({old}=...) is deprecated and will be removed in 0.3; use {new}=...",
+        f"{owner}({old}=...) is deprecated and refused from {DEPRECATED_UNTIL} on; use {new}=...",
         DeprecationWarning,
         stacklevel=2 + depth,
     )

@@ -4,25 +4,27 @@ P = D(D+1) marker, panel letters and legends that stay off the data.
 Each helper draws on a given matplotlib Axes and returns nothing the caller must keep.  The house
 style (fonts, sizes) is applied by the runner around ``plot()``, never here (a ``plot`` that also wraps
 itself in ``plotting.style()``, as figS8's and diversity's do, only sets the same values again).  Every catalog
-``plot`` ends with :func:`finish` (plain-number log ticks, legends checked in the final layout).
+figure ends with :func:`complete` (panel letters, then :func:`finish`: plain-number log ticks, legends checked in
+the final layout), applied after ``plot`` by
+:meth:`Experiment.from_module <spinglass_icl.Experiment.from_module>`.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import plotting
-from ..plotting import figure, finish, legend
+from ..plotting import complete, figure, finish, legend, letters
 from .records import column
 from .spec import Record
 
 __all__ = [
     "bands",
     "blocks",
+    "complete",
     "figure",
     "finish",
     "legend",
@@ -98,17 +100,6 @@ def threshold(ax: Any, x: float, label: str | None = "P = D(D+1)", **kw: Any) ->
 def weights(ax: Any, W: np.ndarray, title: str, *, label: str = "weight value") -> None:
     """A weight (or field) matrix as an image: rows m and columns n labelled, integer ticks, colorbar labelled."""
     plotting.matrix(ax, W, title, label=label, axis_labels=("column n", "row m"))
-
-
-def letters(axes: Iterable[Any]) -> None:
-    """Letter the visible panels (a), (b), ... in the given order, in front of their titles
-    (a letter already in front of a title is replaced, so the order here is the one that counts)."""
-    visible = [a for a in axes if a.get_visible()]
-    for letter, ax in zip(string.ascii_lowercase, visible):
-        title = ax.get_title()
-        if title.startswith("(") and ") " in title[:6]:
-            title = title.split(") ", 1)[1]
-        ax.set_title(f"({letter}) {title}")
 
 
 def blocks(ax: Any, D: int, K: int, kind: str) -> None:

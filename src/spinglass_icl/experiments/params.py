@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..validation import InputError
+from ..validation import DEPRECATED_UNTIL, InputError
 from .rules import Rule
 
 if TYPE_CHECKING:
@@ -68,20 +68,20 @@ SHARED: dict[str, Rule] = {
 }
 _LIST_DOC = " (one value or a comma list)"
 
-# Renamed parameters: {old name: (new name, first version that refuses the old name)}.  An old name keeps
-# working for one minor version after its rename: it is translated to the new name before anything else
+# Renamed parameters: {old name: (new name, first version that refuses the old name)}, that version being the one
+# horizon of every deprecated name (``validation.DEPRECATED_UNTIL``, the core's renamed keywords too).  An old name
+# keeps working for one minor version after its rename: it is translated to the new name before anything else
 # (so it records the same point -- same seed, same store key -- as the new name) with a one-line
 # deprecation note.  It applies to every experiment that has the new name and not the old one; an
 # experiment's own ``Experiment.renamed`` ({new: old}, which also keeps the old seeds) adds its entries.
 # A future rename adds one line here (or to ``renamed``); a test removes the line when ``until`` is reached.
 ALIASES: dict[str, tuple[str, str]] = {
-    "builder": ("convention", "0.4.0"),  # fig1, figS2: renamed in 0.2.0
-    "energy": ("convention", "0.4.0"),  # fig3
-    "cholesky": ("convention", "0.4.0"),  # figS4
-    "amp_batch": ("chunk", "0.4.0"),  # fig4a
-    "batch_repeats": ("chunk", "0.4.0"),  # figS8
+    "builder": ("convention", DEPRECATED_UNTIL),  # fig1, figS2: renamed in 0.2.0
+    "energy": ("convention", DEPRECATED_UNTIL),  # fig3
+    "cholesky": ("convention", DEPRECATED_UNTIL),  # figS4
+    "amp_batch": ("chunk", DEPRECATED_UNTIL),  # fig4a
+    "batch_repeats": ("chunk", DEPRECATED_UNTIL),  # figS8
 }
-_UNTIL = "0.4.0"  # for the entries of ``Experiment.renamed``
 
 
 def described(name: str, doc: str) -> Rule:
@@ -271,7 +271,7 @@ def check_sizes(what: str, sizes: Mapping[str, int]) -> None:
 
 def aliases(exp: Experiment) -> dict[str, tuple[str, str]]:
     """{old name: (new name, version that refuses it)} of the renamed parameters ``exp`` still accepts."""
-    table = {**ALIASES, **{old: (new, _UNTIL) for new, old in (exp.renamed or {}).items()}}
+    table = {**ALIASES, **{old: (new, DEPRECATED_UNTIL) for new, old in (exp.renamed or {}).items()}}
     return {old: (new, until) for old, (new, until) in table.items() if new in exp.quick and old not in exp.quick}
 
 

@@ -1,6 +1,7 @@
 """Which experiments exist: the catalog's modules, and experiments and architectures from plugins.
 
-An experiment is a module of :mod:`.catalog` that defines ``EXPERIMENT``: adding one is adding the module
+An experiment is a module of :mod:`.catalog` that defines ``EXPERIMENT`` (built from the module's own names by
+:meth:`~spinglass_icl.Experiment.from_module`): adding one is adding the module
 (it is found by its file; nothing else lists it).  Modules are imported only when asked for, so ``list``
 and ``--help`` read ids and titles without numpy or torch.
 
@@ -140,7 +141,8 @@ def catalog_path(experiment_id: str) -> Path | None:
 
 
 def _literal_title(tree: ast.Module) -> str | None:
-    """The ``title=`` string literal of ``EXPERIMENT = Experiment(...)`` in a catalog module's AST."""
+    """The ``title=`` string literal of ``EXPERIMENT = Experiment.from_module(...)`` (or ``Experiment(...)``) in a
+    catalog module's AST."""
     for node in tree.body:
         if (
             isinstance(node, ast.Assign)

@@ -9,11 +9,15 @@ export, plotting to PNG/PDF -- is shared and lives in :mod:`.runner`.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,10 +30,36 @@ Record = dict[str, Any]
 #: What ``compute`` returns -- scalars become CSV columns, arrays go to .npz.
 Result = dict[str, Any]
 
+#: The module names :meth:`~spinglass_icl.Experiment.from_module` reads, by the :class:`Experiment` field each one
+#: fills: tables in capitals, functions in lower case (the estimator is ``cost``: ``resources`` names the module
+#: :mod:`spinglass_icl.resources` its estimate is built from).
+MODULE_NAMES: dict[str, str] = {
+    "quick": "QUICK",
+    "full": "FULL",
+    "points": "points",
+    "compute": "compute",
+    "plot": "plot",
+    "summary": "summary",
+    "check": "check",
+    "export": "export",
+    "count": "count",
+    "resources": "cost",
+    "columns": "COLUMNS",
+    "summary_keys": "SUMMARY_KEYS",
+    "rules": "RULES",
+    "seed_params": "SEED_PARAMS",
+    "renamed": "RENAMED",
+    "threads": "THREADS",
+}
+#: The fields every experiment must have (from its module or a keyword of
+#: :meth:`~spinglass_icl.Experiment.from_module`).
+REQUIRED = ("quick", "full", "points", "compute", "plot")
+
 
 @dataclass(frozen=True)
 class Experiment:
-    """A reproducible experiment.
+    """A reproducible experiment: built from a module's own names with
+    :meth:`~spinglass_icl.Experiment.from_module` (how every catalog module declares itself), or field by field.
 
     points(params) -> list of point dicts (JSON scalars/lists).  Each point must carry every
       parameter its computation needs; the runner adds nothing but the seed.
@@ -92,6 +122,49 @@ class Experiment:
     # point per chunk of draws.  The runner refuses a run of more than MAX_POINTS before expanding it.
     count: Callable[[dict[str, Any]], int] | None = None
 
+    @classmethod
+    def from_module(
+        cls, module: str | ModuleType, *, id: str, title: str, finish: bool = True, **fields: Any
+    ) -> Experiment:
+        """The experiment a module declares by its own names: ``EXPERIMENT = Experiment.from_module(__name__,
+        id=..., title=...)`` at the end of a catalog (or plugin) module.
+
+        Each field is read from the module name :data:`~spinglass_icl.experiments.spec.MODULE_NAMES` gives
+        it -- ``QUICK``, ``FULL``, ``points``, ``compute``, ``plot`` (required), and where the module defines them
+        ``summary``, ``check``, ``export``, ``count``, ``cost`` (the ``resources`` field), ``COLUMNS``,
+        ``SUMMARY_KEYS``, ``RULES``, ``SEED_PARAMS``, ``RENAMED``, ``THREADS`` (see the fields above for what each
+        means).  A keyword in ``fields`` overrides the module's name (e.g. ``compute=shared.compute``).
+        ``COLUMNS`` maps each results.csv column that is not a parameter to its meaning and unit,
+        ``SUMMARY_KEYS`` each key ``summary`` returns (what ``reproduce`` prints after the run); both are printed
+        by ``spinglass-icl columns ID`` and the experiment's gallery page.
+
+        ``finish``: ``plot`` draws the panels and returns the figure; the experiment's plot then letters its
+        panels (a), (b), ... and finishes it (:func:`~spinglass_icl.plotting.complete`).  False: the
+        module's ``plot`` returns a finished figure itself.
+
+        A required name missing, or a public module name that looks like a misspelt one (``SUMARY_KEYS``,
+        ``columns``) is a :class:`~spinglass_icl.InputError` naming the module and the name: a misspelt name
+        would otherwise be ignored silently.  A helper whose name is that close to one starts with ``_``."""
+        from ..validation import InputError
+
+        mod = sys.modules.get(module) if isinstance(module, str) else module
+        if mod is None:
+            raise InputError(f"Experiment.from_module: no module {module!r} is being imported; pass __name__")
+        unknown = sorted(set(fields) - set(MODULE_NAMES))
+        if unknown:
+            raise TypeError(f"Experiment.from_module: unknown field(s) {unknown}; fields: {sorted(MODULE_NAMES)}")
+        misspelt = _misspelt(mod)
+        if misspelt:
+            raise InputError(f"{mod.__name__} defines {'; '.join(misspelt)}")
+        found = {f: getattr(mod, name) for f, name in MODULE_NAMES.items() if hasattr(mod, name)}
+        found.update(fields)
+        missing = [MODULE_NAMES[f] for f in REQUIRED if f not in found]
+        if missing:
+            raise InputError(f"{mod.__name__} defines no {', '.join(missing)} (Experiment.from_module needs them)")
+        if finish:
+            found["plot"] = _completed(found["plot"])
+        return cls(id=id, title=title, **found)
+
     def params(self, size: str = "quick", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Parameters at ``size`` with ``overrides`` applied (unknown keys are an error; a single value
         for a list parameter becomes a list of one)."""
@@ -146,3 +219,30 @@ def point_seed(run_seed: int, point: Point) -> int:
     blob = json.dumps(point, sort_keys=True, separators=(",", ":"), default=float)
     digest = hashlib.sha256(f"{run_seed}:{blob}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
+
+
+def _misspelt(module: ModuleType) -> list[str]:
+    """``"NAME (did you mean CONVENTIONAL?)"`` for each public name of ``module`` that is not one of
+    :data:`MODULE_NAMES` but differs from one only in case or by a letter or two."""
+    names = list(MODULE_NAMES.values())
+    folded = {n.casefold(): n for n in names}
+    out = []
+    for name, value in vars(module).items():
+        if name.startswith("_") or name in names or isinstance(value, ModuleType):
+            continue
+        near = folded.get(name.casefold()) or next(iter(difflib.get_close_matches(name, names, 1, 0.85)), None)
+        if near is not None:
+            out.append(f"{name} (did you mean {near}?)")
+    return out
+
+
+def _completed(plot: Callable[[list[Record], dict[str, Any]], Any]) -> Callable[[list[Record], dict[str, Any]], Any]:
+    """``plot`` followed by the tail of every catalog figure (:func:`~spinglass_icl.plotting.complete`)."""
+
+    @functools.wraps(plot)
+    def completed(records: list[Record], params: dict[str, Any]) -> Any:
+        from ..plotting import complete
+
+        return complete(plot(records, params))
+
+    return completed

@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # torch is imported when a model is built, not to read the re
     import torch
     from torch import nn
 
+    from ..training import Budget
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -34,8 +36,9 @@ class Architecture:
     one); linear: linear attention (its prediction is linear in the label-weighted features); projected: has
     ``merged_weight()`` (a spin-model projection W_eff); accepts_stats: accepts :class:`~.layers.PromptStats`;
     gram: trained on the Gram form of the loss (merged SLA, :func:`~spinglass_icl.adam_gram`); quick/full: the
-    training recipes at figS8's two sizes (a ``Budget`` of :mod:`spinglass_icl.training` or a mapping of its
-    fields, e.g. ``{"lr": 0.02, "epochs": 500}``; read with :func:`spinglass_icl.training.recipe`) and
+    training recipes at figS8's two sizes (a :class:`~spinglass_icl.Budget` or a mapping of its
+    fields, e.g. ``{"lr": 0.02, "epochs": 500}``; read with
+    :func:`spinglass_icl.training.recipe`) and
     quick_options/full_options the model options there; option_ranges: the integer model options a run may set
     (``<name>_<option>``, 0 = the class default), each with its (lowest, highest) value; in_figure: drawn by
     default in figS8.
@@ -48,15 +51,15 @@ class Architecture:
     linear: bool
     projected: bool
     accepts_stats: bool
-    quick: Any
-    full: Any
+    quick: Budget | Mapping[str, Any]
+    full: Budget | Mapping[str, Any]
     quick_options: Mapping[str, Any] = field(default_factory=dict)
     full_options: Mapping[str, Any] = field(default_factory=dict)
     gram: bool = False
     in_figure: bool = True
     option_ranges: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
-    def recipe(self, size: str) -> Any:
+    def recipe(self, size: str) -> Budget | Mapping[str, Any]:
         """The declared training recipe at ``size`` as given (see :func:`spinglass_icl.training.recipe`)."""
         return self.quick if size == "quick" else self.full
 

@@ -47,14 +47,16 @@ def take(X: Prompts, idx: slice | torch.Tensor) -> Prompts:
 
 
 @torch.no_grad()
-def mse(model: nn.Module, X: Any, y: Any, *, chunk: int | None = None) -> torch.Tensor:
+def mse(model: nn.Module, X: Any, y: Any, *, prompt_block: int | None = None, chunk: int | None = None) -> torch.Tensor:
     """Per-repeat mean squared query error (R,) on prompts X (R or 1, P, D+1, N+1) or their
-    PromptStats, y (R or 1, P), evaluated over chunks of ``chunk`` prompts (memory bound); stays
-    on the model's device."""
+    PromptStats, y (R or 1, P), evaluated over blocks of ``prompt_block`` prompts (memory bound; None: all at
+    once); stays on the model's device.  ``chunk`` is the deprecated name of ``prompt_block``."""
+    if chunk is not None:
+        prompt_block = V.renamed_keyword("mse", "chunk", "prompt_block", chunk)
     ref = next(model.parameters())
     X, y = as_prompts(model, X, ref), as_tensor(y, ref)
     P = axes(X)[1]
-    step = chunk or P
+    step = prompt_block or P
     total = torch.zeros((), dtype=ref.dtype, device=ref.device)
     for s in range(0, P, step):
         total = total + ((model(take(X, slice(s, s + step))) - y[:, s : s + step]) ** 2).sum(-1)

@@ -12,7 +12,7 @@ frozen -- and the best epoch's parameters restored at the end).
 The pieces, one concept each: :func:`~spinglass_icl.fit` (checks, then one stage or a curriculum), :func:`_curriculum`
 (Garg et al. 2022: a first stage on prompts cut to their first frac·N context examples, then the budget
 on the whole prompts), :func:`_stage` (the optimisation loop over epochs), :func:`_epoch` (one pass of
-minibatch steps; ``grad_chunk`` accumulates each batch's gradient over chunks of prompts to bound
+minibatch steps; ``prompt_block`` accumulates each batch's gradient over blocks of prompts to bound
 memory without changing it) and :class:`_Watch` (held-out validation, early stopping, best-epoch
 restore).  The learning-rate schedule is :func:`~spinglass_icl.training.lr_factor`.
 
@@ -125,16 +125,17 @@ def fit(
     *,
     generator: torch.Generator,
     held_out: HeldOut | None = None,
-    grad_chunk: int | None = None,
+    prompt_block: int | None = None,
     progress: bool = False,
+    **deprecated: int | None,
 ) -> FitResult:
     """Train all R repeats of ``model`` on X (R or 1, P, D+1, N+1), y (R or 1, P) with Adam as ``budget`` says.
 
     X (and the held-out X) may be :class:`~spinglass_icl.models.PromptStats` for FLA/MHLA: the same
     training at O(P·D²) per step.  ``generator`` (a CPU torch generator, required) draws the minibatch
-    order (same for all repeats).  ``grad_chunk``: evaluate each batch's gradient in chunks of this many
-    prompts and accumulate -- the same gradient with less memory.  ``held_out``: see
-    :class:`~spinglass_icl.training.HeldOut`.
+    order (same for all repeats).  ``prompt_block``: evaluate each batch's gradient in blocks of this many
+    prompts and accumulate -- the same gradient with less memory (``grad_chunk``, its deprecated name, is the one
+    keyword ``deprecated`` takes).  ``held_out``: see :class:`~spinglass_icl.training.HeldOut`.
     ``budget.curriculum_epochs`` > 0: first train that many epochs on the prompts cut to their first
     :func:`~spinglass_icl.training.curriculum_context` examples (:func:`~spinglass_icl.training.context_prefix`; a
     fresh Adam with the same lr, warm-up, schedule, batch size and weight decay), then ``epochs`` on the whole
@@ -154,7 +155,7 @@ def fit(
     budget.validate(who="fit")
     if not isinstance(generator, torch.Generator):
         raise V.InputError(f"fit needs a torch.Generator for the minibatch order, got {generator!r}")
-    chunk = V.positive_int("grad_chunk", grad_chunk) if grad_chunk is not None else None
+    chunk = _prompt_block(prompt_block, deprecated)
     sampler: Sampler | None = X if callable(X) and not isinstance(X, (torch.Tensor, PromptStats)) else None
     run = _Run(generator, held_out, chunk, progress, getattr(model, "name", "adam"), sampler)
     if sampler is not None:
@@ -162,6 +163,16 @@ def fit(
     if budget.curriculum_epochs:
         return _curriculum(model, X, y, budget, run)
     return _stage(model, X, y, budget, run)
+
+
+def _prompt_block(prompt_block: int | None, deprecated: dict[str, int | None]) -> int | None:
+    """fit's ``prompt_block``, checked, or the value of its deprecated name ``grad_chunk`` (with a warning)."""
+    unknown = set(deprecated) - {"grad_chunk"}
+    if unknown:
+        raise TypeError(f"fit() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    if deprecated.get("grad_chunk") is not None:
+        prompt_block = V.renamed_keyword("fit", "grad_chunk", "prompt_block", deprecated["grad_chunk"], depth=2)
+    return V.positive_int("prompt_block", prompt_block) if prompt_block is not None else None
 
 
 def _curriculum(model: nn.Module, X: Any, y: Any, budget: Budget, run: _Run) -> FitResult:
@@ -352,7 +363,7 @@ class _Watch:
         """Evaluate the held-out loss after ``e`` epochs and update the best epoch and the stopping state."""
         if self.h is None:
             return
-        loss = mse(self.model, self.X, self.y, chunk=self.chunk)
+        loss = mse(self.model, self.X, self.y, prompt_block=self.chunk)
         self.hist.append(loss)
         self.at.append(e)
         better = (loss < self.best - self.h.min_delta) & self.active

@@ -172,7 +172,7 @@ class Trained:
         if self.model is None:
             raise V.InputError(f"{self.arch.name} has neither a model nor spin weights")
         chunk = None if self.arch.accepts_stats else chunk  # statistics need no chunking
-        return mse(self.model, X, y, chunk=chunk).cpu().double().numpy()
+        return mse(self.model, X, y, prompt_block=chunk).cpu().double().numpy()
 
     def spin_report(self, test: Features, ground_state: np.ndarray) -> dict[str, np.ndarray]:
         """For an architecture with a spin-model projection, (R,) arrays: ``proj_test`` (test error of its
@@ -239,11 +239,11 @@ def train(
     chunk = None if a.accepts_stats else (grad_chunk or None)
     watch = HeldOut(_model_inputs(a, held_out[0], tdtype, device), held_out[1]) if held_out is not None else None
     if isinstance(data, PoolSampler):
-        res = fit(model, data, None, budget, generator=generator, held_out=watch, grad_chunk=grad_chunk or None)
+        res = fit(model, data, None, budget, generator=generator, held_out=watch, prompt_block=grad_chunk or None)
         P = data.P
     else:
         X = _model_inputs(a, data.X, tdtype, device)
-        res = fit(model, X, data.y, budget, generator=generator, held_out=watch, grad_chunk=chunk)
+        res = fit(model, X, data.y, budget, generator=generator, held_out=watch, prompt_block=chunk)
         P = int(np.shape(data.y)[-1])
     return Trained(a, model, None, res.train_loss[:, -1], res, _sequences(budget, P))
 

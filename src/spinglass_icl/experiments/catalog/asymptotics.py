@@ -77,6 +77,11 @@ def points(p: Mapping[str, Any]) -> list[dict]:
     return grid(axes, pick(p, ("cg_from_D", "cg_tol")), derive=case)
 
 
+def count(p: Mapping[str, Any]) -> int:
+    """One point per (case, D)."""
+    return len(p["tau"]) * len(p["D"])
+
+
 def compute(point: Point, seed: int, device: str) -> Result:
     """Per repeat the min-norm ground state's exact population error; its mean/std/sem, the theory at both
     τ conventions and their ratios, the solver used and its worst relative residual."""
@@ -121,9 +126,8 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     panels.plain_log_ticks(a, {int(r["D"]) for r in records})  # one tick per D
     title = "ratio at τ = P/(D(D+1)) (o, line: fit r∞ + b/D)\nand at τ = P/D² (x)"
     b.set(xlabel="1 / D", ylabel="error / theory", xlim=(0, None), title=title)
-    panels.letters([a, b])
     fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=6)
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,7 +152,6 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "case": "index of the case (τ, α, ρ, κ) in the zipped lists [integer]",
     "tau_target": "the case's τ = P/(D(D+1)) [1]",
@@ -183,7 +186,6 @@ def cost(point: Point) -> resources.Estimate:
     return replace(est, parts={("cg_from_D" if k == "D" else k): v for k, v in est.parts.items()})
 
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "τ=*.D": "the D grid of the case (τ, α, ρ = noise variance, κ) [1]",
     "τ=*.theory": "Lu et al.'s asymptotic error of the case at the largest D [E[y²] = 1]",
@@ -195,19 +197,8 @@ SUMMARY_KEYS = {
     "max_abs_ratio_minus_1_at_largest_D": "largest |ratio − 1| at the largest D over the cases [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="asymptotics",
     title="Beyond the paper: exact min-norm ground state vs the asymptotic ICL error (Lu et al. 2024) as D grows",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    check=check,
-    rules=RULES,
-    resources=cost,
-    count=lambda p: len(p["tau"]) * len(p["D"]),
 )

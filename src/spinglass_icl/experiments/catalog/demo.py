@@ -50,6 +50,14 @@ QUICK = dict(
     lr=0.01,
     epochs=2000,
 )
+FULL = {
+    **QUICK,
+    "D": 20,
+    "N": 100,
+    "P": [25, 50, 100, 200, 300, 420, 600, 1000, 2000, 5000],
+    "repeats": 20,
+    "epochs": 3000,
+}
 
 
 def points(p: dict) -> list[dict]:
@@ -116,8 +124,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     for axis in (a, b):
         panels.threshold(axis, D * (D + 1))
         panels.legend(axis)
-    panels.letters([a, b])
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict:
@@ -130,7 +137,6 @@ def summary(records: list[dict], params: dict) -> dict:
     }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "exact_test_error": (
         "test error of the exact ground state on P_test fresh-task prompts, mean over repeats [E[y²] = 1]"
@@ -150,7 +156,6 @@ COLUMNS = {
     ),
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "P": "the P grid, one entry per point (the columns below line up with it) [count]",
     "exact_test_error": "test error of the exact ground state on fresh tasks per P, mean over repeats [E[y²] = 1]",
@@ -158,22 +163,8 @@ SUMMARY_KEYS = {
     "exact_contrast": "contrast ratio (cosine with the identity) of the ground state per P, mean over repeats [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="demo",
     title="Main job: ICL emerges as task diversity P passes D(D+1) (exact, paper AMP, Adam)",
-    quick=QUICK,
-    full={
-        **QUICK,
-        "D": 20,
-        "N": 100,
-        "P": [25, 50, 100, 200, 300, 420, 600, 1000, 2000, 5000],
-        "repeats": 20,
-        "epochs": 3000,
-    },
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
 )

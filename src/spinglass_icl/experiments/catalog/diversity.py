@@ -358,21 +358,17 @@ SUMMARY_KEYS = {
     "ground_state.theory_M_star_over_DD1": "that M*/(D(D+1)) [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="diversity",
     title="Beyond the paper: task diversity across every architecture, against the Bayes-optimal predictors",
     quick=params(QUICK, "quick"),
     full=params(FULL, "full", FULL_EXTRA),
-    points=points,
     compute=td.compute,
-    plot=plot,
     summary=td.summary,
     seed_params=td.SEED_PARAMS,
-    check=check,
     export=td.write_tidy_csv,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    rules=RULES,
     resources=resources,
     count=lambda p: (1 + len(p["M"])) * -(-p["repeats"] // p["chunk"]) * len(td.parse_models(p["models"])),
+    finish=False,
 )

@@ -35,6 +35,8 @@ PANELS = ("h1", "h2", "J1", "J2", "J3")  # h1 panel pools diag + off-diag
 PILOT_SEED = 20240802  # constant: the bins must not depend on the run seed or the chunk
 FULL = dict(P=1000, D=5, N=100, lambda0=0.0, draws=100_000, chunk=1000, convention="correct", bins=120)
 FULL.update(range_sigmas=8.0, pilot_draws=20)
+QUICK = {**FULL, "draws": 400, "chunk": 200, "bins": 80}
+RENAMED = {"convention": "builder", "block": "chunk"}
 
 
 def block_values(p: Mapping[str, Any], draws: int, rng: np.random.Generator) -> tuple[dict[str, Any], SpinGlass]:
@@ -57,6 +59,11 @@ def points(params: dict) -> list[dict[str, Any]]:
     total, chunk = positive_int("draws", params["draws"]), positive_int("chunk", params["chunk"])
     base = {k: params[k] for k in ("P", "D", "N", "lambda0", "convention", "bins", "range_sigmas", "pilot_draws")}
     return [dict(base, block=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
+
+
+def count(p: Mapping[str, Any]) -> int:
+    """One point per chunk of draws."""
+    return -(-p["draws"] // p["chunk"])
 
 
 def compute(point: Point, seed: int, device: str) -> Result:
@@ -111,9 +118,8 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     w, mu = (", ".join(f"{x:.3f}" for x in fit["h1"][k]) for k in ("mix_w", "mix_mean"))
     lines.append(f"h1 mixture: w={w} μ={mu}")
     ax[1, 3].text(0.0, 0.55, "\n".join(lines), va="top", ha="left", fontsize=7, transform=ax[1, 3].transAxes)
-    panels.letters(list(ax.ravel()[:7]))
     fig.suptitle("fig1: fields and couplings of the pre-training spin glass")
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict[str, Any]:
@@ -135,7 +141,6 @@ RULES = {
 }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "block": "index of the point's block of ``chunk`` draws [count]",
     "outside_*": (
@@ -154,7 +159,6 @@ def cost(point: Point) -> resources.Estimate:
     return resources.generic({**point, "draws": point["draws"] + point["pilot_draws"]})
 
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "draws": "draws pooled into the histograms, all points together [count]",
     "{h1_diag,h1_off,h2,J1,J2,J3}_mean": "mean of the pooled entries of that block quantity [coupling units]",
@@ -168,19 +172,8 @@ SUMMARY_KEYS = {
     "h1_mixture_means": "means of the two mixture components [coupling units]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="fig1",
     title="fields h and couplings J of the pre-training spin glass, with their distributions",
-    quick={**FULL, "draws": 400, "chunk": 200, "bins": 80},
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    rules=RULES,
-    renamed={"convention": "builder", "block": "chunk"},
-    count=lambda p: -(-p["draws"] // p["chunk"]),  # one point per chunk of draws
-    resources=cost,
 )

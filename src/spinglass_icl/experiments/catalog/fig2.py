@@ -113,8 +113,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
         ax[1, 1].set(xlabel="column n", ylabel="row m")
         dm = np.asarray(r["m"]) - np.asarray(r["m_exact"])
         panels.weights(ax[1, 2], dm, "m − m* (exact mean A⁻¹h)", label="m − m*")
-    panels.letters(ax.ravel())
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict:
@@ -140,7 +139,6 @@ RULES = {
 }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "P": "training prompts of this panel's point [count]",
     "panel": "train (Adam loss curves and learned W) or amp (AMP mean and variance images) [text]",
@@ -158,7 +156,6 @@ COLUMNS = {
     "m_diag_mean": "mean of the first D diagonal entries of the AMP mean [spin units]",
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "amp_converged": "whether the paper's AMP converged (amp panel) [bool]",
     "amp_iterations": "AMP iterations run [count]",
@@ -174,16 +171,8 @@ SUMMARY_KEYS = {
     "P*_contrast": "contrast ratio of the learned W at that P, mean over repeats [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="fig2",
     title="Fig. 2: Adam training for P=10 vs P=1000, learned W, and the AMP mean/variance at P=5000",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    rules=RULES,
 )

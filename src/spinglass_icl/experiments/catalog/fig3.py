@@ -115,12 +115,11 @@ def plot(records: list[dict], params: dict) -> Figure:
         ax.set(xlabel="index (effective spins, ascending)", ylabel="Hessian eigenvalue")
         ax.set_title(f"{r['flat_directions']} of {mu.size} directions at curvature λ0")
         panels.legend(ax)
-    panels.letters([a for a in fig.axes if a.get_label() != "<colorbar>"])
     fig.suptitle(
         f"fig3: energy landscape, D={params['D']}, N={params['N']}, λ0={params['lambda0']}, "
         f"convention={params['convention']}"
     )
-    return panels.finish(fig)
+    return fig
 
 
 _SUMMARY_KEYS = ["flat_fraction", "valley_fraction", "flat_directions", "soft_eigenvalue", "stiff_eigenvalue"]
@@ -136,6 +135,9 @@ def summary(records: list[dict], params: dict) -> dict[str, Any]:
 
 _COMMON = dict(D=10, N=50, lambda0=0.01, P=[10, 1000], plane_extent=3.0, plane_rise=1.0, eps=0.05, convention="correct")
 _COMMON.update(embedding="tsne", perplexity=30.0, smoothing=1.0)
+QUICK = dict(_COMMON, samples=300, grid=60, plane_grid=61)
+FULL = dict(_COMMON, samples=1000, grid=200, plane_grid=201)
+RENAMED = {"convention": "energy"}
 
 RULES = {
     "convention": Rule(doc="energy: correct, or paper (the authors' fig3 energy, which counts J's diagonal twice)"),
@@ -151,7 +153,6 @@ RULES = {
 }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "embedding_method": "2-D embedding actually used for the random W's (t-SNE, or its fallback) [text]",
     "ground_energy": "energy E(m*) of the ground state [energy units: E[y²]/2]",
@@ -181,7 +182,6 @@ def cost(point: Point) -> resources.Estimate:
     )
 
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "P=*.flat_fraction": "fraction of the plotted (soft, stiff) plane within eps of E(m*) [1]",
     "P=*.valley_fraction": "fraction of the soft axis within eps of E(m*) [1]",
@@ -194,18 +194,8 @@ SUMMARY_KEYS = {
     "P=*.embedding_method": "2-D embedding used for the random W's (t-SNE, or its fallback) [text]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="fig3",
     title="energy landscape at P=10 (degenerate) and P=1000 (unique ground state)",
-    quick=dict(_COMMON, samples=300, grid=60, plane_grid=61),
-    full=dict(_COMMON, samples=1000, grid=200, plane_grid=201),
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    rules=RULES,
-    renamed={"convention": "energy"},
-    resources=cost,
 )

@@ -49,6 +49,7 @@ FULL = dict(
     chunk=2,
 )
 QUICK = {**FULL, "N": _grid(2, 100, 8), "P": _grid(20, 1000, 8), "repeats": 3}
+RENAMED = {"chunk": "amp_batch"}
 
 
 def points(p: dict) -> list[dict]:
@@ -122,8 +123,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     D = params["D"]
     panels.threshold(ax[0, 0], D * (D + 1), color="w", label=None)
     ax[0, 0].annotate("D(D+1)", (D * (D + 1), Ns[-1]), color="w", fontsize=7, va="top", ha="left")
-    panels.letters(ax.ravel())
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict:
@@ -144,13 +144,11 @@ def summary(records: list[dict], params: dict) -> dict:
         }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "contrast_mean": "contrast ratio of the AMP mean averaged over the cells of this N (converged runs only) [1]",
     "converged_fraction": "fraction of this N's AMP runs (all P, all repeats) that converged [1]",
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "N_range": "smallest and largest N of the grid [tokens]",
     "P_range": "smallest and largest P of the grid [count]",
@@ -166,16 +164,8 @@ SUMMARY_KEYS = {
     "n_amp_runs": "AMP runs in all: cells × repeats [count]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="fig4a",
     title="Fig. 4a: contrast ratio of the AMP mean on the (N, P) grid -- ICL emerges with P and N",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    renamed={"chunk": "amp_batch"},
 )

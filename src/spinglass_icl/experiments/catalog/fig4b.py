@@ -99,8 +99,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     )
     for axis in (a, b):
         panels.legend(axis)
-    panels.letters([a, b])
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict:
@@ -130,7 +129,6 @@ RULES = {
 }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "amp_converged": "fraction of repeats in which the paper's AMP converged [1]",
     "{amp,adam,exact,exact_wd2}_mean": (
@@ -149,7 +147,6 @@ COLUMNS = {
     "theory_asymptotic": "Lu et al.'s asymptotic ICL error at this D, N, P (τ = P/(D(D+1))) [E[y²] = 1]",
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "N": "the N grid (the lists line up with it) [tokens]",
     "{amp,adam,exact,exact_wd2}_mean": (
@@ -164,16 +161,8 @@ SUMMARY_KEYS = {
     "better_match_for_adam": "which ground state (λ0 or wd/2) is closer to Adam [text]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="fig4b",
     title="Fig. 4b: test loss vs N -- paper AMP (λ0=0.01) vs merged model trained with Adam (paired)",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    rules=RULES,
 )

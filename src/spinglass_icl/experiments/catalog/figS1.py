@@ -40,6 +40,7 @@ FULL.update(repeats=50, chunk=10, curve_P=[120, 680], curve_lr=[0.008, 0.02], cu
 # Quick: D = 16 (D(D+1) = 272, peak at P/D² = 1.0625) on the same grid, curve P at the P/D² of 120 and 680.
 # (At D ≲ 12 the peak is lower than the small-P plateau set by the random init, so it is not the maximum.)
 QUICK = {**FULL, "D": 16, "repeats": 6, "chunk": 6, "curve_P": [77, 435], "curve_repeats": 3}
+RENAMED = {"P_over_D2": "alpha"}  # published as ``alpha``: same draws under the new name
 
 COMMON = ("D", "N", "P_test")
 
@@ -128,8 +129,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
         panels.weights(c, r["W"], f"{r['model']} {'W' if r['model'] == 'merged' else 'W_qᵀW_k'}, P={r['P']}")
     for c in slots:
         c.set_visible(False)
-    panels.letters(ax.ravel())
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict:
@@ -158,7 +158,6 @@ RULES = {
 }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "P": "training prompts P = round(P_over_D2·D²) [count]",
     "model": "merged (W) or separate (W_q, W_k) simplified linear attention [text]",
@@ -174,7 +173,6 @@ COLUMNS = {
     ),
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "D(D+1)": "the interpolation threshold P = D(D+1) [count]",
     "{merged,separate}_peak_P": "P of the largest mean test loss of that model's sweep [count]",
@@ -187,17 +185,8 @@ SUMMARY_KEYS = {
     ),
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="figS1",
     title="Fig. S1: double descent of the test loss in P at P = D(D+1) (merged and separate attention, no wd)",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    renamed={"P_over_D2": "alpha"},  # published as ``alpha``: same draws under the new name
-    rules=RULES,
 )

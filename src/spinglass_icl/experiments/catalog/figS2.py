@@ -58,6 +58,11 @@ def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(base, block=i, draws=min(chunk, total - start)) for i, start in enumerate(range(0, total, chunk))]
 
 
+def count(p: Mapping[str, Any]) -> int:
+    """One point per chunk of draws."""
+    return -(-p["draws"] // p["chunk"])
+
+
 def compute(point: Point, seed: int, device: str) -> Result:
     """KL in both directions (len(N), 5, draws) of one chunk of draws, summed raw histograms
     (len(N), 5, bins), outside counts; scalars: entries per draw and each direction's mean KL at the last N."""
@@ -119,12 +124,11 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
             ax[1, i].stairs(c / max(c.sum(), 1) / np.diff(e)[0], e, label=f"N={N}")
         ax[1, i].set(title=f"{q}, pooled", xlabel=q, ylabel="density")
     panels.legend(ax[1, -1])
-    panels.letters(ax.ravel())
     fig.suptitle(
         f"figS2: {label} per draw vs N/D (P={params['P']}, D={params['D']}, {agg['draws']} draws, "
         f"convention={params['convention']})"
     )
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[Record], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,6 +143,9 @@ def summary(records: list[Record], params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _COMMON = dict(P=1000, D=20, N_ref=20, convention="correct", direction="ref_to_N", bins=100)
+QUICK = dict(_COMMON, N=[20, 21, 40, 80, 120, 200], draws=16, chunk=8)
+FULL = dict(_COMMON, N=[20, 21] + list(range(40, 201, 20)), draws=1000, chunk=25)
+RENAMED = {"convention": "builder", "block": "chunk"}
 
 RULES = {
     "convention": Rule(doc="coupling builder: correct or paper, as in fig1"),
@@ -147,7 +154,6 @@ RULES = {
 }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "block": "index of the point's block of ``chunk`` draws [count]",
     "entries_*": "entries of the block quantity * (h1, h2, J1, J2, J3) histogrammed per draw [count]",
@@ -160,7 +166,6 @@ COLUMNS = {
     ),
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "direction": "the KL direction: ref_to_N (KL(p_ref ‖ p_N), the paper's) or N_to_ref [text]",
     "draws": "independent draws per N [count]",
@@ -173,18 +178,8 @@ SUMMARY_KEYS = {
     "{h1,h2,J1,J2,J3}_entries_per_draw": "entries of that quantity histogrammed per draw [count]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="figS2",
     title="KL divergence between the J/h histograms at N=20 and at N, vs N/D",
-    quick=dict(_COMMON, N=[20, 21, 40, 80, 120, 200], draws=16, chunk=8),
-    full=dict(_COMMON, N=[20, 21] + list(range(40, 201, 20)), draws=1000, chunk=25),
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    rules=RULES,
-    renamed={"convention": "builder", "block": "chunk"},
-    count=lambda p: -(-p["draws"] // p["chunk"]),  # one point per chunk of draws
 )

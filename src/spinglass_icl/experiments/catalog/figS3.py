@@ -75,6 +75,11 @@ def points(params: dict) -> list[dict[str, Any]]:
     return [dict(base, repeat=i) for i in range(positive_int("repeats", params["repeats"]))]
 
 
+def count(p: Mapping[str, Any]) -> int:
+    """One point per repeat."""
+    return int(p["repeats"])
+
+
 def compute(point: Point, seed: int, device: str) -> Result:
     rng, _ = generators(seed)
     D = positive_int("D", point["D"])
@@ -121,13 +126,12 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
         f"exact mean (diag λ − J)⁻¹h\nAMP rel. diff {r['rel_diff_to_exact']:.3f}",
         label="exact mean",
     )
-    panels.letters(ax.ravel())
     fig.suptitle(
         f"figS3: paper AMP on synthetic couplings (D={params['D']}, λ={params['lam']}, "
         f"β={params['beta']}, θ={params['damping']}; fits from D={params['fit_D']} draws: "
         f"h1 diag N({r['mu_h1_diag']:.3f}, {r['sd_h1_diag']:.3f}²))"
     )
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict[str, Any]:
@@ -145,6 +149,8 @@ def summary(records: list[dict], params: dict) -> dict[str, Any]:
 
 
 _COMMON = dict(D=10, fit_D=5, fit_N=100, fit_P=1000, lam=1.0, beta=100.0, damping=0.9, steps=300, tol=1e-6)
+QUICK = dict(_COMMON, fit_draws=50, repeats=2)
+FULL = dict(_COMMON, fit_draws=1000, repeats=10)
 
 RULES = {
     "fit_D": Rule(low=1, doc="D of the fig1-type draws whose fitted distributions are sampled"),
@@ -155,7 +161,6 @@ RULES = {
 }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "repeat": "index of the synthetic problem [integer]",
     "mu_*": "fitted mean of the fig1 block quantity * (h1_diag, h1_off, h2, J1, J2, J3) [coupling units]",
@@ -182,7 +187,6 @@ def cost(point: Point) -> resources.Estimate:
     return resources.Estimate(est.bytes + resources.MATRIX_MARGIN * parts["D"], seconds, parts)
 
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "repeats": "synthetic problems solved [count]",
     "converged": "problems on which the paper's AMP converged [count]",
@@ -195,18 +199,8 @@ SUMMARY_KEYS = {
     "mean_v": "mean AMP variance v of the first problem [spin units²]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="figS3",
     title="the paper's AMP on synthetic couplings drawn from the fitted fig1 distributions",
-    quick=dict(_COMMON, fit_draws=50, repeats=2),
-    full=dict(_COMMON, fit_draws=1000, repeats=10),
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    rules=RULES,
-    count=lambda p: p["repeats"],  # one point per repeat
-    resources=cost,
 )

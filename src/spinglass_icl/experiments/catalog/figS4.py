@@ -46,6 +46,7 @@ FULL = {
     "chunk": 10,
 }
 QUICK = {**FULL, "c": [0.05, 0.2, 0.5, 0.95], "P_test": 500, "repeats": 4, "chunk": 4}
+RENAMED = {"convention": "cholesky"}
 
 
 def points(p: dict) -> list[dict]:
@@ -70,8 +71,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
         f"{'LLᵀ' if params['convention'] == 'correct' else 'paper LᵀL'})",
     )
     panels.legend(a)
-    panels.letters([a])
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict:
@@ -94,7 +94,6 @@ RULES = {
 }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "amp_converged": "fraction of repeats in which the paper's AMP converged [1]",
     "{amp,adam,exact,exact_wd2}_mean": (
@@ -108,7 +107,6 @@ COLUMNS = {
     ),
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "c": "the correlation grid (the lists line up with it) [1]",
     "{amp,adam,exact,exact_wd2}_mean": (
@@ -124,17 +122,8 @@ SUMMARY_KEYS = {
     "max_rel_gap_adam_exact_wd2": "largest |Adam − exact at λ0 = wd/2|/Adam over c [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="figS4",
     title="Fig. S4: test loss vs token correlation c -- paper AMP vs Adam (paired), N=200",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    rules=RULES,
-    renamed={"convention": "cholesky"},
 )

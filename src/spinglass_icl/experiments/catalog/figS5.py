@@ -49,6 +49,11 @@ def points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def count(p: Mapping[str, Any]) -> int:
+    """Per N, one point per chunk of draws."""
+    return len(p["N"]) * -(-p["draws"] // p["chunk"])
+
+
 def compute(point: Point, seed: int, device: str) -> Result:
     """Histogram (bins,), raw moments (count, Σλ, Σλ²) and extremes of one chunk's eigenvalues."""
     rng, _ = generators(seed)
@@ -110,9 +115,8 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
         a.set_xlim(max(0.0, lo - 0.15 * (hi - lo)), e[-1])
         a.set(title=f"N={N} (D/N={g['q']:.3g}), KS={g['ks']:.3f}", xlabel="eigenvalue of X Xᵀ/N", ylabel="density")
     panels.legend(ax[0, 0])  # the first spectrum (D/N largest) leaves its upper right free
-    panels.letters(ax.ravel())
     fig.suptitle(f"figS5: spectrum of X Xᵀ/N, D={params['D']}")
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict[str, Any]:
@@ -132,8 +136,10 @@ def summary(records: list[dict], params: dict) -> dict[str, Any]:
 
 
 _N = [100, 500, 1000, 2000, 5000, 10000]
+QUICK = dict(D=100, N=_N, draws=1000, chunk=500, bins=120, method="bidiagonal")
+FULL = dict(D=100, N=_N, draws=10_000, chunk=2000, bins=200, method="bidiagonal")
+RENAMED = {"block": "chunk"}  # the block index was the point's "chunk" before 0.2.0: same seeds
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "block": "index of the point's block of ``chunk`` draws [count]",
     "outside": "eigenvalues of X Xᵀ/N outside the histogram range, over the point's draws [count]",
@@ -141,7 +147,6 @@ COLUMNS = {
     "max": "largest eigenvalue of X Xᵀ/N over the point's draws [1]",
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "N=*.draws": "draws of X X^T/N pooled at that N [count]",
     "N=*.KS_to_MP": "Kolmogorov–Smirnov distance of the pooled eigenvalues to the Marchenko–Pastur law [1]",
@@ -152,17 +157,8 @@ SUMMARY_KEYS = {
     "N=*.mp_support": "the Marchenko–Pastur support edges (1 ± √(D/N))² [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="figS5",
     title="eigenvalues of X Xᵀ/N (D=100) against the Marchenko–Pastur density",
-    quick=dict(D=100, N=_N, draws=1000, chunk=500, bins=120, method="bidiagonal"),
-    full=dict(D=100, N=_N, draws=10_000, chunk=2000, bins=200, method="bidiagonal"),
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    renamed={"block": "chunk"},  # the block index was the point's "chunk" before 0.2.0: same seeds
-    count=lambda p: len(p["N"]) * -(-p["draws"] // p["chunk"]),  # per N, one point per chunk of draws
 )

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # torch is imported by the functions that compute (the module
 
 FULL = dict(D=10, N=50, P=10, lr=0.01, epochs=1000, repeats=5000, n_traces=20, bins=60)
 QUICK = {**FULL, "repeats": 500}
+THREADS = 1  # (R, 10, 10) tensor ops: threading costs more than it gains
 
 
 def loss_terms(W11: torch.Tensor, W21: torch.Tensor, C: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -146,8 +147,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     b.set(xscale="log", xlabel="final distance", ylabel="count", title=f"{len(fd)} repeats")
     for axis in (a, b):
         panels.legend(axis)
-    panels.letters([a, b])
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict:
@@ -161,7 +161,6 @@ RULES = {
 }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "initial_dist_mean": "distance mean((W11 − I)²) + mean(W21²) at initialisation, mean over repeats [1]",
     "final_dist_mean": "the same distance after the last epoch, mean over repeats [1]",
@@ -171,21 +170,10 @@ COLUMNS = {
     "final_W21_rms": "root mean square of the final W21 entries over repeats [1]",
 }
 
-# what `reproduce` prints after the run: the same quantities as the columns (`spinglass-icl columns ID`)
 SUMMARY_KEYS = dict(COLUMNS)
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="figS6",
     title="Fig. S6: Adam on (w W21/√D + W11) C ≈ I -- distance of (W11, W21) to (I, 0) per epoch",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    threads=1,  # (R, 10, 10) tensor ops: threading costs more than it gains
-    rules=RULES,
-    resources=cost,
 )

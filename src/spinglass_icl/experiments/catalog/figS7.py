@@ -55,6 +55,11 @@ def points(params: dict) -> list[dict[str, Any]]:
     return [{**pt, **common} for pt in spectra + zeros]
 
 
+def count(p: Mapping[str, Any]) -> int:
+    """One point per chunk of spectrum draws at each spectrum_P, and one per (D, P) of the zero-mode grid."""
+    return len(p["spectrum_P"]) * -(-p["spectrum_draws"] // p["chunk"]) + len(p["D"]) * len(p["P"])
+
+
 def compute(point: Point, seed: int, device: str) -> Result:
     """Zero-mode fraction (mean over the point's draws) and, for spectrum points, the histogram
     of log₁₀ λ (bins,) pooled over them."""
@@ -105,9 +110,8 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     a.set(xlabel="P", ylabel=rf"fraction of |λ| < {params['tol']:g}")
     a.set_title("zero modes: measured (dots)\nvs 1 − min(P, D(D+1))/(D+1)² (lines)")
     panels.legend(a)
-    panels.letters(ax.ravel())
     fig.suptitle(f"figS7: uniqueness of the ground state (N={params['N']})")
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: dict) -> dict[str, Any]:
@@ -134,6 +138,7 @@ QUICK = dict(spectrum_P=[100, 500, 1500], spectrum_D=20, spectrum_draws=4, chunk
 QUICK.update(P=np.linspace(25, 600, 24).round().astype(int).tolist(), tol=1e-5, method="small")
 FULL = {**QUICK, "spectrum_draws": 100, "chunk": 25, "D": np.linspace(10, 40, 7).round().astype(int).tolist()}
 FULL["P"] = np.linspace(25, 2000, 80).round().astype(int).tolist()
+RENAMED = {"block": "chunk"}  # the block index was the point's "chunk" before 0.2.0: same seeds
 
 RULES = {
     "spectrum_P": Rule(low=1, doc="P of the spectrum panels"),
@@ -142,7 +147,6 @@ RULES = {
 }
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "block": "index of the point's block of draws within its spectrum (0 for zero points) [count]",
     "panel": "spectrum (panel a: eigenvalue histograms) or zero (panel b: zero-mode fraction) [text]",
@@ -155,7 +159,6 @@ COLUMNS = {
     "smallest_nonzero": "smallest eigenvalue above tol over the point's draws (NaN: none) [1]",
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "zero_points": "points of panel b (D, P) [count]",
     "zero_points_exactly_on_theory": "points whose zero-eigenvalue count equals the rank formula in every draw [count]",
@@ -171,18 +174,8 @@ SUMMARY_KEYS = {
     "spectrum_P=*.largest": "largest eigenvalue [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="figS7",
     title="zero modes of the Hessian SᵀS/P vs P and D: the ground state is unique past P = D(D+1)",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    rules=RULES,
-    renamed={"block": "chunk"},  # the block index was the point's "chunk" before 0.2.0: same seeds
-    count=lambda p: len(p["spectrum_P"]) * -(-p["spectrum_draws"] // p["chunk"]) + len(p["D"]) * len(p["P"]),
 )

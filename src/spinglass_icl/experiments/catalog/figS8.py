@@ -132,7 +132,6 @@ def compute(point: Point, seed: int, device: str) -> Result:
     return out
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "batch": "index of the batch of repeats this point trains [integer]",
     "model": "the architecture trained at this point (amp: the paper's AMP on the spin glass) [text]",
@@ -143,7 +142,6 @@ COLUMNS = {
     ),
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "mean_test_*": "that model's test error on fresh tasks, mean over all N and repeats [E[y²] = 1]",
     "test_at_N*_*": "that model's test error at the largest N (in the key), mean over repeats [E[y²] = 1]",
@@ -152,21 +150,16 @@ SUMMARY_KEYS = {
     "all_linear_beat_trivial": "every linear model's mean error is below the trivial one [bool]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="figS8",
     title="Fig. S8: test error vs N for AMP and every registered architecture (SLA, FLA, MHLA, SA, TF)",
     quick=trained_models.registry_params(QUICK, "quick"),
     full=trained_models.registry_params(FULL, "full"),
-    points=points,
-    compute=compute,
     plot=trained_models.plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
     summary=trained_models.summary,
-    check=check,
     export=trained_models.write_repeats_csv,
-    seed_params=SEED_PARAMS,
-    rules=RULES,
     resources=trained_cost.estimate,
     count=lambda p: len(p["N"]) * -(-p["repeats"] // p["chunk"]) * len(trained_models.parse_models(p["models"])),
+    finish=False,
 )

@@ -46,6 +46,7 @@ TAU = sorted({round(10 ** (k / 10), 4) for k in range(-10, 11)} | {0.9, 1.1})
 # D = 40 (1640 effective spins, P up to 16400): dense Cholesky/lstsq still fit (≈ 5 s per repeat at τ = 10)
 FULL = dict(D=[5, 10, 20, 40], c_N=5, tau=TAU, P_test=1000, repeats=10, lambda0=1e-3)
 QUICK = {**FULL, "D": [4, 6, 8], "P_test": 500, "repeats": 6}
+RENAMED = {"tau": "alpha"}  # published as ``alpha``: same draws under the new name
 
 
 def points(p: Mapping[str, Any]) -> list[dict]:
@@ -107,8 +108,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     b.set_title(f"ground state λ0={params['lambda0']:g}\ndotted: ICL solution c*·I")
     c.set(ylabel="contrast ratio with I", ylim=(0, 1), title="contrast ratio")
     d.set(ylabel="flat fraction of SᵀS/P", ylim=(-0.03, 1.03), title="flat directions (effective spins)")
-    panels.letters(ax.ravel())
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,7 +141,6 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "N": "context length N = c_N·D [tokens]",
     "P": "training prompts P = round(τ·D(D+1)) [count]",
@@ -155,7 +154,6 @@ COLUMNS = {
     "theory_asymptotic": "Lu et al.'s asymptotic error of the minimum-norm ground state at this D, N, P [E[y²] = 1]",
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "D=*.tau_peak_minnorm": "τ of the largest mean test error of the minimum-norm ground state [1]",
     "D=*.tau_peak_minnorm_median": "τ of the largest median test error of the minimum-norm ground state [1]",
@@ -173,16 +171,8 @@ SUMMARY_KEYS = {
     "max_peak_rel_offset": "largest |τ_peak − 1| over D (min-norm mean and median peaks) [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="phase",
     title="Beyond the paper: the ICL transition collapses at τ = P/(D(D+1)) (exact ground states, several D)",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    renamed={"tau": "alpha"},  # published as ``alpha``: same draws under the new name
 )

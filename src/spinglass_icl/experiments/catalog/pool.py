@@ -120,8 +120,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     for axis in (a, b, c, d):
         axis.set(xscale="log")
         panels.legend(axis)
-    panels.letters(ax.ravel())
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,7 +143,6 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "N": "context length N = c_N·D [tokens]",
     "*_mean": (
@@ -156,7 +154,6 @@ COLUMNS = {
     "theory_asymptotic": "Lu et al.'s asymptotic error at this D, N, P and pool size κ = T/D [E[y²] = 1]",
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "D=*.T": "the pool sizes T (the lists below line up with them) [count]",
     "D=*.gs_fresh": "ground-state test error on fresh tasks per T, mean over repeats [E[y²] = 1]",
@@ -172,15 +169,8 @@ SUMMARY_KEYS = {
     "D=*.T_star_over_DD1": "T*/(D(D+1)) [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="pool",
     title="Beyond the paper: finite task pool -- does the ground state need many distinct tasks or many prompts?",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
 )

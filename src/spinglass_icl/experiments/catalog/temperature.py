@@ -122,8 +122,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     b.set_title("contrast ratio of samples\n(dotted: ground state)")
     for axis in (a, b):
         panels.legend(axis)
-    panels.letters([a, b])
-    return panels.finish(fig)
+    return fig
 
 
 def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,7 +143,6 @@ def summary(records: list[dict], params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# meaning and unit of each results.csv column that is not a parameter (`spinglass-icl columns ID`)
 COLUMNS = {
     "P": "training prompts P = p·D(D+1) [count]",
     "max_abs_z": "largest |z-score| of the sampled mean errors against the closed form gibbs_error over the β grid [1]",
@@ -154,7 +152,6 @@ COLUMNS = {
     "ground_contrast_mean": "contrast ratio of the ground state, mean over repeats [1]",
 }
 
-# what `reproduce` prints after the run: meaning [unit] of each summary key (`spinglass-icl columns ID`)
 SUMMARY_KEYS = {
     "beta": "the β grid (the per-β lists line up with it) [1]",
     "P=*.P_over_DD1": "P/(D(D+1)) [1]",
@@ -168,17 +165,8 @@ SUMMARY_KEYS = {
     "P=*.max_abs_z": "largest |z-score| of the sampled errors against the closed form over the β grid [1]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="temperature",
     title="Beyond the paper: Boltzmann samples at inverse temperature β -- population error and contrast vs β",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    summary=summary,
-    check=check,
-    rules=RULES,
 )
