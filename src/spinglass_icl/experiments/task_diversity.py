@@ -412,9 +412,15 @@ def bootstrap(
             for b in range(BOOTSTRAPS)
         ]
     )
-    ordered = np.sort(np.where(np.isfinite(samples), samples, np.inf))  # undefined: beyond every defined value
-    tail = (1 - LEVEL) / 2 * (BOOTSTRAPS - 1)
-    return value, float(ordered[int(np.floor(tail))]), float(ordered[int(np.ceil(BOOTSTRAPS - 1 - tail))])
+    return (value, *percentile_interval(samples))
+
+
+def percentile_interval(samples: np.ndarray) -> tuple[float, float]:
+    """The LEVEL percentile interval (low, high) of bootstrap ``samples``; an undefined (NaN) sample counts
+    as beyond every defined value (inf)."""
+    ordered = np.sort(np.where(np.isfinite(samples), samples, np.inf))
+    tail = (1 - LEVEL) / 2 * (ordered.size - 1)
+    return float(ordered[int(np.floor(tail))]), float(ordered[int(np.ceil(ordered.size - 1 - tail))])
 
 
 def _ratio_at(curves: Curves, num: tuple[str, str], den: tuple[str, str], M: int) -> float:
