@@ -43,6 +43,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ... import plotting, resources
 from ...bayes import dmmse_error, dmmse_pools, ridge_error
@@ -89,8 +90,8 @@ FULL: dict[str, Any] = dict(
     dmmse_log2_extra=4.0,
     ridge_samples=100_000,
 )
-# quick (CI, ≤ 30 s): D = 3, 4, 5, a shorter ground-state grid, fewer samples; dMMSE's grid stops at 2048 so
-# that D = 5 shows the "not reached" path if its threshold lies beyond
+# quick (CI, ≤ 30 s): D = 3, 4, 5, a shorter ground-state grid, fewer samples; dMMSE's grid runs to 2048 at
+# every D (dmmse_log2_per_D = 3 leaves dmmse_M_max the binding cap), so D = 5 shows the "beyond the grid" path
 QUICK: dict[str, Any] = {
     **FULL,
     "D": [3, 4, 5],
@@ -99,6 +100,7 @@ QUICK: dict[str, Any] = {
     "repeats": 4,
     "dmmse_samples": 512,
     "dmmse_M_max": 2048,
+    "dmmse_log2_per_D": 3.0,
     "ridge_samples": 20_000,
 }
 RULES = {
@@ -247,7 +249,7 @@ def cost(point: Point) -> resources.Estimate:
 Z95 = 1.959963984540054  # the normal 97.5 % quantile: an interval's half-width in standard deviations
 
 
-def fit_line(x: Sequence[float], y: Sequence[float], sd: Sequence[float]) -> dict[str, float]:
+def fit_line(x: ArrayLike, y: ArrayLike, sd: ArrayLike) -> dict[str, float]:
     """Weighted least squares y ≈ a + b·x (weights 1/sd²): ``slope``, ``intercept``, their standard errors
     (``slope_se``, ``intercept_se``) scaled by √max(1, χ²/dof) (the scatter about the line, where it exceeds
     the stated errors, widens them), ``chi2_dof`` (NaN with two points).  Needs two points of distinct x."""
@@ -271,7 +273,7 @@ def fit_line(x: Sequence[float], y: Sequence[float], sd: Sequence[float]) -> dic
     }
 
 
-def fit_mean(y: Sequence[float], sd: Sequence[float]) -> tuple[float, float, float]:
+def fit_mean(y: ArrayLike, sd: ArrayLike) -> tuple[float, float, float]:
     """Weighted mean of y (weights 1/sd²), its standard error scaled by √max(1, χ²/dof), and χ²/dof."""
     y_, w = np.asarray(y, float), 1.0 / np.asarray(sd, float) ** 2
     mean = float(np.sum(w * y_) / np.sum(w))
@@ -336,8 +338,8 @@ def _per_D(D: int, recs: Mapping[str, list[Record]]) -> dict[str, Any]:
         if dm:
             M = np.array([r["M"] for r in dm], float)
             err, sem = (np.array([r[k] for r in dm], float) for k in ("ood_mean", "ood_sem"))
-            ci = dmmse_threshold(M, err, sem, float(rr["ridge"]), float(rr["ridge_sem"]))
-            out.update(dmmse_M_star_ci=[r4(x) for x in ci], dmmse_M_max=int(M.max()))
+            dci = dmmse_threshold(M, err, sem, float(rr["ridge"]), float(rr["ridge_sem"]))
+            out.update(dmmse_M_star_ci=[r4(x) for x in dci], dmmse_M_max=int(M.max()))
             out["dmmse_ood_over_ridge_at_M_max"] = r4(err[-1] / rr["ridge"])
     return out
 
@@ -360,15 +362,17 @@ def _linear_law(Ds: np.ndarray, cis: list[list[float]]) -> dict[str, Any]:
 
 
 def _exp_law(Ds: np.ndarray, cis: list[list[float]], info: np.ndarray) -> dict[str, Any]:
-    """ln M* = a + b·D fitted where M* is measured (b [value, low, high], per dimension), ln M* − I per D, and
-    the law's M* where it is not (``extrapolated``)."""
+    """ln M* = a + b·D fitted where M* and both ends of its interval are measured (b [value, low, high], per
+    dimension), ln M* − I per D, and the law's M* where M* is beyond the grid (``extrapolated``); a D whose
+    interval is open (its M* measured, its upper end beyond the grid) is left out of the fit
+    (``dmmse_open``)."""
     ok = [i for i, ci in enumerate(cis) if math.isfinite(log_sd(ci)) and ci[0] > 0]
     if len(ok) < 2:
         return {}
     m, sd = np.array([cis[i][0] for i in ok]), np.array([log_sd(cis[i]) for i in ok])
     f = fit_line(Ds[ok], np.log(m), sd)
     b, se = f["slope"], f["slope_se"]
-    missing = [i for i in range(len(Ds)) if i not in ok]
+    missing = [i for i, ci in enumerate(cis) if not math.isfinite(ci[0])]  # open intervals: measured, not fitted
     return {
         "dmmse_rate_ci": [round(b, 4), round(b - Z95 * se, 4), round(b + Z95 * se, 4)],
         "dmmse_intercept": round(f["intercept"], 4),
@@ -377,6 +381,7 @@ def _exp_law(Ds: np.ndarray, cis: list[list[float]], info: np.ndarray) -> dict[s
             round(math.log(cis[i][0]) - info[i], 3) if i in ok else None for i in range(len(Ds))
         ],
         "dmmse_extrapolated": {str(int(Ds[i])): round(math.exp(f["intercept"] + b * Ds[i]), 1) for i in missing},
+        "dmmse_open": [int(Ds[i]) for i in range(len(Ds)) if i not in ok and i not in missing],
     }
 
 
@@ -466,7 +471,8 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     gs = [s[f"D={int(D)}"].get("gs_M_star_ci", [math.nan] * 3) for D in Ds]
     dm = [s[f"D={int(D)}"].get("dmmse_M_star_ci", [math.nan] * 3) for D in Ds]
     _errorbars(a, Ds, gs, marker="*", color="C7", label="spin-glass ground state")
-    a.plot(Ds, s["theory_M_star"], "o", mfc="none", color="C0", ms=4, label="κ-theory (Lu et al.)")
+    kt = s.get("theory_kappa_star", [math.nan])[0]
+    a.plot(Ds, s["theory_M_star"], "o", mfc="none", color="C0", ms=4, label=f"κ-theory (Lu et al.): M*/D = {kt:.2f}")
     if s["gs"]:
         k = s["gs"]["kappa_star_ci"]
         a.plot(x, k[0] * x, "-", color="C7", lw=1, label=f"M* = κ*·D, κ* = {k[0]:.2f} [{k[1]:.2f}, {k[2]:.2f}]")
@@ -491,6 +497,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
                 label=f"∝ e^I (information, dI/dD = {slope:.2f})",
             )
     a.set(yscale="log", xlabel="token dimension D", ylabel="threshold M* (pool size)")
+    a.set_xticks([int(D) for D in Ds])
     a.set_title(f"(a) M*: within {td.THRESHOLD - 1:.0%} of M = ∞; N = {params['c_N']}D, σ = {params['noise']:g}")
     _curves(b, _by_D(records))
     for axis in (a, b):
@@ -551,6 +558,7 @@ SUMMARY_KEYS = {
     "dmmse.dmmse_log_M_star_minus_I": "ln M* − I per D (constant if M* ∝ e^I; null: not reached) [nats]",
     "dmmse.dmmse_extrapolated.*": "the fitted law's M* at a D where it was not reached on the grid [count]",
     "dmmse_not_reached": "the D where dMMSE's threshold lies beyond its grid [1]",
+    "dmmse.dmmse_open": "the D where dMMSE's M* is measured but its interval open (left out of the fit) [1]",
     "information_rate_ci": "[dI/dD, low, high]: the information's rate, a line fitted to I(D) [nats per dimension]",
     "information_per_D": "I/D per D [nats]",
     "jensen_rate": "Jensen's bound on I/D, ½ ln(1 + α/σ²) [nats]",
