@@ -345,7 +345,8 @@ def _per_D(D: int, recs: Mapping[str, list[Record]]) -> dict[str, Any]:
 
 
 def _linear_law(Ds: np.ndarray, cis: list[list[float]]) -> dict[str, Any]:
-    """κ* = M*/D (weighted mean in log) and the exponent β of M* ∝ D^β, each [value, low, high]."""
+    """κ* = M*/D (weighted mean in log), the exponent β of M* ∝ D^β and the slope κ∞ of M* = c + κ∞·D, each
+    [value, low, high] (95 %), with the fits' χ²/dof."""
     ok = [i for i, ci in enumerate(cis) if math.isfinite(log_sd(ci)) and ci[0] > 0]
     if len(ok) < 2:
         return {}
@@ -354,7 +355,12 @@ def _linear_law(Ds: np.ndarray, cis: list[list[float]]) -> dict[str, Any]:
     lk, se, chi2 = fit_mean(np.log(m / Ds[ok]), sd)
     power = fit_line(np.log(Ds[ok]), np.log(m), sd)
     b, bse = power["slope"], power["slope_se"]
+    affine = fit_line(Ds[ok], m, m * sd)  # M* = c + κ∞·D: a finite-D offset beside the slope
+    ka, kse = affine["slope"], affine["slope_se"]
     return {
+        "affine_slope_ci": [round(ka, 4), round(ka - Z95 * kse, 4), round(ka + Z95 * kse, 4)],
+        "affine_intercept": round(affine["intercept"], 4),
+        "affine_chi2_dof": round(affine["chi2_dof"], 3),
         "kappa_star_ci": [round(math.exp(lk), 4), round(math.exp(lk - Z95 * se), 4), round(math.exp(lk + Z95 * se), 4)],
         "kappa_chi2_dof": round(chi2, 3),
         "power_ci": [round(b, 4), round(b - Z95 * bse, 4), round(b + Z95 * bse, 4)],
@@ -452,7 +458,7 @@ def _curves(ax: Any, by: Mapping[int, Mapping[str, list[Record]]]) -> None:
         yscale="log",
         xlabel="distinct tasks M in the pool",
         ylabel="fresh-task error / its M = ∞ value",
-        title="(b) dMMSE (solid, ÷ ridge), ground state (dashed)",
+        title="(b) dMMSE (solid, ÷ ridge); ground state (dashed)",
     )
 
 
@@ -465,7 +471,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
     its exponential law and the information's rate; 95 % intervals as error bars.  (b) the curves behind them."""
     s = summary(records, params)
     Ds = np.array(s["D"], float)
-    fig, ax = plotting.figure(2, 1, width=4.2, height=3.4)
+    fig, ax = plotting.figure(2, 1, width=4.8, height=3.8)
     a, b = ax[0]
     x = np.linspace(Ds.min(), Ds.max(), 50) if Ds.size else np.array([])
     gs = [s[f"D={int(D)}"].get("gs_M_star_ci", [math.nan] * 3) for D in Ds]
@@ -498,10 +504,15 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
             )
     a.set(yscale="log", xlabel="token dimension D", ylabel="threshold M* (pool size)")
     a.set_xticks([int(D) for D in Ds])
-    a.set_title(f"(a) M*: within {td.THRESHOLD - 1:.0%} of M = ∞; N = {params['c_N']}D, σ = {params['noise']:g}")
+    a.set_title(f"(a) M*: error within {td.THRESHOLD - 1:.0%} of its M = ∞ value")
     _curves(b, _by_D(records))
     for axis in (a, b):
         panels.legend(axis)
+    fig.suptitle(
+        f"Thresholds over D: N = {params['c_N']}·D, σ = {params['noise']:g}, ground state P = "
+        f"{params['tau']:g}·D(D+1), λ0 = {params['lambda0']:g}; error bars 95 %",
+        fontsize=8,
+    )
     return panels.finish(fig)
 
 
@@ -550,6 +561,9 @@ SUMMARY_KEYS = {
     "theory_M_star": "the κ-theory's M* per D [count]",
     "gs.kappa_star_ci": "[κ*, low, high]: M* = κ*·D fitted to the ground state (weighted in log; 95 %) [1]",
     "gs.kappa_chi2_dof": "χ²/dof of that fit (> 1: the scatter widened the interval) [1]",
+    "gs.affine_slope_ci": "[κ∞, low, high]: slope of M* = c + κ∞·D fitted to the ground state (95 %) [1]",
+    "gs.affine_intercept": "c of that fit [count]",
+    "gs.affine_chi2_dof": "χ²/dof of that fit [1]",
     "gs.power_ci": "[β, low, high]: exponent of M* ∝ D^β fitted to the ground state (1: linear in D) [1]",
     "theory_kappa_star": "[mean, min, max] over D of the κ-theory's M*/D [1]",
     "dmmse.dmmse_rate_ci": "[b, low, high]: ln M* = a + b·D fitted to dMMSE where measured [nats per dimension]",
