@@ -172,3 +172,30 @@ def test_quick_run_summary_and_figure(quick_run) -> None:
     assert 0.9 < rate < summ["jensen_rate"] == pytest.approx(1.0986, abs=1e-4)
     assert Path(s.folder, "thresholds.png").exists()
     assert {r["model"] for r in records} == {"ground_state", "dmmse", "ridge"}
+
+
+def test_shipped_full_run() -> None:
+    """docs/data/thresholds-full holds every point of ``reproduce thresholds --full`` (same keys), and its summary
+    is the one REPRODUCTION.md quotes: dMMSE's rate near the information's and below Jensen's bound, the
+    κ-theory exactly linear, the ground state above it by a factor that falls with D."""
+    import sqlite3
+
+    from spinglass_icl.experiments.runner import records
+    from spinglass_icl.experiments.spec import point_key
+
+    folder = Path(__file__).resolve().parents[1] / "docs" / "data" / "thresholds-full"
+    exp = th.EXPERIMENT
+    want = {point_key("thresholds", pt, exp.seed(0, pt)) for pt in th.points(exp.params("full"))}
+    with sqlite3.connect(folder / "store.sqlite") as db:
+        have = {k for (k,) in db.execute("select key from points where status = 'done'")}
+    assert want <= have
+    s = th.summary(records(folder), exp.params("full"))
+    assert s["D"] == list(range(4, 13)) and s["dmmse_not_reached"] == [] and s["dmmse"]["dmmse_open"] == [12]
+    rate, info, jensen = s["dmmse"]["dmmse_rate_ci"], s["information_rate_ci"], s["jensen_rate"]
+    assert rate == pytest.approx([0.9326, 0.893, 0.9721], abs=1e-4)
+    assert rate[2] < jensen and abs(rate[0] - info[0]) < 0.1
+    assert s["gs"]["kappa_star_ci"] == pytest.approx([2.7577, 2.6117, 2.9119], abs=1e-4)
+    k = s["theory_kappa_star"]
+    assert k[2] - k[1] < 1e-3
+    ratio = np.array(s["gs_M_star"]) / np.array(s["theory_M_star"])
+    assert np.all(ratio > 1) and ratio[-1] < ratio[0]

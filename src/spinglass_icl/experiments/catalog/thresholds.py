@@ -384,7 +384,7 @@ def _exp_law(Ds: np.ndarray, cis: list[list[float]], info: np.ndarray) -> dict[s
         "dmmse_intercept": round(f["intercept"], 4),
         "dmmse_chi2_dof": round(f["chi2_dof"], 3),
         "dmmse_log_M_star_minus_I": [
-            round(math.log(cis[i][0]) - info[i], 3) if i in ok else None for i in range(len(Ds))
+            round(math.log(ci[0]) - info[i], 3) if math.isfinite(ci[0]) else None for i, ci in enumerate(cis)
         ],
         "dmmse_extrapolated": {str(int(Ds[i])): round(math.exp(f["intercept"] + b * Ds[i]), 1) for i in missing},
         "dmmse_open": [int(Ds[i]) for i in range(len(Ds)) if i not in ok and i not in missing],
@@ -430,13 +430,26 @@ def summary(records: list[Record], params: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- figure ------------------------------------------------------------------------------------------
 def _errorbars(ax: Any, Ds: np.ndarray, cis: list[list[float]], **kw: Any) -> None:
-    """Markers at the values with their 95 % intervals (an open upper end drawn up to twice the value)."""
-    v = np.array([c[0] for c in cis], float)
-    lo = np.array([c[1] for c in cis], float)
-    hi = np.array([c[2] if math.isfinite(c[2]) else 2 * c[0] for c in cis], float)
-    ok = np.isfinite(v)
-    yerr = np.vstack([np.maximum(v - lo, 0), np.maximum(hi - v, 0)])[:, ok]
-    ax.errorbar(Ds[ok], v[ok], yerr=yerr, ls="none", capsize=2, ms=4, **kw)
+    """Markers at the values with their 95 % intervals; a value whose interval is open above (its upper end
+    beyond the grid) is drawn hollow with an arrow up from its lower end."""
+    v, lo, hi = (np.array([c[i] for c in cis], float) for i in range(3))
+    closed, open_ = np.isfinite(v) & np.isfinite(hi), np.isfinite(v) & ~np.isfinite(hi)
+    yerr = np.vstack([np.maximum(v - lo, 0), np.maximum(hi - v, 0)])
+    ax.errorbar(Ds[closed], v[closed], yerr=yerr[:, closed], ls="none", capsize=2, ms=4, **kw)
+    if open_.any():
+        label = f"{kw.pop('label', '')}: interval open above"
+        ax.errorbar(
+            Ds[open_],
+            v[open_],
+            yerr=[v[open_] - lo[open_], v[open_]],
+            lolims=True,
+            ls="none",
+            capsize=2,
+            ms=4,
+            mfc="none",
+            label=label,
+            **kw,
+        )
 
 
 def _curves(ax: Any, by: Mapping[int, Mapping[str, list[Record]]]) -> None:
