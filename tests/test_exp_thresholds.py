@@ -50,6 +50,7 @@ def test_points_and_count_agree(size: str) -> None:
         ({"dmmse_M_max": 0}, "dmmse_M_max"),
         ({"dmmse_samples": 1}, "dmmse_samples"),
         ({"noise": -0.1}, "noise"),
+        ({"noise": 0.0}, "noise > 0"),
         ({"tau": 0.0}, "tau"),
         ({"dmmse_log2_per_D": 0.0}, "dmmse_log2_per_D"),
         ({"D": 0}, "D"),

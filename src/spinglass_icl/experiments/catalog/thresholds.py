@@ -128,9 +128,14 @@ def dmmse_grid(D: int, p: Mapping[str, Any]) -> list[int]:
 
 
 def check(p: dict) -> None:
-    """Refuse empty grids (the ranges of every value are the rules')."""
+    """Refuse empty grids and noise 0 (a noiseless context carries infinite information); the ranges of every
+    value are the rules'."""
     if not p["D"] or not p["M"]:
         raise InputError("thresholds needs at least one D and one M")
+    if not float(p["noise"]) > 0:
+        raise InputError(
+            f"thresholds needs noise > 0 (a noiseless context carries infinite information), got {p['noise']}"
+        )
 
 
 def points(p: dict) -> list[dict]:
