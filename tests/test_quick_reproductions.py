@@ -123,6 +123,11 @@ CHECKS = {
         and s["dmmse"]["id"][0] < s["ridge"]["id"][0]
         and s["dmmse"]["ood"][0] > s["ridge"]["ood"][0]
     ),
+    "thresholds": lambda s: (  # dMMSE needs far more tasks than the ground state; the κ-theory's M*/D is constant
+        all(d > 5 * g for d, g in zip(s["dmmse_M_star"], s["gs_M_star"]) if math.isfinite(d))
+        and s["theory_kappa_star"][2] - s["theory_kappa_star"][1] < 1e-3 * s["theory_kappa_star"][0]
+        and s["information_rate_ci"][0] < s["jensen_rate"]
+    ),
     "temperature": lambda s: all(
         v["max_abs_z"] < 5 and v["sample_error"][-1] < 1.01 * v["ground_error"]
         for k, v in s.items()
