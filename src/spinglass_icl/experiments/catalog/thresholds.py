@@ -460,7 +460,7 @@ def _errorbars(ax: Any, Ds: np.ndarray, cis: list[list[float]], **kw: Any) -> No
 def _curves(ax: Any, by: Mapping[int, Mapping[str, list[Record]]]) -> None:
     """(b): each D's fresh-task error over its M = ∞ value against M: ground state (dashed), dMMSE (solid)."""
     for i, (D, recs) in enumerate(by.items()):
-        col = plt_color(i)
+        col = _color(i)
         gs = [r for r in recs.get("ground_state", []) if int(r["M"]) > 0]
         inf = next((r["ood_mean"] for r in recs.get("ground_state", []) if int(r["M"]) == 0), math.nan)
         if gs and math.isfinite(inf):
@@ -480,7 +480,7 @@ def _curves(ax: Any, by: Mapping[int, Mapping[str, list[Record]]]) -> None:
     )
 
 
-def plt_color(i: int) -> str:
+def _color(i: int) -> str:
     return f"C{i % 10}"
 
 
@@ -531,7 +531,7 @@ def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
         f"{params['tau']:g}·D(D+1), λ0 = {params['lambda0']:g}; error bars 95 %",
         fontsize=8,
     )
-    return panels.finish(fig)
+    return fig
 
 
 COLUMNS = {
@@ -596,19 +596,8 @@ SUMMARY_KEYS = {
     "jensen_rate": "Jensen's bound on I/D, ½ ln(1 + α/σ²) [nats]",
 }
 
-EXPERIMENT = Experiment(
+EXPERIMENT = Experiment.from_module(
+    __name__,
     id="thresholds",
     title="Beyond the paper: how the task-diversity thresholds of the ground state and dMMSE scale with D",
-    quick=QUICK,
-    full=FULL,
-    points=points,
-    compute=compute,
-    plot=plot,
-    summary=summary,
-    check=check,
-    columns=COLUMNS,
-    summary_keys=SUMMARY_KEYS,
-    rules=RULES,
-    resources=cost,
-    count=count,
 )
