@@ -90,7 +90,7 @@ def main(quick: bool = False, argv: list[str] | None = None) -> list[dict]:
             tr = train(v["model"], sampler, budget, generator=torch.Generator().manual_seed(M), options=v["opts"])
             row = {"variant": name, "D": a.D, "N": a.N, "noise": noise, "M": M, "P": a.P, "epochs": budget.epochs}
             for split, (X, y, dm, ri) in tests.items():
-                yhat = tr.predict(X, chunk=1000)
+                yhat = tr.predict(X, prompt_block=1000)
                 err = np.mean((yhat - y) ** 2, axis=1)
                 row[f"{split}_over_dmmse"] = (err / np.mean((dm - y) ** 2, axis=1)).round(3).tolist()
                 row[f"{split}_over_ridge"] = (err / np.mean((ri - y) ** 2, axis=1)).round(3).tolist()

@@ -166,10 +166,10 @@ def train(
         device=device,
         dtype=pt["dtype"],
         options=trained_models.options(name, pt),
-        grad_chunk=pt.get("grad_chunk") or None,
+        prompt_block=pt.get("grad_chunk") or None,
     )
     chunk = pt.get("grad_chunk") or pt["P_test"]
-    return (lambda split: trained.predict(data.X[split], features=data.features(split), chunk=chunk)), trained
+    return (lambda split: trained.predict(data.X[split], features=data.features(split), prompt_block=chunk)), trained
 
 
 def _scores(yhat: dict[str, np.ndarray], data: PointData, bayes: Mapping[str, Mapping[str, np.ndarray]]) -> dict:

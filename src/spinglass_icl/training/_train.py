@@ -142,9 +142,11 @@ class Trained:
     record: Any
     sequences: int
 
-    def predict(self, X: np.ndarray | None = None, *, features: Features | None = None, chunk: int = 0) -> np.ndarray:
+    def predict(
+        self, X: np.ndarray | None = None, *, features: Features | None = None, prompt_block: int = 0
+    ) -> np.ndarray:
         """Predictions ŷ (R, P) (float64 numpy) on explicit prompts X (R, P, D+1, N+1) or, for a Gram-trained
-        model, on their features; the model is run over chunks of ``chunk`` prompts (0: all at once)."""
+        model, on their features; the model is run over blocks of ``prompt_block`` prompts (0: all at once)."""
         if self.W is not None:
             if features is not None:
                 return predict(self.W, features)
@@ -154,7 +156,7 @@ class Trained:
         if X is None or self.model is None:
             raise V.InputError(f"{self.arch.name} predicts from explicit prompts X")
         ref = next(self.model.parameters())
-        step = chunk or X.shape[1]
+        step = prompt_block or X.shape[1]
         with torch.no_grad():
             parts = [
                 self.model(torch.as_tensor(X[:, s : s + step], dtype=ref.dtype, device=ref.device))
@@ -163,16 +165,16 @@ class Trained:
         return torch.cat(parts, dim=1).cpu().double().numpy()
 
     def error(
-        self, X: Any = None, y: Any = None, *, features: Features | None = None, chunk: int | None = None
+        self, X: Any = None, y: Any = None, *, features: Features | None = None, prompt_block: int | None = None
     ) -> np.ndarray:
         """Mean squared query error per repeat (R,) (float64 numpy) on prompts X (or PromptStats), labels y --
-        or the features of the same prompts for a Gram-trained model; chunks of ``chunk`` prompts."""
+        or the features of the same prompts for a Gram-trained model; blocks of ``prompt_block`` prompts."""
         if self.W is not None:
             return query_error(self.W, features if features is not None else FixedSet(X, y).gram_features())
         if self.model is None:
             raise V.InputError(f"{self.arch.name} has neither a model nor spin weights")
-        chunk = None if self.arch.accepts_stats else chunk  # statistics need no chunking
-        return mse(self.model, X, y, prompt_block=chunk).cpu().double().numpy()
+        block = None if self.arch.accepts_stats else prompt_block  # statistics need no blocks
+        return mse(self.model, X, y, prompt_block=block).cpu().double().numpy()
 
     def spin_report(self, test: Features, ground_state: np.ndarray) -> dict[str, np.ndarray]:
         """For an architecture with a spin-model projection, (R,) arrays: ``proj_test`` (test error of its
@@ -220,12 +222,13 @@ def train(
     device: str = "cpu",
     dtype: str = "float32",
     options: Mapping[str, Any] | None = None,
-    grad_chunk: int | None = None,
+    prompt_block: int | None = None,
 ) -> Trained:
     """Train the R stacked repeats of ``data`` (a :class:`FixedSet` or a :class:`PoolSampler`, with its
     held-out prompts) on registered architecture ``arch`` with ``budget``, initialised from ``generator``
-    in ``dtype`` on ``device``; ``options`` go to the model class, ``grad_chunk`` bounds the memory of
-    explicit-prompt gradients.  See the module docstring for what runs; returns a :class:`Trained`."""
+    in ``dtype`` on ``device``; ``options`` go to the model class, ``prompt_block`` (prompts per gradient
+    block) bounds the memory of explicit-prompt gradients.  See the module docstring for what runs; returns a
+    :class:`Trained`."""
     a = get(arch) if isinstance(arch, str) else arch
     if not isinstance(data, (FixedSet, PoolSampler)):
         raise V.InputError(f"training data must be a FixedSet or a PoolSampler, got {type(data).__name__}")
@@ -236,14 +239,14 @@ def train(
         return _train_gram(a, data, budget, D, R, generator, device, dtype)
     tdtype = getattr(torch, dtype)
     model = make_model(a.name, D, R, generator=generator, dtype=tdtype, device=device, **dict(options or {}))
-    chunk = None if a.accepts_stats else (grad_chunk or None)
+    block = None if a.accepts_stats else (prompt_block or None)
     watch = HeldOut(_model_inputs(a, held_out[0], tdtype, device), held_out[1]) if held_out is not None else None
     if isinstance(data, PoolSampler):
-        res = fit(model, data, None, budget, generator=generator, held_out=watch, prompt_block=grad_chunk or None)
+        res = fit(model, data, None, budget, generator=generator, held_out=watch, prompt_block=prompt_block or None)
         P = data.P
     else:
         X = _model_inputs(a, data.X, tdtype, device)
-        res = fit(model, X, data.y, budget, generator=generator, held_out=watch, prompt_block=chunk)
+        res = fit(model, X, data.y, budget, generator=generator, held_out=watch, prompt_block=block)
         P = int(np.shape(data.y)[-1])
     return Trained(a, model, None, res.train_loss[:, -1], res, _sequences(budget, P))
 

@@ -120,9 +120,11 @@ def compute(point: Point, seed: int, device: str) -> Result:
             device=device,
             dtype=point["dtype"],
             options=trained_models.options(name, point),
-            grad_chunk=point.get("grad_chunk") or None,
+            prompt_block=point.get("grad_chunk") or None,
         )
-        out[f"{name}_test"] = trained.error(X_test, y_test, features=f_test, chunk=point.get("grad_chunk") or None)
+        out[f"{name}_test"] = trained.error(
+            X_test, y_test, features=f_test, prompt_block=point.get("grad_chunk") or None
+        )
         out[f"{name}_train"] = trained.train_loss
         out.update({f"{name}_{k}": v for k, v in trained.spin_report(f_test, ground).items()})
     out[f"{name}_seconds"] = time.perf_counter() - t0
