@@ -97,11 +97,13 @@ def _escape_bars(app, what, name, obj, options, lines):
 
 
 def _alias_reference(app, env, node, contnode):
-    """A bare ``Point``/``Record``/``Result``/``Rule`` in a signature: the reference to its definition."""
+    """A bare ``Point``/``Record``/``Result``/``Rule`` in a signature: the reference to its definition (None if
+    the definition does not resolve, so that nitpicky mode reports the dangling alias instead of crashing)."""
     target = TYPE_ALIASES.get(node.get("reftarget", ""))
     if node.get("refdomain") != "py" or target is None:
         return None
-    return env.get_domain("py").resolve_any_xref(env, node["refdoc"], app.builder, target, node, contnode)[0][1]
+    found = env.get_domain("py").resolve_any_xref(env, node["refdoc"], app.builder, target, node, contnode)
+    return found[0][1] if found else None
 
 
 def _parsable_defaults(app, what, name, obj, options, signature, return_annotation):
