@@ -442,6 +442,19 @@ def test_without_limits_the_available_ram_is_the_limit(tmp_path):
         assert m.bytes == 32 * 2**30
 
 
+@pytest.mark.parametrize("version", [1, 2])
+def test_workers_share_the_ram_and_the_cgroup_but_each_has_its_own_address_space(tmp_path, version, monkeypatch):
+    root, proc = _cgroup_tree(tmp_path, version, limit=4 * 2**30, usage=2**30)
+    room = 3 * 2**30 + 2**20
+    assert L.memory_limit(root, proc, processes=2).bytes == room // 2  # the cgroup's room, halved
+    assert "shared by 2 processes" in L.memory_limit(root, proc, processes=2).source
+    monkeypatch.setattr(L, "_address_space", lambda proc: 2**30)  # RLIMIT_AS: 1 GiB left in every process
+    monkeypatch.setattr(L.resource, "getrlimit", lambda which: (2 * 2**30, 2 * 2**30))
+    one, four = L.memory_limit(root, proc), L.memory_limit(root, proc, processes=4)
+    assert one.bytes == 2**30 and "RLIMIT_AS" in one.source  # tighter than the cgroup for one process
+    assert four.bytes == room // 4 and "cgroup" in four.source  # not × 4: each worker has its own 1 GiB
+
+
 # -- 6. read-only folders, hand-edited config.json ------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from spinglass_icl import validation as V
 
 
 def test_memory_guard(monkeypatch):
-    monkeypatch.setattr(R, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(R, "available_memory", lambda processes=1: 2**30)
     R.memory("x", 2**29)
     msg = raises_one_line(R.memory, "ground-state --D 9", 3 * 2**30, match="needs about 3 GiB")
     assert "1 GiB are available" in msg and "force=True" in msg  # from Python: the Python argument
@@ -90,7 +90,7 @@ def test_estimate_grows_with_the_primal_gram_and_names_the_parameter():
 
 
 def test_refusals_name_the_estimate_and_the_parameter(monkeypatch):
-    monkeypatch.setattr(R, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(R, "available_memory", lambda processes=1: 2**30)
     tot = R.total([{"D": 60, "N": 10, "P": 2000, "repeats": 8, "chunk": 8, "beta": 1.0, "steps": 1}])
     msg = raises_one_line(R.check_total, "fig4b", tot, match="fig4b at D=60")
     assert "needs about" in msg and "use a smaller D (overrides={'D': ...})" in msg  # Python's names
@@ -121,11 +121,11 @@ def test_ground_state_that_only_fits_matrix_free_is_solved_by_cg(monkeypatch, ca
     free = R.spin_glass_bytes(20, 3000, test_prompts=10, matrix="none")
     assert main(args) == 0
     reference = json.loads(capsys.readouterr().out)
-    monkeypatch.setattr(R, "available_memory", lambda: int((exact + free) / 2))  # fits only matrix-free
+    monkeypatch.setattr(R, "available_memory", lambda processes=1: int((exact + free) / 2))  # fits only matrix-free
     assert main(args) == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)
     assert "solving matrix-free (--solver cg)" in captured.err and out["solver"] == "exact-cg"
     assert out["test_error"] == pytest.approx(reference["test_error"], rel=1e-6)
-    monkeypatch.setattr(R, "available_memory", lambda: int(free / 2))  # not even that: refused
+    monkeypatch.setattr(R, "available_memory", lambda processes=1: int(free / 2))  # not even that: refused
     assert main(args) == 2 and "needs about" in capsys.readouterr().err

@@ -1,9 +1,10 @@
 """Limits of the job a computation runs in, not of the machine: memory, disk, time and signals.
 
-* :func:`memory_limit`: the bytes this process may still allocate -- the smallest of the available
-  RAM (MemAvailable), the headroom under its address-space limit (RLIMIT_AS, ``ulimit -v``,
-  ``prlimit --as``) and under its cgroup's memory limit (v2 ``memory.max``, v1
-  ``memory.limit_in_bytes``, the tightest of the cgroup and its ancestors), with which it is.
+* :func:`memory_limit`: the bytes this process (or each of a run's workers) may still allocate -- the
+  smallest of the available RAM (MemAvailable), the headroom under its address-space limit (RLIMIT_AS,
+  ``ulimit -v``, ``prlimit --as``; each process's own) and under its cgroup's memory limit (v2
+  ``memory.max``, v1 ``memory.limit_in_bytes``, the tightest of the cgroup and its ancestors), with which
+  it is.
 * :class:`Stopped`: what SIGTERM, SIGHUP (and a run's time limit) raise in the main process, a
   :class:`KeyboardInterrupt`, so every ``finally`` (the store closed, the folder's lock released)
   runs as for Ctrl-C; :func:`stop_on_signals` installs the handlers.
@@ -134,19 +135,24 @@ def _cgroup(root: Path, proc: Path) -> tuple[int, str] | None:
     return best
 
 
-def memory_limit(root: str | os.PathLike = "/sys/fs/cgroup", proc: str | os.PathLike = "/proc") -> MemoryLimit:
-    """The bytes this process may still allocate: the smallest of available RAM, the room under its
-    address-space limit and under its cgroup's memory limit, with which one it is."""
-    root, proc = Path(root), Path(proc)
+def memory_limit(
+    root: str | os.PathLike = "/sys/fs/cgroup", proc: str | os.PathLike = "/proc", *, processes: int = 1
+) -> MemoryLimit:
+    """The bytes each of ``processes`` processes like this one (a run's workers) may still allocate: the
+    smallest of the available RAM and the room under the cgroup's memory limit, both shared by the
+    processes, and the room under the address-space limit, which each process has for itself (a child
+    inherits RLIMIT_AS), with which one it is."""
+    root, proc, n = Path(root), Path(proc), max(1, int(processes))
     ram = _meminfo(proc)
-    candidates = [MemoryLimit(ram if ram is not None else UNLIMITED, "available RAM")]
+    shared = f", shared by {n} processes" if n > 1 else ""
+    candidates = [MemoryLimit(ram // n if ram is not None else UNLIMITED, f"available RAM{shared}")]
     room = _address_space(proc)
     if room is not None:
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]
         candidates.append(MemoryLimit(room, f"the address-space limit RLIMIT_AS = {soft / 2**30:.3g} GiB"))
     group = _cgroup(root, proc)
     if group is not None:
-        candidates.append(MemoryLimit(group[0], f"the cgroup limit {group[1]}"))
+        candidates.append(MemoryLimit(group[0] // n, f"the cgroup limit {group[1]}{shared}"))
     return min(candidates, key=lambda c: c.bytes)
 
 

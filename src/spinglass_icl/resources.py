@@ -16,10 +16,11 @@ from ._limits import memory_limit
 from .validation import InputError, option
 
 
-def available_memory() -> int:
-    """Bytes this process may allocate: the smallest of available RAM (MemAvailable), the room under
-    its address-space limit (RLIMIT_AS) and under its cgroup's memory limit (``_limits.memory_limit``)."""
-    return memory_limit().bytes
+def available_memory(processes: int = 1) -> int:
+    """Bytes each of ``processes`` processes may allocate: the smallest of available RAM (MemAvailable)
+    and the room under the cgroup's memory limit, shared by the processes, and the room under the
+    address-space limit (RLIMIT_AS), each process's own (``_limits.memory_limit``)."""
+    return memory_limit(processes=processes).bytes
 
 
 def gib(nbytes: float) -> str:
@@ -30,21 +31,25 @@ def gib(nbytes: float) -> str:
 _gib = gib
 
 
-def memory(what: str, nbytes: float, *, force: bool = False, hint: str = "use smaller sizes") -> None:
-    """Refuse a request whose estimated memory ``nbytes`` exceeds what this process may allocate
-    (:func:`available_memory`; the message names the limit: RAM, RLIMIT_AS or the cgroup's).
+def memory(
+    what: str, nbytes: float, *, force: bool = False, hint: str = "use smaller sizes", processes: int = 1
+) -> None:
+    """Refuse a request whose estimated memory ``nbytes`` (per process, for each of ``processes`` running at
+    once) exceeds what each may allocate (:func:`available_memory`; the message names the limit: RAM,
+    RLIMIT_AS or the cgroup's).
 
     Done before allocating, so a request that cannot fit ends at once with the estimate and the limit
     instead of swapping for minutes and dying with numpy's MemoryError.  ``force`` skips the check.
     """
     if force:
         return
-    avail = available_memory()
+    avail = available_memory(processes)
     if nbytes > avail:
-        limit = memory_limit()  # which limit it is (read again: RAM moves; a test may replace the number)
+        limit = memory_limit(processes=processes)  # which limit (read again: RAM moves; a test may replace it)
         which = f" (the tightest limit: {limit.source})" if abs(limit.bytes - avail) <= 0.05 * avail else ""
+        each = " per process" if processes > 1 else ""
         raise InputError(
-            f"{what} needs about {_gib(nbytes)} of memory but {_gib(avail)} are available{which}; "
+            f"{what} needs about {_gib(nbytes)} of memory{each} but {_gib(avail)} are available{each}{which}; "
             f"{hint}, or pass {option('force')} to try anyway"
         )
 
@@ -210,15 +215,17 @@ def total(points: list[dict[str, Any]], custom: Callable[[dict[str, Any]], Estim
 
 
 def check_total(experiment_id: str, tot: Total, *, force: bool = False, workers: int = 1) -> None:
-    """Refuse a run whose largest point does not fit in the available memory (× the workers that hold
-    points at once) or whose CPU total exceeds ``CPU_LIMIT_SECONDS``; ``force`` skips both."""
+    """Refuse a run whose largest point does not fit in the memory each of its ``workers`` may take (the RAM
+    and the cgroup's limit are shared by the workers, RLIMIT_AS is each one's own) or whose CPU total exceeds
+    ``CPU_LIMIT_SECONDS``; ``force`` skips both."""
     if force:
         return
     name = tot.peak.driver()
     where = ", ".join(f"{k}={tot.worst[k]}" for k in ("D", "N", "P", "repeats", "chunk") if k in tot.worst)
     memory(
         f"{experiment_id} at {where}" + (f" ({workers} workers)" if workers > 1 else ""),
-        tot.peak.bytes * workers,
+        tot.peak.bytes,
+        processes=workers,
         hint=f"use a smaller {name} ({option('set', f'{name}=...')})"
         + (f" or fewer workers ({option('workers')})" if workers > 1 else ""),
     )
