@@ -25,8 +25,9 @@ w ~ N(0, I_D), ε ~ N(0, σ² I_N), X the N × D context tokens,
 
     I = E_X[h(y | X) − h(y | w, X)] = ½ E_X log det(I_N + XXᵀ/(Dσ²)) = ½ E Σ_i ln(1 + λ_i/σ²),
 
-λ_i the eigenvalues of XᵀX/D (:func:`information`, Monte-Carlo over Wishart spectra).  Jensen's inequality
-(E XᵀX/D = α I) bounds it by D·½ ln(1 + α/σ²) = 1.099 D nats at α = 2, σ = 0.5; the exact value is smaller,
+λ_i the eigenvalues of XᵀX/D (:func:`~spinglass_icl.experiments.catalog.thresholds.information`, Monte-Carlo
+over Wishart spectra).  Jensen's inequality (E XᵀX/D = α I) bounds it by D·½ ln(1 + α/σ²) = 1.099 D nats at
+α = 2, σ = 0.5; the exact value is smaller,
 D·½ ∫ ln(1 + λ/σ²) dμ_MP(λ) as D → ∞ (Marchenko–Pastur), 0.966 D at D = 4 and 0.981 D at D = 12.  A pool
 becomes indistinguishable from the Gaussian prior once it has a task inside the posterior's typical set, of
 prior mass ≈ e^(−KL): M* ∝ e^I, so the predicted rate b is dI/dD (0.99 nats per dimension here), not the
@@ -233,7 +234,7 @@ def _dmmse_cost(D: int, N: int, M: int, samples: int) -> resources.Estimate:
 
 def cost(point: Point) -> resources.Estimate:
     """A point's memory and CPU: the generic spin-glass rule for the ground state (one repeat in memory, plus
-    its task pool), :func:`_dmmse_cost` for dMMSE, Wishart spectra for ridge."""
+    its task pool), ``_dmmse_cost`` for dMMSE, Wishart spectra for ridge."""
     D, N, model = int(point["D"]), int(point["N"]), point["model"]
     if model == "dmmse":
         return _dmmse_cost(D, N, int(point["M"]), int(point["samples"]))
@@ -397,7 +398,7 @@ def _exp_law(Ds: np.ndarray, cis: list[list[float]], info: np.ndarray) -> dict[s
 
 
 def summary(records: list[Record], params: Mapping[str, Any]) -> dict[str, Any]:
-    """Per D (``D=<D>``): :func:`_per_D`; over D: the thresholds as lists, the linear law of the ground state
+    """Per D (``D=<D>``): ``_per_D``; over D: the thresholds as lists, the linear law of the ground state
     and of the κ-theory, the exponential law of dMMSE against the information's rate dI/dD (fitted) and
     Jensen's bound ½ ln(1 + α/σ²)."""
     by = _by_D(records)
