@@ -73,6 +73,10 @@ BASE_BYTES = 350 * 2**20  # interpreter, numpy/scipy/torch/matplotlib and the fi
 MATRIX_MARGIN = 1.25  # temporaries beside the counted arrays (measured peak/counted <= 1.1)
 FLOPS = 1.0e10  # float64 flop/s of one point's mix of BLAS work (Gram, Cholesky, mat-vec), all threads
 POINT_SECONDS = 0.5  # fixed cost of a point (imports are paid once per process)
+# the Bayes-optimal pool predictor (``bayes.dmmse_predict``, ``bayes.dmmse_error``): CPU seconds per prompt · pool
+# task · log-likelihood feature (K = D(D+1)/2 + D of them), measured 2026-12-06 on the shared 2-core VM:
+# dmmse_error 2.4e-10 to 3.1e-10 (D = 4 … 12, M up to 2^16), dmmse_predict ≈ 3e-10 (D = 8, M = 2^15)
+DMMSE_SECONDS = 3.5e-10
 CPU_LIMIT_SECONDS = 365.25 * 86400.0  # a CPU-year: totals beyond it need --force
 HISTOGRAMS = 16  # histograms of ``bins`` counts a point holds at once (a few quantities, with their edges)
 
@@ -122,6 +126,11 @@ def _batch(point: dict[str, Any]) -> int:
 
 def _epochs(point: dict[str, Any]) -> int:
     return max([largest(point, k) for k in point if k == "epochs" or k.endswith("_epochs")] or [0])
+
+
+def dmmse_seconds(prompts: float, tasks: float, D: int) -> float:
+    """CPU seconds of the dMMSE posterior of ``prompts`` prompts over a pool of ``tasks`` tasks in dimension D."""
+    return DMMSE_SECONDS * float(prompts) * max(float(tasks), 1.0) * (D * (D + 1) / 2 + D)
 
 
 def generic(point: dict[str, Any], *, matrix_free: bool = False) -> Estimate:

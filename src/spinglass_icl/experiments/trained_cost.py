@@ -40,12 +40,12 @@ def size_factor(point: dict[str, Any], model: str) -> tuple[float, str]:
 def _pool(point: dict[str, Any]) -> R.Estimate:
     """A finite task pool of M tasks per repeat (diversity's ``M``; 0 or absent: fresh tasks): the pools
     (R, M, D) in memory and, for the Bayes-optimal dMMSE predictor, a posterior over the M tasks of every
-    test prompt (its N+1 tokens), in both test splits."""
-    M, D, N = R.largest(point, "M"), R.largest(point, "D"), R.largest(point, "N", 1)
+    test prompt, in both test splits (:func:`.resources.dmmse_seconds`)."""
+    M, D = R.largest(point, "M"), R.largest(point, "D")
     reps = R.count_of(point, "repeats")
     nbytes = 8.0 * 3 * reps * M * (D + 1)
-    flops = 2.0 * 2 * reps * R.largest(point, "P_test") * M * (N + 1) * (D + 1)
-    return R.Estimate(R.MATRIX_MARGIN * nbytes, flops / R.FLOPS, {"M": nbytes} if nbytes else {})
+    seconds = R.dmmse_seconds(2 * reps * R.largest(point, "P_test"), M, D) if M else 0.0
+    return R.Estimate(R.MATRIX_MARGIN * nbytes, seconds, {"M": nbytes} if nbytes else {})
 
 
 def estimate(point: dict[str, Any]) -> R.Estimate:

@@ -211,10 +211,8 @@ def points(p: dict) -> list[dict]:
     return pts
 
 
-# CPU seconds of the point's other work: the dMMSE predictions (per test prompt, split and pool task, per
-# (D+1)² -- the log-likelihood's features), drawing a fresh training prompt (per (N+1)(D+1) numbers); measured on
-# the recipe study's runs (REPRODUCTION.md, diversity), the training constants are figS8's (trained_cost.py)
-DMMSE_SECONDS = 4e-9
+# CPU seconds of drawing a fresh training prompt (per (N+1)(D+1) numbers; measured on the recipe study's runs,
+# REPRODUCTION.md, diversity); the training constants and the task pool's dMMSE scan are trained_cost.py's
 SAMPLE_SECONDS = 2e-8
 # TF's cost is set by its width, not by (D+1)²: 0.2.0's full run at D = 8 took 86.4 s for one point of 5 repeats
 # at M = ∞ (P = 10 000, 16 curriculum epochs at N/4 + 6 on the whole prompts, d_model 32, 2 layers; BENCHMARKS.md),
@@ -224,14 +222,14 @@ TF_SECONDS = 9.5e-6
 
 def resources(point: Mapping[str, Any]) -> Estimate:
     """One point's memory and CPU seconds: :func:`~spinglass_icl.experiments.trained_cost.estimate` (its data,
-    references, task pool and training; TF's training at its own measured cost per token, ``TF_SECONDS``,
-    instead), plus dMMSE's predictions on both test sets and, under the fresh protocol, drawing the fresh
+    references, task pool with dMMSE's predictions on both test sets, and training; TF's training at its own
+    measured cost per token, ``TF_SECONDS``, instead), plus, under the fresh protocol, drawing the fresh
     training prompts of every epoch."""
     name = str(point["model"])
     tf = name == "tf"
     est = trained_cost.estimate({k: v for k, v in point.items() if not (tf and k.endswith("_epochs"))})
     D, N, P, R = (int(point[k]) for k in ("D", "N", "P", "repeats"))
-    seconds = DMMSE_SECONDS * R * 2 * int(point["P_test"]) * max(int(point["M"]), 1) * (D + 1) ** 2
+    seconds = 0.0
     if name in td.trained_names():
         epochs = int(point.get(f"{name}_epochs", 0)) + int(point.get(f"{name}_curriculum_epochs", 0))
         if tf:

@@ -213,9 +213,7 @@ def compute(point: Point, seed: int, device: str) -> Result:
 
 
 # -- resources ---------------------------------------------------------------------------------------
-# dMMSE: CPU seconds per (prompt · pool task · log-likelihood feature), measured 2026-12-06 on the shared
-# 2-core VM (bayes.dmmse_error, 4096 samples, M up to 2^16, D = 4 … 12: 2.4e-10 to 3.1e-10)
-DMMSE_SECONDS = 3.5e-10
+# dMMSE's CPU time: resources.dmmse_seconds (measured on this experiment's dmmse_error runs)
 # ridge / information: seconds per spectrum and D³ (an eigvalsh of a D × D matrix, twice)
 SPECTRUM_SECONDS = 4e-8
 
@@ -228,7 +226,7 @@ def _dmmse_cost(D: int, N: int, M: int, samples: int) -> resources.Estimate:
     n = samples // pools
     g = min(pools, max(1, 2**21 // (M * max(D, n))))
     parts = {"M": 8.0 * g * M * (2 * n + 3 * (K + D + 1)), "samples": 8.0 * g * n * (N + 2) * D}
-    seconds = DMMSE_SECONDS * samples * M * K + 2e-8 * samples * N * D
+    seconds = resources.dmmse_seconds(samples, M, D) + 2e-8 * samples * N * D
     return resources.Estimate(resources.BASE_BYTES + resources.MATRIX_MARGIN * sum(parts.values()), seconds, parts)
 
 
