@@ -459,7 +459,7 @@ def _errorbars(ax: Any, Ds: np.ndarray, cis: list[list[float]], **kw: Any) -> No
 def _curves(ax: Any, by: Mapping[int, Mapping[str, list[Record]]]) -> None:
     """(b): each D's fresh-task error over its M = ∞ value against M: ground state (dashed), dMMSE (solid)."""
     for i, (D, recs) in enumerate(by.items()):
-        col = _color(i)
+        col = f"C{i % 10}"
         gs = [r for r in recs.get("ground_state", []) if int(r["M"]) > 0]
         inf = next((r["ood_mean"] for r in recs.get("ground_state", []) if int(r["M"]) == 0), math.nan)
         if gs and math.isfinite(inf):
@@ -477,10 +477,6 @@ def _curves(ax: Any, by: Mapping[int, Mapping[str, list[Record]]]) -> None:
         ylabel="fresh-task error / its M = ∞ value",
         title="(b) dMMSE (solid, ÷ ridge); ground state (dashed)",
     )
-
-
-def _color(i: int) -> str:
-    return f"C{i % 10}"
 
 
 def plot(records: list[Record], params: Mapping[str, Any]) -> Figure:
